@@ -1,0 +1,120 @@
+// Package store holds the gorm models, the migrations and every query,
+// together with the domain rules that need the database: tag history,
+// usage accounting and prune planning.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Store is the database handle. A Store made by Tx is bound to that
+// transaction.
+type Store struct {
+	db  *gorm.DB
+	now func() time.Time
+}
+
+// ErrNotFound is wrapped by every "no such namespace/stream/tag/image" error.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalid is wrapped by errors about malformed names and refused requests.
+var ErrInvalid = errors.New("invalid")
+
+// Open opens (and creates and migrates) the database named by dsn: a SQLite
+// file path, or ":memory:".
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	if dsn == "" {
+		return nil, fmt.Errorf("open database: empty LAYERWISE_DB")
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil, fmt.Errorf("open database: PostgreSQL is not supported yet; set LAYERWISE_DB to a SQLite file path")
+	}
+	db, err := gorm.Open(sqlite.Open(sqliteDSN(dsn)), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+	}
+	if dsn == ":memory:" {
+		// Every connection to :memory: is a new empty database.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(4)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+	}
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	if err := s.migrate(ctx, len(migrations)); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", dsn, err)
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a path into a mattn/go-sqlite3 DSN: WAL so readers never
+// wait for the writer, foreign keys on, a busy timeout instead of
+// "database is locked", and immediate transactions so two writers queue up
+// rather than deadlock on a lock upgrade.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_txlock", "immediate")
+	if path != ":memory:" {
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", "NORMAL")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// DB gives the gorm handle to sub-packages that write in bulk (generate).
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// SetClock replaces the clock; tests use it to age histories.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Now is the store's current time (UTC).
+func (s *Store) Now() time.Time { return s.now() }
+
+// Tx runs fn in one transaction: everything fn writes lands, or nothing.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	if inTx(s.db) {
+		return fn(s)
+	}
+	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		return fn(&Store{db: db, now: s.now})
+	})
+}
+
+func inTx(db *gorm.DB) bool {
+	_, ok := db.Statement.ConnPool.(gorm.TxCommitter)
+	return ok
+}
+
+func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one schema step. Steps are append-only: a database records
+// the steps it has had in schema_migrations and gets the missing ones, in
+// order, each in its own transaction, so an older database keeps its rows.
+// A step that changes a model added after step 1 must check what exists
+// first (Migrator().HasColumn), because a fresh database gets step 1 from
+// the current models.
+type migration struct {
+	id string
+	up func(tx *gorm.DB) error
+}
+
+type schemaMigration struct {
+	ID        string `gorm:"primaryKey"`
+	AppliedAt time.Time
+}
+
+var migrations = []migration{
+	{"0001_image_streams", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Namespace{}, &ImageStream{}, &Tag{}, &Image{}, &Blob{},
+			&TagEvent{}, &ImageBlob{}, &ImageManifest{})
+	}},
+	{"0002_operations", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&UsageSnapshot{}, &JobRun{}, &ReportDelivery{}, &AuditEvent{},
+			&User{}, &APIToken{}, &RoleBinding{})
+	}},
+}
+
+// migrate applies the first n steps that the database does not have yet.
+func (s *Store) migrate(ctx context.Context, n int) error {
+	db := s.conn(ctx)
+	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
+		return err
+	}
+	var done []string
+	if err := db.Model(&schemaMigration{}).Pluck("id", &done).Error; err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, id := range done {
+		have[id] = true
+	}
+	for _, m := range migrations[:n] {
+		if have[m.id] {
+			continue
+		}
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if err := m.up(tx); err != nil {
+				return err
+			}
+			return tx.Create(&schemaMigration{ID: m.id, AppliedAt: time.Now().UTC()}).Error
+		})
+		if err != nil {
+			return fmt.Errorf("step %s: %w", m.id, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion lists the migration steps the database has had.
+func (s *Store) SchemaVersion(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&schemaMigration{}).Order("id").Pluck("id", &ids).Error
+	return ids, err
+}

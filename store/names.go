@@ -1,0 +1,92 @@
+package store
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The name rules of DESIGN.md ("Names"), quoted in every refusal so a person
+// can see what to change.
+const (
+	streamNameRule    = `^[a-z0-9]+(?:[._-][a-z0-9]+)*$`
+	tagNameRule       = `^[\w][\w.-]{0,127}$`
+	namespaceNameRule = `a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit`
+	digestRule        = `algorithm:hex, e.g. sha256: and 64 lower-case hex digits`
+)
+
+var (
+	streamNameRe = regexp.MustCompile(streamNameRule)
+	tagNameRe    = regexp.MustCompile(tagNameRule)
+	dnsLabelRe   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	digestRe     = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-f0-9]{32,}$`)
+	sha256Re     = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+)
+
+// ValidateNamespace checks a namespace name.
+func ValidateNamespace(ns string) error {
+	if len(ns) > 63 || !dnsLabelRe.MatchString(ns) {
+		return fmt.Errorf("%w: namespace %q must be %s", ErrInvalid, ns, namespaceNameRule)
+	}
+	return nil
+}
+
+// ValidateStream checks a stream name within its namespace.
+func ValidateStream(ns, name string) error {
+	if !streamNameRe.MatchString(name) {
+		return fmt.Errorf("%w: image stream name %q must match %s", ErrInvalid, name, streamNameRule)
+	}
+	if len(ns)+1+len(name) > 255 {
+		return fmt.Errorf("%w: image stream name %q: namespace/name must be at most 255 characters", ErrInvalid, name)
+	}
+	return nil
+}
+
+// ValidateTag checks a tag name.
+func ValidateTag(tag string) error {
+	if !tagNameRe.MatchString(tag) {
+		return fmt.Errorf("%w: tag name %q must match %s", ErrInvalid, tag, tagNameRule)
+	}
+	return nil
+}
+
+// ValidateDigest checks an image or blob digest.
+func ValidateDigest(d string) error {
+	if !digestRe.MatchString(d) || (strings.HasPrefix(d, "sha256:") && !sha256Re.MatchString(d)) {
+		return fmt.Errorf("%w: digest %q must be %s", ErrInvalid, d, digestRule)
+	}
+	return nil
+}
+
+// TagRef names a tag: namespace, stream and tag.
+type TagRef struct {
+	Namespace, Stream, Tag string
+}
+
+func (r TagRef) String() string { return r.Namespace + "/" + r.Stream + ":" + r.Tag }
+
+// StreamRef names a stream.
+type StreamRef struct {
+	Namespace, Stream string
+}
+
+func (r StreamRef) String() string { return r.Namespace + "/" + r.Stream }
+
+// Validate checks every part of the reference.
+func (r TagRef) Validate() error {
+	if err := ValidateNamespace(r.Namespace); err != nil {
+		return err
+	}
+	if err := ValidateStream(r.Namespace, r.Stream); err != nil {
+		return err
+	}
+	return ValidateTag(r.Tag)
+}
+
+// Validate checks both parts of the reference.
+func (r StreamRef) Validate() error {
+	if err := ValidateNamespace(r.Namespace); err != nil {
+		return err
+	}
+	return ValidateStream(r.Namespace, r.Stream)
+}

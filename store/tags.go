@@ -1,0 +1,717 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Source is where a tag gets its image: another tag (ImageStreamTag), an
+// image of a stream (ImageStreamImage) or a pull spec (DockerImage).
+type Source struct {
+	Kind      string
+	Namespace string
+	Stream    string
+	Tag       string // ImageStreamTag
+	Digest    string // ImageStreamImage
+	Ref       string // DockerImage pull spec
+}
+
+func (src Source) String() string {
+	switch src.Kind {
+	case KindImageStreamTag:
+		return src.Namespace + "/" + src.Stream + ":" + src.Tag
+	case KindImageStreamImage:
+		return src.Namespace + "/" + src.Stream + "@" + src.Digest
+	}
+	return src.Ref
+}
+
+// TagOptions are the flags of `tag`.
+type TagOptions struct {
+	Alias           bool
+	Scheduled       bool
+	Insecure        bool
+	Reference       bool
+	ReferencePolicy string // Source (default) or Local
+	ImportMode      string // Legacy or PreserveOriginal; DockerImage only
+}
+
+// TagResult says what a tag operation did.
+type TagResult struct {
+	Tag     TagRef
+	Image   string // the digest now current, "" when none
+	Ref     string // the pull spec now current
+	Changed bool   // a new history entry was added
+	// Spec says how the destination is now defined, in oc's words:
+	// "python@sha256:…", "docker.io/python:3.6.0".
+	Spec string
+}
+
+// current is a tag's newest history entry.
+type current struct {
+	ImageID *int64
+	Digest  string
+	Ref     string
+}
+
+func (s *Store) findTag(ctx context.Context, ref TagRef) (Tag, ImageStream, error) {
+	st, err := s.findStream(ctx, StreamRef{ref.Namespace, ref.Stream})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Tag{}, st, fmt.Errorf("%w: image stream tag %s", ErrNotFound, ref)
+		}
+		return Tag{}, st, err
+	}
+	var t Tag
+	err = s.conn(ctx).Where("stream_id = ? AND name = ?", st.ID, ref.Tag).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return t, st, fmt.Errorf("%w: image stream tag %s", ErrNotFound, ref)
+	}
+	if err != nil {
+		return t, st, fmt.Errorf("look up tag %s: %w", ref, err)
+	}
+	return t, st, nil
+}
+
+func (s *Store) currentOf(ctx context.Context, tagID int64) (*current, error) {
+	var rows []struct {
+		ImageID              *int64
+		Digest               *string
+		DockerImageReference string
+	}
+	err := s.conn(ctx).Table("tag_events e").Select("e.image_id, i.digest, e.docker_image_reference").
+		Joins("LEFT JOIN images i ON i.id = e.image_id").
+		Where("e.tag_id = ?", tagID).Order("e.position").Limit(1).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read current image: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	c := &current{ImageID: rows[0].ImageID, Ref: rows[0].DockerImageReference}
+	if rows[0].Digest != nil {
+		c.Digest = *rows[0].Digest
+	}
+	return c, nil
+}
+
+// SetTag points dst at src with oc tag's rules. A stream tag is copied once
+// (the destination gets the source's current image) unless opt.Alias makes
+// it track its source, which must then be in the same stream.
+func (s *Store) SetTag(ctx context.Context, src Source, dst TagRef, opt TagOptions) (TagResult, error) {
+	if err := validateSet(src, dst, opt); err != nil {
+		return TagResult{}, err
+	}
+	var res TagResult
+	err := s.Tx(ctx, func(tx *Store) error {
+		var err error
+		res, err = tx.setTag(ctx, src, dst, opt)
+		return err
+	})
+	return res, err
+}
+
+func validateSet(src Source, dst TagRef, opt TagOptions) error {
+	if err := dst.Validate(); err != nil {
+		return err
+	}
+	switch src.Kind {
+	case KindImageStreamTag:
+		if err := (TagRef{src.Namespace, src.Stream, src.Tag}).Validate(); err != nil {
+			return err
+		}
+		if src.Namespace == dst.Namespace && src.Stream == dst.Stream && src.Tag == dst.Tag {
+			return fmt.Errorf("%w: cannot tag %s to itself", ErrInvalid, dst)
+		}
+	case KindImageStreamImage:
+		if err := (StreamRef{src.Namespace, src.Stream}).Validate(); err != nil {
+			return err
+		}
+		if err := ValidateDigest(src.Digest); err != nil {
+			return err
+		}
+	case KindDockerImage:
+		if err := ValidatePullSpec(src.Ref); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: source kind %q must be one of DockerImage, ImageStreamTag, ImageStreamImage", ErrInvalid, src.Kind)
+	}
+	if opt.Alias {
+		if src.Kind != KindImageStreamTag {
+			return fmt.Errorf("%w: --alias needs an image stream tag as the source (stream:tag), not %s", ErrInvalid, src)
+		}
+		if src.Namespace != dst.Namespace || src.Stream != dst.Stream {
+			return fmt.Errorf("%w: cannot set alias across different Image Streams", ErrInvalid)
+		}
+	}
+	if (opt.Scheduled || opt.Insecure) && src.Kind != KindDockerImage {
+		return fmt.Errorf("%w: only tags from an external image (DockerImage) can be scheduled or insecure; %s is an image stream source", ErrInvalid, src)
+	}
+	if opt.Reference && src.Kind != KindDockerImage {
+		return fmt.Errorf("%w: --reference records an external pull spec; %s is an image stream source", ErrInvalid, src)
+	}
+	if opt.Reference && opt.Scheduled {
+		return fmt.Errorf("%w: a reference tag is never imported, so it cannot be scheduled", ErrInvalid)
+	}
+	switch opt.ReferencePolicy {
+	case "", "Source", "Local":
+	default:
+		return fmt.Errorf("%w: reference policy %q must be Source or Local", ErrInvalid, opt.ReferencePolicy)
+	}
+	switch opt.ImportMode {
+	case "", "Legacy", "PreserveOriginal":
+	default:
+		return fmt.Errorf("%w: valid ImportMode values are Legacy or PreserveOriginal", ErrInvalid)
+	}
+	return nil
+}
+
+// ValidatePullSpec checks an external image reference: [host[:port]/]path[:tag][@digest].
+func ValidatePullSpec(ref string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: image reference %q %s; use [registry/]repository[:tag][@sha256:digest]", ErrInvalid, ref, why)
+	}
+	if ref == "" {
+		return bad("is empty")
+	}
+	if strings.ContainsAny(ref, " \t\n") {
+		return bad("contains white space")
+	}
+	name, digest, hasDigest := strings.Cut(ref, "@")
+	if hasDigest {
+		if err := ValidateDigest(digest); err != nil {
+			return bad("has a malformed digest")
+		}
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		if !tagNameRe.MatchString(name[i+1:]) {
+			return bad("has a malformed tag")
+		}
+		name = name[:i]
+	}
+	if name == "" || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
+		return bad("has a malformed repository")
+	}
+	return nil
+}
+
+func (s *Store) setTag(ctx context.Context, src Source, dst TagRef, opt TagOptions) (TagResult, error) {
+	res := TagResult{Tag: dst}
+	// Resolve the source first: a refused source must not create the stream.
+	var from ObjectRef
+	var next *current
+	switch src.Kind {
+	case KindImageStreamTag:
+		srcRef := TagRef{src.Namespace, src.Stream, src.Tag}
+		t, _, err := s.findTag(ctx, srcRef)
+		if err != nil {
+			return res, err
+		}
+		cur, err := s.currentOf(ctx, t.ID)
+		if err != nil {
+			return res, err
+		}
+		if cur == nil || cur.ImageID == nil {
+			return res, fmt.Errorf("%w: %q is not currently pointing to an image, cannot use it as the source of a tag", ErrInvalid, srcRef.String())
+		}
+		next = cur
+		if opt.Alias {
+			from = ObjectRef{Kind: KindImageStreamTag, Name: src.Stream + ":" + src.Tag}
+		} else {
+			from = ObjectRef{Kind: KindImageStreamImage, Name: src.Stream + "@" + cur.Digest}
+		}
+	case KindImageStreamImage:
+		cur, err := s.imageInStream(ctx, StreamRef{src.Namespace, src.Stream}, src.Digest)
+		if err != nil {
+			return res, err
+		}
+		next = cur
+		from = ObjectRef{Kind: KindImageStreamImage, Name: src.Stream + "@" + src.Digest}
+	case KindDockerImage:
+		from = ObjectRef{Kind: KindDockerImage, Name: src.Ref}
+		if _, digest, ok := strings.Cut(src.Ref, "@"); ok && !opt.Reference {
+			ids, err := s.ensureImages(ctx, []string{digest})
+			if err != nil {
+				return res, err
+			}
+			id := ids[digest]
+			next = &current{ImageID: &id, Digest: digest, Ref: src.Ref}
+		} else if opt.Reference {
+			next = &current{Ref: src.Ref}
+		}
+		// A pull spec by tag waits for the importer; history stays as it is.
+	}
+	if src.Kind != KindDockerImage && src.Namespace != dst.Namespace {
+		from.Namespace = src.Namespace
+	}
+	if next != nil && next.Ref == "" && next.Digest != "" {
+		next.Ref = next.Digest
+	}
+
+	st, _, err := s.ensureStream(ctx, StreamRef{dst.Namespace, dst.Stream})
+	if err != nil {
+		return res, err
+	}
+	db := s.conn(ctx)
+	var t Tag
+	err = db.Where("stream_id = ? AND name = ?", st.ID, dst.Tag).Take(&t).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return res, fmt.Errorf("look up tag %s: %w", dst, err)
+	}
+	want := t
+	want.StreamID, want.Name, want.InSpec = st.ID, dst.Tag, true
+	want.FromKind, want.FromName, want.FromNamespace = from.Kind, from.Name, from.Namespace
+	want.Alias = opt.Alias
+	want.Scheduled, want.Insecure, want.Reference = opt.Scheduled, opt.Insecure, opt.Reference
+	want.ReferencePolicy = opt.ReferencePolicy
+	if want.ReferencePolicy == "" {
+		want.ReferencePolicy = "Source"
+	}
+	want.ImportMode = ""
+	if src.Kind == KindDockerImage {
+		want.ImportMode = opt.ImportMode
+		if want.ImportMode == "" {
+			want.ImportMode = "Legacy"
+		}
+	}
+	specChanged := t.ID == 0 || !sameTagRow(want, t)
+	if specChanged {
+		// Every spec change is a new generation of the stream (as in OpenShift).
+		st.Generation++
+		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
+			return res, fmt.Errorf("bump generation of %s/%s: %w", dst.Namespace, dst.Stream, err)
+		}
+		g := st.Generation
+		want.Generation = &g
+		if t.ID == 0 {
+			err = db.Create(&want).Error
+		} else {
+			err = db.Select("*").Updates(&want).Error
+		}
+		if err != nil {
+			return res, fmt.Errorf("write tag %s: %w", dst, err)
+		}
+	}
+	res.Spec = specString(from)
+	gen := st.Generation
+	if want.Generation != nil {
+		gen = *want.Generation
+	}
+	if next != nil {
+		changed, err := s.pushEvent(ctx, want.ID, *next, gen)
+		if err != nil {
+			return res, fmt.Errorf("update history of %s: %w", dst, err)
+		}
+		res.Changed = changed
+		if changed {
+			if err := s.followAliases(ctx, st, dst.Tag, *next, gen); err != nil {
+				return res, err
+			}
+		}
+	}
+	cur, err := s.currentOf(ctx, want.ID)
+	if err != nil {
+		return res, err
+	}
+	if cur != nil {
+		res.Image, res.Ref = cur.Digest, cur.Ref
+	}
+	return res, nil
+}
+
+func specString(from ObjectRef) string {
+	if from.Namespace != "" {
+		return from.Namespace + "/" + from.Name
+	}
+	return from.Name
+}
+
+// imageInStream finds an image in any tag history of a stream.
+func (s *Store) imageInStream(ctx context.Context, ref StreamRef, digest string) (*current, error) {
+	st, err := s.findStream(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ImageID              int64
+		DockerImageReference string
+	}
+	err = s.conn(ctx).Table("tag_events e").Select("e.image_id, e.docker_image_reference").
+		Joins("JOIN tags t ON t.id = e.tag_id").Joins("JOIN images i ON i.id = e.image_id").
+		Where("t.stream_id = ? AND i.digest = ?", st.ID, digest).Order("e.created DESC").Limit(1).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("look up %s@%s: %w", ref, digest, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: image %s is not in image stream %s (no tag of it has held it)", ErrNotFound, digest, ref)
+	}
+	id := rows[0].ImageID
+	return &current{ImageID: &id, Digest: digest, Ref: rows[0].DockerImageReference}, nil
+}
+
+// pushEvent prepends a history entry unless the tag already points there.
+func (s *Store) pushEvent(ctx context.Context, tagID int64, next current, gen int64) (bool, error) {
+	cur, err := s.currentOf(ctx, tagID)
+	if err != nil {
+		return false, err
+	}
+	if cur != nil {
+		same := cur.Digest != "" && cur.Digest == next.Digest
+		sameRef := cur.Digest == "" && next.Digest == "" && cur.Ref == next.Ref
+		if same || sameRef {
+			return false, nil
+		}
+	}
+	db := s.conn(ctx)
+	if err := db.Exec(`UPDATE tag_events SET position = position + 1 WHERE tag_id = ?`, tagID).Error; err != nil {
+		return false, err
+	}
+	ev := TagEvent{TagID: tagID, Position: 0, Created: s.now(), DockerImageReference: next.Ref, ImageID: next.ImageID, Generation: gen}
+	if err := db.Create(&ev).Error; err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// followAliases moves every tag of the stream that tracks tag (directly or
+// through other aliases) to the new image.
+func (s *Store) followAliases(ctx context.Context, st ImageStream, tag string, next current, gen int64) error {
+	var aliases []Tag
+	if err := s.conn(ctx).Where("stream_id = ? AND alias", st.ID).Find(&aliases).Error; err != nil {
+		return fmt.Errorf("read alias tags: %w", err)
+	}
+	done := map[string]bool{tag: true}
+	queue := []string{tag}
+	for len(queue) > 0 {
+		source := queue[0]
+		queue = queue[1:]
+		for _, a := range aliases {
+			name := a.FromName
+			if i := strings.Index(name, ":"); i >= 0 {
+				name = name[i+1:]
+			}
+			if name != source || done[a.Name] {
+				continue
+			}
+			done[a.Name] = true
+			if _, err := s.pushEvent(ctx, a.ID, next, gen); err != nil {
+				return fmt.Errorf("update alias tag %s: %w", a.Name, err)
+			}
+			queue = append(queue, a.Name)
+		}
+	}
+	return nil
+}
+
+// DeleteTag removes a tag's spec and history. Images stay until prune.
+// Alias tags that tracked it keep their history and stop following.
+func (s *Store) DeleteTag(ctx context.Context, ref TagRef) error {
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	return s.Tx(ctx, func(tx *Store) error {
+		t, _, err := tx.findTag(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if err := tx.deleteTagRow(ctx, t.ID); err != nil {
+			return fmt.Errorf("delete tag %s: %w", ref, err)
+		}
+		return nil
+	})
+}
+
+// Rollback makes an image from the tag's own history current again: a new
+// entry on top, created now; the old entry stays. An empty digest means the
+// newest entry whose image differs from the current one.
+func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagResult, error) {
+	if err := ref.Validate(); err != nil {
+		return TagResult{}, err
+	}
+	var res TagResult
+	err := s.Tx(ctx, func(tx *Store) error {
+		t, _, err := tx.findTag(ctx, ref)
+		if err != nil {
+			return err
+		}
+		events, err := tx.tagHistory(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return fmt.Errorf("%w: %s has no history to roll back to", ErrInvalid, ref)
+		}
+		if digest == "" {
+			for _, e := range events[1:] {
+				if e.Image != "" && e.Image != events[0].Image {
+					digest = e.Image
+					break
+				}
+			}
+			if digest == "" {
+				return fmt.Errorf("%w: %s has no earlier image to roll back to", ErrInvalid, ref)
+			}
+		} else if err := ValidateDigest(digest); err != nil {
+			return err
+		}
+		found := false
+		for _, e := range events {
+			found = found || e.Image == digest
+		}
+		if !found {
+			return fmt.Errorf("%w: image %s is not in the history of %s", ErrNotFound, digest, ref)
+		}
+		// Keep the tag's spec: a rollback changes what it points to, not where
+		// it comes from; a scheduled import would otherwise be lost.
+		src := Source{Kind: KindImageStreamImage, Namespace: ref.Namespace, Stream: ref.Stream, Digest: digest}
+		cur, err := tx.imageInStream(ctx, StreamRef{ref.Namespace, ref.Stream}, digest)
+		if err != nil {
+			return err
+		}
+		st, err := tx.findStream(ctx, StreamRef{ref.Namespace, ref.Stream})
+		if err != nil {
+			return err
+		}
+		gen := st.Generation
+		if t.Generation != nil {
+			gen = *t.Generation
+		}
+		changed, err := tx.pushEvent(ctx, t.ID, *cur, gen)
+		if err != nil {
+			return fmt.Errorf("roll back %s: %w", ref, err)
+		}
+		if changed {
+			if err := tx.followAliases(ctx, st, ref.Tag, *cur, gen); err != nil {
+				return err
+			}
+		}
+		res = TagResult{Tag: ref, Image: digest, Ref: cur.Ref, Changed: changed, Spec: src.Stream + "@" + digest}
+		return nil
+	})
+	return res, err
+}
+
+func (s *Store) tagHistory(ctx context.Context, tagID int64) ([]EventSnapshot, error) {
+	var rows []eventRow
+	err := s.conn(ctx).Table("tag_events e").
+		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
+		Joins("LEFT JOIN images i ON i.id = e.image_id").Where("e.tag_id = ?", tagID).
+		Order("e.position").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	out := make([]EventSnapshot, len(rows))
+	for i, r := range rows {
+		out[i] = r.snapshot()
+	}
+	return out, nil
+}
+
+// DefaultLadder is the promotion ladder of a namespace that set none.
+var DefaultLadder = []string{"latest", "test", "prod"}
+
+// Ladder returns a namespace's promotion ladder.
+func (s *Store) Ladder(ctx context.Context, ns string) ([]string, error) {
+	var n Namespace
+	err := s.conn(ctx).Where("name = ?", ns).Take(&n).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("%w: namespace %s", ErrNotFound, ns)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up namespace %s: %w", ns, err)
+	}
+	if n.Ladder == "" {
+		return append([]string(nil), DefaultLadder...), nil
+	}
+	return strings.Split(n.Ladder, ","), nil
+}
+
+// Promote copies a tag's current image to the next rung of the namespace's
+// ladder (or to `to` when given): a copy, never an alias.
+func (s *Store) Promote(ctx context.Context, ref StreamRef, from, to string) (TagResult, error) {
+	if err := ref.Validate(); err != nil {
+		return TagResult{}, err
+	}
+	if to == "" {
+		ladder, err := s.Ladder(ctx, ref.Namespace)
+		if err != nil {
+			return TagResult{}, err
+		}
+		for i, rung := range ladder {
+			if rung == from && i+1 < len(ladder) {
+				to = ladder[i+1]
+			}
+		}
+		if to == "" {
+			return TagResult{}, fmt.Errorf("%w: %q has no next step on the promotion ladder %s of namespace %s; name the destination tag",
+				ErrInvalid, from, strings.Join(ladder, " → "), ref.Namespace)
+		}
+	}
+	src := Source{Kind: KindImageStreamTag, Namespace: ref.Namespace, Stream: ref.Stream, Tag: from}
+	return s.SetTag(ctx, src, TagRef{ref.Namespace, ref.Stream, to}, TagOptions{})
+}
+
+// MapImage records an image pushed to ns/stream:tag (an ImageStreamMapping):
+// the image, the stream if missing, and a new history entry unless the tag's
+// current image is already that digest.
+func (s *Store) MapImage(ctx context.Context, ns, stream, tag string, img ImageSnapshot, created time.Time) (bool, error) {
+	ref := TagRef{ns, stream, tag}
+	if err := ref.Validate(); err != nil {
+		return false, err
+	}
+	if err := validateImage(img); err != nil {
+		return false, err
+	}
+	changed := false
+	err := s.Tx(ctx, func(tx *Store) error {
+		c, err := tx.putImage(ctx, img)
+		if err != nil {
+			return err
+		}
+		changed = c
+		st, created0, err := tx.ensureStream(ctx, StreamRef{ns, stream})
+		if err != nil {
+			return err
+		}
+		changed = changed || created0
+		db := tx.conn(ctx)
+		var t Tag
+		err = db.Where("stream_id = ? AND name = ?", st.ID, tag).Take(&t).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			t = Tag{StreamID: st.ID, Name: tag}
+			if err := db.Create(&t).Error; err != nil {
+				return fmt.Errorf("create tag %s: %w", ref, err)
+			}
+			changed = true
+		} else if err != nil {
+			return fmt.Errorf("look up tag %s: %w", ref, err)
+		}
+		ids, err := tx.ensureImages(ctx, []string{img.Digest})
+		if err != nil {
+			return err
+		}
+		id := ids[img.Digest]
+		pullRef := img.DockerImageReference
+		if pullRef == "" {
+			pullRef = img.Digest
+		}
+		next := current{ImageID: &id, Digest: img.Digest, Ref: pullRef}
+		gen := st.Generation
+		if t.Generation != nil {
+			gen = *t.Generation
+		}
+		saved := tx.now
+		if !created.IsZero() {
+			tx.now = func() time.Time { return created.UTC() }
+		}
+		pushed, err := tx.pushEvent(ctx, t.ID, next, gen)
+		tx.now = saved
+		if err != nil {
+			return fmt.Errorf("update history of %s: %w", ref, err)
+		}
+		if pushed {
+			changed = true
+			return tx.followAliases(ctx, st, tag, next, gen)
+		}
+		return nil
+	})
+	return changed, err
+}
+
+// SetImportCondition records the outcome of an import on a tag: success
+// clears a failure; a failure keeps the current image.
+func (s *Store) SetImportCondition(ctx context.Context, ref TagRef, ok bool, reason, message string) error {
+	return s.Tx(ctx, func(tx *Store) error {
+		t, _, err := tx.findTag(ctx, ref)
+		if err != nil {
+			return err
+		}
+		status := "False"
+		if ok {
+			status, reason, message = "True", "", ""
+		}
+		gen := int64(0)
+		if t.Generation != nil {
+			gen = *t.Generation
+		}
+		now := tx.now()
+		return tx.conn(ctx).Model(&Tag{}).Where("id = ?", t.ID).Updates(map[string]any{
+			"cond_status": status, "cond_reason": reason, "cond_message": message,
+			"cond_time": now, "cond_generation": gen,
+		}).Error
+	})
+}
+
+// ParseSource reads a tag source the way oc tag does: a registry host (a dot
+// or a port in the first part, or "localhost") means an external image;
+// "stream@sha256:…" a stream image; "stream:tag" a stream tag. kind forces
+// one reading: "istag", "isimage" or "docker" (oc's --source).
+func ParseSource(s, defaultNS, kind string) (Source, error) {
+	switch kind {
+	case "", "istag", "isimage", "docker":
+	default:
+		return Source{}, fmt.Errorf("%w: --source %q must be istag, isimage or docker", ErrInvalid, kind)
+	}
+	if kind == "docker" || (kind == "" && looksExternal(s)) {
+		return Source{Kind: KindDockerImage, Ref: s}, nil
+	}
+	ns, rest := defaultNS, s
+	if i := strings.Index(s, "/"); i >= 0 {
+		ns, rest = s[:i], s[i+1:]
+	}
+	if name, digest, ok := strings.Cut(rest, "@"); ok {
+		if kind == "istag" {
+			return Source{}, fmt.Errorf("%w: %q is an image stream image (stream@digest), not a stream tag", ErrInvalid, s)
+		}
+		return Source{Kind: KindImageStreamImage, Namespace: ns, Stream: name, Digest: digest}, nil
+	}
+	if kind == "isimage" {
+		return Source{}, fmt.Errorf("%w: %q is not an image stream image; write stream@sha256:…", ErrInvalid, s)
+	}
+	name, tag, ok := strings.Cut(rest, ":")
+	if !ok {
+		tag = "latest"
+	}
+	return Source{Kind: KindImageStreamTag, Namespace: ns, Stream: name, Tag: tag}, nil
+}
+
+func looksExternal(s string) bool {
+	first, _, hasSlash := strings.Cut(s, "/")
+	if !hasSlash {
+		return false
+	}
+	return strings.ContainsAny(first, ".:") || first == "localhost"
+}
+
+// ParseTagRef reads [ns/]stream:tag; tag defaults to latest as in oc.
+func ParseTagRef(s, defaultNS string) (TagRef, error) {
+	ns, rest := defaultNS, s
+	if i := strings.Index(s, "/"); i >= 0 {
+		ns, rest = s[:i], s[i+1:]
+	}
+	if strings.Contains(rest, "@") {
+		return TagRef{}, fmt.Errorf("%w: %q names an image, not a tag; write [namespace/]stream:tag", ErrInvalid, s)
+	}
+	name, tag, ok := strings.Cut(rest, ":")
+	if !ok {
+		tag = "latest"
+	}
+	ref := TagRef{ns, name, tag}
+	return ref, ref.Validate()
+}
+
+// ParseStreamRef reads [ns/]stream.
+func ParseStreamRef(s, defaultNS string) (StreamRef, error) {
+	ns, name := defaultNS, s
+	if i := strings.Index(s, "/"); i >= 0 {
+		ns, name = s[:i], s[i+1:]
+	}
+	ref := StreamRef{ns, name}
+	return ref, ref.Validate()
+}

@@ -1,0 +1,531 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Usage is registry usage with every blob counted once per scope, in the
+// shape of `usage -o json`.
+type Usage struct {
+	Registry   RegistryUsage    `json:"registry"`
+	Namespaces []NamespaceUsage `json:"namespaces"`
+}
+
+// RegistryUsage is the whole registry.
+type RegistryUsage struct {
+	Bytes int64 `json:"bytes"`
+	Blobs int64 `json:"blobs"`
+	// ReclaimableBytes is what applying the prune policy would free.
+	ReclaimableBytes int64 `json:"reclaimableBytes"`
+	// UnknownImages counts referenced images whose layers were never
+	// imported: their bytes are missing from every figure.
+	UnknownImages int64 `json:"unknownImages"`
+}
+
+// NamespaceUsage is one namespace.
+type NamespaceUsage struct {
+	Name             string        `json:"name"`
+	Bytes            int64         `json:"bytes"`
+	ExclusiveBytes   int64         `json:"exclusiveBytes"`
+	ReclaimableBytes int64         `json:"reclaimableBytes"`
+	Streams          []StreamUsage `json:"streams"`
+}
+
+// StreamUsage is one image stream.
+type StreamUsage struct {
+	Name           string     `json:"name"`
+	Bytes          int64      `json:"bytes"`
+	ExclusiveBytes int64      `json:"exclusiveBytes"`
+	Tags           []TagUsage `json:"tags"`
+}
+
+// TagUsage is one tag with its history.
+type TagUsage struct {
+	Name           string          `json:"name"`
+	Bytes          int64           `json:"bytes"`
+	ExclusiveBytes int64           `json:"exclusiveBytes"`
+	Revisions      []RevisionUsage `json:"revisions"`
+}
+
+// RevisionUsage is one history entry; Bytes is its image counted once.
+type RevisionUsage struct {
+	Image     string    `json:"image"`
+	Created   time.Time `json:"created"`
+	Bytes     int64     `json:"bytes"`
+	Current   bool      `json:"current"`
+	Reference string    `json:"reference,omitempty"` // pull spec of an entry with no image
+	Prunable  bool      `json:"prunable,omitempty"`  // the prune policy would remove it
+}
+
+// Policy is the prune policy that reclaimable bytes are computed with.
+type Policy struct {
+	KeepTagRevisions int
+	KeepYoungerThan  time.Duration
+}
+
+// DefaultPolicy is the seeds' rule: keep 3 revisions, and anything younger than 96h.
+var DefaultPolicy = Policy{KeepTagRevisions: 3, KeepYoungerThan: 96 * time.Hour}
+
+// ComputeUsage computes the usage of the whole registry in one set-based
+// pass: a fixed handful of table scans, then plain loops over integer IDs.
+// No query runs per namespace, stream, tag or image.
+func (s *Store) ComputeUsage(ctx context.Context, policy Policy) (*Usage, error) {
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compute usage: %w", err)
+	}
+	return g.usage(policy, s.now()), nil
+}
+
+// NamespaceUsage returns one namespace of the registry's usage.
+func (u *Usage) Namespace(name string) (NamespaceUsage, bool) {
+	i := sort.Search(len(u.Namespaces), func(i int) bool { return u.Namespaces[i].Name >= name })
+	if i < len(u.Namespaces) && u.Namespaces[i].Name == name {
+		return u.Namespaces[i], true
+	}
+	return NamespaceUsage{}, false
+}
+
+type gEvent struct {
+	position int32
+	image    int64 // 0: none
+	created  time.Time
+	ref      string
+}
+
+type gTag struct {
+	name   string
+	events []gEvent
+}
+
+type gStream struct {
+	name string
+	tags []*gTag
+}
+
+type gNamespace struct {
+	name    string
+	streams []*gStream
+}
+
+// graph is the registry as integer links, read with one scan per table.
+type graph struct {
+	namespaces []*gNamespace
+	blobSize   []int64 // by blob ID
+	blobStart  []int32 // by image ID: range into blobList
+	blobEnd    []int32
+	blobList   []int32
+	children   map[int64][]int64
+	digest     []string // by image ID
+	known      []bool
+	imgCreated []time.Time
+}
+
+func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
+	db := s.conn(ctx)
+	g := &graph{children: map[int64][]int64{}}
+
+	var maxBlob, maxImage int64
+	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM blobs`).Scan(&maxBlob).Error; err != nil {
+		return nil, err
+	}
+	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM images`).Scan(&maxImage).Error; err != nil {
+		return nil, err
+	}
+	g.blobSize = make([]int64, maxBlob+1)
+	g.blobStart = make([]int32, maxImage+1)
+	g.blobEnd = make([]int32, maxImage+1)
+	g.digest = make([]string, maxImage+1)
+	g.known = make([]bool, maxImage+1)
+	g.imgCreated = make([]time.Time, maxImage+1)
+
+	rows, err := db.Raw(`SELECT id, size FROM blobs`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, size int64
+		if err := rows.Scan(&id, &size); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		g.blobSize[id] = size
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = db.Raw(`SELECT image_id, blob_id FROM image_blobs ORDER BY image_id`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	g.blobList = make([]int32, 0, 1024)
+	last := int64(-1)
+	for rows.Next() {
+		var img, blob int64
+		if err := rows.Scan(&img, &blob); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if img != last {
+			g.blobStart[img] = int32(len(g.blobList))
+			last = img
+		}
+		g.blobList = append(g.blobList, int32(blob))
+		g.blobEnd[img] = int32(len(g.blobList))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = db.Raw(`SELECT list_id, child_id FROM image_manifests ORDER BY list_id, position`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var list, child int64
+		if err := rows.Scan(&list, &child); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		g.children[list] = append(g.children[list], child)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = db.Raw(`SELECT id, digest, known, created_at FROM images`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var digest string
+		var known bool
+		var created *time.Time
+		if err := rows.Scan(&id, &digest, &known, &created); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		g.digest[id], g.known[id] = digest, known
+		if created != nil {
+			g.imgCreated[id] = *created
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// The hierarchy, sorted by name at each level.
+	nsByID := map[int64]*gNamespace{}
+	rows, err = db.Raw(`SELECT id, name FROM namespaces ORDER BY name`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		n := &gNamespace{}
+		var id int64
+		if err := rows.Scan(&id, &n.name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		nsByID[id] = n
+		g.namespaces = append(g.namespaces, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	streamByID := map[int64]*gStream{}
+	rows, err = db.Raw(`SELECT id, namespace_id, name FROM image_streams ORDER BY name`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		st := &gStream{}
+		var id, nsID int64
+		if err := rows.Scan(&id, &nsID, &st.name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		streamByID[id] = st
+		if n := nsByID[nsID]; n != nil {
+			n.streams = append(n.streams, st)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	tagByID := map[int64]*gTag{}
+	rows, err = db.Raw(`SELECT id, stream_id, name FROM tags ORDER BY name`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		t := &gTag{}
+		var id, stID int64
+		if err := rows.Scan(&id, &stID, &t.name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		tagByID[id] = t
+		if st := streamByID[stID]; st != nil {
+			st.tags = append(st.tags, t)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, st := range streamByID {
+		OrderTags(st.tags, func(t *gTag) string { return t.name })
+	}
+
+	rows, err = db.Raw(`SELECT tag_id, position, image_id, created, docker_image_reference FROM tag_events ORDER BY tag_id, position`).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var tagID int64
+		var ev gEvent
+		var image *int64
+		if err := rows.Scan(&tagID, &ev.position, &image, &ev.created, &ev.ref); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if image != nil {
+			ev.image = *image
+		}
+		if t := tagByID[tagID]; t != nil {
+			t.events = append(t.events, ev)
+		}
+	}
+	rows.Close()
+	return g, rows.Err()
+}
+
+// forBlobs calls fn for every blob of an image and its manifest-list
+// children; a blob may come twice (the callers de-duplicate with stamps).
+func (g *graph) forBlobs(img int64, fn func(b int32)) {
+	if img <= 0 || int(img) >= len(g.blobStart) {
+		return
+	}
+	for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+		fn(b)
+	}
+	for _, c := range g.children[img] {
+		for _, b := range g.blobList[g.blobStart[c]:g.blobEnd[c]] {
+			fn(b)
+		}
+	}
+}
+
+func (g *graph) usage(policy Policy, now time.Time) *Usage {
+	nb := len(g.blobSize)
+	// How many distinct tags, streams and namespaces reference each blob.
+	tagCount := make([]int32, nb)
+	streamCount := make([]int32, nb)
+	nsCount := make([]int32, nb)
+	lastTag := make([]int32, nb)
+	lastStream := make([]int32, nb)
+	lastNS := make([]int32, nb)
+	seen := make([]bool, nb)
+	imgStamp := make([]int32, len(g.blobStart))
+	u := &Usage{Namespaces: make([]NamespaceUsage, 0, len(g.namespaces))}
+	referenced := make([]bool, len(g.blobStart))
+
+	// Pass 1: bytes per scope and reference counts. Stamps start at 1 so the
+	// zero value of the last* arrays means "not yet in this scope".
+	var tagN, streamN, nsN, imgN int32
+	for _, n := range g.namespaces {
+		nsN++
+		nu := NamespaceUsage{Name: n.name, Streams: make([]StreamUsage, 0, len(n.streams))}
+		for _, st := range n.streams {
+			streamN++
+			su := StreamUsage{Name: st.name, Tags: make([]TagUsage, 0, len(st.tags))}
+			for _, t := range st.tags {
+				tagN++
+				imgN++
+				tu := TagUsage{Name: t.name, Revisions: make([]RevisionUsage, 0, len(t.events))}
+				for _, ev := range t.events {
+					if ev.image == 0 || imgStamp[ev.image] == imgN {
+						continue
+					}
+					imgStamp[ev.image] = imgN
+					referenced[ev.image] = true
+					for _, c := range g.children[ev.image] {
+						referenced[c] = true
+					}
+					g.forBlobs(ev.image, func(b int32) {
+						size := g.blobSize[b]
+						if lastTag[b] != tagN {
+							lastTag[b] = tagN
+							tagCount[b]++
+							tu.Bytes += size
+						}
+						if lastStream[b] != streamN {
+							lastStream[b] = streamN
+							streamCount[b]++
+							su.Bytes += size
+						}
+						if lastNS[b] != nsN {
+							lastNS[b] = nsN
+							nsCount[b]++
+							nu.Bytes += size
+						}
+						if !seen[b] {
+							seen[b] = true
+							u.Registry.Bytes += size
+							u.Registry.Blobs++
+						}
+					})
+				}
+				su.Tags = append(su.Tags, tu)
+			}
+			nu.Streams = append(nu.Streams, su)
+		}
+		u.Namespaces = append(u.Namespaces, nu)
+	}
+	for img, ok := range referenced {
+		if ok && !g.known[img] {
+			u.Registry.UnknownImages++
+		}
+	}
+
+	// Which images and blobs survive the prune policy.
+	cutoff := now.Add(-policy.KeepYoungerThan)
+	keptImage := make([]bool, len(g.blobStart))
+	keep := func(img int64) {
+		keptImage[img] = true
+		for _, c := range g.children[img] {
+			keptImage[c] = true
+		}
+	}
+	for _, n := range g.namespaces {
+		for _, st := range n.streams {
+			for _, t := range st.tags {
+				for _, ev := range t.events {
+					if ev.image != 0 && !prunable(ev, policy, cutoff) {
+						keep(ev.image)
+					}
+				}
+			}
+		}
+	}
+	for img := range keptImage {
+		// Images no history references stay while younger than the threshold.
+		if !referenced[img] && g.digest[img] != "" && !g.imgCreated[img].Before(cutoff) {
+			keep(int64(img))
+		}
+	}
+	keptBlob := make([]bool, nb)
+	for img, ok := range keptImage {
+		if ok {
+			for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+				keptBlob[b] = true
+			}
+		}
+	}
+	// Every blob no kept image holds is freed, referenced or not.
+	linked := make([]bool, nb)
+	for _, b := range g.blobList {
+		if !linked[b] {
+			linked[b] = true
+			if !keptBlob[b] {
+				u.Registry.ReclaimableBytes += g.blobSize[b]
+			}
+		}
+	}
+
+	// Pass 2: exclusive bytes (blobs referenced by exactly one scope of a
+	// level), reclaimable bytes per namespace and the revisions.
+	clear(lastTag)
+	clear(lastStream)
+	clear(lastNS)
+	clear(imgStamp)
+	tagN, streamN, nsN, imgN = 0, 0, 0, 0
+	sizeStamp := make([]int32, nb)
+	var sizeN int32
+	imageBytes := func(img int64) int64 {
+		sizeN++
+		var total int64
+		g.forBlobs(img, func(b int32) {
+			if sizeStamp[b] != sizeN {
+				sizeStamp[b] = sizeN
+				total += g.blobSize[b]
+			}
+		})
+		return total
+	}
+	for ni, n := range g.namespaces {
+		nsN++
+		nu := &u.Namespaces[ni]
+		for si, st := range n.streams {
+			streamN++
+			su := &nu.Streams[si]
+			for ti, t := range st.tags {
+				tagN++
+				imgN++
+				tu := &su.Tags[ti]
+				for _, ev := range t.events {
+					rev := RevisionUsage{Created: ev.created.UTC(), Current: ev.position == 0,
+						Prunable: prunable(ev, policy, cutoff)}
+					if ev.image == 0 {
+						rev.Reference = ev.ref
+						tu.Revisions = append(tu.Revisions, rev)
+						continue
+					}
+					rev.Image = g.digest[ev.image]
+					rev.Bytes = imageBytes(ev.image)
+					tu.Revisions = append(tu.Revisions, rev)
+					if imgStamp[ev.image] == imgN {
+						continue
+					}
+					imgStamp[ev.image] = imgN
+					g.forBlobs(ev.image, func(b int32) {
+						size := g.blobSize[b]
+						if lastTag[b] != tagN {
+							lastTag[b] = tagN
+							if tagCount[b] == 1 {
+								tu.ExclusiveBytes += size
+							}
+						}
+						if lastStream[b] != streamN {
+							lastStream[b] = streamN
+							if streamCount[b] == 1 {
+								su.ExclusiveBytes += size
+							}
+						}
+						if lastNS[b] != nsN {
+							lastNS[b] = nsN
+							if nsCount[b] == 1 {
+								nu.ExclusiveBytes += size
+							}
+							if !keptBlob[b] {
+								nu.ReclaimableBytes += size
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+	return u
+}
+
+// prunable applies the policy to one history entry: never the current one,
+// never one of the newest KeepTagRevisions, never one younger than the cutoff.
+func prunable(ev gEvent, p Policy, cutoff time.Time) bool {
+	if ev.position == 0 || int(ev.position) < p.KeepTagRevisions {
+		return false
+	}
+	return ev.created.Before(cutoff)
+}
