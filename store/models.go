@@ -142,8 +142,8 @@ type ImageManifest struct {
 
 // UsageSnapshot records usage at a time for trends; NamespaceID nil = registry.
 type UsageSnapshot struct {
-	ID               int64  `gorm:"primaryKey"`
-	NamespaceID      *int64 `gorm:"index:ix_usage_snapshots_ns_taken,priority:1"`
+	ID               int64     `gorm:"primaryKey"`
+	NamespaceID      *int64    `gorm:"index:ix_usage_snapshots_ns_taken,priority:1"`
 	TakenAt          time.Time `gorm:"not null;index:ix_usage_snapshots_ns_taken,priority:2"`
 	Bytes            int64     `gorm:"not null"`
 	ExclusiveBytes   int64     `gorm:"not null"`
@@ -152,8 +152,8 @@ type UsageSnapshot struct {
 
 // JobRun is one run of a scheduled job.
 type JobRun struct {
-	ID         int64  `gorm:"primaryKey"`
-	Job        string `gorm:"not null;index:ix_job_runs_job_started,priority:1"`
+	ID         int64     `gorm:"primaryKey"`
+	Job        string    `gorm:"not null;index:ix_job_runs_job_started,priority:1"`
 	Started    time.Time `gorm:"not null;index:ix_job_runs_job_started,priority:2"`
 	Finished   *time.Time
 	Status     string `gorm:"not null;default:''"` // running, ok, failed

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// DumpTables prints every row of every table in a stable order. Tests use it
+// to prove that a refused or repeated operation changed nothing.
+func (s *Store) DumpTables(ctx context.Context) (string, error) {
+	db := s.conn(ctx)
+	var tables []string
+	if err := db.Raw(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).
+		Scan(&tables).Error; err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, t := range tables {
+		rows, err := db.Raw(`SELECT * FROM "` + t + `" ORDER BY 1, 2`).Rows()
+		if err != nil {
+			return "", fmt.Errorf("dump %s: %w", t, err)
+		}
+		cols, _ := rows.Columns()
+		fmt.Fprintf(&b, "== %s %v\n", t, cols)
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return "", err
+			}
+			for i, v := range vals {
+				if bs, ok := v.([]byte); ok {
+					vals[i] = string(bs)
+				}
+			}
+			fmt.Fprintln(&b, vals...)
+		}
+		rows.Close()
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// NamespaceSettings are what `namespace set` and the settings page change;
+// nil fields stay as they are.
+type NamespaceSettings struct {
+	Contacts       []string
+	ThresholdBytes *int64 // a negative value clears the override
+	Ladder         []string
+}
+
+// SetNamespace changes a namespace's settings, creating the namespace if it
+// does not exist yet (contacts may be known before the first push).
+func (s *Store) SetNamespace(ctx context.Context, name string, set NamespaceSettings) error {
+	if set.Contacts != nil {
+		for _, c := range set.Contacts {
+			if a, err := mail.ParseAddress(c); err != nil || a.Address != c {
+				return fmt.Errorf("%w: contact %q is not an e-mail address like team@example.com", ErrInvalid, c)
+			}
+		}
+	}
+	if set.Ladder != nil {
+		if len(set.Ladder) < 2 {
+			return fmt.Errorf("%w: a promotion ladder needs at least two tags, e.g. latest,test,prod", ErrInvalid)
+		}
+		seen := map[string]bool{}
+		for _, t := range set.Ladder {
+			if err := ValidateTag(t); err != nil {
+				return fmt.Errorf("promotion ladder: %w", err)
+			}
+			if seen[t] {
+				return fmt.Errorf("%w: promotion ladder lists %q twice", ErrInvalid, t)
+			}
+			seen[t] = true
+		}
+	}
+	return s.Tx(ctx, func(tx *Store) error {
+		ns, err := tx.ensureNamespace(ctx, name)
+		if err != nil {
+			return err
+		}
+		upd := map[string]any{}
+		if set.Contacts != nil {
+			upd["contacts"] = strings.Join(set.Contacts, ",")
+		}
+		if set.ThresholdBytes != nil {
+			if *set.ThresholdBytes < 0 {
+				upd["threshold_bytes"] = nil
+			} else {
+				upd["threshold_bytes"] = *set.ThresholdBytes
+			}
+		}
+		if set.Ladder != nil {
+			upd["ladder"] = strings.Join(set.Ladder, ",")
+		}
+		if len(upd) == 0 {
+			return nil
+		}
+		return tx.conn(ctx).Model(&Namespace{}).Where("id = ?", ns.ID).Updates(upd).Error
+	})
+}
+
+// GetNamespace returns a namespace by name.
+func (s *Store) GetNamespace(ctx context.Context, name string) (Namespace, error) {
+	var ns Namespace
+	err := s.conn(ctx).Where("name = ?", name).Take(&ns).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ns, fmt.Errorf("%w: namespace %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return ns, fmt.Errorf("look up namespace %s: %w", name, err)
+	}
+	return ns, nil
+}
+
+// ContactList splits the stored contacts.
+func (n Namespace) ContactList() []string {
+	if n.Contacts == "" {
+		return nil
+	}
+	return strings.Split(n.Contacts, ",")
+}

@@ -1,0 +1,352 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// fixture: shop/api:latest has two images pushed (v1 then v2).
+func shop(t *testing.T) (*Store, ImageSnapshot, ImageSnapshot) {
+	s := newTestStore(t)
+	s.SetClock(func() time.Time { return t0.Add(time.Hour) })
+	v1 := image("api-v1", 1000, layer{"base", 50_000}, layer{"app1", 3_000})
+	v2 := image("api-v2", 1100, layer{"base", 50_000}, layer{"app2", 4_000})
+	pushTo(t, s, "shop/api:latest", v1, t0)
+	pushTo(t, s, "shop/api:latest", v2, t0.Add(time.Minute))
+	return s, v1, v2
+}
+
+func TestHistoryIsAStackWithCurrentFirst(t *testing.T) {
+	s, v1, v2 := shop(t)
+	if got := historyImages(t, s, "shop/api:latest"); !equalStrings(got, []string{v2.Digest, v1.Digest}) {
+		t.Fatalf("history = %v, want [v2 v1]", got)
+	}
+	// Pushing the image the tag already has changes nothing.
+	pushTo(t, s, "shop/api:latest", v2, t0.Add(2*time.Minute))
+	if got := historyImages(t, s, "shop/api:latest"); len(got) != 2 {
+		t.Fatalf("same image again: history has %d entries, want 2", len(got))
+	}
+}
+
+func TestTagCopyIsOneTime(t *testing.T) {
+	s, v1, v2 := shop(t)
+	res, err := s.SetTag(ctx, Source{Kind: KindImageStreamTag, Namespace: "shop", Stream: "api", Tag: "latest"},
+		TagRef{"shop", "api", "test"}, TagOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Image != v2.Digest || !res.Changed || res.Spec != "api@"+v2.Digest {
+		t.Fatalf("result = %+v", res)
+	}
+	st, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+	var spec *ObjectRef
+	for _, tg := range st.Tags {
+		if tg.Name == "test" {
+			spec = tg.From
+		}
+	}
+	if spec == nil || spec.Kind != KindImageStreamImage || spec.Name != "api@"+v2.Digest {
+		t.Fatalf("test spec from = %+v, want ImageStreamImage api@v2", spec)
+	}
+	// The source moves; the copy does not.
+	pushTo(t, s, "shop/api:latest", v1, t0.Add(3*time.Minute))
+	if got := historyImages(t, s, "shop/api:test"); !equalStrings(got, []string{v2.Digest}) {
+		t.Fatalf("copy followed its source: %v", got)
+	}
+	// Tagging the same image again changes nothing, not even the generation.
+	before, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+	res, err = s.SetTag(ctx, Source{Kind: KindImageStreamImage, Namespace: "shop", Stream: "api", Digest: v2.Digest},
+		TagRef{"shop", "api", "test"}, TagOptions{})
+	if err != nil || res.Changed {
+		t.Fatalf("same image again: %+v %v", res, err)
+	}
+	after, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+	if after.Generation != before.Generation {
+		t.Fatalf("generation moved from %d to %d on a no-op", before.Generation, after.Generation)
+	}
+}
+
+func TestAliasTracksItsSource(t *testing.T) {
+	s, v1, v2 := shop(t)
+	_, err := s.SetTag(ctx, Source{Kind: KindImageStreamTag, Namespace: "shop", Stream: "api", Tag: "latest"},
+		TagRef{"shop", "api", "stable"}, TagOptions{Alias: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An alias of the alias follows too.
+	_, err = s.SetTag(ctx, Source{Kind: KindImageStreamTag, Namespace: "shop", Stream: "api", Tag: "stable"},
+		TagRef{"shop", "api", "lts"}, TagOptions{Alias: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushTo(t, s, "shop/api:latest", v1, t0.Add(3*time.Minute))
+	for _, ref := range []string{"shop/api:stable", "shop/api:lts"} {
+		if got := historyImages(t, s, ref); len(got) == 0 || got[0] != v1.Digest {
+			t.Errorf("%s = %v, want v1 on top after latest moved", ref, got)
+		}
+	}
+	if got := historyImages(t, s, "shop/api:stable"); !equalStrings(got, []string{v1.Digest, v2.Digest}) {
+		t.Errorf("stable history = %v", got)
+	}
+	st, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+	for _, tg := range st.Tags {
+		if tg.Name == "stable" && (tg.From == nil || tg.From.Kind != KindImageStreamTag || tg.From.Name != "api:latest") {
+			t.Errorf("stable spec = %+v, want ImageStreamTag api:latest", tg.From)
+		}
+	}
+}
+
+func TestTagRefusals(t *testing.T) {
+	s, _, v2 := shop(t)
+	pushTo(t, s, "shop/web:latest", image("web", 10, layer{"w", 5}), t0)
+	if err := s.CreateStream(ctx, StreamRef{"shop", "empty"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "quay.io/acme/x:1"}, TagRef{"shop", "empty", "pending"}, TagOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	istag := func(ns, stream, tag string) Source {
+		return Source{Kind: KindImageStreamTag, Namespace: ns, Stream: stream, Tag: tag}
+	}
+	cases := []struct {
+		name   string
+		src    Source
+		dst    TagRef
+		opt    TagOptions
+		kind   error
+		substr string
+	}{
+		{"alias across streams", istag("shop", "api", "latest"), TagRef{"shop", "web", "api"}, TagOptions{Alias: true},
+			ErrInvalid, "cannot set alias across different Image Streams"},
+		{"alias across namespaces", istag("shop", "api", "latest"), TagRef{"other", "api", "x"}, TagOptions{Alias: true},
+			ErrInvalid, "cannot set alias across different Image Streams"},
+		{"source with no image", istag("shop", "empty", "pending"), TagRef{"shop", "api", "x"}, TagOptions{},
+			ErrInvalid, `"shop/empty:pending" is not currently pointing to an image, cannot use it as the source of a tag`},
+		{"unknown source tag", istag("shop", "api", "nope"), TagRef{"shop", "api", "x"}, TagOptions{},
+			ErrNotFound, "image stream tag shop/api:nope"},
+		{"unknown source stream", istag("shop", "nope", "latest"), TagRef{"shop", "api", "x"}, TagOptions{},
+			ErrNotFound, "image stream tag shop/nope:latest"},
+		{"image not in stream", Source{Kind: KindImageStreamImage, Namespace: "shop", Stream: "web", Digest: v2.Digest},
+			TagRef{"shop", "web", "x"}, TagOptions{}, ErrNotFound, "is not in image stream shop/web"},
+		{"tag to itself", istag("shop", "api", "latest"), TagRef{"shop", "api", "latest"}, TagOptions{},
+			ErrInvalid, "to itself"},
+		{"scheduled stream tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "x"}, TagOptions{Scheduled: true},
+			ErrInvalid, "only tags from an external image (DockerImage) can be scheduled"},
+		{"alias of external image", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
+			TagOptions{Alias: true}, ErrInvalid, "--alias needs an image stream tag"},
+		{"bad import mode", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
+			TagOptions{ImportMode: "Everything"}, ErrInvalid, "valid ImportMode values are Legacy or PreserveOriginal"},
+		{"bad pull spec", Source{Kind: KindDockerImage, Ref: "quay.io/a b"}, TagRef{"shop", "api", "x"}, TagOptions{},
+			ErrInvalid, "contains white space"},
+		{"bad destination tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "-bad"}, TagOptions{},
+			ErrInvalid, `must match ^[\w][\w.-]{0,127}$`},
+		{"bad destination stream", istag("shop", "api", "latest"), TagRef{"shop", "Api", "x"}, TagOptions{},
+			ErrInvalid, `must match ^[a-z0-9]+(?:[._-][a-z0-9]+)*$`},
+		{"bad namespace", istag("shop", "api", "latest"), TagRef{"Shop_1", "api", "x"}, TagOptions{},
+			ErrInvalid, "must be a DNS label"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := dumpTables(t, s)
+			_, err := s.SetTag(ctx, tc.src, tc.dst, tc.opt)
+			wantErr(t, err, tc.kind, tc.substr)
+			if after := dumpTables(t, s); after != before {
+				t.Errorf("a refused tag changed the database")
+			}
+		})
+	}
+}
+
+func TestExternalSources(t *testing.T) {
+	s := newTestStore(t)
+	// By tag: only the spec; the importer fills the history.
+	res, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "docker.io/python:3.6.0"}, TagRef{"py", "python", "3.6"}, TagOptions{Scheduled: true})
+	if err != nil || res.Changed || res.Image != "" || res.Spec != "docker.io/python:3.6.0" {
+		t.Fatalf("by tag: %+v %v", res, err)
+	}
+	st, _ := s.GetStream(ctx, StreamRef{"py", "python"})
+	if tg := st.Tags[0]; !tg.Scheduled || tg.ImportMode != "Legacy" || tg.From.Kind != KindDockerImage || len(tg.Items) != 0 {
+		t.Fatalf("spec = %+v", tg)
+	}
+	// By digest: a history entry with that image.
+	ref := "quay.io/acme/tool@" + dg("tool")
+	res, err = s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: ref}, TagRef{"py", "tool", "1"}, TagOptions{})
+	if err != nil || !res.Changed || res.Image != dg("tool") {
+		t.Fatalf("by digest: %+v %v", res, err)
+	}
+	if h := history(t, s, "py/tool:1"); len(h) != 1 || h[0].DockerImageReference != ref {
+		t.Fatalf("history = %+v", h)
+	}
+	// A reference records the pull spec with no image.
+	res, err = s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "registry.example.com/x/y:2"}, TagRef{"py", "tool", "ref"}, TagOptions{Reference: true})
+	if err != nil || !res.Changed {
+		t.Fatalf("reference: %+v %v", res, err)
+	}
+	if h := history(t, s, "py/tool:ref"); len(h) != 1 || h[0].Image != "" || h[0].DockerImageReference != "registry.example.com/x/y:2" {
+		t.Fatalf("reference history = %+v", h)
+	}
+}
+
+func TestRollbackPrependsAndKeepsTheOldEntry(t *testing.T) {
+	s, v1, v2 := shop(t)
+	res, err := s.Rollback(ctx, TagRef{"shop", "api", "latest"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || res.Image != v1.Digest {
+		t.Fatalf("rollback = %+v, want v1", res)
+	}
+	h := history(t, s, "shop/api:latest")
+	if got := historyImages(t, s, "shop/api:latest"); !equalStrings(got, []string{v1.Digest, v2.Digest, v1.Digest}) {
+		t.Fatalf("history = %v, want [v1 v2 v1]", got)
+	}
+	if !h[0].Created.Equal(t0.Add(time.Hour)) {
+		t.Errorf("rollback entry created %v, want now (%v)", h[0].Created, t0.Add(time.Hour))
+	}
+	// Rolling back to the current image changes nothing.
+	res, err = s.Rollback(ctx, TagRef{"shop", "api", "latest"}, v1.Digest)
+	if err != nil || res.Changed {
+		t.Fatalf("rollback to current: %+v %v", res, err)
+	}
+	_, err = s.Rollback(ctx, TagRef{"shop", "api", "latest"}, dg("never"))
+	wantErr(t, err, ErrNotFound, "is not in the history of shop/api:latest")
+	_, err = s.Rollback(ctx, TagRef{"shop", "api", "nope"}, "")
+	wantErr(t, err, ErrNotFound, "shop/api:nope")
+}
+
+func TestPromoteAlongTheLadder(t *testing.T) {
+	s, _, v2 := shop(t)
+	res, err := s.Promote(ctx, StreamRef{"shop", "api"}, "latest", "")
+	if err != nil || res.Tag.Tag != "test" || res.Image != v2.Digest {
+		t.Fatalf("promote latest: %+v %v", res, err)
+	}
+	res, err = s.Promote(ctx, StreamRef{"shop", "api"}, "test", "")
+	if err != nil || res.Tag.Tag != "prod" || res.Image != v2.Digest {
+		t.Fatalf("promote test: %+v %v", res, err)
+	}
+	_, err = s.Promote(ctx, StreamRef{"shop", "api"}, "prod", "")
+	wantErr(t, err, ErrInvalid, "has no next step on the promotion ladder latest → test → prod")
+	// A promotion is a copy: prod stays when latest moves on.
+	pushTo(t, s, "shop/api:latest", image("api-v3", 1, layer{"app3", 1}), t0.Add(time.Hour))
+	if got := historyImages(t, s, "shop/api:prod"); !equalStrings(got, []string{v2.Digest}) {
+		t.Fatalf("prod = %v", got)
+	}
+	// A namespace's own ladder.
+	if err := s.SetNamespace(ctx, "shop", NamespaceSettings{Ladder: []string{"latest", "qa"}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Promote(ctx, StreamRef{"shop", "api"}, "latest", "")
+	if err != nil || res.Tag.Tag != "qa" {
+		t.Fatalf("custom ladder: %+v %v", res, err)
+	}
+}
+
+func TestDeleteTagAndStream(t *testing.T) {
+	s, v1, _ := shop(t)
+	if _, err := s.Promote(ctx, StreamRef{"shop", "api"}, "latest", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTag(ctx, TagRef{"shop", "api", "latest"}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+	if len(st.Tags) != 1 || st.Tags[0].Name != "test" {
+		t.Fatalf("tags after delete = %+v", st.Tags)
+	}
+	var events int64
+	s.DB().Model(&TagEvent{}).Count(&events)
+	if events != 1 {
+		t.Fatalf("%d history entries left, want 1 (test's)", events)
+	}
+	if _, err := s.GetImage(ctx, v1.Digest); err != nil {
+		t.Fatalf("image gone with the tag: %v", err)
+	}
+	wantErr(t, s.DeleteTag(ctx, TagRef{"shop", "api", "latest"}), ErrNotFound, "image stream tag shop/api:latest")
+	if err := s.DeleteStream(ctx, StreamRef{"shop", "api"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetStream(ctx, StreamRef{"shop", "api"})
+	wantErr(t, err, ErrNotFound, "image stream shop/api")
+	if err := s.CreateStream(ctx, StreamRef{"shop", "web"}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.CreateStream(ctx, StreamRef{"shop", "web"}), ErrExists, "image stream shop/web")
+}
+
+func TestGenerations(t *testing.T) {
+	s, _, _ := shop(t)
+	gen := func() int64 { st, _ := s.GetStream(ctx, StreamRef{"shop", "api"}); return st.Generation }
+	g0 := gen()
+	res, err := s.Promote(ctx, StreamRef{"shop", "api"}, "latest", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gen() != g0+1 {
+		t.Fatalf("generation %d after a spec change, want %d", gen(), g0+1)
+	}
+	h := history(t, s, "shop/api:test")
+	if h[0].Generation != g0+1 || res.Image != h[0].Image {
+		t.Fatalf("entry = %+v, want generation %d and image %s", h[0], g0+1, res.Image)
+	}
+}
+
+func TestImportCondition(t *testing.T) {
+	s, _, v2 := shop(t)
+	ref := TagRef{"shop", "api", "latest"}
+	if err := s.SetImportCondition(ctx, ref, false, "NotFound", "manifest unknown"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+	c := st.Tags[0].Condition
+	if c == nil || c.Status != "False" || c.Reason != "NotFound" || c.Message != "manifest unknown" {
+		t.Fatalf("condition = %+v", c)
+	}
+	if got := historyImages(t, s, "shop/api:latest"); got[0] != v2.Digest {
+		t.Fatalf("failed import changed the current image")
+	}
+	if err := s.SetImportCondition(ctx, ref, true, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.GetStream(ctx, StreamRef{"shop", "api"})
+	if c := st.Tags[0].Condition; c == nil || c.Status != "True" || c.Message != "" {
+		t.Fatalf("condition after success = %+v", c)
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	cases := []struct {
+		in, kind string
+		want     Source
+		err      string
+	}{
+		{"python:3.5", "", Source{Kind: KindImageStreamTag, Namespace: "ns", Stream: "python", Tag: "3.5"}, ""},
+		{"other/python", "", Source{Kind: KindImageStreamTag, Namespace: "other", Stream: "python", Tag: "latest"}, ""},
+		{"python@sha256:abc", "", Source{Kind: KindImageStreamImage, Namespace: "ns", Stream: "python", Digest: "sha256:abc"}, ""},
+		{"docker.io/python:3.6.0", "", Source{Kind: KindDockerImage, Ref: "docker.io/python:3.6.0"}, ""},
+		{"localhost:5000/a/b", "", Source{Kind: KindDockerImage, Ref: "localhost:5000/a/b"}, ""},
+		{"centos/python-35-centos7", "docker", Source{Kind: KindDockerImage, Ref: "centos/python-35-centos7"}, ""},
+		{"python:3.5", "isimage", Source{}, "not an image stream image"},
+		{"python:3.5", "bogus", Source{}, "must be istag, isimage or docker"},
+	}
+	for _, tc := range cases {
+		got, err := ParseSource(tc.in, "ns", tc.kind)
+		if tc.err != "" {
+			wantErr(t, err, ErrInvalid, tc.err)
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSource(%q, %q) = %+v, %v; want %+v", tc.in, tc.kind, got, err, tc.want)
+		}
+	}
+}
+
+func TestOrderTags(t *testing.T) {
+	tags := []string{"prod", "3.9", "latest", "v1.4.2", "3.11", "test", "v2", "3.11.1"}
+	OrderTags(tags, func(s string) string { return s })
+	want := []string{"latest", "3.11", "3.11.1", "3.9", "v2", "v1.4.2", "prod", "test"}
+	if !equalStrings(tags, want) {
+		t.Fatalf("order = %v, want %v", tags, want)
+	}
+}
