@@ -118,3 +118,25 @@ func inTx(db *gorm.DB) bool {
 }
 
 func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// kindError carries a message a person reads and a sentinel that callers
+// (HTTP status mapping, tests) match with errors.Is.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e kindError) Error() string   { return e.msg }
+func (e kindError) Is(t error) bool { return t == e.kind }
+
+func notFoundf(format string, a ...any) error {
+	return kindError{ErrNotFound, fmt.Sprintf(format, a...)}
+}
+
+func invalidf(format string, a ...any) error {
+	return kindError{ErrInvalid, fmt.Sprintf(format, a...)}
+}
+
+func existsf(format string, a ...any) error {
+	return kindError{ErrExists, fmt.Sprintf(format, a...)}
+}

@@ -34,7 +34,7 @@ func validateImage(img ImageSnapshot) error {
 			return fmt.Errorf("image %s: layer %d: %w", img.Digest, i, err)
 		}
 		if l.Size < 0 {
-			return fmt.Errorf("%w: image %s: layer %d has negative size %d", ErrInvalid, img.Digest, i, l.Size)
+			return invalidf("image %s: layer %d has negative size %d", img.Digest, i, l.Size)
 		}
 	}
 	if img.Config != nil {
@@ -42,7 +42,7 @@ func validateImage(img ImageSnapshot) error {
 			return fmt.Errorf("image %s: config: %w", img.Digest, err)
 		}
 		if img.Config.Size < 0 {
-			return fmt.Errorf("%w: image %s: config has negative size %d", ErrInvalid, img.Digest, img.Config.Size)
+			return invalidf("image %s: config has negative size %d", img.Digest, img.Config.Size)
 		}
 	}
 	for i, m := range img.Manifests {
@@ -50,7 +50,7 @@ func validateImage(img ImageSnapshot) error {
 			return fmt.Errorf("image %s: manifest %d: %w", img.Digest, i, err)
 		}
 		if m.Digest == img.Digest {
-			return fmt.Errorf("%w: manifest list %s lists itself", ErrInvalid, img.Digest)
+			return invalidf("manifest list %s lists itself", img.Digest)
 		}
 	}
 	return nil
@@ -340,7 +340,7 @@ func (s *Store) GetImage(ctx context.Context, digest string) (ImageInfo, error) 
 	var row Image
 	if err := db.Where("digest = ?", digest).Take(&row).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return ImageInfo{}, fmt.Errorf("%w: image %s", ErrNotFound, digest)
+			return ImageInfo{}, notFoundf("image %s not found", digest)
 		}
 		return ImageInfo{}, fmt.Errorf("look up image %s: %w", digest, err)
 	}

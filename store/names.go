@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 )
@@ -26,7 +25,7 @@ var (
 // ValidateNamespace checks a namespace name.
 func ValidateNamespace(ns string) error {
 	if len(ns) > 63 || !dnsLabelRe.MatchString(ns) {
-		return fmt.Errorf("%w: namespace %q must be %s", ErrInvalid, ns, namespaceNameRule)
+		return invalidf("namespace %q must be %s", ns, namespaceNameRule)
 	}
 	return nil
 }
@@ -34,10 +33,10 @@ func ValidateNamespace(ns string) error {
 // ValidateStream checks a stream name within its namespace.
 func ValidateStream(ns, name string) error {
 	if !streamNameRe.MatchString(name) {
-		return fmt.Errorf("%w: image stream name %q must match %s", ErrInvalid, name, streamNameRule)
+		return invalidf("image stream name %q must match %s", name, streamNameRule)
 	}
 	if len(ns)+1+len(name) > 255 {
-		return fmt.Errorf("%w: image stream name %q: namespace/name must be at most 255 characters", ErrInvalid, name)
+		return invalidf("image stream name %q: namespace/name must be at most 255 characters", name)
 	}
 	return nil
 }
@@ -45,7 +44,7 @@ func ValidateStream(ns, name string) error {
 // ValidateTag checks a tag name.
 func ValidateTag(tag string) error {
 	if !tagNameRe.MatchString(tag) {
-		return fmt.Errorf("%w: tag name %q must match %s", ErrInvalid, tag, tagNameRule)
+		return invalidf("tag name %q must match %s", tag, tagNameRule)
 	}
 	return nil
 }
@@ -53,7 +52,7 @@ func ValidateTag(tag string) error {
 // ValidateDigest checks an image or blob digest.
 func ValidateDigest(d string) error {
 	if !digestRe.MatchString(d) || (strings.HasPrefix(d, "sha256:") && !sha256Re.MatchString(d)) {
-		return fmt.Errorf("%w: digest %q must be %s", ErrInvalid, d, digestRule)
+		return invalidf("digest %q must be %s", d, digestRule)
 	}
 	return nil
 }

@@ -24,13 +24,13 @@ func (s *Store) SetNamespace(ctx context.Context, name string, set NamespaceSett
 	if set.Contacts != nil {
 		for _, c := range set.Contacts {
 			if a, err := mail.ParseAddress(c); err != nil || a.Address != c {
-				return fmt.Errorf("%w: contact %q is not an e-mail address like team@example.com", ErrInvalid, c)
+				return invalidf("contact %q is not an e-mail address like team@example.com", c)
 			}
 		}
 	}
 	if set.Ladder != nil {
 		if len(set.Ladder) < 2 {
-			return fmt.Errorf("%w: a promotion ladder needs at least two tags, e.g. latest,test,prod", ErrInvalid)
+			return invalidf("a promotion ladder needs at least two tags, e.g. latest,test,prod")
 		}
 		seen := map[string]bool{}
 		for _, t := range set.Ladder {
@@ -38,7 +38,7 @@ func (s *Store) SetNamespace(ctx context.Context, name string, set NamespaceSett
 				return fmt.Errorf("promotion ladder: %w", err)
 			}
 			if seen[t] {
-				return fmt.Errorf("%w: promotion ladder lists %q twice", ErrInvalid, t)
+				return invalidf("promotion ladder lists %q twice", t)
 			}
 			seen[t] = true
 		}
@@ -74,7 +74,7 @@ func (s *Store) GetNamespace(ctx context.Context, name string) (Namespace, error
 	var ns Namespace
 	err := s.conn(ctx).Where("name = ?", name).Take(&ns).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return ns, fmt.Errorf("%w: namespace %s", ErrNotFound, name)
+		return ns, notFoundf("namespace %s not found", name)
 	}
 	if err != nil {
 		return ns, fmt.Errorf("look up namespace %s: %w", name, err)

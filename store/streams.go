@@ -40,7 +40,7 @@ func (s *Store) findStream(ctx context.Context, ref StreamRef) (ImageStream, err
 	err := s.conn(ctx).Joins("JOIN namespaces ON namespaces.id = image_streams.namespace_id").
 		Where("namespaces.name = ? AND image_streams.name = ?", ref.Namespace, ref.Stream).Take(&st).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return st, fmt.Errorf("%w: image stream %s", ErrNotFound, ref)
+		return st, notFoundf("image stream %s not found", ref)
 	}
 	if err != nil {
 		return st, fmt.Errorf("look up image stream %s: %w", ref, err)
@@ -76,7 +76,7 @@ func (s *Store) CreateStream(ctx context.Context, ref StreamRef) error {
 			return err
 		}
 		if !created {
-			return fmt.Errorf("%w: image stream %s", ErrExists, ref)
+			return existsf("image stream %s already exists", ref)
 		}
 		return nil
 	})
@@ -115,14 +115,14 @@ func validateStreamSnapshot(snap StreamSnapshot) error {
 			return err
 		}
 		if seen[t.Name] {
-			return fmt.Errorf("%w: tag %q appears twice", ErrInvalid, t.Name)
+			return invalidf("tag %q appears twice", t.Name)
 		}
 		seen[t.Name] = true
 		if t.From != nil {
 			switch t.From.Kind {
 			case KindDockerImage, KindImageStreamTag, KindImageStreamImage:
 			default:
-				return fmt.Errorf("%w: tag %q: from.kind %q must be one of DockerImage, ImageStreamTag, ImageStreamImage", ErrInvalid, t.Name, t.From.Kind)
+				return invalidf("tag %q: from.kind %q must be one of DockerImage, ImageStreamTag, ImageStreamImage", t.Name, t.From.Kind)
 			}
 		}
 		for i, it := range t.Items {
@@ -389,7 +389,7 @@ func (s *Store) ListStreams(ctx context.Context, ns string) ([]StreamSnapshot, e
 		return nil, fmt.Errorf("list namespaces: %w", err)
 	}
 	if ns != "" && len(nss) == 0 {
-		return nil, fmt.Errorf("%w: namespace %s", ErrNotFound, ns)
+		return nil, notFoundf("namespace %s not found", ns)
 	}
 	names := map[int64]string{}
 	var ids []int64

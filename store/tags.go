@@ -63,14 +63,14 @@ func (s *Store) findTag(ctx context.Context, ref TagRef) (Tag, ImageStream, erro
 	st, err := s.findStream(ctx, StreamRef{ref.Namespace, ref.Stream})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Tag{}, st, fmt.Errorf("%w: image stream tag %s", ErrNotFound, ref)
+			return Tag{}, st, notFoundf("image stream tag %s not found", ref)
 		}
 		return Tag{}, st, err
 	}
 	var t Tag
 	err = s.conn(ctx).Where("stream_id = ? AND name = ?", st.ID, ref.Tag).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return t, st, fmt.Errorf("%w: image stream tag %s", ErrNotFound, ref)
+		return t, st, notFoundf("image stream tag %s not found", ref)
 	}
 	if err != nil {
 		return t, st, fmt.Errorf("look up tag %s: %w", ref, err)
@@ -126,7 +126,7 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 			return err
 		}
 		if src.Namespace == dst.Namespace && src.Stream == dst.Stream && src.Tag == dst.Tag {
-			return fmt.Errorf("%w: cannot tag %s to itself", ErrInvalid, dst)
+			return invalidf("cannot tag %s to itself", dst)
 		}
 	case KindImageStreamImage:
 		if err := (StreamRef{src.Namespace, src.Stream}).Validate(); err != nil {
@@ -140,34 +140,34 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("%w: source kind %q must be one of DockerImage, ImageStreamTag, ImageStreamImage", ErrInvalid, src.Kind)
+		return invalidf("source kind %q must be one of DockerImage, ImageStreamTag, ImageStreamImage", src.Kind)
 	}
 	if opt.Alias {
 		if src.Kind != KindImageStreamTag {
-			return fmt.Errorf("%w: --alias needs an image stream tag as the source (stream:tag), not %s", ErrInvalid, src)
+			return invalidf("--alias needs an image stream tag as the source (stream:tag), not %s", src)
 		}
 		if src.Namespace != dst.Namespace || src.Stream != dst.Stream {
-			return fmt.Errorf("%w: cannot set alias across different Image Streams", ErrInvalid)
+			return invalidf("cannot set alias across different Image Streams")
 		}
 	}
 	if (opt.Scheduled || opt.Insecure) && src.Kind != KindDockerImage {
-		return fmt.Errorf("%w: only tags from an external image (DockerImage) can be scheduled or insecure; %s is an image stream source", ErrInvalid, src)
+		return invalidf("only tags from an external image (DockerImage) can be scheduled or insecure; %s is an image stream source", src)
 	}
 	if opt.Reference && src.Kind != KindDockerImage {
-		return fmt.Errorf("%w: --reference records an external pull spec; %s is an image stream source", ErrInvalid, src)
+		return invalidf("--reference records an external pull spec; %s is an image stream source", src)
 	}
 	if opt.Reference && opt.Scheduled {
-		return fmt.Errorf("%w: a reference tag is never imported, so it cannot be scheduled", ErrInvalid)
+		return invalidf("a reference tag is never imported, so it cannot be scheduled")
 	}
 	switch opt.ReferencePolicy {
 	case "", "Source", "Local":
 	default:
-		return fmt.Errorf("%w: reference policy %q must be Source or Local", ErrInvalid, opt.ReferencePolicy)
+		return invalidf("reference policy %q must be Source or Local", opt.ReferencePolicy)
 	}
 	switch opt.ImportMode {
 	case "", "Legacy", "PreserveOriginal":
 	default:
-		return fmt.Errorf("%w: valid ImportMode values are Legacy or PreserveOriginal", ErrInvalid)
+		return invalidf("valid ImportMode values are Legacy or PreserveOriginal")
 	}
 	return nil
 }
@@ -175,7 +175,7 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 // ValidatePullSpec checks an external image reference: [host[:port]/]path[:tag][@digest].
 func ValidatePullSpec(ref string) error {
 	bad := func(why string) error {
-		return fmt.Errorf("%w: image reference %q %s; use [registry/]repository[:tag][@sha256:digest]", ErrInvalid, ref, why)
+		return invalidf("image reference %q %s; use [registry/]repository[:tag][@sha256:digest]", ref, why)
 	}
 	if ref == "" {
 		return bad("is empty")
@@ -218,7 +218,7 @@ func (s *Store) setTag(ctx context.Context, src Source, dst TagRef, opt TagOptio
 			return res, err
 		}
 		if cur == nil || cur.ImageID == nil {
-			return res, fmt.Errorf("%w: %q is not currently pointing to an image, cannot use it as the source of a tag", ErrInvalid, srcRef.String())
+			return res, invalidf("%q is not currently pointing to an image, cannot use it as the source of a tag", srcRef.String())
 		}
 		next = cur
 		if opt.Alias {
@@ -349,7 +349,7 @@ func (s *Store) imageInStream(ctx context.Context, ref StreamRef, digest string)
 		return nil, fmt.Errorf("look up %s@%s: %w", ref, digest, err)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("%w: image %s is not in image stream %s (no tag of it has held it)", ErrNotFound, digest, ref)
+		return nil, notFoundf("image %s is not in image stream %s (no tag of it has held it)", digest, ref)
 	}
 	id := rows[0].ImageID
 	return &current{ImageID: &id, Digest: digest, Ref: rows[0].DockerImageReference}, nil
@@ -445,7 +445,7 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 			return err
 		}
 		if len(events) == 0 {
-			return fmt.Errorf("%w: %s has no history to roll back to", ErrInvalid, ref)
+			return invalidf("%s has no history to roll back to", ref)
 		}
 		if digest == "" {
 			for _, e := range events[1:] {
@@ -455,7 +455,7 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 				}
 			}
 			if digest == "" {
-				return fmt.Errorf("%w: %s has no earlier image to roll back to", ErrInvalid, ref)
+				return invalidf("%s has no earlier image to roll back to", ref)
 			}
 		} else if err := ValidateDigest(digest); err != nil {
 			return err
@@ -465,7 +465,7 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 			found = found || e.Image == digest
 		}
 		if !found {
-			return fmt.Errorf("%w: image %s is not in the history of %s", ErrNotFound, digest, ref)
+			return notFoundf("image %s is not in the history of %s", digest, ref)
 		}
 		// Keep the tag's spec: a rollback changes what it points to, not where
 		// it comes from; a scheduled import would otherwise be lost.
@@ -521,7 +521,7 @@ func (s *Store) Ladder(ctx context.Context, ns string) ([]string, error) {
 	var n Namespace
 	err := s.conn(ctx).Where("name = ?", ns).Take(&n).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("%w: namespace %s", ErrNotFound, ns)
+		return nil, notFoundf("namespace %s not found", ns)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up namespace %s: %w", ns, err)
@@ -549,8 +549,8 @@ func (s *Store) Promote(ctx context.Context, ref StreamRef, from, to string) (Ta
 			}
 		}
 		if to == "" {
-			return TagResult{}, fmt.Errorf("%w: %q has no next step on the promotion ladder %s of namespace %s; name the destination tag",
-				ErrInvalid, from, strings.Join(ladder, " → "), ref.Namespace)
+			return TagResult{}, invalidf("%q has no next step on the promotion ladder %s of namespace %s; name the destination tag",
+				from, strings.Join(ladder, " → "), ref.Namespace)
 		}
 	}
 	src := Source{Kind: KindImageStreamTag, Namespace: ref.Namespace, Stream: ref.Stream, Tag: from}
@@ -656,7 +656,7 @@ func ParseSource(s, defaultNS, kind string) (Source, error) {
 	switch kind {
 	case "", "istag", "isimage", "docker":
 	default:
-		return Source{}, fmt.Errorf("%w: --source %q must be istag, isimage or docker", ErrInvalid, kind)
+		return Source{}, invalidf("--source %q must be istag, isimage or docker", kind)
 	}
 	if kind == "docker" || (kind == "" && looksExternal(s)) {
 		return Source{Kind: KindDockerImage, Ref: s}, nil
@@ -667,12 +667,12 @@ func ParseSource(s, defaultNS, kind string) (Source, error) {
 	}
 	if name, digest, ok := strings.Cut(rest, "@"); ok {
 		if kind == "istag" {
-			return Source{}, fmt.Errorf("%w: %q is an image stream image (stream@digest), not a stream tag", ErrInvalid, s)
+			return Source{}, invalidf("%q is an image stream image (stream@digest), not a stream tag", s)
 		}
 		return Source{Kind: KindImageStreamImage, Namespace: ns, Stream: name, Digest: digest}, nil
 	}
 	if kind == "isimage" {
-		return Source{}, fmt.Errorf("%w: %q is not an image stream image; write stream@sha256:…", ErrInvalid, s)
+		return Source{}, invalidf("%q is not an image stream image; write stream@sha256:…", s)
 	}
 	name, tag, ok := strings.Cut(rest, ":")
 	if !ok {
@@ -696,7 +696,7 @@ func ParseTagRef(s, defaultNS string) (TagRef, error) {
 		ns, rest = s[:i], s[i+1:]
 	}
 	if strings.Contains(rest, "@") {
-		return TagRef{}, fmt.Errorf("%w: %q names an image, not a tag; write [namespace/]stream:tag", ErrInvalid, s)
+		return TagRef{}, invalidf("%q names an image, not a tag; write [namespace/]stream:tag", s)
 	}
 	name, tag, ok := strings.Cut(rest, ":")
 	if !ok {

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"layerwise/format"
+	"layerwise/store"
+)
+
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// usageError is a mistake in the command line itself: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+type command struct {
+	name    string
+	summary string
+	run     func(c *cli, ctx context.Context, args []string) error
+}
+
+func (c *cli) commands() []command {
+	return []command{
+		{"import", "import openshift FILE|- ...   load `oc get is,images -o json|yaml` output", (*cli).cmdImport},
+		{"get", "get is [-n NS] [-o json]      list image streams", (*cli).cmdGet},
+		{"describe", "describe is NS/STREAM | describe istag NS/STREAM:TAG", (*cli).cmdDescribe},
+		{"tag", "tag SRC DST... [--alias] | tag -d NS/STREAM:TAG...", (*cli).cmdTag},
+		{"promote", "promote NS/STREAM:TAG [--to TAG]   copy along the namespace's ladder", (*cli).cmdPromote},
+		{"rollback", "rollback NS/STREAM:TAG [DIGEST]    make an earlier image current", (*cli).cmdRollback},
+		{"create", "create is NS/STREAM             create an empty image stream", (*cli).cmdCreate},
+		{"delete", "delete is NS/STREAM             delete a stream, its tags and history", (*cli).cmdDelete},
+		{"usage", "usage [NS] [-o json]            registry usage, shared layers counted once", (*cli).cmdUsage},
+		{"namespace", "namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod]", (*cli).cmdNamespace},
+		{"generate", "generate [--namespaces N] [--seed S]   fill the database with a synthetic registry", (*cli).cmdGenerate},
+	}
+}
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		c.printHelp(c.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, cmd := range c.commands() {
+		if cmd.name != args[0] {
+			continue
+		}
+		err := cmd.run(c, ctx, args[1:])
+		if err == nil {
+			return 0
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(c.stderr, "error: %s\n", oneLine(err))
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	fmt.Fprintf(c.stderr, "error: unknown command %q; run `layerwise help` for the list\n", args[0])
+	return 2
+}
+
+func (c *cli) printHelp(w io.Writer) {
+	fmt.Fprintln(w, "layerwise: image stream dashboard and registry usage reporter\n\nUsage: layerwise COMMAND [flags]\n\nCommands:")
+	for _, cmd := range c.commands() {
+		fmt.Fprintf(w, "  %s\n", cmd.summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes --db (LAYERWISE_DB, default layerwise.db). -o json prints machine-readable output.")
+}
+
+// oneLine keeps an error on one line, as the contract asks.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
+}
+
+// flags makes a flag set that reports its errors as usage errors and
+// carries the settings every command shares.
+type flags struct {
+	*flag.FlagSet
+	c      *cli
+	db     *string
+	output *string
+	ns     *string
+}
+
+func (c *cli) newFlags(name string, withOutput bool) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := &flags{FlagSet: fs, c: c}
+	f.db = fs.String("db", c.env("LAYERWISE_DB", "layerwise.db"), "SQLite file path (LAYERWISE_DB)")
+	f.ns = fs.String("n", "default", "namespace for names that have none")
+	fs.StringVar(f.ns, "namespace", "default", "namespace for names that have none")
+	if withOutput {
+		f.output = fs.String("o", "", "output format: json")
+	}
+	return f
+}
+
+// parse parses flags anywhere on the line (oc style: `tag a b --alias`).
+func (f *flags) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				f.SetOutput(f.c.stdout)
+				f.PrintDefaults()
+				return nil, err
+			}
+			return nil, usagef("%s: %v", f.Name(), err)
+		}
+		args = f.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if f.output != nil && *f.output != "" && *f.output != "json" {
+		return nil, usagef("%s: -o %q: the only output format is json", f.Name(), *f.output)
+	}
+	return pos, nil
+}
+
+func (f *flags) json() bool { return f.output != nil && *f.output == "json" }
+
+func (f *flags) open(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, *f.db)
+}
+
+func (c *cli) env(name, def string) string {
+	if v := c.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// policyFlags adds the prune policy settings (used for reclaimable bytes).
+func (c *cli) policyFlags(f *flags) func() (store.Policy, error) {
+	keep := f.String("keep-tag-revisions", c.env("LAYERWISE_KEEP_TAG_REVISIONS", "3"), "prune policy: revisions kept per tag")
+	younger := f.String("keep-younger-than", c.env("LAYERWISE_KEEP_YOUNGER_THAN", "96h"), "prune policy: keep revisions younger than this")
+	return func() (store.Policy, error) {
+		n, err := strconv.Atoi(*keep)
+		if err != nil || n < 0 {
+			return store.Policy{}, usagef("--keep-tag-revisions %q: want a whole number ≥ 0", *keep)
+		}
+		d, err := time.ParseDuration(*younger)
+		if err != nil || d < 0 {
+			return store.Policy{}, usagef("--keep-younger-than %q: want a Go duration such as 96h", *younger)
+		}
+		return store.Policy{KeepTagRevisions: n, KeepYoungerThan: d}, nil
+	}
+}
+
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+type flagT = flag.Flag
+
+// size is the one way the CLI prints bytes.
+func size(n int64) string { return format.Size(n) }

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"layerwise/format"
+	"layerwise/store"
+)
+
+// cmdTag follows oc tag: `tag SRC DST...` and `tag -d DST...`.
+func (c *cli) cmdTag(ctx context.Context, args []string) error {
+	f := c.newFlags("tag", false)
+	del := f.Bool("d", false, "delete the given tags")
+	f.BoolVar(del, "delete", false, "delete the given tags")
+	alias := f.Bool("alias", false, "make DST track SRC (same stream only)")
+	scheduled := f.Bool("scheduled", false, "re-import an external image periodically")
+	insecure := f.Bool("insecure", false, "allow HTTP or unverified TLS for the import")
+	reference := f.Bool("reference", false, "record the external pull spec without importing it")
+	refPolicy := f.String("reference-policy", "source", "source or local")
+	importMode := f.String("import-mode", "", "Legacy or PreserveOriginal (external images)")
+	source := f.String("source", "", "read SRC as istag, isimage or docker")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if *del {
+		if len(pos) == 0 {
+			return usagef("tag -d: name at least one NS/STREAM:TAG")
+		}
+		s, err := f.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for _, a := range pos {
+			ref, err := store.ParseTagRef(a, *f.ns)
+			if err != nil {
+				return err
+			}
+			if err := s.DeleteTag(ctx, ref); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "Deleted tag %s/%s:%s\n", ref.Namespace, ref.Stream, ref.Tag)
+		}
+		return nil
+	}
+	if len(pos) < 2 {
+		return usagef("tag: want SRC and at least one DST, e.g. `tag team-a/api:latest team-a/api:prod`")
+	}
+	policy, err := referencePolicy(*refPolicy)
+	if err != nil {
+		return err
+	}
+	src, err := store.ParseSource(pos[0], *f.ns, *source)
+	if err != nil {
+		return err
+	}
+	opt := store.TagOptions{Alias: *alias, Scheduled: *scheduled, Insecure: *insecure, Reference: *reference,
+		ReferencePolicy: policy, ImportMode: *importMode}
+	s, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for _, a := range pos[1:] {
+		dst, err := store.ParseTagRef(a, *f.ns)
+		if err != nil {
+			return err
+		}
+		res, err := s.SetTag(ctx, src, dst, opt)
+		if err != nil {
+			return err
+		}
+		c.printTagResult(res, src, opt)
+	}
+	return nil
+}
+
+func referencePolicy(v string) (string, error) {
+	switch strings.ToLower(v) {
+	case "", "source":
+		return "Source", nil
+	case "local":
+		return "Local", nil
+	}
+	return "", usagef("--reference-policy %q: want source or local", v)
+}
+
+// printTagResult says what happened in oc's words.
+func (c *cli) printTagResult(res store.TagResult, src store.Source, opt store.TagOptions) {
+	dst := res.Tag.Stream + ":" + res.Tag.Tag
+	switch {
+	case opt.Alias:
+		fmt.Fprintf(c.stdout, "Tag %s set up to track %s.\n", dst, src.Stream+":"+src.Tag)
+	case opt.Scheduled:
+		fmt.Fprintf(c.stdout, "Tag %s set to import %s periodically.\n", dst, res.Spec)
+	default:
+		fmt.Fprintf(c.stdout, "Tag %s set to %s.\n", dst, res.Spec)
+	}
+	if !res.Changed && res.Image != "" {
+		fmt.Fprintf(c.stdout, "  (already at %s: history unchanged)\n", res.Image)
+	}
+	if res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference {
+		fmt.Fprintf(c.stdout, "  %s has no image yet: run `layerwise import-image %s --from %s` to import it.\n",
+			dst, res.Tag, src.Ref)
+	}
+}
+
+func (c *cli) cmdPromote(ctx context.Context, args []string) error {
+	f := c.newFlags("promote", false)
+	to := f.String("to", "", "destination tag (default: the next step of the namespace's ladder)")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("promote: want one NS/STREAM:TAG, e.g. `promote team-a/api:latest`")
+	}
+	ref, err := store.ParseTagRef(pos[0], *f.ns)
+	if err != nil {
+		return err
+	}
+	s, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.Promote(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, *to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Promoted %s:%s to %s: %s\n", ref.Stream, ref.Tag, res.Tag.Tag, res.Image)
+	if !res.Changed {
+		fmt.Fprintf(c.stdout, "  (%s already had that image: history unchanged)\n", res.Tag.Tag)
+	}
+	return nil
+}
+
+func (c *cli) cmdRollback(ctx context.Context, args []string) error {
+	f := c.newFlags("rollback", false)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return usagef("rollback: want NS/STREAM:TAG and optionally the sha256 digest to make current")
+	}
+	ref, err := store.ParseTagRef(pos[0], *f.ns)
+	if err != nil {
+		return err
+	}
+	digest := ""
+	if len(pos) == 2 {
+		digest = pos[1]
+	}
+	s, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.Rollback(ctx, ref, digest)
+	if err != nil {
+		return err
+	}
+	if res.Changed {
+		fmt.Fprintf(c.stdout, "Rolled back %s to %s.\n", ref, res.Image)
+	} else {
+		fmt.Fprintf(c.stdout, "%s is already at %s: history unchanged.\n", ref, res.Image)
+	}
+	return nil
+}
+
+func (c *cli) streamCommand(ctx context.Context, verb string, args []string, fn func(*store.Store, store.StreamRef) error) error {
+	f := c.newFlags(verb, false)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || (pos[0] != "is" && pos[0] != "imagestream") {
+		return usagef("%s: want `%s is NS/STREAM`", verb, verb)
+	}
+	ref, err := store.ParseStreamRef(pos[1], *f.ns)
+	if err != nil {
+		return err
+	}
+	s, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s, ref)
+}
+
+func (c *cli) cmdCreate(ctx context.Context, args []string) error {
+	return c.streamCommand(ctx, "create", args, func(s *store.Store, ref store.StreamRef) error {
+		if err := s.CreateStream(ctx, ref); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "imagestream.image.openshift.io/%s created in %s\n", ref.Stream, ref.Namespace)
+		return nil
+	})
+}
+
+func (c *cli) cmdDelete(ctx context.Context, args []string) error {
+	return c.streamCommand(ctx, "delete", args, func(s *store.Store, ref store.StreamRef) error {
+		if err := s.DeleteStream(ctx, ref); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "imagestream.image.openshift.io %q deleted from %s (images stay until prune)\n", ref.Stream, ref.Namespace)
+		return nil
+	})
+}
+
+func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
+	f := c.newFlags("namespace", false)
+	contacts := f.String("contacts", "", "comma-separated e-mail addresses that get the weekly report")
+	threshold := f.String("threshold", "", "usage threshold for the weekly report, e.g. 50GiB; \"default\" clears it")
+	ladder := f.String("ladder", "", "promotion ladder, e.g. latest,test,prod")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || pos[0] != "set" {
+		return usagef("namespace: want `namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod]`")
+	}
+	var set store.NamespaceSettings
+	f.Visit(func(fl *flagT) {
+		switch fl.Name {
+		case "contacts":
+			set.Contacts = splitList(*contacts)
+			if set.Contacts == nil {
+				set.Contacts = []string{}
+			}
+		case "ladder":
+			set.Ladder = splitList(*ladder)
+			if set.Ladder == nil {
+				set.Ladder = []string{}
+			}
+		}
+	})
+	if *threshold != "" {
+		n := int64(-1)
+		if *threshold != "default" {
+			if n, err = format.ParseSize(*threshold); err != nil {
+				return usagef("--threshold: %v", err)
+			}
+		}
+		set.ThresholdBytes = &n
+	}
+	s, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.SetNamespace(ctx, pos[1], set); err != nil {
+		return err
+	}
+	ns, err := s.GetNamespace(ctx, pos[1])
+	if err != nil {
+		return err
+	}
+	th := "default"
+	if ns.ThresholdBytes != nil {
+		th = format.Size(*ns.ThresholdBytes)
+	}
+	ld, _ := s.Ladder(ctx, ns.Name)
+	fmt.Fprintf(c.stdout, "namespace %s: contacts %s; threshold %s; ladder %s\n", ns.Name,
+		orNone(strings.Join(ns.ContactList(), ", ")), th, strings.Join(ld, " → "))
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}

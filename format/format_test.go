@@ -1,0 +1,58 @@
+package format
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSize(t *testing.T) {
+	cases := []struct {
+		in   int64
+		want string
+	}{
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"},
+		{237_609_370, "226.6 MiB"}, {50 << 30, "50.0 GiB"}, {1<<20 - 1, "1.0 MiB"}, {-2048, "-2.0 KiB"},
+	}
+	for _, c := range cases {
+		if got := Size(c.in); got != c.want {
+			t.Errorf("Size(%d) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"50GiB", 50 << 30, false}, {"1.5 MiB", 3 << 19, false}, {"500MB", 500e6, false}, {"1024", 1024, false},
+		{"10 parsecs", 0, true}, {"GiB", 0, true}, {"-1GiB", 0, true}, {"", 0, true},
+	}
+	for _, c := range cases {
+		got, err := ParseSize(c.in)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d (error %v)", c.in, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		d    time.Duration
+		want string
+	}{
+		{30 * time.Second, "30 seconds ago"}, {90 * time.Second, "About a minute ago"}, {5 * time.Minute, "5 minutes ago"},
+		{3 * time.Hour, "3 hours ago"}, {3 * 24 * time.Hour, "3 days ago"}, {3 * 7 * 24 * time.Hour, "3 weeks ago"},
+		{125 * 24 * time.Hour, "4 months ago"}, {800 * 24 * time.Hour, "2 years ago"}, {-time.Hour, "in the future"},
+	}
+	for _, c := range cases {
+		if got := Ago(now.Add(-c.d), now); got != c.want {
+			t.Errorf("Ago(-%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+	if Ago(time.Time{}, now) != "<unknown>" {
+		t.Error("zero time should read <unknown>")
+	}
+}

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// StreamSizes are one stream's sizes, each counted once in its own scope.
+type StreamSizes struct {
+	Bytes        int64            // the stream: distinct blobs of every entry
+	Tags         map[string]int64 // per tag: distinct blobs of its history
+	Images       map[string]int64 // per image digest: config + distinct layers (+ children)
+	UniqueImages int
+	Unknown      map[string]bool // digests whose layers were never imported
+}
+
+// StreamSizes computes a stream's sizes with three queries bounded by the
+// stream, so a page or `describe` never needs the whole registry.
+func (s *Store) StreamSizes(ctx context.Context, ref StreamRef) (StreamSizes, error) {
+	out := StreamSizes{Tags: map[string]int64{}, Images: map[string]int64{}, Unknown: map[string]bool{}}
+	st, err := s.findStream(ctx, ref)
+	if err != nil {
+		return out, err
+	}
+	db := s.conn(ctx)
+	var pairs []struct {
+		Name    string
+		ImageID int64
+		Digest  string
+		Known   bool
+	}
+	err = db.Table("tag_events e").Select("DISTINCT t.name, e.image_id, i.digest, i.known").
+		Joins("JOIN tags t ON t.id = e.tag_id").Joins("JOIN images i ON i.id = e.image_id").
+		Where("t.stream_id = ?", st.ID).Scan(&pairs).Error
+	if err != nil {
+		return out, fmt.Errorf("sizes of %s: %w", ref, err)
+	}
+	var ids []int64
+	seen := map[int64]string{}
+	for _, p := range pairs {
+		if !p.Known {
+			out.Unknown[p.Digest] = true
+		}
+		if _, ok := seen[p.ImageID]; !ok {
+			seen[p.ImageID] = p.Digest
+			ids = append(ids, p.ImageID)
+		}
+	}
+	out.UniqueImages = len(ids)
+	blobsOf, sizes, err := s.blobsOf(ctx, ids)
+	if err != nil {
+		return out, fmt.Errorf("sizes of %s: %w", ref, err)
+	}
+	sum := func(imgs []int64) int64 {
+		set := map[int64]bool{}
+		var total int64
+		for _, img := range imgs {
+			for _, b := range blobsOf[img] {
+				if !set[b] {
+					set[b] = true
+					total += sizes[b]
+				}
+			}
+		}
+		return total
+	}
+	byTag := map[string][]int64{}
+	for _, p := range pairs {
+		byTag[p.Name] = append(byTag[p.Name], p.ImageID)
+	}
+	for name, imgs := range byTag {
+		out.Tags[name] = sum(imgs)
+	}
+	for id, digest := range seen {
+		out.Images[digest] = sum([]int64{id})
+	}
+	out.Bytes = sum(ids)
+	return out, nil
+}
+
+// blobsOf returns the blob IDs of each image, children of manifest lists
+// included, and the size of every blob involved.
+func (s *Store) blobsOf(ctx context.Context, ids []int64) (map[int64][]int64, map[int64]int64, error) {
+	blobs := map[int64][]int64{}
+	sizes := map[int64]int64{}
+	if len(ids) == 0 {
+		return blobs, sizes, nil
+	}
+	db := s.conn(ctx)
+	var kids []struct{ ListID, ChildID int64 }
+	if err := db.Table("image_manifests").Select("list_id, child_id").Where("list_id IN ?", ids).Scan(&kids).Error; err != nil {
+		return nil, nil, err
+	}
+	owner := map[int64][]int64{} // image whose blobs count for these images
+	all := append([]int64(nil), ids...)
+	for _, id := range ids {
+		owner[id] = append(owner[id], id)
+	}
+	for _, k := range kids {
+		owner[k.ChildID] = append(owner[k.ChildID], k.ListID)
+		all = append(all, k.ChildID)
+	}
+	var links []struct{ ImageID, BlobID, Size int64 }
+	err := db.Table("image_blobs ib").Select("ib.image_id, ib.blob_id, b.size").
+		Joins("JOIN blobs b ON b.id = ib.blob_id").Where("ib.image_id IN ?", all).Scan(&links).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, l := range links {
+		sizes[l.BlobID] = l.Size
+		for _, o := range owner[l.ImageID] {
+			blobs[o] = append(blobs[o], l.BlobID)
+		}
+	}
+	return blobs, sizes, nil
+}

@@ -1,0 +1,165 @@
+// Package synth fills an empty database with a deterministic, realistic
+// synthetic registry: namespaces of image streams whose builds share base OS
+// and language runtime layers, long tag histories with promotions and
+// rollbacks, manifest lists and failing scheduled imports. The benchmarks and
+// `layerwise generate` use it; the same options always give the same rows.
+package synth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"layerwise/store"
+)
+
+// Options choose the size and the randomness of the data.
+type Options struct {
+	// Namespaces is how many namespaces to create (about 10 streams each).
+	Namespaces int
+	// Seed selects the data: the same seed gives the same rows.
+	Seed uint64
+	// Anchor is the "now" every time is relative to (truncated to the
+	// second). Zero means DefaultAnchor, so that runs are reproducible.
+	Anchor time.Time
+}
+
+// Stats counts what Generate wrote.
+type Stats struct {
+	Namespaces     int64
+	Streams        int64
+	Tags           int64
+	TagEvents      int64 // history entries
+	Images         int64 // manifests, manifest lists and their children
+	ManifestLists  int64
+	Blobs          int64 // layers and config blobs
+	BlobBytes      int64 // sum of the sizes of all blobs, each counted once
+	ImageBlobs     int64 // image-blob links, config links included
+	ImageManifests int64 // manifest list -> child links
+	FailedImports  int64 // tags whose last scheduled import failed
+	Elapsed        time.Duration
+}
+
+// DefaultAnchor is the fixed "now" used when Options.Anchor is zero.
+func DefaultAnchor() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) }
+
+// maxNamespaces keeps a run within what a test or benchmark needs; the
+// namespace names carry a 4-digit number.
+const maxNamespaces = 9999
+
+// Generate fills the empty database of s with a synthetic registry in one
+// transaction: either everything lands or nothing. It refuses a database
+// that already holds namespaces, images or blobs, because it assigns row IDs
+// itself.
+func Generate(ctx context.Context, s *store.Store, opt Options) (Stats, error) {
+	start := time.Now() // only for Stats.Elapsed; the data never reads the clock
+	if opt.Namespaces < 1 || opt.Namespaces > maxNamespaces {
+		return Stats{}, fmt.Errorf("%w: generate: namespaces must be between 1 and %d, not %d",
+			store.ErrInvalid, maxNamespaces, opt.Namespaces)
+	}
+	if opt.Anchor.IsZero() {
+		opt.Anchor = DefaultAnchor()
+	}
+	sqlDB, err := s.DB().DB()
+	if err != nil {
+		return Stats{}, fmt.Errorf("generate: %w", err)
+	}
+	// One pinned connection: the pragmas below are per connection and must
+	// be undone before it goes back to the pool.
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("generate: %w", err)
+	}
+	defer conn.Close()
+	restore, err := tuneForLoad(ctx, conn)
+	if err != nil {
+		return Stats{}, err
+	}
+	stats, err := load(ctx, conn, opt)
+	if rerr := restore(); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return Stats{}, err
+	}
+	stats.Elapsed = time.Since(start)
+	return stats, nil
+}
+
+func load(ctx context.Context, conn *sql.Conn, opt Options) (Stats, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return Stats{}, fmt.Errorf("generate: begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := checkEmpty(ctx, tx); err != nil {
+		return Stats{}, err
+	}
+	w := newWriter(ctx, tx)
+	g := newGenerator(opt, w)
+	if err := g.run(ctx); err != nil {
+		return Stats{}, err
+	}
+	if err := w.close(); err != nil {
+		return Stats{}, fmt.Errorf("generate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Stats{}, fmt.Errorf("generate: commit: %w", err)
+	}
+	return g.stats(), nil
+}
+
+// checkEmpty refuses a database with data: the generator numbers rows from 1
+// and would collide with, or silently mix into, what is there.
+func checkEmpty(ctx context.Context, tx *sql.Tx) error {
+	for _, t := range []string{"namespaces", "images", "blobs"} {
+		var n int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM `"+t+"`").Scan(&n); err != nil {
+			return fmt.Errorf("generate: count %s: %w", t, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: generate needs an empty database, but table %s already has %d rows; "+
+				"point LAYERWISE_DB at a new file", store.ErrInvalid, t, n)
+		}
+	}
+	return nil
+}
+
+// tuneForLoad trades durability for speed during the load (the load is one
+// transaction: a crash loses it whole either way) and gives SQLite a cache
+// big enough for the indexes it builds. The returned func restores the
+// connection's settings.
+func tuneForLoad(ctx context.Context, conn *sql.Conn) (func() error, error) {
+	var sync, cache int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return nil, fmt.Errorf("generate: read synchronous: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
+		return nil, fmt.Errorf("generate: read cache_size: %w", err)
+	}
+	restore := func() error {
+		// Restore even when ctx is cancelled: the connection goes back to
+		// the pool and must not stay unsafe.
+		rctx := context.WithoutCancel(ctx)
+		_, err1 := conn.ExecContext(rctx, fmt.Sprintf("PRAGMA synchronous=%d", sync))
+		_, err2 := conn.ExecContext(rctx, fmt.Sprintf("PRAGMA cache_size=%d", cache))
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("generate: restore connection settings: %w", err)
+		}
+		return nil
+	}
+	for _, p := range []string{"PRAGMA synchronous=OFF", fmt.Sprintf("PRAGMA cache_size=%d", loadCacheKiB)} {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			restore()
+			return nil, fmt.Errorf("generate: %s: %w", p, err)
+		}
+	}
+	return restore, nil
+}
+
+// loadCacheKiB is the page cache during the load, as a negative (KiB)
+// cache_size: large enough to keep the digest indexes hot, small enough to
+// stay well under the memory budget.
+const loadCacheKiB = -256 * 1024
