@@ -41,7 +41,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	db, err := gorm.Open(sqlite.Open(sqliteDSN(dsn)), &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// Kubernetes timestamps have whole seconds; so do ours, so that an
+		// export read back compares equal.
+		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Second) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
@@ -60,7 +62,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
 	}
-	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 	if err := s.migrate(ctx, len(migrations)); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", dsn, err)
@@ -97,7 +99,9 @@ func (s *Store) Close() error {
 func (s *Store) DB() *gorm.DB { return s.db }
 
 // SetClock replaces the clock; tests use it to age histories.
-func (s *Store) SetClock(now func() time.Time) { s.now = now }
+func (s *Store) SetClock(now func() time.Time) {
+	s.now = func() time.Time { return now().UTC().Truncate(time.Second) }
+}
 
 // Now is the store's current time (UTC).
 func (s *Store) Now() time.Time { return s.now() }

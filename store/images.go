@@ -94,6 +94,12 @@ func sameImageRow(a, b Image) bool {
 	return a == b
 }
 
+// bare tells an image known only by digest (and maybe a pull spec), as a
+// mapping or a history entry names it: it says nothing about layers.
+func bare(img ImageSnapshot) bool {
+	return len(img.Layers) == 0 && len(img.Manifests) == 0 && img.Config == nil && img.ConfigDigest == ""
+}
+
 func (s *Store) putImage(ctx context.Context, img ImageSnapshot) (bool, error) {
 	db := s.conn(ctx)
 	want := imageRow(img)
@@ -102,6 +108,17 @@ func (s *Store) putImage(ctx context.Context, img ImageSnapshot) (bool, error) {
 	exists := err == nil
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return false, fmt.Errorf("look up image %s: %w", img.Digest, err)
+	}
+	if bare(img) {
+		// An image is immutable by digest: knowing less about it later must
+		// not erase its layers. A new bare image is a placeholder.
+		if exists {
+			return false, nil
+		}
+		if _, err := s.ensureImages(ctx, []string{img.Digest}); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
 	changed := false
 	if !exists {

@@ -61,14 +61,14 @@ func utc(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
 	}
-	return t.UTC()
+	return t.UTC().Truncate(time.Second)
 }
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil || t.IsZero() {
 		return nil
 	}
-	u := t.UTC()
+	u := t.UTC().Truncate(time.Second)
 	return &u
 }
 

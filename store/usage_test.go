@@ -209,3 +209,23 @@ func TestReclaimableFollowsThePolicy(t *testing.T) {
 		t.Errorf("reclaimable with young history = %d, want 0", n.ReclaimableBytes)
 	}
 }
+
+func TestABareImageNeverErasesKnownLayers(t *testing.T) {
+	s := newTestStore(t)
+	full := image("full", 10, layer{"l", 100})
+	pushTo(t, s, "a/b:latest", full, t0)
+	// A later mapping that names the image only by digest.
+	pushTo(t, s, "a/c:latest", ImageSnapshot{Digest: full.Digest, DockerImageReference: "r/a/c@" + full.Digest}, t0)
+	info, err := s.GetImage(ctx, full.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Known || info.Bytes != 110 || len(info.Layers) != 1 {
+		t.Fatalf("image after a bare mapping = known %v, %d bytes, %d layers; want the original 110 bytes", info.Known, info.Bytes, len(info.Layers))
+	}
+	// A bare image never seen before is a placeholder whose size is unknown.
+	pushTo(t, s, "a/d:latest", ImageSnapshot{Digest: dg("new")}, t0)
+	if info, _ := s.GetImage(ctx, dg("new")); info.Known {
+		t.Fatal("a bare image is marked known")
+	}
+}
