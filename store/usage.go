@@ -12,6 +12,15 @@ import (
 type Usage struct {
 	Registry   RegistryUsage    `json:"registry"`
 	Namespaces []NamespaceUsage `json:"namespaces"`
+	// ComputedAt is when the pass ran; pages show how fresh the figures are.
+	ComputedAt time.Time `json:"computedAt"`
+
+	shares map[int32]BlobShares // by blob ID, for the layer views
+}
+
+// BlobShares says how many images, tags, streams and namespaces hold a blob.
+type BlobShares struct {
+	Images, Tags, Streams, Namespaces int
 }
 
 // RegistryUsage is the whole registry.
@@ -39,6 +48,8 @@ type StreamUsage struct {
 	Name           string     `json:"name"`
 	Bytes          int64      `json:"bytes"`
 	ExclusiveBytes int64      `json:"exclusiveBytes"`
+	UniqueImages   int        `json:"uniqueImages"`
+	Updated        time.Time  `json:"updated"` // newest history entry; zero when none
 	Tags           []TagUsage `json:"tags"`
 }
 
@@ -339,7 +350,9 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	lastNS := make([]int32, nb)
 	seen := make([]bool, nb)
 	imgStamp := make([]int32, len(g.blobStart))
-	u := &Usage{Namespaces: make([]NamespaceUsage, 0, len(g.namespaces))}
+	streamImgStamp := make([]int32, len(g.blobStart))
+	var streamImgN int32
+	u := &Usage{Namespaces: make([]NamespaceUsage, 0, len(g.namespaces)), ComputedAt: now}
 	referenced := make([]bool, len(g.blobStart))
 
 	// Pass 1: bytes per scope and reference counts. Stamps start at 1 so the
@@ -350,12 +363,20 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 		nu := NamespaceUsage{Name: n.name, Streams: make([]StreamUsage, 0, len(n.streams))}
 		for _, st := range n.streams {
 			streamN++
+			streamImgN++
 			su := StreamUsage{Name: st.name, Tags: make([]TagUsage, 0, len(st.tags))}
 			for _, t := range st.tags {
 				tagN++
 				imgN++
 				tu := TagUsage{Name: t.name, Revisions: make([]RevisionUsage, 0, len(t.events))}
 				for _, ev := range t.events {
+					if ev.created.After(su.Updated) {
+						su.Updated = ev.created.UTC()
+					}
+					if ev.image != 0 && streamImgStamp[ev.image] != streamImgN {
+						streamImgStamp[ev.image] = streamImgN
+						su.UniqueImages++
+					}
 					if ev.image == 0 || imgStamp[ev.image] == imgN {
 						continue
 					}
@@ -518,7 +539,48 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 			}
 		}
 	}
+	u.shares = g.shares(tagCount, streamCount, nsCount)
 	return u
+}
+
+// shares gathers per-blob reference counts for the blobs held by any tag.
+func (g *graph) shares(tagCount, streamCount, nsCount []int32) map[int32]BlobShares {
+	images := make([]int32, len(g.blobSize))
+	stamp := make([]int32, len(g.blobSize))
+	for img := range g.blobStart {
+		for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+			if stamp[b] != int32(img)+1 {
+				stamp[b] = int32(img) + 1
+				images[b]++
+			}
+		}
+	}
+	out := make(map[int32]BlobShares, len(g.blobSize)/2)
+	for b := range g.blobSize {
+		if images[b] > 0 || tagCount[b] > 0 {
+			out[int32(b)] = BlobShares{Images: int(images[b]), Tags: int(tagCount[b]), Streams: int(streamCount[b]), Namespaces: int(nsCount[b])}
+		}
+	}
+	return out
+}
+
+// Shares returns the share counts of the blobs by digest (looked up in one
+// query); blobs unknown to the computation are absent.
+func (u *Usage) Shares(ctx context.Context, s *Store, digests []string) (map[string]BlobShares, error) {
+	out := map[string]BlobShares{}
+	if len(digests) == 0 {
+		return out, nil
+	}
+	var rows []Blob
+	if err := s.conn(ctx).Select("id, digest").Where("digest IN ?", digests).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("look up blobs: %w", err)
+	}
+	for _, r := range rows {
+		if sh, ok := u.shares[int32(r.ID)]; ok {
+			out[r.Digest] = sh
+		}
+	}
+	return out, nil
 }
 
 // prunable applies the policy to one history entry: never the current one,

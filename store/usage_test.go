@@ -71,6 +71,19 @@ func TestUsageCountsSharedLayersOnce(t *testing.T) {
 	if apiU.Bytes != 111 || apiU.ExclusiveBytes != 11 {
 		t.Errorf("api stream = %d/%d, want 111/11", apiU.Bytes, apiU.ExclusiveBytes)
 	}
+	sh, err := u.Shares(ctx, s, []string{dg("layer:base"), dg("layer:api")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sh[dg("layer:base")]; got != (BlobShares{Images: 3, Tags: 3, Streams: 3, Namespaces: 2}) {
+		t.Errorf("base shares = %+v", got)
+	}
+	if got := sh[dg("layer:api")]; got != (BlobShares{Images: 1, Tags: 1, Streams: 1, Namespaces: 1}) {
+		t.Errorf("api layer shares = %+v", got)
+	}
+	if apiU.UniqueImages != 1 || !apiU.Updated.Equal(t0) {
+		t.Errorf("api stream: %d unique images, updated %v", apiU.UniqueImages, apiU.Updated)
+	}
 	tag := apiU.Tags[0]
 	if tag.Name != "latest" || tag.Bytes != 111 || tag.ExclusiveBytes != 11 || len(tag.Revisions) != 1 ||
 		tag.Revisions[0].Bytes != 111 || !tag.Revisions[0].Current || tag.Revisions[0].Image != api.Digest {
