@@ -127,19 +127,20 @@ var channelCatalog = []channelEntry{
 }
 
 // Failed imports: the reasons OpenShift sets and the messages it writes.
-// %s is the tag's from name.
+// %[1]s is the tag's from name, %[2]s the registry host it talks to.
 type failureEntry struct {
 	reason, message string
+	dockerHubOnly   bool
 }
 
 var failureCatalog = []failureEntry{
-	{"NotFound", `dockerimage.image.openshift.io "%s" not found`},
-	{"NotFound", `dockerimage.image.openshift.io "%s" not found`},
-	{"Unauthorized", `you may not have access to the container image "%s"`},
-	{"Unauthorized", `you may not have access to the container image "%s"`},
-	{"InternalError", `Internal error occurred: %s: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit`},
-	{"InternalError", `Internal error occurred: %s: Get "https://registry-1.docker.io/v2/": net/http: TLS handshake timeout`},
-	{"InternalError", `Internal error occurred: %s: Get "https://registry.example.com/v2/": dial tcp: lookup registry.example.com on 172.30.0.10:53: no such host`},
+	{"NotFound", `dockerimage.image.openshift.io "%[1]s" not found`, false},
+	{"NotFound", `dockerimage.image.openshift.io "%[1]s" not found`, false},
+	{"Unauthorized", `you may not have access to the container image "%[1]s"`, false},
+	{"Unauthorized", `you may not have access to the container image "%[1]s"`, false},
+	{"InternalError", `Internal error occurred: %[1]s: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit`, true},
+	{"InternalError", `Internal error occurred: %[1]s: Get "https://%[2]s/v2/": net/http: TLS handshake timeout`, false},
+	{"InternalError", `Internal error occurred: %[1]s: Get "https://%[2]s/v2/": dial tcp: lookup %[2]s on 172.30.0.10:53: no such host`, false},
 }
 
 // Media types.

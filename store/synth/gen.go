@@ -151,7 +151,9 @@ func (g *generator) stats() Stats {
 }
 
 func (g *generator) run(ctx context.Context) error {
-	g.catalog()
+	if err := g.catalog(); err != nil {
+		return err
+	}
 	for i := range g.opt.Namespaces {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("generate: %w", err)
@@ -243,7 +245,7 @@ func (g *generator) layerDefs(n int, lo, hi int64) []*blobDef {
 	return out
 }
 
-func (g *generator) catalog() {
+func (g *generator) catalog() error {
 	g.empty = &blobDef{digest: emptyLayerDigest, size: emptyLayerSize, mediaType: mtDockerLayer}
 	byKey := make(map[string]*baseDef, len(baseCatalog)) // lookups only, never iterated
 	for _, e := range baseCatalog {
@@ -262,7 +264,7 @@ func (g *generator) catalog() {
 	for _, e := range runtimeCatalog {
 		r := &runtimeDef{entry: e, base: byKey[e.base]}
 		if r.base == nil {
-			panic("synth: runtime catalog names unknown base " + e.base) // a typo in the const list
+			return fmt.Errorf("generate: runtime %s %s names unknown base %s", e.lang, e.version, e.base)
 		}
 		n := 2 + g.rng.IntN(3)
 		for a := range numArch {
@@ -280,7 +282,7 @@ func (g *generator) catalog() {
 	for _, e := range channelCatalog {
 		c := &channel{entry: e, repo: repoOf(e.ref), base: byKey[e.base]}
 		if c.base == nil {
-			panic("synth: channel catalog names unknown base " + e.base)
+			return fmt.Errorf("generate: upstream %s names unknown base %s", e.ref, e.base)
 		}
 		layerMT, configMT := mtDockerLayer, mtDockerConfig
 		if e.oci {
@@ -312,6 +314,7 @@ func (g *generator) catalog() {
 		}
 		g.channels = append(g.channels, c)
 	}
+	return nil
 }
 
 // repoOf strips the tag from repository:tag.

@@ -88,7 +88,7 @@ type streamState struct {
 
 func (g *generator) stream(ns *nsInfo, name string) {
 	s := &streamState{ns: ns, name: name, pull: internalRegistry + "/" + ns.name + "/" + name}
-	if g.chance(800) {
+	if g.chance(850) {
 		s.rt = g.runtimes[g.pick(g.runtimeWeights)]
 		s.base = s.rt.base
 	} else {
@@ -99,12 +99,12 @@ func (g *generator) stream(ns *nsInfo, name string) {
 	s.appLayers = 3 + g.rng.IntN(5)
 	g.imageConfig(s)
 
-	// Build times, oldest first. About a third of the streams are busy
+	// Build times, oldest first. About 40% of the streams are busy
 	// (builds every few hours to days, the last one recent); the rest went
 	// quiet weeks or months ago.
-	n := min(30, 1+g.minOf(2, 33))
+	n := min(30, 1+g.minOf(2, 32))
 	var lastAge, gap time.Duration
-	if g.chance(330) {
+	if g.chance(400) {
 		lastAge, gap = g.dur(0, 3*day), g.dur(8*time.Hour, 3*day)
 	} else {
 		lastAge, gap = g.dur(4*day, 200*day), g.dur(2*day, 25*day)
@@ -114,7 +114,7 @@ func (g *generator) stream(ns *nsInfo, name string) {
 	if last.Before(earliest.Add(time.Hour)) {
 		last = earliest.Add(g.dur(time.Hour, g.anchor.Sub(earliest)))
 	}
-	gaps := make([]int64, n) // seconds before the next build; gaps[n-1] unused
+	gaps := make([]int64, n) // gaps[i]: seconds from build i to build i+1
 	var span int64
 	for i := range n - 1 {
 		gaps[i] = max(600, min(g.rng.Int64N(int64(3*gap/time.Second)), g.rng.Int64N(int64(3*gap/time.Second))))
@@ -383,11 +383,15 @@ func (g *generator) versionTags(builds []build, prod, test, latest []*event, ev 
 // them fail now, some never having imported anything.
 func (g *generator) scheduledTag(streamCreated time.Time) *tagPlan {
 	c := g.channels[g.rng.IntN(len(g.channels))]
+	hub := registryHost(c.entry.ref) == "registry-1.docker.io"
 	t := &tagPlan{name: c.entry.tag, fromKind: "DockerImage", fromName: c.entry.ref, scheduled: true}
 	created := streamCreated.Add(g.dur(0, max(0, g.anchor.Sub(streamCreated)-time.Hour)))
 	cutoff := g.anchor
 	if g.chance(250) {
 		f := failureCatalog[g.rng.IntN(len(failureCatalog))]
+		for f.dockerHubOnly && !hub {
+			f = failureCatalog[g.rng.IntN(len(failureCatalog))]
+		}
 		t.failure = &f
 		t.failedFrom = c.entry.ref
 		t.condTime = g.anchor.Add(-g.dur(0, 15*time.Minute))
@@ -467,7 +471,7 @@ func (g *generator) writeStream(s *streamState, created time.Time, builds []buil
 		var condGen int64
 		if t.failure != nil {
 			condStatus, condReason = "False", t.failure.reason
-			condMessage = fmt.Sprintf(t.failure.message, t.failedFrom)
+			condMessage = fmt.Sprintf(t.failure.message, t.failedFrom, registryHost(t.failedFrom))
 			condTime, condGen = t.condTime, tagGen[i]
 			g.failed++
 		}
@@ -489,4 +493,13 @@ func (g *generator) writeStream(s *streamState, created time.Time, builds []buil
 			g.w.add(g.tEvents, g.lastEvent, tid, int64(pos), e.at, ref, e.imageID, e.gen)
 		}
 	}
+}
+
+// registryHost is the host a pull spec's registry API answers on.
+func registryHost(ref string) string {
+	host, _, _ := strings.Cut(ref, "/")
+	if host == "docker.io" {
+		return "registry-1.docker.io"
+	}
+	return host
 }

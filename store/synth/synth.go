@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"layerwise/store"
@@ -97,6 +98,10 @@ func load(ctx context.Context, conn *sql.Conn, opt Options) (Stats, error) {
 	if err := checkEmpty(ctx, tx); err != nil {
 		return Stats{}, err
 	}
+	indexes, err := dropIndexes(ctx, tx)
+	if err != nil {
+		return Stats{}, err
+	}
 	w := newWriter(ctx, tx)
 	g := newGenerator(opt, w)
 	if err := g.run(ctx); err != nil {
@@ -105,10 +110,61 @@ func load(ctx context.Context, conn *sql.Conn, opt Options) (Stats, error) {
 	if err := w.close(); err != nil {
 		return Stats{}, fmt.Errorf("generate: %w", err)
 	}
+	for _, ddl := range indexes {
+		if _, err := tx.ExecContext(ctx, ddl); err != nil {
+			return Stats{}, fmt.Errorf("generate: rebuild index: %s: %w", ddl, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return Stats{}, fmt.Errorf("generate: commit: %w", err)
 	}
+	// The commit's checkpoint copied the load into the database file; give
+	// the (now useless) WAL file's space back. Busy readers only delay this.
+	if _, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return Stats{}, fmt.Errorf("generate: checkpoint: %w", err)
+	}
 	return g.stats(), nil
+}
+
+// loadedTables are the tables Generate fills.
+var loadedTables = []string{"namespaces", "image_streams", "tags", "tag_events", "images",
+	"blobs", "image_blobs", "image_manifests"}
+
+// dropIndexes drops the secondary indexes of the loaded tables, inside the
+// load's transaction, and returns the DDL that recreates them exactly.
+// SQLite builds an index from sorted keys much faster than it maintains one
+// under millions of random digest inserts: the large dataset loads in about
+// half the time. Unique indexes still check the data when they are rebuilt.
+func dropIndexes(ctx context.Context, tx *sql.Tx) ([]string, error) {
+	q := "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (?" +
+		strings.Repeat(",?", len(loadedTables)-1) + ") ORDER BY rowid"
+	args := make([]any, len(loadedTables))
+	for i, t := range loadedTables {
+		args[i] = t
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("generate: list indexes: %w", err)
+	}
+	var names, ddl []string
+	for rows.Next() {
+		var name, sql string
+		if err := rows.Scan(&name, &sql); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("generate: list indexes: %w", err)
+		}
+		names, ddl = append(names, name), append(ddl, sql)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("generate: list indexes: %w", err)
+	}
+	for _, name := range names {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+			return nil, fmt.Errorf("generate: drop index %s: %w", name, err)
+		}
+	}
+	return ddl, nil
 }
 
 // checkEmpty refuses a database with data: the generator numbers rows from 1
@@ -160,6 +216,7 @@ func tuneForLoad(ctx context.Context, conn *sql.Conn) (func() error, error) {
 }
 
 // loadCacheKiB is the page cache during the load, as a negative (KiB)
-// cache_size: large enough to keep the digest indexes hot, small enough to
-// stay well under the memory budget.
-const loadCacheKiB = -256 * 1024
+// cache_size. With the indexes built after the load a bigger cache buys
+// nothing (measured: 64 MiB and 1 GiB load equally fast); it also bounds the
+// sorter that rebuilds the indexes, and so the peak memory.
+const loadCacheKiB = -64 * 1024
