@@ -1,10 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Usage is registry usage with every blob counted once per scope, in the
@@ -15,7 +19,12 @@ type Usage struct {
 	// ComputedAt is when the pass ran; pages show how fresh the figures are.
 	ComputedAt time.Time `json:"computedAt"`
 
-	shares map[int32]BlobShares // by blob ID, for the layer views
+	shares *blobShares // per blob ID, for the layer views
+}
+
+// blobShares are reference counts indexed by blob ID.
+type blobShares struct {
+	images, tags, streams, namespaces []int32
 }
 
 // BlobShares says how many images, tags, streams and namespaces hold a blob.
@@ -103,13 +112,13 @@ func (u *Usage) Namespace(name string) (NamespaceUsage, bool) {
 type gEvent struct {
 	position int32
 	image    int64 // 0: none
-	created  time.Time
-	ref      string
+	created  int64 // unix seconds
 }
 
 type gTag struct {
 	name   string
 	events []gEvent
+	refs   map[int32]string // pull specs of entries with no image, by position
 }
 
 type gStream struct {
@@ -132,9 +141,13 @@ type graph struct {
 	children   map[int64][]int64
 	digest     []string // by image ID
 	known      []bool
-	imgCreated []time.Time
+	imgCreated []int64 // unix seconds
 }
 
+// loadGraph reads the registry's links. The big tables come back grouped
+// (group_concat per image, per tag, per 1024 blobs) so that the driver
+// crosses into SQLite a few hundred thousand times instead of ~10 million:
+// per-row driver overhead, not SQLite, was most of the time.
 func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	db := s.conn(ctx)
 	g := &graph{children: map[int64][]int64{}}
@@ -151,176 +164,238 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	g.blobEnd = make([]int32, maxImage+1)
 	g.digest = make([]string, maxImage+1)
 	g.known = make([]bool, maxImage+1)
-	g.imgCreated = make([]time.Time, maxImage+1)
+	g.imgCreated = make([]int64, maxImage+1)
 
-	rows, err := db.Raw(`SELECT id, size FROM blobs`).Rows()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id, size int64
-		if err := rows.Scan(&id, &size); err != nil {
-			rows.Close()
-			return nil, err
+	err := scanRows(db.Raw(`SELECT group_concat(id || ':' || size) FROM blobs GROUP BY id >> 10`), func(sc func(...any) error) error {
+		var raw sql.RawBytes
+		if err := sc(&raw); err != nil {
+			return err
 		}
-		g.blobSize[id] = size
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return eachInts(raw, 2, func(v []int64) error {
+			if v[0] <= 0 || v[0] > maxBlob {
+				return fmt.Errorf("blob id %d out of range", v[0])
+			}
+			g.blobSize[v[0]] = v[1]
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read blobs: %w", err)
 	}
 
-	rows, err = db.Raw(`SELECT image_id, blob_id FROM image_blobs ORDER BY image_id`).Rows()
-	if err != nil {
+	var links int64 // rowid bound: sizes blobList once instead of doubling it
+	if err := db.Raw(`SELECT COALESCE(MAX(rowid), 0) FROM image_blobs`).Scan(&links).Error; err != nil {
 		return nil, err
 	}
-	g.blobList = make([]int32, 0, 1024)
-	last := int64(-1)
-	for rows.Next() {
-		var img, blob int64
-		if err := rows.Scan(&img, &blob); err != nil {
-			rows.Close()
-			return nil, err
+	g.blobList = make([]int32, 0, links)
+	err = scanRows(db.Raw(`SELECT image_id, group_concat(blob_id) FROM image_blobs GROUP BY image_id`), func(sc func(...any) error) error {
+		var img int64
+		var raw sql.RawBytes
+		if err := sc(&img, &raw); err != nil {
+			return err
 		}
-		if img != last {
-			g.blobStart[img] = int32(len(g.blobList))
-			last = img
-		}
-		g.blobList = append(g.blobList, int32(blob))
+		g.blobStart[img] = int32(len(g.blobList))
+		err := eachInts(raw, 1, func(v []int64) error {
+			g.blobList = append(g.blobList, int32(v[0]))
+			return nil
+		})
 		g.blobEnd[img] = int32(len(g.blobList))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read image blobs: %w", err)
 	}
 
-	rows, err = db.Raw(`SELECT list_id, child_id FROM image_manifests ORDER BY list_id, position`).Rows()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = scanRows(db.Raw(`SELECT list_id, child_id FROM image_manifests ORDER BY list_id, position`), func(sc func(...any) error) error {
 		var list, child int64
-		if err := rows.Scan(&list, &child); err != nil {
-			rows.Close()
-			return nil, err
+		if err := sc(&list, &child); err != nil {
+			return err
 		}
 		g.children[list] = append(g.children[list], child)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read manifest lists: %w", err)
 	}
 
-	rows, err = db.Raw(`SELECT id, digest, known, created_at FROM images`).Rows()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id int64
+	err = scanRows(db.Raw(`SELECT id, digest, known, COALESCE(CAST(strftime('%s', created_at) AS INTEGER), 0) FROM images`), func(sc func(...any) error) error {
+		var id, created int64
 		var digest string
 		var known bool
-		var created *time.Time
-		if err := rows.Scan(&id, &digest, &known, &created); err != nil {
-			rows.Close()
-			return nil, err
+		if err := sc(&id, &digest, &known, &created); err != nil {
+			return err
 		}
-		g.digest[id], g.known[id] = digest, known
-		if created != nil {
-			g.imgCreated[id] = *created
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		g.digest[id], g.known[id], g.imgCreated[id] = digest, known, created
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read images: %w", err)
 	}
 
 	// The hierarchy, sorted by name at each level.
 	nsByID := map[int64]*gNamespace{}
-	rows, err = db.Raw(`SELECT id, name FROM namespaces ORDER BY name`).Rows()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = scanRows(db.Raw(`SELECT id, name FROM namespaces ORDER BY name`), func(sc func(...any) error) error {
 		n := &gNamespace{}
 		var id int64
-		if err := rows.Scan(&id, &n.name); err != nil {
-			rows.Close()
-			return nil, err
+		if err := sc(&id, &n.name); err != nil {
+			return err
 		}
 		nsByID[id] = n
 		g.namespaces = append(g.namespaces, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read namespaces: %w", err)
 	}
 	streamByID := map[int64]*gStream{}
-	rows, err = db.Raw(`SELECT id, namespace_id, name FROM image_streams ORDER BY name`).Rows()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = scanRows(db.Raw(`SELECT id, namespace_id, name FROM image_streams ORDER BY name`), func(sc func(...any) error) error {
 		st := &gStream{}
 		var id, nsID int64
-		if err := rows.Scan(&id, &nsID, &st.name); err != nil {
-			rows.Close()
-			return nil, err
+		if err := sc(&id, &nsID, &st.name); err != nil {
+			return err
 		}
 		streamByID[id] = st
 		if n := nsByID[nsID]; n != nil {
 			n.streams = append(n.streams, st)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read image streams: %w", err)
 	}
 	tagByID := map[int64]*gTag{}
-	rows, err = db.Raw(`SELECT id, stream_id, name FROM tags ORDER BY name`).Rows()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = scanRows(db.Raw(`SELECT id, stream_id, name FROM tags ORDER BY name`), func(sc func(...any) error) error {
 		t := &gTag{}
 		var id, stID int64
-		if err := rows.Scan(&id, &stID, &t.name); err != nil {
-			rows.Close()
-			return nil, err
+		if err := sc(&id, &stID, &t.name); err != nil {
+			return err
 		}
 		tagByID[id] = t
 		if st := streamByID[stID]; st != nil {
 			st.tags = append(st.tags, t)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read tags: %w", err)
 	}
 	for _, st := range streamByID {
 		OrderTags(st.tags, func(t *gTag) string { return t.name })
 	}
 
-	rows, err = db.Raw(`SELECT tag_id, position, image_id, created, docker_image_reference FROM tag_events ORDER BY tag_id, position`).Rows()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	// History: position, image and created (unix seconds) per entry.
+	err = scanRows(db.Raw(`SELECT tag_id, group_concat(position || ':' || COALESCE(image_id, 0) || ':' ||
+		COALESCE(CAST(strftime('%s', created) AS INTEGER), 0)) FROM tag_events GROUP BY tag_id`), func(sc func(...any) error) error {
 		var tagID int64
-		var ev gEvent
-		var image *int64
-		if err := rows.Scan(&tagID, &ev.position, &image, &ev.created, &ev.ref); err != nil {
-			rows.Close()
-			return nil, err
+		var raw sql.RawBytes
+		if err := sc(&tagID, &raw); err != nil {
+			return err
 		}
-		if image != nil {
-			ev.image = *image
+		t := tagByID[tagID]
+		if t == nil {
+			return nil
+		}
+		t.events = make([]gEvent, 0, bytes.Count(raw, []byte{','})+1)
+		err := eachInts(raw, 3, func(v []int64) error {
+			t.events = append(t.events, gEvent{position: int32(v[0]), image: v[1], created: v[2]})
+			return nil
+		})
+		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read tag history: %w", err)
+	}
+	// Entries with no image carry a pull spec instead; there are few.
+	err = scanRows(db.Raw(`SELECT tag_id, position, docker_image_reference FROM tag_events WHERE image_id IS NULL`), func(sc func(...any) error) error {
+		var tagID int64
+		var pos int32
+		var ref string
+		if err := sc(&tagID, &pos, &ref); err != nil {
+			return err
 		}
 		if t := tagByID[tagID]; t != nil {
-			t.events = append(t.events, ev)
+			if t.refs == nil {
+				t.refs = map[int32]string{}
+			}
+			t.refs[pos] = ref
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read tag history: %w", err)
+	}
+	return g, nil
+}
+
+// scanRows runs a query and calls fn for each row with the row's Scan.
+func scanRows(q *gorm.DB, fn func(scan func(...any) error) error) error {
+	rows, err := q.Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
 		}
 	}
-	rows.Close()
-	return g, rows.Err()
+	return rows.Err()
+}
+
+// eachInts parses "a:b:c,a:b:c,..." (n numbers per group) without allocating.
+func eachInts(raw []byte, n int, fn func([]int64) error) error {
+	var buf [4]int64
+	v := buf[:n]
+	k := 0
+	var cur int64
+	neg := false
+	digits := 0
+	flush := func() error {
+		if digits == 0 {
+			return fmt.Errorf("malformed list %q", raw)
+		}
+		if neg {
+			cur = -cur
+		}
+		v[k] = cur
+		k++
+		cur, neg, digits = 0, false, 0
+		return nil
+	}
+	for _, c := range raw {
+		switch {
+		case c >= '0' && c <= '9':
+			cur = cur*10 + int64(c-'0')
+			digits++
+		case c == '-' && digits == 0:
+			neg = true
+		case c == ':' && k < n-1:
+			if err := flush(); err != nil {
+				return err
+			}
+		case c == ',' && k == n-1:
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			k = 0
+		default:
+			return fmt.Errorf("malformed list %q", raw)
+		}
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	if k != n-1 {
+		return fmt.Errorf("malformed list %q", raw)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return fn(v)
 }
 
 // forBlobs calls fn for every blob of an image and its manifest-list
@@ -370,8 +445,8 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 				imgN++
 				tu := TagUsage{Name: t.name, Revisions: make([]RevisionUsage, 0, len(t.events))}
 				for _, ev := range t.events {
-					if ev.created.After(su.Updated) {
-						su.Updated = ev.created.UTC()
+					if c := time.Unix(ev.created, 0).UTC(); c.After(su.Updated) {
+						su.Updated = c
 					}
 					if ev.image != 0 && streamImgStamp[ev.image] != streamImgN {
 						streamImgStamp[ev.image] = streamImgN
@@ -422,7 +497,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	}
 
 	// Which images and blobs survive the prune policy.
-	cutoff := now.Add(-policy.KeepYoungerThan)
+	cutoff := now.Add(-policy.KeepYoungerThan).Unix()
 	keptImage := make([]bool, len(g.blobStart))
 	keep := func(img int64) {
 		keptImage[img] = true
@@ -443,7 +518,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	}
 	for img := range keptImage {
 		// Images no history references stay while younger than the threshold.
-		if !referenced[img] && g.digest[img] != "" && !g.imgCreated[img].Before(cutoff) {
+		if !referenced[img] && g.digest[img] != "" && g.imgCreated[img] >= cutoff {
 			keep(int64(img))
 		}
 	}
@@ -497,10 +572,10 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 				imgN++
 				tu := &su.Tags[ti]
 				for _, ev := range t.events {
-					rev := RevisionUsage{Created: ev.created.UTC(), Current: ev.position == 0,
+					rev := RevisionUsage{Created: time.Unix(ev.created, 0).UTC(), Current: ev.position == 0,
 						Prunable: prunable(ev, policy, cutoff)}
 					if ev.image == 0 {
-						rev.Reference = ev.ref
+						rev.Reference = t.refs[ev.position]
 						tu.Revisions = append(tu.Revisions, rev)
 						continue
 					}
@@ -543,8 +618,9 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	return u
 }
 
-// shares gathers per-blob reference counts for the blobs held by any tag.
-func (g *graph) shares(tagCount, streamCount, nsCount []int32) map[int32]BlobShares {
+// shares counts, per blob, the images that list it; tags, streams and
+// namespaces were counted by the usage pass.
+func (g *graph) shares(tagCount, streamCount, nsCount []int32) *blobShares {
 	images := make([]int32, len(g.blobSize))
 	stamp := make([]int32, len(g.blobSize))
 	for img := range g.blobStart {
@@ -555,13 +631,7 @@ func (g *graph) shares(tagCount, streamCount, nsCount []int32) map[int32]BlobSha
 			}
 		}
 	}
-	out := make(map[int32]BlobShares, len(g.blobSize)/2)
-	for b := range g.blobSize {
-		if images[b] > 0 || tagCount[b] > 0 {
-			out[int32(b)] = BlobShares{Images: int(images[b]), Tags: int(tagCount[b]), Streams: int(streamCount[b]), Namespaces: int(nsCount[b])}
-		}
-	}
-	return out
+	return &blobShares{images: images, tags: tagCount, streams: streamCount, namespaces: nsCount}
 }
 
 // Shares returns the share counts of the blobs by digest (looked up in one
@@ -575,9 +645,11 @@ func (u *Usage) Shares(ctx context.Context, s *Store, digests []string) (map[str
 	if err := s.conn(ctx).Select("id, digest").Where("digest IN ?", digests).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("look up blobs: %w", err)
 	}
+	sh := u.shares
 	for _, r := range rows {
-		if sh, ok := u.shares[int32(r.ID)]; ok {
-			out[r.Digest] = sh
+		if sh != nil && r.ID < int64(len(sh.images)) {
+			out[r.Digest] = BlobShares{Images: int(sh.images[r.ID]), Tags: int(sh.tags[r.ID]),
+				Streams: int(sh.streams[r.ID]), Namespaces: int(sh.namespaces[r.ID])}
 		}
 	}
 	return out, nil
@@ -585,11 +657,11 @@ func (u *Usage) Shares(ctx context.Context, s *Store, digests []string) (map[str
 
 // prunable applies the policy to one history entry: never the current one,
 // never one of the newest KeepTagRevisions, never one younger than the cutoff.
-func prunable(ev gEvent, p Policy, cutoff time.Time) bool {
+func prunable(ev gEvent, p Policy, cutoff int64) bool {
 	if ev.position == 0 || int(ev.position) < p.KeepTagRevisions {
 		return false
 	}
-	return ev.created.Before(cutoff)
+	return ev.created < cutoff
 }
 
 // LoadLinksForBenchmark returns the (tag-image, blob) links of every history
