@@ -26,3 +26,21 @@ func TestOpenCreatesSchema(t *testing.T) {
 		t.Fatalf("schema steps = %v, want %d", ids, len(migrations))
 	}
 }
+
+func TestSQLiteSettings(t *testing.T) {
+	s := newTestStore(t)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
+		var got string
+		if err := s.DB().Raw("PRAGMA " + pragma).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+	// Foreign keys hold: a history entry cannot point at a missing tag.
+	err := s.DB().Exec(`INSERT INTO tag_events (tag_id, position, created) VALUES (999, 0, '2026-01-01 00:00:00+00:00')`).Error
+	if err == nil {
+		t.Fatal("a dangling history entry was accepted")
+	}
+}
