@@ -36,6 +36,7 @@ type command struct {
 
 func (c *cli) commands() []command {
 	return []command{
+		{"serve", "serve [--addr A] [--demo] [--no-jobs]   the dashboard (and its jobs)", (*cli).cmdServe},
 		{"import", "import openshift FILE|- ...   load `oc get is,images -o json|yaml` output", (*cli).cmdImport},
 		{"get", "get is [-n NS] [-o json]      list image streams", (*cli).cmdGet},
 		{"describe", "describe is NS/STREAM | describe istag NS/STREAM:TAG", (*cli).cmdDescribe},

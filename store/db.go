@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/driver/sqlite"
@@ -21,6 +22,15 @@ import (
 type Store struct {
 	db  *gorm.DB
 	now func() time.Time
+
+	dummy *dummyHash // shared by the Stores of transactions
+}
+
+// dummyHash is a bcrypt hash that logins of unknown users are checked
+// against, made once on first use.
+type dummyHash struct {
+	once sync.Once
+	hash []byte
 }
 
 // ErrNotFound is wrapped by every "no such namespace/stream/tag/image" error.
@@ -62,7 +72,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
 	}
-	s := &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }, dummy: &dummyHash{}}
 	if err := s.migrate(ctx, len(migrations)); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", dsn, err)
@@ -112,7 +122,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, now: s.now})
+		return fn(&Store{db: db, now: s.now, dummy: s.dummy})
 	})
 }
 
@@ -143,4 +153,13 @@ func invalidf(format string, a ...any) error {
 
 func existsf(format string, a ...any) error {
 	return kindError{ErrExists, fmt.Sprintf(format, a...)}
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
 }

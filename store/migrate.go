@@ -33,6 +33,9 @@ var migrations = []migration{
 		return tx.AutoMigrate(&UsageSnapshot{}, &JobRun{}, &ReportDelivery{}, &AuditEvent{},
 			&User{}, &APIToken{}, &RoleBinding{})
 	}},
+	{"0003_sessions", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Session{})
+	}},
 }
 
 // migrate applies the first n steps that the database does not have yet.

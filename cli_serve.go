@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"layerwise/format"
+	"layerwise/jobs/openshift"
+	"layerwise/store"
+	"layerwise/web"
+)
+
+func (c *cli) cmdServe(ctx context.Context, args []string) error {
+	f := c.newFlags("serve", false)
+	addr := f.String("addr", c.env("LAYERWISE_ADDR", "127.0.0.1:8080"), "listen address (LAYERWISE_ADDR)")
+	demo := f.Bool("demo", false, "fill an empty database with demo data and create the platform admin demo/demo (loopback only)")
+	noJobs := f.Bool("no-jobs", false, "serve pages only; run no scheduled jobs")
+	threshold := f.String("report-threshold", c.env("LAYERWISE_REPORT_THRESHOLD", "50GiB"), "namespaces at or over it are marked (LAYERWISE_REPORT_THRESHOLD)")
+	snapshot := f.String("snapshot-schedule", c.env("LAYERWISE_SNAPSHOT_SCHEDULE", "@daily"), "usage snapshot schedule (LAYERWISE_SNAPSHOT_SCHEDULE)")
+	policy := c.policyFlags(f)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("serve: unexpected argument %q", pos[0])
+	}
+	th, err := format.ParseSize(*threshold)
+	if err != nil {
+		return usagef("--report-threshold: %v", err)
+	}
+	p, err := policy()
+	if err != nil {
+		return err
+	}
+	if *demo && !loopback(*addr) {
+		return usagef("serve --demo creates the account demo/demo, so it only listens on a loopback address (127.0.0.1 or [::1]), not %q", *addr)
+	}
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if *demo {
+		if err := loadDemo(ctx, s, log); err != nil {
+			return err
+		}
+	}
+	srv, err := web.New(web.Config{Addr: *addr, Threshold: th, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs}, s, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Layerwise on http://%s/ (database %s)\n", *addr, *f.db)
+	if *demo {
+		fmt.Fprintln(c.stdout, "Log in as demo / demo.")
+	}
+	return srv.Run(ctx)
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadDemo fills an empty database with the embedded demo registry, moved in
+// time so that its newest entry is an hour old, and makes sure demo/demo
+// exists. A database that already has data keeps it.
+func loadDemo(ctx context.Context, s *store.Store, log *slog.Logger) error {
+	nss, err := s.ListNamespaces(ctx)
+	if err != nil {
+		return err
+	}
+	if len(nss) == 0 {
+		shift, err := demoShift(s.Now())
+		if err != nil {
+			return err
+		}
+		sum, err := importOpenShift(ctx, s, "demo data", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Shift: shift, Now: s.Now()})
+		if err != nil {
+			return fmt.Errorf("load demo data: %w", err)
+		}
+		log.Info("demo data loaded", "streams", sum.Streams, "images", sum.Images)
+	}
+	if _, err := s.CreateUser(ctx, "demo", "demo", true); err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("create the demo account: %w", err)
+	}
+	return nil
+}
+
+// demoShift moves the demo's newest timestamp to an hour ago.
+func demoShift(now time.Time) (time.Duration, error) {
+	objs, err := openshift.Decode("demo data", bytes.NewReader(openshift.DemoData()), openshift.Options{})
+	if err != nil {
+		return 0, err
+	}
+	var newest time.Time
+	for _, o := range objs {
+		if o.Stream == nil {
+			continue
+		}
+		for _, t := range o.Stream.Tags {
+			for _, it := range t.Items {
+				if it.Created.After(newest) {
+					newest = it.Created
+				}
+			}
+		}
+	}
+	if newest.IsZero() {
+		return 0, nil
+	}
+	return now.Add(-time.Hour).Sub(newest).Truncate(time.Second), nil
+}

@@ -1,0 +1,149 @@
+// Package handlers holds the echo handlers: HTML pages now, form actions
+// and the JSON API as they land. Each page fills a views model from the
+// store and the usage cache and renders one templ component.
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"layerwise/store"
+	"layerwise/views"
+)
+
+// UsageSource gives the latest full usage computation (nil while the first
+// one runs). Pages read it; they never compute the whole registry.
+type UsageSource interface {
+	Get() *store.Usage
+}
+
+// JobLister lists the scheduled jobs; nil when jobs are off.
+type JobLister interface {
+	Statuses() []JobInfo
+}
+
+// JobInfo is a scheduled job as the overview shows it.
+type JobInfo struct {
+	Name     string
+	Schedule string
+	Next     time.Time
+}
+
+// Handler serves the pages.
+type Handler struct {
+	Store     *store.Store
+	Usage     UsageSource
+	Jobs      JobLister
+	Log       *slog.Logger
+	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
+	Now       func() time.Time
+}
+
+// Context keys the web middleware sets.
+const (
+	UserKey = "user" // the logged-in user's name, string
+	CSRFKey = "csrf" // the CSRF token for forms, string
+)
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now().UTC()
+}
+
+func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) views.Page {
+	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now()}
+	p.User, _ = c.Get(UserKey).(string)
+	p.CSRF, _ = c.Get(CSRFKey).(string)
+	if u := h.Usage.Get(); u != nil {
+		p.UsageAt = u.ComputedAt
+	}
+	return p
+}
+
+func home() views.Crumb { return views.Crumb{Label: "Overview", Href: "/"} }
+
+// render writes a component with a status; rendering into a buffer first
+// means a template error becomes a clean 500, not half a page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// isHTMX tells a request from htmx that wants a fragment; a history
+// restore (the back button) wants the whole page.
+func isHTMX(c echo.Context) bool {
+	h := c.Request().Header
+	return h.Get("HX-Request") == "true" && h.Get("HX-History-Restore-Request") != "true"
+}
+
+// fail turns store errors into pages: not found → the helpful 404,
+// invalid → 400, anything else → 500 (logged, not shown).
+func (h *Handler) fail(c echo.Context, what string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return h.notFound(c, what)
+	case errors.Is(err, store.ErrInvalid):
+		p := h.page(c, "Bad request", home())
+		return render(c, http.StatusBadRequest, views.ViewError(views.ErrorPage{Page: p, Status: http.StatusBadRequest, Message: err.Error()}))
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	h.Log.Error("page failed", "path", c.Request().URL.Path, "err", err)
+	p := h.page(c, "Error", home())
+	return render(c, http.StatusInternalServerError, views.ViewError(views.ErrorPage{Page: p, Status: http.StatusInternalServerError,
+		Message: "Something went wrong on our side; the error is in the server log."}))
+}
+
+// notFound renders the helpful 404 with near matches for what was asked.
+func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
+	p := h.page(c, "Not found", home())
+	m := views.NotFoundPage{Page: p, What: what}
+	for _, q := range query {
+		if q == "" {
+			continue
+		}
+		hits, err := h.Store.Search(c.Request().Context(), q, 10)
+		if err == nil {
+			m.Suggestions = append(m.Suggestions, results(hits)...)
+		}
+	}
+	return render(c, http.StatusNotFound, views.ViewNotFound(m))
+}
+
+// NotFound is echo's handler for unknown URLs.
+func (h *Handler) NotFound(c echo.Context) error {
+	return h.notFound(c, "the page "+c.Request().URL.Path)
+}
+
+func kvs(m map[string]string) []views.KV {
+	out := make([]views.KV, 0, len(m))
+	for k, v := range m {
+		out = append(out, views.KV{Key: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+func fraction(part, whole int64) float64 {
+	if whole <= 0 || part <= 0 {
+		return 0
+	}
+	f := float64(part) / float64(whole)
+	if f > 1 {
+		return 1
+	}
+	return f
+}

@@ -1,0 +1,73 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"layerwise/store"
+	"layerwise/views"
+)
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "layerwise_session"
+
+// SessionTTL is how long a login lasts.
+const SessionTTL = 12 * time.Hour
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+// LoginForm is GET /login.
+func (h *Handler) LoginForm(c echo.Context) error {
+	p := h.page(c, "Log in", views.Crumb{Label: "Log in"})
+	return render(c, http.StatusOK, views.ViewLogin(views.LoginPage{Page: p, Next: safeNext(c.QueryParam("next"))}))
+}
+
+// Login is POST /login: check the password, start a new session (a fresh
+// token, so a session fixed before login is worthless) and go on.
+func (h *Handler) Login(c echo.Context) error {
+	ctx := c.Request().Context()
+	name, password := strings.TrimSpace(c.FormValue("name")), c.FormValue("password")
+	next := safeNext(c.FormValue("next"))
+	u, err := h.Store.Authenticate(ctx, name, password)
+	if err != nil {
+		status := http.StatusUnauthorized
+		msg := "Unknown user or wrong password."
+		if !errors.Is(err, store.ErrBadCredentials) {
+			h.Log.Error("login failed", "err", err)
+			status, msg = http.StatusInternalServerError, "Logging in failed on our side; try again."
+		}
+		p := h.page(c, "Log in", views.Crumb{Label: "Log in"})
+		return render(c, status, views.ViewLogin(views.LoginPage{Page: p, Error: msg, Next: next, Name: name}))
+	}
+	if old, err := c.Cookie(SessionCookie); err == nil {
+		_ = h.Store.DeleteSession(ctx, old.Value)
+	}
+	token, err := h.Store.CreateSession(ctx, u.ID, SessionTTL)
+	if err != nil {
+		return h.fail(c, "login", err)
+	}
+	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.IsTLS(),
+		SameSite: http.SameSiteLaxMode, MaxAge: int(SessionTTL.Seconds())})
+	h.Log.Info("login", "user", u.Name)
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// Logout is POST /logout.
+func (h *Handler) Logout(c echo.Context) error {
+	if old, err := c.Cookie(SessionCookie); err == nil {
+		_ = h.Store.DeleteSession(c.Request().Context(), old.Value)
+	}
+	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: c.IsTLS(),
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	return c.Redirect(http.StatusSeeOther, "/login")
+}

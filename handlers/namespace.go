@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"layerwise/store"
+	"layerwise/views"
+)
+
+// Namespace is "/ns/{ns}": its streams with sizes, filter, sort and pages.
+func (h *Handler) Namespace(c echo.Context) error {
+	ctx := c.Request().Context()
+	name := c.Param("ns")
+	if err := store.ValidateNamespace(name); err != nil {
+		return h.notFound(c, "namespace "+name, name)
+	}
+	ns, err := h.Store.GetNamespace(ctx, name)
+	if err != nil {
+		return h.failWith(c, "namespace "+name, err, name)
+	}
+	m := views.NamespacePage{Page: h.page(c, name, home(), views.Crumb{Label: name}),
+		Name: name, Contacts: ns.ContactList(), ThresholdBytes: h.threshold(ns)}
+	m.Filter = strings.TrimSpace(c.QueryParam("q"))
+	m.Sort = c.QueryParam("sort")
+	switch m.Sort {
+	case "size", "name", "updated":
+	default:
+		m.Sort = "size"
+	}
+	u := h.Usage.Get()
+	var rows []views.StreamRow
+	if u == nil {
+		m.Computing = true
+	} else if nu, ok := u.Namespace(name); ok {
+		m.Bytes, m.ExclusiveBytes, m.ReclaimableBytes = nu.Bytes, nu.ExclusiveBytes, nu.ReclaimableBytes
+		m.Over = m.ThresholdBytes > 0 && nu.Bytes >= m.ThresholdBytes
+		m.StreamCount = len(nu.Streams)
+		var biggest int64
+		for _, st := range nu.Streams {
+			biggest = max(biggest, st.Bytes)
+		}
+		filter := strings.ToLower(m.Filter)
+		for _, st := range nu.Streams {
+			if filter != "" && !strings.Contains(st.Name, filter) {
+				continue
+			}
+			rows = append(rows, views.StreamRow{Name: st.Name, Href: views.StreamHref(name, st.Name), Tags: len(st.Tags),
+				UniqueImages: st.UniqueImages, Bytes: st.Bytes, ExclusiveBytes: st.ExclusiveBytes, Updated: st.Updated,
+				Fraction: fraction(st.Bytes, biggest)})
+		}
+	}
+	switch m.Sort {
+	case "name":
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	case "updated":
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Updated.After(rows[j].Updated) })
+	default:
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Bytes > rows[j].Bytes })
+	}
+	page, pages := pageNumber(c, len(rows))
+	m.Pager = pager(c, page, pages, len(rows))
+	m.Streams = rows[(page-1)*perPage : min(page*perPage, len(rows))]
+	m.SortHrefs = map[string]string{}
+	for _, s := range []string{"size", "name", "updated"} {
+		v := url.Values{"sort": {s}}
+		if m.Filter != "" {
+			v.Set("q", m.Filter)
+		}
+		m.SortHrefs[s] = views.NamespaceHref(name) + "?" + v.Encode()
+	}
+	if snaps, err := h.Store.Trend(ctx, name, h.now().Add(-trendWindow)); err == nil {
+		m.Trend = points(snaps)
+	}
+	c.Response().Header().Add("Vary", "HX-Request")
+	if isHTMX(c) {
+		return render(c, http.StatusOK, views.NamespaceStreams(m))
+	}
+	return render(c, http.StatusOK, views.ViewNamespace(m))
+}
+
+// failWith is fail with search terms for the 404's suggestions.
+func (h *Handler) failWith(c echo.Context, what string, err error, query ...string) error {
+	if errorsIsNotFound(err) {
+		return h.notFound(c, what, query...)
+	}
+	return h.fail(c, what, err)
+}

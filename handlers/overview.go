@@ -1,0 +1,158 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"layerwise/store"
+	"layerwise/views"
+)
+
+const perPage = 50
+
+// trendWindow is how far back sparklines look.
+const trendWindow = 90 * 24 * time.Hour
+
+// pageNumber reads ?page=N (1-based), clamped to the pages there are.
+func pageNumber(c echo.Context, total int) (page, pages int) {
+	pages = (total + perPage - 1) / perPage
+	if pages < 1 {
+		pages = 1
+	}
+	page, _ = strconv.Atoi(c.QueryParam("page"))
+	if page < 1 {
+		page = 1
+	}
+	if page > pages {
+		page = pages
+	}
+	return page, pages
+}
+
+func pager(c echo.Context, page, pages, total int) views.Pager {
+	p := views.Pager{Page: page, Pages: pages, Total: total}
+	link := func(n int) string {
+		q := c.QueryParams()
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("page", strconv.Itoa(n))
+		return c.Request().URL.Path + "?" + v.Encode()
+	}
+	if page > 1 {
+		p.PrevHref = link(page - 1)
+	}
+	if page < pages {
+		p.NextHref = link(page + 1)
+	}
+	return p
+}
+
+func points(snaps []store.UsageSnapshot) []views.Point {
+	out := make([]views.Point, len(snaps))
+	for i, s := range snaps {
+		out[i] = views.Point{At: s.TakenAt, Bytes: s.Bytes}
+	}
+	return out
+}
+
+// threshold is a namespace's own threshold or the global default.
+func (h *Handler) threshold(ns store.Namespace) int64 {
+	if ns.ThresholdBytes != nil {
+		return *ns.ThresholdBytes
+	}
+	return h.Threshold
+}
+
+// Overview is "/": the registry total and the namespaces ranked by usage.
+func (h *Handler) Overview(c echo.Context) error {
+	ctx := c.Request().Context()
+	m := views.Overview{Page: h.page(c, "Overview", views.Crumb{Label: "Overview"})}
+	u := h.Usage.Get()
+	nss, err := h.Store.ListNamespaces(ctx)
+	if err != nil {
+		return h.fail(c, "namespaces", err)
+	}
+	byName := map[string]store.Namespace{}
+	for _, n := range nss {
+		byName[n.Name] = n
+	}
+	m.NamespaceCount = len(nss)
+	if u == nil {
+		m.Computing = true
+	} else {
+		m.RegistryBytes, m.RegistryBlobs = u.Registry.Bytes, u.Registry.Blobs
+		m.ReclaimableBytes, m.UnknownImages = u.Registry.ReclaimableBytes, u.Registry.UnknownImages
+		ranked := append([]store.NamespaceUsage(nil), u.Namespaces...)
+		sort.SliceStable(ranked, func(i, j int) bool { return ranked[i].Bytes > ranked[j].Bytes })
+		var biggest int64
+		if len(ranked) > 0 {
+			biggest = ranked[0].Bytes
+		}
+		bars := make([]views.NamespaceBar, 0, len(ranked))
+		for _, n := range ranked {
+			th := h.threshold(byName[n.Name])
+			bar := views.NamespaceBar{Name: n.Name, Streams: len(n.Streams), Bytes: n.Bytes, ExclusiveBytes: n.ExclusiveBytes,
+				ReclaimableBytes: n.ReclaimableBytes, ThresholdBytes: th, Over: th > 0 && n.Bytes >= th, Fraction: fraction(n.Bytes, biggest)}
+			if bar.Over {
+				m.OverCount++
+			}
+			bars = append(bars, bar)
+		}
+		page, pages := pageNumber(c, len(bars))
+		m.Pager = pager(c, page, pages, len(bars))
+		m.Namespaces = bars[(page-1)*perPage : min(page*perPage, len(bars))]
+	}
+	if snaps, err := h.Store.Trend(ctx, "", h.now().Add(-trendWindow)); err == nil {
+		m.Trend = points(snaps)
+	}
+	m.Jobs, err = h.jobStatuses(c)
+	if err != nil {
+		return h.fail(c, "jobs", err)
+	}
+	return render(c, http.StatusOK, views.ViewOverview(m))
+}
+
+func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {
+	last, err := h.Store.LastJobRuns(c.Request().Context())
+	if err != nil {
+		return nil, fmt.Errorf("job runs: %w", err)
+	}
+	var out []views.JobStatus
+	seen := map[string]bool{}
+	if h.Jobs != nil {
+		for _, j := range h.Jobs.Statuses() {
+			js := views.JobStatus{Name: j.Name, Schedule: j.Schedule}
+			if !j.Next.IsZero() {
+				next := j.Next
+				js.Next = &next
+			}
+			if r, ok := last[j.Name]; ok {
+				r := r
+				js.Last = &r
+			}
+			seen[j.Name] = true
+			out = append(out, js)
+		}
+	}
+	// Jobs that ran elsewhere (another process, the CLI) still show.
+	var rest []string
+	for name := range last {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	for _, name := range rest {
+		r := last[name]
+		out = append(out, views.JobStatus{Name: name, Schedule: "not scheduled here", Last: &r})
+	}
+	return out, nil
+}

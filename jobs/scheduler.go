@@ -1,0 +1,141 @@
+// Package jobs runs the scheduled jobs (usage snapshot now; import, sync,
+// prune and reports as they land) and keeps the usage figures the pages read.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"layerwise/store"
+)
+
+// Result is what a job run reports.
+type Result struct {
+	Count      int64
+	BytesFreed int64
+	Message    string
+}
+
+// Job is one scheduled task.
+type Job struct {
+	Name     string
+	Schedule string // robfig/cron: "@daily", "0 7 * * 1", "@every 15m"
+	Run      func(ctx context.Context) (Result, error)
+}
+
+// Scheduler runs jobs on their schedules. A job never overlaps itself, a
+// panic becomes a failed run, and every run is recorded in job_runs.
+type Scheduler struct {
+	store   *store.Store
+	log     *slog.Logger
+	cron    *cron.Cron
+	jobs    []Job
+	entries map[string]cron.EntryID
+	running map[string]*sync.Mutex
+	// OnRun is called after each run (metrics).
+	OnRun func(job, status string, d time.Duration)
+	ctx   context.Context
+	stop  context.CancelFunc
+}
+
+// NewScheduler checks every schedule up front so a typo fails at start-up.
+func NewScheduler(s *store.Store, log *slog.Logger, jobs []Job) (*Scheduler, error) {
+	sc := &Scheduler{store: s, log: log, cron: cron.New(), jobs: jobs,
+		entries: map[string]cron.EntryID{}, running: map[string]*sync.Mutex{}}
+	sc.ctx, sc.stop = context.WithCancel(context.Background())
+	for _, j := range jobs {
+		j := j
+		sc.running[j.Name] = &sync.Mutex{}
+		id, err := sc.cron.AddFunc(j.Schedule, func() { sc.RunNow(sc.ctx, j.Name) })
+		if err != nil {
+			return nil, fmt.Errorf("job %s: schedule %q: %w (use robfig/cron syntax such as \"@daily\" or \"0 7 * * 1\")", j.Name, j.Schedule, err)
+		}
+		sc.entries[j.Name] = id
+	}
+	return sc, nil
+}
+
+// Start starts the clock.
+func (sc *Scheduler) Start() { sc.cron.Start() }
+
+// Stop stops scheduling and waits (until ctx ends) for running jobs; their
+// context is cancelled so they can stop early.
+func (sc *Scheduler) Stop(ctx context.Context) {
+	done := sc.cron.Stop().Done()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	sc.stop()
+}
+
+// Status is a job with its next run time.
+type Status struct {
+	Name     string
+	Schedule string
+	Next     time.Time
+}
+
+// Statuses lists the jobs in registration order.
+func (sc *Scheduler) Statuses() []Status {
+	out := make([]Status, 0, len(sc.jobs))
+	for _, j := range sc.jobs {
+		out = append(out, Status{Name: j.Name, Schedule: j.Schedule, Next: sc.cron.Entry(sc.entries[j.Name]).Next})
+	}
+	return out
+}
+
+// RunNow runs a job at once unless it is already running; it returns false
+// when the run was skipped.
+func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
+	var job *Job
+	for i := range sc.jobs {
+		if sc.jobs[i].Name == name {
+			job = &sc.jobs[i]
+		}
+	}
+	mu := sc.running[name]
+	if job == nil || !mu.TryLock() {
+		sc.log.Info("job skipped: still running", "job", name)
+		return false
+	}
+	defer mu.Unlock()
+	start := time.Now()
+	run, err := sc.store.StartJobRun(ctx, name)
+	if err != nil {
+		sc.log.Error("job not started: cannot record the run", "job", name, "err", err)
+		return false
+	}
+	res, err := safeRun(ctx, job.Run)
+	run.Count, run.BytesFreed, run.Message = res.Count, res.BytesFreed, res.Message
+	run.Status = "ok"
+	if err != nil {
+		run.Status, run.Message = "failed", err.Error()
+		sc.log.Error("job failed", "job", name, "err", err, "duration", time.Since(start))
+	} else {
+		sc.log.Info("job done", "job", name, "count", res.Count, "duration", time.Since(start))
+	}
+	// Record the end even when ctx was cancelled by shutdown.
+	if err := sc.store.FinishJobRun(context.WithoutCancel(ctx), run); err != nil {
+		sc.log.Error("cannot record the end of a job run", "job", name, "err", err)
+	}
+	if sc.OnRun != nil {
+		sc.OnRun(name, run.Status, time.Since(start))
+	}
+	return true
+}
+
+func safeRun(ctx context.Context, fn func(context.Context) (Result, error)) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(ctx)
+}

@@ -1,0 +1,133 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"layerwise/store"
+)
+
+// UsageCache keeps the latest full usage computation so that pages never
+// compute the whole registry per request. It recomputes when the data
+// changes (a cheap fingerprint, checked every CheckEvery), when told to,
+// and at least every MaxAge so that ages and prunable marks stay true.
+type UsageCache struct {
+	store  *store.Store
+	policy store.Policy
+	log    *slog.Logger
+
+	CheckEvery time.Duration
+	MaxAge     time.Duration
+	// OnRefresh is called with each new result (metrics).
+	OnRefresh func(*store.Usage)
+
+	mu    sync.RWMutex
+	cur   *store.Usage
+	fp    string
+	kick  chan struct{}
+	ready chan struct{}
+	once  sync.Once
+}
+
+// NewUsageCache makes a cache; Run fills it.
+func NewUsageCache(s *store.Store, policy store.Policy, log *slog.Logger) *UsageCache {
+	return &UsageCache{store: s, policy: policy, log: log, CheckEvery: 15 * time.Second, MaxAge: 10 * time.Minute,
+		kick: make(chan struct{}, 1), ready: make(chan struct{})}
+}
+
+// Get returns the latest usage, nil until the first computation is done.
+func (c *UsageCache) Get() *store.Usage {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cur
+}
+
+// Ready is closed once the first computation is done.
+func (c *UsageCache) Ready() <-chan struct{} { return c.ready }
+
+// Invalidate asks for a recomputation soon (after a change made here).
+func (c *UsageCache) Invalidate() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Refresh computes now.
+func (c *UsageCache) Refresh(ctx context.Context) (*store.Usage, error) {
+	fp, err := c.store.Fingerprint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := c.store.ComputeUsage(ctx, c.policy)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.cur, c.fp = u, fp
+	c.mu.Unlock()
+	c.once.Do(func() { close(c.ready) })
+	if c.OnRefresh != nil {
+		c.OnRefresh(u)
+	}
+	return u, nil
+}
+
+// Run keeps the cache fresh until ctx ends.
+func (c *UsageCache) Run(ctx context.Context) {
+	refresh := func(why string) {
+		start := time.Now()
+		if _, err := c.Refresh(ctx); err != nil {
+			if ctx.Err() == nil {
+				c.log.Error("usage computation failed", "err", err)
+			}
+			return
+		}
+		c.log.Info("usage computed", "why", why, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	refresh("start")
+	tick := time.NewTicker(c.CheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+			refresh("changed here")
+		case <-tick.C:
+			cur := c.Get()
+			if cur == nil || time.Since(cur.ComputedAt) > c.MaxAge {
+				refresh("periodic")
+				continue
+			}
+			fp, err := c.store.Fingerprint(ctx)
+			if err != nil {
+				continue
+			}
+			c.mu.RLock()
+			changed := fp != c.fp
+			c.mu.RUnlock()
+			if changed {
+				refresh("data changed")
+			}
+		}
+	}
+}
+
+// SnapshotJob records usage for the trend lines (LAYERWISE_SNAPSHOT_SCHEDULE).
+func SnapshotJob(s *store.Store, cache *UsageCache, schedule string) Job {
+	return Job{Name: "usage-snapshot", Schedule: schedule, Run: func(ctx context.Context) (Result, error) {
+		u, err := cache.Refresh(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		n, err := s.WriteSnapshots(ctx, u, u.ComputedAt)
+		if err != nil {
+			return Result{}, fmt.Errorf("write snapshots: %w", err)
+		}
+		return Result{Count: int64(n), Message: fmt.Sprintf("%d snapshots (registry and %d namespaces)", n, n-1)}, nil
+	}}
+}

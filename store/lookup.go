@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// ListNamespaces returns every namespace, by name.
+func (s *Store) ListNamespaces(ctx context.Context) ([]Namespace, error) {
+	var out []Namespace
+	if err := s.conn(ctx).Order("name").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	return out, nil
+}
+
+// HolderRow is a tag whose history holds an image.
+type HolderRow struct {
+	Namespace, Stream, Tag string
+	Position               int
+	Created                time.Time
+}
+
+// ImageHolders lists every tag that has the image in its history, current
+// holders first; limit bounds the list.
+func (s *Store) ImageHolders(ctx context.Context, digest string, limit int) ([]HolderRow, error) {
+	var rows []HolderRow
+	err := s.conn(ctx).Table("tag_events e").
+		Select("n.name AS namespace, st.name AS stream, t.name AS tag, MIN(e.position) AS position, MAX(e.created) AS created").
+		Joins("JOIN images i ON i.id = e.image_id").
+		Joins("JOIN tags t ON t.id = e.tag_id").
+		Joins("JOIN image_streams st ON st.id = t.stream_id").
+		Joins("JOIN namespaces n ON n.id = st.namespace_id").
+		Where("i.digest = ?", digest).
+		Group("n.name, st.name, t.name").
+		Order("MIN(e.position) = 0 DESC, n.name, st.name, t.name").Limit(limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("tags holding %s: %w", digest, err)
+	}
+	return rows, nil
+}
+
+// ManifestListsOf returns the digests of the manifest lists that contain an image.
+func (s *Store) ManifestListsOf(ctx context.Context, digest string) ([]string, error) {
+	var out []string
+	err := s.conn(ctx).Table("image_manifests m").Select("l.digest").
+		Joins("JOIN images c ON c.id = m.child_id").Joins("JOIN images l ON l.id = m.list_id").
+		Where("c.digest = ?", digest).Order("l.digest").Pluck("l.digest", &out).Error
+	return out, err
+}
+
+// BlobInfo is a blob with who uses it.
+type BlobInfo struct {
+	Blob
+	Images     []BlobImageRow // at most the limit given
+	ImageCount int64
+	Streams    []StreamRef // streams whose history holds an image with the blob
+	Namespaces []string
+}
+
+// BlobImageRow is an image that lists a blob.
+type BlobImageRow struct {
+	Digest string
+	Config bool
+}
+
+// GetBlob returns a blob and the images, streams and namespaces sharing it.
+func (s *Store) GetBlob(ctx context.Context, digest string, limit int) (BlobInfo, error) {
+	db := s.conn(ctx)
+	var info BlobInfo
+	err := db.Where("digest = ?", digest).Take(&info.Blob).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return info, notFoundf("blob %s not found", digest)
+	}
+	if err != nil {
+		return info, fmt.Errorf("look up blob %s: %w", digest, err)
+	}
+	err = db.Table("image_blobs ib").Select("DISTINCT i.digest, ib.position = -1 AS config").
+		Joins("JOIN images i ON i.id = ib.image_id").Where("ib.blob_id = ?", info.ID).
+		Order("i.digest").Limit(limit).Scan(&info.Images).Error
+	if err != nil {
+		return info, fmt.Errorf("images of blob %s: %w", digest, err)
+	}
+	if err := db.Raw(`SELECT COUNT(DISTINCT image_id) FROM image_blobs WHERE blob_id = ?`, info.ID).Scan(&info.ImageCount).Error; err != nil {
+		return info, err
+	}
+	// Images holding the blob directly or through a manifest list.
+	err = db.Raw(`
+		WITH imgs AS (SELECT image_id AS id FROM image_blobs WHERE blob_id = ?
+			UNION SELECT m.list_id FROM image_manifests m JOIN image_blobs ib ON ib.image_id = m.child_id WHERE ib.blob_id = ?)
+		SELECT DISTINCT n.name AS namespace, st.name AS stream
+		FROM tag_events e JOIN imgs ON imgs.id = e.image_id
+		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
+		JOIN namespaces n ON n.id = st.namespace_id
+		ORDER BY n.name, st.name LIMIT ?`, info.ID, info.ID, limit).Scan(&info.Streams).Error
+	if err != nil {
+		return info, fmt.Errorf("streams of blob %s: %w", digest, err)
+	}
+	seen := map[string]bool{}
+	for _, st := range info.Streams {
+		if !seen[st.Namespace] {
+			seen[st.Namespace] = true
+			info.Namespaces = append(info.Namespaces, st.Namespace)
+		}
+	}
+	return info, nil
+}
+
+// SearchHit is one match of Search.
+type SearchHit struct {
+	Kind      string // namespace, stream, tag, image, blob
+	Namespace string
+	Stream    string
+	Tag       string
+	Digest    string
+}
+
+// Search finds namespaces, streams and tags whose names contain q, and
+// images and blobs whose digest starts with it.
+func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, error) {
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return nil, nil
+	}
+	db := s.conn(ctx)
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+	var hits []SearchHit
+	if strings.HasPrefix(q, "sha256:") || (len(q) >= 6 && strings.Trim(q, "0123456789abcdef") == "") {
+		prefix := q
+		if !strings.HasPrefix(prefix, "sha256:") {
+			prefix = "sha256:" + prefix
+		}
+		var digests []string
+		if err := db.Model(&Image{}).Where("digest >= ? AND digest < ?", prefix, prefix+"~").Order("digest").Limit(limit).Pluck("digest", &digests).Error; err != nil {
+			return nil, err
+		}
+		for _, d := range digests {
+			hits = append(hits, SearchHit{Kind: "image", Digest: d})
+		}
+		digests = nil
+		if err := db.Model(&Blob{}).Where("digest >= ? AND digest < ?", prefix, prefix+"~").Order("digest").Limit(limit).Pluck("digest", &digests).Error; err != nil {
+			return nil, err
+		}
+		for _, d := range digests {
+			hits = append(hits, SearchHit{Kind: "blob", Digest: d})
+		}
+		return hits, nil
+	}
+	var names []string
+	if err := db.Model(&Namespace{}).Where(`name LIKE ? ESCAPE '\'`, like).Order("name").Limit(limit).Pluck("name", &names).Error; err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		hits = append(hits, SearchHit{Kind: "namespace", Namespace: n})
+	}
+	var streams []StreamRef
+	err := db.Table("image_streams st").Select("n.name AS namespace, st.name AS stream").
+		Joins("JOIN namespaces n ON n.id = st.namespace_id").
+		Where(`st.name LIKE ? ESCAPE '\'`, like).Order("n.name, st.name").Limit(limit).Scan(&streams).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range streams {
+		hits = append(hits, SearchHit{Kind: "stream", Namespace: st.Namespace, Stream: st.Stream})
+	}
+	var tags []TagRef
+	err = db.Table("tags t").Select("n.name AS namespace, st.name AS stream, t.name AS tag").
+		Joins("JOIN image_streams st ON st.id = t.stream_id").Joins("JOIN namespaces n ON n.id = st.namespace_id").
+		Where(`t.name LIKE ? ESCAPE '\'`, like).Order("n.name, st.name, t.name").Limit(limit).Scan(&tags).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tags {
+		hits = append(hits, SearchHit{Kind: "tag", Namespace: t.Namespace, Stream: t.Stream, Tag: t.Tag})
+	}
+	return hits, nil
+}
+
+// StartJobRun records the start of a job run.
+func (s *Store) StartJobRun(ctx context.Context, job string) (JobRun, error) {
+	run := JobRun{Job: job, Started: s.now(), Status: "running"}
+	err := s.conn(ctx).Create(&run).Error
+	return run, err
+}
+
+// FinishJobRun records how a run ended.
+func (s *Store) FinishJobRun(ctx context.Context, run JobRun) error {
+	now := s.now()
+	run.Finished = &now
+	return s.conn(ctx).Select("*").Updates(&run).Error
+}
+
+// LastJobRuns returns the newest run of every job, by job name.
+func (s *Store) LastJobRuns(ctx context.Context) (map[string]JobRun, error) {
+	var runs []JobRun
+	err := s.conn(ctx).Raw(`SELECT * FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job)`).Scan(&runs).Error
+	if err != nil {
+		return nil, fmt.Errorf("last job runs: %w", err)
+	}
+	out := map[string]JobRun{}
+	for _, r := range runs {
+		out[r.Job] = r
+	}
+	return out, nil
+}
+
+// WriteSnapshots records the registry and every namespace of u at one
+// time, in one transaction.
+func (s *Store) WriteSnapshots(ctx context.Context, u *Usage, at time.Time) (int, error) {
+	var nss []Namespace
+	if err := s.conn(ctx).Select("id, name").Find(&nss).Error; err != nil {
+		return 0, err
+	}
+	ids := map[string]int64{}
+	for _, n := range nss {
+		ids[n.Name] = n.ID
+	}
+	rows := []UsageSnapshot{{TakenAt: at, Bytes: u.Registry.Bytes, ReclaimableBytes: u.Registry.ReclaimableBytes}}
+	for _, n := range u.Namespaces {
+		id, ok := ids[n.Name]
+		if !ok {
+			continue
+		}
+		rows = append(rows, UsageSnapshot{NamespaceID: &id, TakenAt: at, Bytes: n.Bytes, ExclusiveBytes: n.ExclusiveBytes, ReclaimableBytes: n.ReclaimableBytes})
+	}
+	err := s.Tx(ctx, func(tx *Store) error {
+		return tx.conn(ctx).CreateInBatches(rows, 500).Error
+	})
+	return len(rows), err
+}
+
+// Trend returns the snapshots of a namespace ("" = the registry) since a
+// time, oldest first.
+func (s *Store) Trend(ctx context.Context, ns string, since time.Time) ([]UsageSnapshot, error) {
+	q := s.conn(ctx).Where("taken_at >= ?", since).Order("taken_at")
+	if ns == "" {
+		q = q.Where("namespace_id IS NULL")
+	} else {
+		q = q.Where("namespace_id = (SELECT id FROM namespaces WHERE name = ?)", ns)
+	}
+	var out []UsageSnapshot
+	err := q.Find(&out).Error
+	return out, err
+}
+
+// Fingerprint changes when anything usage depends on changes: rows added
+// to or removed from the history, tags, streams, namespaces, images or blob
+// links. It costs a few index scans, so callers poll it, not per request.
+func (s *Store) Fingerprint(ctx context.Context) (string, error) {
+	var fp string
+	err := s.conn(ctx).Raw(`SELECT
+		(SELECT COUNT(*) FROM tag_events) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tag_events) || '.' ||
+		(SELECT COUNT(*) FROM tags) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tags) || '.' ||
+		(SELECT COUNT(*) FROM image_streams) || '.' || (SELECT COUNT(*) FROM namespaces) || '.' ||
+		(SELECT COUNT(*) FROM images) || '.' || (SELECT COALESCE(MAX(rowid), 0) FROM image_blobs) || '.' ||
+		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests)`).Scan(&fp).Error
+	return fp, err
+}

@@ -1,0 +1,299 @@
+// Package views holds the templ components of the dashboard and the
+// e-mails, and the page models the handlers fill. Views format; they never
+// query.
+package views
+
+import (
+	"time"
+
+	"layerwise/store"
+)
+
+// Page is what every page's layout needs.
+type Page struct {
+	Title  string
+	User   string // "" when nobody is logged in
+	CSRF   string // token for forms (logout, search is GET)
+	Crumbs []Crumb
+	Query  string    // the search box's current text
+	Now    time.Time // for relative ages; exact time goes in title=""
+	// UsageAt is when the figures on the page were computed; zero when the
+	// first computation is still running.
+	UsageAt time.Time
+}
+
+// Crumb is one step of the breadcrumbs; the last one has no Href.
+type Crumb struct{ Label, Href string }
+
+// KV is a label, annotation or environment pair, sorted by key.
+type KV struct{ Key, Value string }
+
+// Pager splits long lists; hrefs are ready to use ("" when there is none).
+type Pager struct {
+	Page, Pages, Total int
+	PrevHref, NextHref string
+}
+
+// Point is one usage snapshot for sparklines.
+type Point struct {
+	At    time.Time
+	Bytes int64
+}
+
+// Overview is "/".
+type Overview struct {
+	Page
+	Computing        bool // usage not computed yet: say so instead of zeros
+	RegistryBytes    int64
+	RegistryBlobs    int64
+	ReclaimableBytes int64
+	UnknownImages    int64
+	NamespaceCount   int
+	OverCount        int            // namespaces at or over their threshold
+	Namespaces       []NamespaceBar // this page of the ranking, biggest first
+	Pager            Pager
+	Jobs             []JobStatus
+	Trend            []Point // registry snapshots, oldest first
+}
+
+// NamespaceBar is one namespace in the overview ranking.
+type NamespaceBar struct {
+	Name             string
+	Streams          int
+	Bytes            int64
+	ExclusiveBytes   int64
+	ReclaimableBytes int64
+	ThresholdBytes   int64
+	Over             bool
+	// Fraction of the biggest namespace's bytes, 0..1, for the bar width.
+	Fraction float64
+}
+
+// JobStatus is a scheduled job and its last run.
+type JobStatus struct {
+	Name     string
+	Schedule string
+	Next     *time.Time
+	Last     *store.JobRun // nil: never ran
+}
+
+// NamespacePage is "/ns/{ns}".
+type NamespacePage struct {
+	Page
+	Computing        bool
+	Name             string
+	Bytes            int64
+	ExclusiveBytes   int64
+	ReclaimableBytes int64
+	ThresholdBytes   int64
+	Over             bool
+	Contacts         []string
+	StreamCount      int
+	Filter           string // the name filter as typed
+	Sort             string // size, name or updated
+	SortHrefs        map[string]string
+	Streams          []StreamRow // this page
+	Pager            Pager
+	Trend            []Point
+}
+
+// StreamRow is one stream in a namespace listing.
+type StreamRow struct {
+	Name           string
+	Href           string
+	Tags           int
+	UniqueImages   int
+	Bytes          int64
+	ExclusiveBytes int64
+	Updated        time.Time // zero: no history
+	Fraction       float64   // of the namespace's biggest stream, for a bar
+}
+
+// StreamPage is "/ns/{ns}/is/{name}": oc describe is, laid out.
+type StreamPage struct {
+	Page
+	Namespace      string
+	Name           string
+	PullSpec       string
+	PublicPullSpec string
+	Created        time.Time
+	Labels         []KV
+	Annotations    []KV
+	Bytes          int64 // counted once over every tag's history
+	ExclusiveBytes int64 // -1 while usage is being computed
+	UniqueImages   int
+	Tags           []TagView // in oc's order: latest, versions newest first, the rest
+	// Parts say where the stream's bytes go, for a stacked bar: each tag's
+	// exclusive bytes, then bytes shared between tags of this stream, then
+	// bytes shared with other streams. They add up to Bytes.
+	Parts []Part
+}
+
+// Part is one slice of a stacked bar.
+type Part struct {
+	Label string
+	Bytes int64
+	Href  string // optional
+	Kind  string // "tag", "shared-stream", "shared-registry": picks the colour
+}
+
+// TagView is one tag with its source and history.
+type TagView struct {
+	Name      string
+	Href      string
+	InSpec    bool
+	Source    string // in oc's words: "tagged from python@sha256:…", "updates automatically from registry quay.io/x:1", "reference to registry …", "tracks latest"
+	Scheduled bool
+	Insecure  bool
+	Reference bool
+	Alias     bool
+	// ImportError is set when the last import failed (ImportSuccess=False).
+	ImportError    *ImportError
+	Bytes          int64
+	ExclusiveBytes int64 // -1 while usage is being computed
+	History        []Revision
+}
+
+// ImportError is a failed ImportSuccess condition.
+type ImportError struct {
+	Reason, Message string
+	At              *time.Time
+}
+
+// Revision is one history entry.
+type Revision struct {
+	Image    string // digest, "" for a reference-only entry
+	Ref      string // the pull spec recorded
+	Href     string // the image page
+	Created  time.Time
+	Bytes    int64
+	Known    bool // layer data imported; false: size unknown
+	Current  bool
+	Prunable bool // the prune policy would remove it
+}
+
+// TagPage is "/ns/{ns}/istag/{name}:{tag}".
+type TagPage struct {
+	Page
+	Namespace  string
+	Stream     string
+	StreamHref string
+	Tag        TagView
+	Image      *ImageView // nil when the tag has no image yet
+}
+
+// ImageView is an image with its layers.
+type ImageView struct {
+	Digest     string
+	Href       string
+	MediaType  string
+	Ref        string
+	Known      bool
+	Bytes      int64 // counted once
+	Created    *time.Time
+	OS         string
+	Arch       string
+	Variant    string
+	Author     string
+	User       string
+	WorkingDir string
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	Ports      []string
+	Labels     []KV
+	Layers     []LayerView // in manifest order, duplicates included
+	Config     *LayerView
+	Platforms  []PlatformView // manifest lists: one per child
+}
+
+// LayerView is one blob of an image.
+type LayerView struct {
+	Digest    string
+	Href      string
+	MediaType string
+	Size      int64
+	Position  int // 0-based; -1 for the config
+	Shares    store.BlobShares
+	Duplicate bool    // listed earlier in the same image: counted once
+	Fraction  float64 // of the image's bytes, 0..1, for the size bar
+}
+
+// PlatformView is one child of a manifest list.
+type PlatformView struct {
+	OS, Arch, Variant string
+	Digest, Href      string
+	Bytes             int64
+	Known             bool
+}
+
+// ImagePage is "/images/{digest}".
+type ImagePage struct {
+	Page
+	Image   ImageView
+	Holders []Holder // every tag whose history has the image, current first
+	Lists   []Holder // manifest lists that contain it (Tag empty, Digest set)
+}
+
+// Holder is a tag (or a manifest list) that holds an image.
+type Holder struct {
+	Namespace, Stream, Tag string
+	Href                   string
+	Digest                 string
+	Current                bool
+	Created                time.Time
+}
+
+// BlobPage is "/blobs/{digest}".
+type BlobPage struct {
+	Page
+	Digest     string
+	MediaType  string
+	Size       int64
+	Shares     store.BlobShares
+	Images     []BlobImage // first page of the images listing it
+	Streams    []Holder    // Namespace, Stream, Href
+	Namespaces []string
+	More       int // images not listed
+}
+
+// BlobImage is an image that lists a blob.
+type BlobImage struct {
+	Digest, Href string
+	Config       bool // the blob is this image's config
+}
+
+// SearchPage lists what a query matched when it did not name one thing.
+type SearchPage struct {
+	Page
+	Results []Result
+}
+
+// Result is one search hit.
+type Result struct {
+	Kind  string // namespace, stream, tag, image, blob
+	Label string
+	Href  string
+}
+
+// NotFoundPage is the helpful 404.
+type NotFoundPage struct {
+	Page
+	What        string   // "image stream payments/apii"
+	Suggestions []Result // near matches
+}
+
+// ErrorPage is a 500 or a refused request.
+type ErrorPage struct {
+	Page
+	Status  int
+	Message string
+}
+
+// LoginPage is "/login".
+type LoginPage struct {
+	Page
+	Error string
+	Next  string
+	Name  string
+}

@@ -1,0 +1,257 @@
+// Package web is the echo server: routes, middleware (logging, recover,
+// metrics, security headers, CSRF, sessions), embedded static files and
+// graceful shutdown.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"layerwise/handlers"
+	"layerwise/jobs"
+	"layerwise/static"
+	"layerwise/store"
+)
+
+// Config is what serve sets.
+type Config struct {
+	Addr             string
+	Threshold        int64 // global report threshold in bytes
+	Policy           store.Policy
+	SnapshotSchedule string
+	NoJobs           bool
+	ShutdownTimeout  time.Duration
+}
+
+// Server is the dashboard with its jobs and usage cache.
+type Server struct {
+	cfg     Config
+	store   *store.Store
+	log     *slog.Logger
+	echo    *echo.Echo
+	usage   *jobs.UsageCache
+	sched   *jobs.Scheduler
+	metrics *metrics
+}
+
+// New wires the server; nothing runs until Run.
+func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	srv := &Server{cfg: cfg, store: s, log: log, metrics: newMetrics()}
+	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
+	srv.usage.OnRefresh = srv.metrics.usage
+	if !cfg.NoJobs {
+		sched, err := jobs.NewScheduler(s, log, []jobs.Job{
+			jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule),
+		})
+		if err != nil {
+			return nil, err
+		}
+		sched.OnRun = srv.metrics.job
+		srv.sched = sched
+	}
+	srv.echo = srv.routes()
+	return srv, nil
+}
+
+// Handler is the HTTP handler (tests serve it with httptest).
+func (srv *Server) Handler() http.Handler { return srv.echo }
+
+// Usage is the usage cache (tests wait for it).
+func (srv *Server) Usage() *jobs.UsageCache { return srv.usage }
+
+type jobList struct{ s *jobs.Scheduler }
+
+func (j jobList) Statuses() []handlers.JobInfo {
+	var out []handlers.JobInfo
+	for _, st := range j.s.Statuses() {
+		out = append(out, handlers.JobInfo{Name: st.Name, Schedule: st.Schedule, Next: st.Next})
+	}
+	return out
+}
+
+func (srv *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold}
+	if srv.sched != nil {
+		h.Jobs = jobList{srv.sched}
+	}
+	e.HTTPErrorHandler = srv.errorHandler(h)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+		srv.log.Error("panic in handler", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+		return err
+	}}))
+	e.Use(srv.logRequests)
+	e.Use(srv.metrics.middleware)
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection:         "0",
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+		ReferrerPolicy:        "same-origin",
+	}))
+	e.Use(middleware.BodyLimit("1M"))
+	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
+		CookieName:     "layerwise_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSameSite: http.SameSiteStrictMode,
+		ContextKey:     handlers.CSRFKey,
+		Skipper: func(c echo.Context) bool {
+			// Probes and metrics carry no forms.
+			switch c.Path() {
+			case "/healthz", "/readyz", "/metrics":
+				return true
+			}
+			return false
+		},
+	}))
+
+	e.GET("/healthz", h.Healthz)
+	e.GET("/readyz", h.Readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(srv.metrics.reg, promhttp.HandlerOpts{Registry: srv.metrics.reg})))
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+	e.GET("/login", h.LoginForm)
+	e.POST("/login", h.Login)
+	e.POST("/logout", h.Logout)
+
+	pages := e.Group("", srv.requireLogin)
+	pages.GET("/", h.Overview)
+	pages.GET("/ns/:ns", h.Namespace)
+	pages.GET("/ns/:ns/is/:name", h.Stream)
+	pages.GET("/ns/:ns/istag/:nametag", h.Tag)
+	pages.GET("/images/:digest", h.Image)
+	pages.GET("/blobs/:digest", h.Blob)
+	pages.GET("/search", h.Search)
+	e.RouteNotFound("/*", func(c echo.Context) error { return srv.requireLogin(h.NotFound)(c) })
+	return e
+}
+
+// staticFiles serves the embedded assets with a day of caching.
+func staticFiles() http.Handler {
+	fs := http.FileServer(http.FS(static.FS))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		fs.ServeHTTP(w, r)
+	})
+}
+
+func (srv *Server) errorHandler(h *handlers.Handler) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			if he.Code == http.StatusNotFound {
+				_ = h.NotFound(c)
+				return
+			}
+			msg := fmt.Sprint(he.Message)
+			if he.Code == http.StatusForbidden && msg == "invalid csrf token" || he.Code == http.StatusBadRequest && msg == "missing csrf token in the form parameter" {
+				msg = "The form expired or did not come from this site: reload the page and try again."
+				he.Code = http.StatusForbidden
+			}
+			_ = c.String(he.Code, msg+"\n")
+			return
+		}
+		srv.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+		_ = c.String(http.StatusInternalServerError, "internal error; see the server log\n")
+	}
+}
+
+// logRequests logs one line per request; no headers, cookies or bodies.
+func (srv *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := c.Response().Status
+		if he, ok := err.(*echo.HTTPError); ok {
+			status = he.Code
+		}
+		user, _ := c.Get(handlers.UserKey).(string)
+		srv.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+			"duration", time.Since(start).Round(time.Microsecond), "user", user)
+		return err
+	}
+}
+
+// requireLogin attaches the session's user and, once accounts exist, sends
+// anonymous visitors to the login page.
+func (srv *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		if ck, err := c.Cookie(handlers.SessionCookie); err == nil && ck.Value != "" {
+			if u, err := srv.store.SessionUser(ctx, ck.Value); err == nil {
+				c.Set(handlers.UserKey, u.Name)
+				return next(c)
+			}
+		}
+		n, err := srv.store.CountUsers(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return next(c)
+		}
+		return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+	}
+}
+
+// Run serves until ctx ends, then shuts down gracefully: stop accepting,
+// finish requests in flight, stop the scheduler.
+func (srv *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", srv.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", srv.cfg.Addr, err)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller made.
+func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go srv.usage.Run(bg)
+	if srv.sched != nil {
+		srv.sched.Start()
+	}
+	hs := &http.Server{Handler: srv.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	srv.log.Info("serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	srv.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if srv.sched != nil {
+		srv.sched.Stop(sctx)
+	}
+	stopBG()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	srv.log.Info("stopped")
+	return nil
+}
