@@ -112,12 +112,15 @@ func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
 	p := h.page(c, "Not found", home())
 	m := views.NotFoundPage{Page: p, What: what}
 	for _, q := range query {
-		if q == "" {
-			continue
-		}
-		hits, err := h.Store.Search(c.Request().Context(), q, 10)
-		if err == nil {
-			m.Suggestions = append(m.Suggestions, results(hits)...)
+		// A typo ("apii") matches nothing; shorter and shorter prefixes
+		// find the near names.
+		for len(q) >= 3 {
+			hits, err := h.Store.Search(c.Request().Context(), q, 10)
+			if err != nil || len(hits) > 0 {
+				m.Suggestions = append(m.Suggestions, results(hits)...)
+				break
+			}
+			q = q[:len(q)-1]
 		}
 	}
 	return render(c, http.StatusNotFound, views.ViewNotFound(m))

@@ -29,18 +29,27 @@ type HolderRow struct {
 // ImageHolders lists every tag that has the image in its history, current
 // holders first; limit bounds the list.
 func (s *Store) ImageHolders(ctx context.Context, digest string, limit int) ([]HolderRow, error) {
-	var rows []HolderRow
+	var raw []struct {
+		Namespace, Stream, Tag string
+		Position               int
+		Created                int64
+	}
+	// MAX() loses the column's type in SQLite, so the time travels as unix seconds.
 	err := s.conn(ctx).Table("tag_events e").
-		Select("n.name AS namespace, st.name AS stream, t.name AS tag, MIN(e.position) AS position, MAX(e.created) AS created").
+		Select("n.name AS namespace, st.name AS stream, t.name AS tag, MIN(e.position) AS position, MAX(CAST(strftime('%s', e.created) AS INTEGER)) AS created").
 		Joins("JOIN images i ON i.id = e.image_id").
 		Joins("JOIN tags t ON t.id = e.tag_id").
 		Joins("JOIN image_streams st ON st.id = t.stream_id").
 		Joins("JOIN namespaces n ON n.id = st.namespace_id").
 		Where("i.digest = ?", digest).
 		Group("n.name, st.name, t.name").
-		Order("MIN(e.position) = 0 DESC, n.name, st.name, t.name").Limit(limit).Scan(&rows).Error
+		Order("MIN(e.position) = 0 DESC, n.name, st.name, t.name").Limit(limit).Scan(&raw).Error
 	if err != nil {
 		return nil, fmt.Errorf("tags holding %s: %w", digest, err)
+	}
+	rows := make([]HolderRow, len(raw))
+	for i, r := range raw {
+		rows[i] = HolderRow{Namespace: r.Namespace, Stream: r.Stream, Tag: r.Tag, Position: r.Position, Created: time.Unix(r.Created, 0).UTC()}
 	}
 	return rows, nil
 }
