@@ -93,6 +93,18 @@ func loadDemo(ctx context.Context, s *store.Store, log *slog.Logger) error {
 			return fmt.Errorf("load demo data: %w", err)
 		}
 		log.Info("demo data loaded", "streams", sum.Streams, "images", sum.Images)
+		// Demo thresholds low enough that the overview shows a namespace over
+		// its threshold and one under it, with report contacts.
+		gib := int64(1 << 30)
+		settings := map[string]store.NamespaceSettings{
+			"ml":       {ThresholdBytes: &gib, Contacts: []string{"ml-platform@example.com"}},
+			"payments": {Contacts: []string{"payments-team@example.com", "oncall-payments@example.com"}},
+		}
+		for ns, set := range settings {
+			if err := s.SetNamespace(ctx, ns, set); err != nil {
+				return fmt.Errorf("demo settings of %s: %w", ns, err)
+			}
+		}
 	}
 	if _, err := s.CreateUser(ctx, "demo", "demo", true); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("create the demo account: %w", err)

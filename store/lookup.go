@@ -270,3 +270,10 @@ func (s *Store) Fingerprint(ctx context.Context) (string, error) {
 		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests)`).Scan(&fp).Error
 	return fp, err
 }
+
+// RecentJobRuns returns the newest runs of all jobs.
+func (s *Store) RecentJobRuns(ctx context.Context, limit int) ([]JobRun, error) {
+	var out []JobRun
+	err := s.conn(ctx).Order("id DESC").Limit(limit).Find(&out).Error
+	return out, err
+}

@@ -297,3 +297,10 @@ type LoginPage struct {
 	Next  string
 	Name  string
 }
+
+// JobsPage is "/jobs": the scheduled jobs and their recent runs.
+type JobsPage struct {
+	Page
+	Jobs []JobStatus
+	Runs []store.JobRun // newest first
+}

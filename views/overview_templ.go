@@ -94,7 +94,7 @@ func ViewOverview(m Overview) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</span> <a class=\"sub\" href=\"/prune\">see what goes</a></div><div class=\"figure\"><span class=\"label\">Namespaces</span> <span class=\"value num\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</span> <span class=\"sub\">revisions past the policy are marked on each stream</span></div><div class=\"figure\"><span class=\"label\">Namespaces</span> <span class=\"value num\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

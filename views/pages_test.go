@@ -34,7 +34,7 @@ func TestLayout(t *testing.T) {
 		if a := doc.Find("header a.brand"); a.AttrOr("href", "") != "/" || !strings.Contains(text(a), "Layerwise") {
 			t.Errorf("brand link = %q %q", a.AttrOr("href", ""), text(a))
 		}
-		for _, href := range []string{"/", "/prune", "/jobs"} {
+		for _, href := range []string{"/", "/jobs"} {
 			if doc.Find(`nav.mainnav a[href="`+href+`"]`).Length() != 1 {
 				t.Errorf("no navigation link to %s", href)
 			}

@@ -138,6 +138,7 @@ func (srv *Server) routes() *echo.Echo {
 	pages.GET("/images/:digest", h.Image)
 	pages.GET("/blobs/:digest", h.Blob)
 	pages.GET("/search", h.Search)
+	pages.GET("/jobs", h.JobsPage)
 	e.RouteNotFound("/*", func(c echo.Context) error { return srv.requireLogin(h.NotFound)(c) })
 	return e
 }

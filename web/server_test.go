@@ -475,3 +475,28 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("still serving after shutdown")
 	}
 }
+
+func TestJobsPage(t *testing.T) {
+	ts, c := loggedIn(t)
+	if !ts.srv.sched.RunNow(context.Background(), "usage-snapshot") {
+		t.Fatal("snapshot job did not run")
+	}
+	d := doc(t, ts.get(t, c, "/jobs", http.StatusOK))
+	row := squash(d.Find("table.runs tbody tr").First().Text())
+	// Registry + the demo's namespaces, one snapshot each.
+	want := fmt.Sprintf("%d snapshots", len(ts.usage.Namespaces)+1)
+	if !strings.Contains(row, "usage-snapshot") || !strings.Contains(row, "ok") || !strings.Contains(row, want) {
+		t.Errorf("last run row %q", row)
+	}
+	snaps, err := ts.store.Trend(context.Background(), "payments", time.Now().Add(-time.Hour))
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("payments snapshots: %v %v", snaps, err)
+	}
+	n, _ := ts.usage.Namespace("payments")
+	if snaps[0].Bytes != n.Bytes || snaps[0].ExclusiveBytes != n.ExclusiveBytes {
+		t.Errorf("snapshot %+v does not match usage %d/%d", snaps[0], n.Bytes, n.ExclusiveBytes)
+	}
+	if !strings.Contains(ts.get(t, c, "/metrics", http.StatusOK), `layerwise_job_runs_total{job="usage-snapshot",status="ok"} 1`) {
+		t.Error("job run not counted in /metrics")
+	}
+}
