@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"layerwise/store"
+)
+
+func TestServeDemoOnlyOnLoopback(t *testing.T) {
+	db := newDB(t)
+	for _, addr := range []string{"0.0.0.0:8080", ":8080", "192.0.2.1:8080", "example.com:80"} {
+		r := lw(t, db, "", "serve", "--demo", "--addr", addr)
+		if r.code != 2 || !strings.Contains(r.err, "only listens on a loopback address") {
+			t.Errorf("serve --demo --addr %s: exit %d %q", addr, r.code, r.err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:8080", "localhost:1", "[::1]:8080"} {
+		if !loopback(addr) {
+			t.Errorf("%s is loopback", addr)
+		}
+	}
+}
+
+func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, newDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := loadDemo(ctx, s, log); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.DumpTables(ctx)
+	if err := loadDemo(ctx, s, log); err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	if after, _ := s.DumpTables(ctx); after != before {
+		t.Fatal("a second --demo start changed the data")
+	}
+	if _, err := s.Authenticate(ctx, "demo", "demo"); err != nil {
+		t.Fatalf("demo/demo: %v", err)
+	}
+	// The newest history entry is about an hour old, so ages look real.
+	u, err := s.ComputeUsage(ctx, store.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest int64
+	for _, n := range u.Namespaces {
+		for _, st := range n.Streams {
+			if st.Updated.Unix() > newest {
+				newest = st.Updated.Unix()
+			}
+		}
+	}
+	if age := s.Now().Unix() - newest; age < 3500 || age > 3700 {
+		t.Errorf("newest demo entry is %d s old, want about an hour", age)
+	}
+	ml, _ := s.GetNamespace(ctx, "ml")
+	if n, _ := u.Namespace("ml"); ml.ThresholdBytes == nil || n.Bytes < *ml.ThresholdBytes {
+		t.Errorf("the demo should show ml over its threshold")
+	}
+}
