@@ -46,6 +46,7 @@ func (c *cli) commands() []command {
 		{"create", "create is NS/STREAM             create an empty image stream", (*cli).cmdCreate},
 		{"delete", "delete is NS/STREAM             delete a stream, its tags and history", (*cli).cmdDelete},
 		{"usage", "usage [NS] [-o json]            registry usage, shared layers counted once", (*cli).cmdUsage},
+		{"report", "report [NS] [--send] [--to ADDR] [--html]   the weekly usage e-mails", (*cli).cmdReport},
 		{"namespace", "namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod]", (*cli).cmdNamespace},
 		{"generate", "generate [--namespaces N] [--seed S]   fill the database with a synthetic registry", (*cli).cmdGenerate},
 	}

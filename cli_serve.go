@@ -9,7 +9,6 @@ import (
 	"net"
 	"time"
 
-	"layerwise/format"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/web"
@@ -20,7 +19,8 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	addr := f.String("addr", c.env("LAYERWISE_ADDR", "127.0.0.1:8080"), "listen address (LAYERWISE_ADDR)")
 	demo := f.Bool("demo", false, "fill an empty database with demo data and create the platform admin demo/demo (loopback only)")
 	noJobs := f.Bool("no-jobs", false, "serve pages only; run no scheduled jobs")
-	threshold := f.String("report-threshold", c.env("LAYERWISE_REPORT_THRESHOLD", "50GiB"), "namespaces at or over it are marked (LAYERWISE_REPORT_THRESHOLD)")
+	ms := c.mailFlags(f)
+	report := f.String("report-schedule", c.env("LAYERWISE_REPORT_SCHEDULE", "0 7 * * 1"), "weekly usage e-mails (LAYERWISE_REPORT_SCHEDULE)")
 	snapshot := f.String("snapshot-schedule", c.env("LAYERWISE_SNAPSHOT_SCHEDULE", "@daily"), "usage snapshot schedule (LAYERWISE_SNAPSHOT_SCHEDULE)")
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
@@ -30,9 +30,13 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	if len(pos) != 0 {
 		return usagef("serve: unexpected argument %q", pos[0])
 	}
-	th, err := format.ParseSize(*threshold)
+	set, err := ms.reportSettings(*addr)
 	if err != nil {
-		return usagef("--report-threshold: %v", err)
+		return err
+	}
+	sender, err := ms.sender()
+	if err != nil {
+		return err
 	}
 	p, err := policy()
 	if err != nil {
@@ -52,7 +56,14 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	srv, err := web.New(web.Config{Addr: *addr, Threshold: th, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs}, s, log)
+	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
+		Reports: set, ReportSchedule: *report}
+	if sender != nil {
+		cfg.Sender = sender
+	} else if !*noJobs {
+		log.Warn("no mail server (LAYERWISE_SMTP_HOST): the weekly report job will fail until one is set")
+	}
+	srv, err := web.New(cfg, s, log)
 	if err != nil {
 		return err
 	}

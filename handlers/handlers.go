@@ -15,6 +15,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"layerwise/jobs"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -44,6 +45,7 @@ type Handler struct {
 	Jobs      JobLister
 	Log       *slog.Logger
 	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
+	Reports   jobs.ReportSettings
 	Now       func() time.Time
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"layerwise/handlers"
 	"layerwise/jobs"
+	"layerwise/jobs/mail"
 	"layerwise/static"
 	"layerwise/store"
 )
@@ -29,6 +30,9 @@ type Config struct {
 	Threshold        int64 // global report threshold in bytes
 	Policy           store.Policy
 	SnapshotSchedule string
+	ReportSchedule   string
+	Reports          jobs.ReportSettings
+	Sender           mail.Sender // nil: no mail server configured
 	NoJobs           bool
 	ShutdownTimeout  time.Duration
 }
@@ -53,9 +57,11 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
 	srv.usage.OnRefresh = srv.metrics.usage
 	if !cfg.NoJobs {
-		sched, err := jobs.NewScheduler(s, log, []jobs.Job{
-			jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule),
-		})
+		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule)}
+		if cfg.ReportSchedule != "" {
+			list = append(list, jobs.ReportJob(s, srv.usage, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
+		}
+		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +91,7 @@ func (j jobList) Statuses() []handlers.JobInfo {
 func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold}
+	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
@@ -133,6 +139,7 @@ func (srv *Server) routes() *echo.Echo {
 	pages := e.Group("", srv.requireLogin)
 	pages.GET("/", h.Overview)
 	pages.GET("/ns/:ns", h.Namespace)
+	pages.GET("/ns/:ns/report", h.ReportPreview)
 	pages.GET("/ns/:ns/is/:name", h.Stream)
 	pages.GET("/ns/:ns/istag/:nametag", h.Tag)
 	pages.GET("/images/:digest", h.Image)

@@ -1,0 +1,98 @@
+package views
+
+import "time"
+
+// Report is one namespace's weekly registry-usage e-mail. Every figure is
+// counted once in its own scope (see DESIGN.md); the handlers, the CLI and
+// the weekly job fill it from one usage computation.
+type Report struct {
+	Namespace      string
+	Week           string // ISO week, "2026-W48"
+	Now            time.Time
+	BaseURL        string // absolute links, no trailing slash
+	Subject        string
+	Bytes          int64
+	ExclusiveBytes int64
+	ThresholdBytes int64
+	RegistryBytes  int64
+	// Share of the registry, 0..1.
+	Share float64
+	// Change since last week's snapshot; HasChange false when there was none.
+	Change    int64
+	HasChange bool
+	// WeeksOver counts consecutive ISO weeks at or over the threshold,
+	// this one included.
+	WeeksOver int
+	// Reclaimable is what tonight's prune frees in this namespace.
+	Reclaimable int64
+	Streams     []ReportStream // biggest first
+	Savings     []Saving       // biggest first, at most 10
+	Contacts    []string
+}
+
+// ReportStream is a stream in the report.
+type ReportStream struct {
+	Name           string
+	URL            string // absolute dashboard link
+	Bytes          int64
+	ExclusiveBytes int64
+	Tags           []ReportTag
+}
+
+// ReportTag is a tag in the report.
+type ReportTag struct {
+	Name           string
+	URL            string
+	Bytes          int64
+	ExclusiveBytes int64
+	Revisions      []ReportRevision
+}
+
+// ReportRevision is one history entry.
+type ReportRevision struct {
+	Image    string
+	Created  time.Time
+	Bytes    int64
+	Current  bool
+	Prunable bool // tonight's prune removes it
+}
+
+// Saving is "deleting X frees Y": exclusive bytes, so the promise holds.
+type Saving struct {
+	Kind    string // "tag" or "stream"
+	Name    string // "api:old" or "api"
+	Bytes   int64
+	Command string // oc tag -d ns/is:tag, oc delete imagestream is -n ns
+	URL     string
+}
+
+// Digest is the weekly platform digest for LAYERWISE_ADMIN_EMAIL.
+type Digest struct {
+	Week          string
+	Now           time.Time
+	BaseURL       string
+	Subject       string
+	RegistryBytes int64
+	Reclaimable   int64
+	Over          []DigestNamespace // at or over threshold, biggest first
+	Movers        []DigestNamespace // biggest absolute change since last week
+	Failed        []DigestFailure   // deliveries of this week that failed
+	NoContacts    []string          // over threshold with nobody to tell
+}
+
+// DigestNamespace is one namespace in the digest.
+type DigestNamespace struct {
+	Name           string
+	URL            string
+	Bytes          int64
+	ThresholdBytes int64
+	Change         int64
+	HasChange      bool
+}
+
+// DigestFailure is a failed delivery.
+type DigestFailure struct {
+	Namespace string
+	Error     string
+	Attempts  int
+}
