@@ -151,4 +151,3 @@ func (c *cli) cmdReport(ctx context.Context, args []string) error {
 	fmt.Fprintln(c.stdout, sum.String())
 	return err
 }
-

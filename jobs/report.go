@@ -386,7 +386,6 @@ func ReportJob(s *store.Store, cache *UsageCache, sender mail.Sender, set Report
 	}}
 }
 
-
 // Only narrows the reports to one namespace's (built with BuildReport);
 // the platform digest stays the week's.
 func (r *Reports) Only(rep views.Report) {

@@ -70,7 +70,9 @@ func (s *sinkSession) Logout() error { return nil }
 
 type sinkBackend struct{ sink *smtpSink }
 
-func (b sinkBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: b.sink}, nil }
+func (b sinkBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &sinkSession{sink: b.sink}, nil
+}
 
 // startSink listens on addr ("" = a free loopback port).
 func startSink(t *testing.T, addr string) *smtpSink {
