@@ -233,3 +233,31 @@ func TestTagCommandsFollowOc(t *testing.T) {
 		}
 	}
 }
+
+func TestReportCommandPrintsTheEmails(t *testing.T) {
+	db := demoDB(t)
+	ok(t, lw(t, db, "", "namespace", "set", "ml", "--threshold", "1GiB", "--contacts", "ml@example.com"))
+	r := ok(t, lw(t, db, "", "report"))
+	if !strings.Contains(r.out, "To: ml@example.com\nSubject: Image registry usage for ml: ") || !strings.Contains(r.out, "(threshold 1 GiB)") {
+		t.Errorf("report output:\n%s", firstN(r.out, 10))
+	}
+	if strings.Contains(r.out, "usage for payments") {
+		t.Error("payments is under 50 GiB and should get nothing")
+	}
+	r = ok(t, lw(t, db, "", "report", "payments", "--html", "--to", "me@example.com"))
+	if !strings.Contains(r.err, "under its threshold") || !strings.Contains(r.out, "To: me@example.com") || !strings.Contains(r.out, "<html") {
+		t.Errorf("report payments --html: %q\n%s", r.err, firstN(r.out, 5))
+	}
+	r = lw(t, db, "", "report", "--send")
+	if r.code != 2 || !strings.Contains(r.err, "LAYERWISE_SMTP_HOST") {
+		t.Errorf("--send without a mail server: %d %q", r.code, r.err)
+	}
+}
+
+func firstN(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -413,3 +413,51 @@ func TestTestSendLeavesTheLogAlone(t *testing.T) {
 		t.Errorf("a test send wrote %d delivery rows", len(rows))
 	}
 }
+
+func TestWeeksOverAndChangeSinceLastWeek(t *testing.T) {
+	ctx := context.Background()
+	s, now := reportStore(t)
+	nsA, _ := s.GetNamespace(ctx, "team-a")
+	// Over the two weeks before this one (a delivery row each), not three weeks ago.
+	for _, weeks := range []int{1, 2} {
+		d, err := s.Delivery(ctx, nsA.ID, store.ISOWeek(now.AddDate(0, 0, -7*weeks)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Status = store.DeliverySent
+		if err := s.SaveDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Delivery(ctx, nsA.ID, store.ISOWeek(now.AddDate(0, 0, -28))); err != nil {
+		t.Fatal(err)
+	}
+	// Last week's snapshot said 50 MiB less.
+	u, _ := s.ComputeUsage(ctx, store.DefaultPolicy)
+	nu, _ := u.Namespace("team-a")
+	old := *u
+	old.Namespaces = []store.NamespaceUsage{nu}
+	old.Namespaces[0].Bytes -= 50 << 20
+	if _, err := s.WriteSnapshots(ctx, &old, now.AddDate(0, 0, -7)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := BuildReport(ctx, s, u, settings, now, "team-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.WeeksOver != 3 {
+		t.Errorf("weeks over = %d, want 3 (this week and the two before)", r.WeeksOver)
+	}
+	if !r.HasChange || r.Change != 50<<20 {
+		t.Errorf("change = %d (has %v), want +50 MiB", r.Change, r.HasChange)
+	}
+	if r.Share <= 0 || r.Share > 1 || r.RegistryBytes != u.Registry.Bytes {
+		t.Errorf("share %v of %d", r.Share, r.RegistryBytes)
+	}
+	// Savings are exclusive bytes, biggest first.
+	for i := 1; i < len(r.Savings); i++ {
+		if r.Savings[i].Bytes > r.Savings[i-1].Bytes {
+			t.Fatalf("savings not biggest first: %+v", r.Savings)
+		}
+	}
+}

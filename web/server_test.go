@@ -500,3 +500,32 @@ func TestJobsPage(t *testing.T) {
 		t.Error("job run not counted in /metrics")
 	}
 }
+
+func TestReportPreviewIsTheEmail(t *testing.T) {
+	ts, c := loggedIn(t)
+	resp, err := c.Get(ts.URL + "/ns/payments/report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("preview: %d", resp.StatusCode)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script") {
+		t.Errorf("preview CSP %q", csp)
+	}
+	n, _ := ts.usage.Namespace("payments")
+	d := doc(t, string(body))
+	text := squash(d.Text())
+	for _, want := range []string{"Image registry usage for payments", format.Size(n.Bytes), format.Size(n.ExclusiveBytes), "oc delete imagestream"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("preview lacks %q", want)
+		}
+	}
+	if d.Find("script").Length() > 0 {
+		t.Error("the e-mail preview has a script")
+	}
+	ts.get(t, c, "/ns/nope/report", http.StatusNotFound)
+}
