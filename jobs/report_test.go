@@ -461,3 +461,28 @@ func TestWeeksOverAndChangeSinceLastWeek(t *testing.T) {
 		}
 	}
 }
+
+func TestReportJobRunsThroughTheScheduler(t *testing.T) {
+	ctx := context.Background()
+	s, _ := reportStore(t)
+	sink := startSink(t, "")
+	cache := NewUsageCache(s, store.DefaultPolicy, slogDiscard())
+	noMail := ReportJob(s, cache, nil, settings, "0 7 * * 1")
+	noMail.Name = "no-mail"
+	sc, err := NewScheduler(s, slogDiscard(), []Job{ReportJob(s, cache, sender(t, sink.addr), settings, "0 7 * * 1"), noMail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.RunNow(ctx, "weekly-report")
+	sc.RunNow(ctx, "no-mail")
+	last, _ := s.LastJobRuns(ctx)
+	if r := last["weekly-report"]; r.Status != "ok" || r.Count != 1 || !strings.Contains(r.Message, "sent 1") {
+		t.Errorf("weekly-report run %+v", r)
+	}
+	if r := last["no-mail"]; r.Status != "failed" || !strings.Contains(r.Message, "LAYERWISE_SMTP_HOST") {
+		t.Errorf("run without a mail server %+v", r)
+	}
+	if len(sink.received()) != 2 {
+		t.Errorf("%d e-mails, want team-a's and the digest", len(sink.received()))
+	}
+}

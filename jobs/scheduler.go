@@ -51,6 +51,9 @@ func NewScheduler(s *store.Store, log *slog.Logger, jobs []Job) (*Scheduler, err
 	sc.ctx, sc.stop = context.WithCancel(context.Background())
 	for _, j := range jobs {
 		j := j
+		if _, dup := sc.running[j.Name]; dup {
+			return nil, fmt.Errorf("job %s is registered twice", j.Name)
+		}
 		sc.running[j.Name] = &sync.Mutex{}
 		id, err := sc.cron.AddFunc(j.Schedule, func() { sc.RunNow(sc.ctx, j.Name) })
 		if err != nil {

@@ -86,3 +86,5 @@ func TestBadScheduleFailsAtStart(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
