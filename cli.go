@@ -48,6 +48,9 @@ func (c *cli) commands() []command {
 		{"usage", "usage [NS] [-o json]            registry usage, shared layers counted once", (*cli).cmdUsage},
 		{"report", "report [NS] [--send] [--to ADDR] [--html]   the weekly usage e-mails", (*cli).cmdReport},
 		{"namespace", "namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod]", (*cli).cmdNamespace},
+		{"user", "user add NAME [--admin] [--password-stdin]", (*cli).cmdUser},
+		{"token", "token create NAME --user USER [--expires D]   prints the token once", (*cli).cmdToken},
+		{"rolebinding", "rolebinding add NS USER viewer|editor|admin", (*cli).cmdRoleBinding},
 		{"generate", "generate [--namespaces N] [--seed S]   fill the database with a synthetic registry", (*cli).cmdGenerate},
 	}
 }

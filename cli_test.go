@@ -261,3 +261,46 @@ func firstN(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func TestAccountCommands(t *testing.T) {
+	db := demoDB(t)
+	cases := []struct {
+		stdin string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"s3cret-pass\n", []string{"user", "add", "ann", "--password-stdin"}, 0, "user ann created"},
+		{"s3cret-pass\n", []string{"user", "add", "root", "--admin", "--password-stdin"}, 0, "platform admin root created"},
+		{"other\n", []string{"user", "add", "ann", "--password-stdin"}, 1, "user ann already exists"},
+		{"", []string{"user", "add", "bob", "hunter2"}, 2, "want `user add NAME"},
+		{"", []string{"user", "add", "bob"}, 2, "--password-stdin"},
+		{"", []string{"rolebinding", "add", "payments", "ann", "editor"}, 0, "ann is editor in payments"},
+		{"", []string{"rolebinding", "add", "payments", "ann", "owner"}, 2, `role "owner" must be viewer, editor or admin`},
+		{"", []string{"rolebinding", "add", "nope", "ann", "viewer"}, 1, "namespace nope not found"},
+		{"", []string{"token", "create", "ci", "--user", "nobody"}, 1, "user nobody not found"},
+		{"", []string{"token", "create", "ci", "--user", "ann", "--expires", "soon"}, 2, "--expires"},
+	}
+	for _, c := range cases {
+		r := lw(t, db, c.stdin, c.args...)
+		if r.code != c.code || !strings.Contains(r.out+r.err, c.want) {
+			t.Errorf("%v: exit %d %q; want %d with %q", c.args, r.code, r.out+r.err, c.code, c.want)
+		}
+	}
+	r := ok(t, lw(t, db, "", "token", "create", "ci", "--user", "ann", "--expires", "720h"))
+	token := strings.TrimSpace(r.out)
+	if !strings.HasPrefix(token, "lw_") || len(token) != 67 || !strings.Contains(r.err, "shown once") {
+		t.Fatalf("token output %q / %q", r.out, r.err)
+	}
+	s, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if u, err := s.TokenUser(context.Background(), token); err != nil || u.Name != "ann" {
+		t.Fatalf("the printed token does not work: %v", err)
+	}
+	if strings.Contains(dump(t, db), token) {
+		t.Fatal("the token is stored in clear")
+	}
+}
