@@ -51,9 +51,30 @@ type Handler struct {
 
 // Context keys the web middleware sets.
 const (
-	UserKey = "user" // the logged-in user's name, string
-	CSRFKey = "csrf" // the CSRF token for forms, string
+	UserKey      = "user"      // the logged-in user's name, string
+	CSRFKey      = "csrf"      // the CSRF token for forms, string
+	PrincipalKey = "principal" // *store.Principal; absent while no account exists
 )
+
+// principal is who is asking; nil in an install without accounts, where
+// everything is readable and nothing can be changed.
+func principal(c echo.Context) *store.Principal {
+	p, _ := c.Get(PrincipalKey).(*store.Principal)
+	return p
+}
+
+// canSee says whether the request may read a namespace: users see only
+// the namespaces they hold a role in.
+func canSee(c echo.Context, ns string) bool {
+	p := principal(c)
+	return p == nil || p.Can(ns, store.RoleViewer)
+}
+
+// seesAll is true for platform admins and installs without accounts.
+func seesAll(c echo.Context) bool {
+	p := principal(c)
+	return p == nil || p.PlatformAdmin
+}
 
 func (h *Handler) now() time.Time {
 	if h.Now != nil {
@@ -118,6 +139,7 @@ func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
 		// find the near names.
 		for len(q) >= 3 {
 			hits, err := h.Store.Search(c.Request().Context(), q, 10)
+			hits = visibleHits(c, hits)
 			if err != nil || len(hits) > 0 {
 				m.Suggestions = append(m.Suggestions, results(hits)...)
 				break

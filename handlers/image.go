@@ -74,6 +74,18 @@ func (h *Handler) Image(c echo.Context) error {
 	if err != nil {
 		return h.fail(c, "image "+digest, err)
 	}
+	if !seesAll(c) {
+		var mine []store.HolderRow
+		for _, r := range holders {
+			if canSee(c, r.Namespace) {
+				mine = append(mine, r)
+			}
+		}
+		if len(mine) == 0 {
+			return h.notFound(c, "image "+digest)
+		}
+		holders = mine
+	}
 	for _, r := range holders {
 		m.Holders = append(m.Holders, views.Holder{Namespace: r.Namespace, Stream: r.Stream, Tag: r.Tag,
 			Href: views.TagHref(r.Namespace, r.Stream, r.Tag), Current: r.Position == 0, Created: r.Created})
@@ -111,6 +123,26 @@ func (h *Handler) Blob(c echo.Context) error {
 	}
 	if m.Shares.Images == 0 {
 		m.Shares.Images = int(b.ImageCount)
+	}
+	if !seesAll(c) {
+		// Only what the user's namespaces hold; the image list spans them all.
+		var streams []store.StreamRef
+		var nss []string
+		for _, st := range b.Streams {
+			if canSee(c, st.Namespace) {
+				streams = append(streams, st)
+			}
+		}
+		for _, ns := range b.Namespaces {
+			if canSee(c, ns) {
+				nss = append(nss, ns)
+			}
+		}
+		if len(streams) == 0 {
+			return h.notFound(c, "blob "+digest)
+		}
+		b.Streams, b.Namespaces, b.Images, b.ImageCount = streams, nss, nil, 0
+		m.Namespaces = nss
 	}
 	for _, im := range b.Images {
 		m.Images = append(m.Images, views.BlobImage{Digest: im.Digest, Href: views.ImageHref(im.Digest), Config: im.Config})

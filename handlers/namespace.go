@@ -16,7 +16,7 @@ import (
 func (h *Handler) Namespace(c echo.Context) error {
 	ctx := c.Request().Context()
 	name := c.Param("ns")
-	if err := store.ValidateNamespace(name); err != nil {
+	if err := store.ValidateNamespace(name); err != nil || !canSee(c, name) {
 		return h.notFound(c, "namespace "+name, name)
 	}
 	ns, err := h.Store.GetNamespace(ctx, name)

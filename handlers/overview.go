@@ -84,6 +84,15 @@ func (h *Handler) Overview(c echo.Context) error {
 	for _, n := range nss {
 		byName[n.Name] = n
 	}
+	if !seesAll(c) {
+		var mine []store.Namespace
+		for _, n := range nss {
+			if canSee(c, n.Name) {
+				mine = append(mine, n)
+			}
+		}
+		nss = mine
+	}
 	m.NamespaceCount = len(nss)
 	if u == nil {
 		m.Computing = true
@@ -93,11 +102,17 @@ func (h *Handler) Overview(c echo.Context) error {
 		ranked := append([]store.NamespaceUsage(nil), u.Namespaces...)
 		sort.SliceStable(ranked, func(i, j int) bool { return ranked[i].Bytes > ranked[j].Bytes })
 		var biggest int64
-		if len(ranked) > 0 {
-			biggest = ranked[0].Bytes
+		for _, n := range ranked {
+			if canSee(c, n.Name) {
+				biggest = n.Bytes
+				break
+			}
 		}
 		bars := make([]views.NamespaceBar, 0, len(ranked))
 		for _, n := range ranked {
+			if !canSee(c, n.Name) {
+				continue
+			}
 			th := h.threshold(byName[n.Name])
 			bar := views.NamespaceBar{Name: n.Name, Streams: len(n.Streams), Bytes: n.Bytes, ExclusiveBytes: n.ExclusiveBytes,
 				ReclaimableBytes: n.ReclaimableBytes, ThresholdBytes: th, Over: th > 0 && n.Bytes >= th, Fraction: fraction(n.Bytes, biggest)}

@@ -14,7 +14,7 @@ import (
 // weekly e-mail, built from the cached usage.
 func (h *Handler) ReportPreview(c echo.Context) error {
 	ns := c.Param("ns")
-	if err := store.ValidateNamespace(ns); err != nil {
+	if err := store.ValidateNamespace(ns); err != nil || !canSee(c, ns) {
 		return h.notFound(c, "namespace "+ns, ns)
 	}
 	if _, err := h.Store.GetNamespace(c.Request().Context(), ns); err != nil {

@@ -31,6 +31,20 @@ func results(hits []store.SearchHit) []views.Result {
 	return out
 }
 
+func visibleHits(c echo.Context, hits []store.SearchHit) []store.SearchHit {
+	if seesAll(c) {
+		return hits
+	}
+	var out []store.SearchHit
+	for _, h := range hits {
+		// Digest hits carry no namespace: their pages check on their own.
+		if h.Namespace == "" || canSee(c, h.Namespace) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // Search jumps to what the box names exactly (ns, ns/stream, ns/stream:tag,
 // a digest) and otherwise lists what contains the words.
 func (h *Handler) Search(c echo.Context) error {
@@ -46,7 +60,7 @@ func (h *Handler) Search(c echo.Context) error {
 	if err != nil {
 		return h.fail(c, "search", err)
 	}
-	res := results(hits)
+	res := results(visibleHits(c, hits))
 	if len(res) == 1 {
 		return c.Redirect(http.StatusSeeOther, res[0].Href)
 	}

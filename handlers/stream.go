@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -31,6 +32,10 @@ func (h *Handler) loadStream(c echo.Context, ns, name string) (streamData, error
 	ref := store.StreamRef{Namespace: ns, Stream: name}
 	if err := ref.Validate(); err != nil {
 		return d, err
+	}
+	if !canSee(c, ns) {
+		// Not "forbidden": users do not learn which namespaces exist.
+		return d, fmt.Errorf("image stream %s/%s: %w", ns, name, store.ErrNotFound)
 	}
 	var err error
 	if d.st, err = h.Store.GetStream(ctx, ref); err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -196,28 +195,6 @@ func (srv *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		srv.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
 			"duration", time.Since(start).Round(time.Microsecond), "user", user)
 		return err
-	}
-}
-
-// requireLogin attaches the session's user and, once accounts exist, sends
-// anonymous visitors to the login page.
-func (srv *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		if ck, err := c.Cookie(handlers.SessionCookie); err == nil && ck.Value != "" {
-			if u, err := srv.store.SessionUser(ctx, ck.Value); err == nil {
-				c.Set(handlers.UserKey, u.Name)
-				return next(c)
-			}
-		}
-		n, err := srv.store.CountUsers(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return next(c)
-		}
-		return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 	}
 }
 

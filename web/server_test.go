@@ -411,7 +411,15 @@ func TestHeadersHealthAndMetrics(t *testing.T) {
 	ts.get(t, anon, "/healthz", http.StatusOK)
 	ts.get(t, anon, "/readyz", http.StatusOK)
 	ts.get(t, anon, "/static/style.css", http.StatusOK)
-	metrics := ts.get(t, anon, "/metrics", http.StatusOK)
+	// A request is counted after its response went out: poll briefly.
+	var metrics string
+	for i := 0; i < 50; i++ {
+		metrics = ts.get(t, anon, "/metrics", http.StatusOK)
+		if strings.Contains(metrics, `route="/"`) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	n, _ := ts.usage.Namespace("payments")
 	for _, want := range []string{
 		fmt.Sprintf(`layerwise_namespace_bytes{namespace="payments"} %s`, promFloat(n.Bytes)),
@@ -528,4 +536,58 @@ func TestReportPreviewIsTheEmail(t *testing.T) {
 		t.Error("the e-mail preview has a script")
 	}
 	ts.get(t, c, "/ns/nope/report", http.StatusNotFound)
+}
+
+func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
+	ts := newTestServer(t, true)
+	ctx := context.Background()
+	if _, err := ts.store.CreateUser(ctx, "ann", "ann-pass", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.store.AddRoleBinding(ctx, "payments", "ann", store.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.client(t)
+	ts.login(t, c, "ann", "ann-pass")
+	d := doc(t, ts.get(t, c, "/", http.StatusOK))
+	var listed []string
+	d.Find("main table tbody tr a[href^='/ns/']").Each(func(_ int, a *goquery.Selection) { listed = append(listed, a.Text()) })
+	if strings.Join(listed, ",") != "payments" {
+		t.Errorf("ann sees %v on the overview, want only payments", listed)
+	}
+	ts.get(t, c, "/ns/payments/is/api", http.StatusOK)
+	for _, path := range []string{"/ns/ml", "/ns/ml/is/trainer", "/ns/ml/istag/trainer:latest", "/ns/ml/report"} {
+		ts.get(t, c, path, http.StatusNotFound)
+	}
+	ml, _ := ts.store.GetStream(ctx, store.StreamRef{Namespace: "ml", Stream: "trainer"})
+	mlOnly := ml.Tags[0].Items[0].Image
+	holders, _ := ts.store.ImageHolders(ctx, mlOnly, 100)
+	for _, h := range holders {
+		if h.Namespace == "payments" {
+			t.Skip("fixture: the trainer image is also in payments")
+		}
+	}
+	ts.get(t, c, views.ImageHref(mlOnly), http.StatusNotFound)
+	// A shared base layer: ann sees it, but only through payments.
+	img, _ := ts.store.GetImage(ctx, ml.Tags[0].Items[0].Image)
+	for _, l := range img.Layers {
+		b, _ := ts.store.GetBlob(ctx, l.Digest, 100)
+		inPayments := false
+		for _, ns := range b.Namespaces {
+			inPayments = inPayments || ns == "payments"
+		}
+		if !inPayments || len(b.Namespaces) < 2 {
+			continue
+		}
+		page := squash(doc(t, ts.get(t, c, views.BlobHref(l.Digest), http.StatusOK)).Find("main").Text())
+		if strings.Contains(page, "ml/") || strings.Contains(page, "trainer") {
+			t.Errorf("the blob page shows ml's streams to ann: %s", page)
+		}
+		break
+	}
+	// Search lists nothing of ml.
+	body := ts.get(t, c, "/search?q=latest", http.StatusOK)
+	if strings.Contains(body, "/ns/ml/") {
+		t.Error("search shows ml to ann")
+	}
 }
