@@ -46,6 +46,7 @@ type Handler struct {
 	Log       *slog.Logger
 	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
 	Reports   jobs.ReportSettings
+	Ops       *Ops
 	Now       func() time.Time
 }
 

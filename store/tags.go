@@ -715,3 +715,39 @@ func ParseStreamRef(s, defaultNS string) (StreamRef, error) {
 	ref := StreamRef{ns, name}
 	return ref, ref.Validate()
 }
+
+// SetScheduled turns periodic re-import of an external tag on or off; only
+// DockerImage tags can be scheduled.
+func (s *Store) SetScheduled(ctx context.Context, ref TagRef, on bool) error {
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	return s.Tx(ctx, func(tx *Store) error {
+		t, st, err := tx.findTag(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if on && t.FromKind != KindDockerImage {
+			return invalidf("only tags from an external image (DockerImage) can be scheduled; %s is tagged from %s", ref, orDash(t.FromKind))
+		}
+		if on && t.Reference {
+			return invalidf("%s is a reference tag: it is never imported, so it cannot be scheduled", ref)
+		}
+		if t.Scheduled == on {
+			return nil
+		}
+		st.Generation++
+		db := tx.conn(ctx)
+		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
+			return err
+		}
+		return db.Model(&Tag{}).Where("id = ?", t.ID).Updates(map[string]any{"scheduled": on, "generation": st.Generation}).Error
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "nothing (a pushed tag)"
+	}
+	return s
+}

@@ -350,3 +350,19 @@ func TestOrderTags(t *testing.T) {
 		t.Fatalf("order = %v, want %v", tags, want)
 	}
 }
+
+func TestSetScheduled(t *testing.T) {
+	s := newTestStore(t)
+	if _, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "quay.io/a/b:1"}, TagRef{"x", "b", "1"}, TagOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetScheduled(ctx, TagRef{"x", "b", "1"}, true); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.GetStream(ctx, StreamRef{"x", "b"})
+	if !st.Tags[0].Scheduled {
+		t.Fatal("not scheduled")
+	}
+	pushTo(t, s, "x/pushed:latest", image("p", 1, layer{"p", 1}), t0)
+	wantErr(t, s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true), ErrInvalid, "only tags from an external image")
+}

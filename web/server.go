@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -90,7 +91,8 @@ func (j jobList) Statuses() []handlers.JobInfo {
 func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports}
+	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
+		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
@@ -117,12 +119,15 @@ func (srv *Server) routes() *echo.Echo {
 		CookieSameSite: http.SameSiteStrictMode,
 		ContextKey:     handlers.CSRFKey,
 		Skipper: func(c echo.Context) bool {
-			// Probes and metrics carry no forms.
+			// Probes and metrics carry no forms; a bearer token is not sent
+			// by browsers on their own, so token calls need no CSRF token.
+			// Cookie-authenticated API calls still do (X-CSRF-Token).
 			switch c.Path() {
-			case "/healthz", "/readyz", "/metrics":
+			case "/healthz", "/readyz", "/metrics", "/api/v1/registry/events":
 				return true
 			}
-			return false
+			return strings.HasPrefix(c.Request().URL.Path, "/api/") &&
+				strings.HasPrefix(strings.ToLower(c.Request().Header.Get("Authorization")), "bearer ")
 		},
 	}))
 
@@ -145,6 +150,8 @@ func (srv *Server) routes() *echo.Echo {
 	pages.GET("/blobs/:digest", h.Blob)
 	pages.GET("/search", h.Search)
 	pages.GET("/jobs", h.JobsPage)
+	srv.actionRoutes(pages, h)
+	srv.apiRoutes(e, h)
 	e.RouteNotFound("/*", func(c echo.Context) error { return srv.requireLogin(h.NotFound)(c) })
 	return e
 }

@@ -1,0 +1,247 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"layerwise/store"
+)
+
+// ErrForbidden is returned when the principal lacks the role an action needs.
+var ErrForbidden = errors.New("forbidden")
+
+// forbidden says which role is missing, in words a person can act on.
+func forbidden(p *store.Principal, ns string, need store.Role) error {
+	who := "you"
+	if p != nil {
+		who = p.User
+	}
+	return fmt.Errorf("%w: %s needs the %s role in namespace %s to do this (ask a namespace admin)", ErrForbidden, who, need, ns)
+}
+
+// Ops are the changes the browser and the API make. Each checks the role,
+// makes the change and writes its audit record in one transaction: no
+// change without its record, no record without its change.
+type Ops struct {
+	Store *store.Store
+	// Changed is called after a successful change (the usage cache).
+	Changed func()
+}
+
+func (o *Ops) need(p *store.Principal, ns string, role store.Role) error {
+	if p == nil || !p.Can(ns, role) {
+		return forbidden(p, ns, role)
+	}
+	return nil
+}
+
+func (o *Ops) done() {
+	if o.Changed != nil {
+		o.Changed()
+	}
+}
+
+func current(ctx context.Context, tx *store.Store, ref store.TagRef) string {
+	st, err := tx.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
+	if err != nil {
+		return "none"
+	}
+	for _, t := range st.Tags {
+		if t.Name == ref.Tag && len(t.Items) > 0 {
+			if t.Items[0].Image != "" {
+				return t.Items[0].Image
+			}
+			return t.Items[0].DockerImageReference
+		}
+	}
+	return "none"
+}
+
+// SetTag is `oc tag`: editor in the destination namespace, and at least
+// viewer in a stream source's namespace (editor for a cross-namespace copy,
+// as promote across namespaces needs editor rights on both).
+func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, dst store.TagRef, opt store.TagOptions) (store.TagResult, error) {
+	if err := o.need(p, dst.Namespace, store.RoleEditor); err != nil {
+		return store.TagResult{}, err
+	}
+	if src.Kind != store.KindDockerImage && src.Namespace != dst.Namespace {
+		if err := o.need(p, src.Namespace, store.RoleEditor); err != nil {
+			return store.TagResult{}, err
+		}
+	}
+	var res store.TagResult
+	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+		before := current(ctx, tx, dst)
+		var err error
+		if res, err = tx.SetTag(ctx, src, dst, opt); err != nil {
+			return err
+		}
+		action := "tag.set"
+		if opt.Alias {
+			action = "tag.alias"
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: dst.Namespace, Action: action, Target: dst.String(),
+			Before: before, After: afterOf(res) + " from " + src.String()})
+	})
+	if err == nil {
+		o.done()
+	}
+	return res, err
+}
+
+func afterOf(res store.TagResult) string {
+	if res.Image != "" {
+		return res.Image
+	}
+	if res.Ref != "" {
+		return res.Ref
+	}
+	return "none"
+}
+
+// Promote copies a tag to the next step of the ladder (or to), editor only.
+func (o *Ops) Promote(ctx context.Context, p *store.Principal, ref store.StreamRef, from, to string) (store.TagResult, error) {
+	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
+		return store.TagResult{}, err
+	}
+	var res store.TagResult
+	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		dstTag := to
+		if dstTag == "" {
+			if dstTag, err = NextRung(ctx, tx, ref.Namespace, from); err != nil {
+				return err
+			}
+		}
+		dst := store.TagRef{Namespace: ref.Namespace, Stream: ref.Stream, Tag: dstTag}
+		before := current(ctx, tx, dst)
+		if res, err = tx.Promote(ctx, ref, from, dstTag); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.promote",
+			Target: dst.String(), Before: before, After: afterOf(res) + " from :" + from})
+	})
+	if err == nil {
+		o.done()
+	}
+	return res, err
+}
+
+// NextRung is the tag after from on the namespace's ladder.
+func NextRung(ctx context.Context, s *store.Store, ns, from string) (string, error) {
+	ladder, err := s.Ladder(ctx, ns)
+	if err != nil {
+		return "", err
+	}
+	for i, rung := range ladder {
+		if rung == from && i+1 < len(ladder) {
+			return ladder[i+1], nil
+		}
+	}
+	return "", fmt.Errorf("%q has no next step on the promotion ladder %s of namespace %s: %w",
+		from, strings.Join(ladder, " → "), ns, store.ErrInvalid)
+}
+
+// Rollback makes an image of the tag's history current again, editor only.
+func (o *Ops) Rollback(ctx context.Context, p *store.Principal, ref store.TagRef, digest string) (store.TagResult, error) {
+	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
+		return store.TagResult{}, err
+	}
+	var res store.TagResult
+	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+		before := current(ctx, tx, ref)
+		var err error
+		if res, err = tx.Rollback(ctx, ref, digest); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.rollback",
+			Target: ref.String(), Before: before, After: afterOf(res)})
+	})
+	if err == nil {
+		o.done()
+	}
+	return res, err
+}
+
+// DeleteTag removes a tag and its history, editor only.
+func (o *Ops) DeleteTag(ctx context.Context, p *store.Principal, ref store.TagRef) error {
+	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
+		return err
+	}
+	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+		before := current(ctx, tx, ref)
+		if err := tx.DeleteTag(ctx, ref); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.delete",
+			Target: ref.String(), Before: before, After: "none"})
+	})
+	if err == nil {
+		o.done()
+	}
+	return err
+}
+
+// SetNamespace changes contacts, threshold or ladder: namespace admin only.
+func (o *Ops) SetNamespace(ctx context.Context, p *store.Principal, ns string, set store.NamespaceSettings) error {
+	if err := o.need(p, ns, store.RoleAdmin); err != nil {
+		return err
+	}
+	return o.Store.Tx(ctx, func(tx *store.Store) error {
+		before, err := tx.GetNamespace(ctx, ns)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetNamespace(ctx, ns, set); err != nil {
+			return err
+		}
+		after, _ := tx.GetNamespace(ctx, ns)
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "namespace.settings", Target: ns,
+			Before: settingsText(before), After: settingsText(after)})
+	})
+}
+
+func settingsText(n store.Namespace) string {
+	th := "default"
+	if n.ThresholdBytes != nil {
+		th = fmt.Sprint(*n.ThresholdBytes)
+	}
+	return fmt.Sprintf("contacts=%s threshold=%s ladder=%s", n.Contacts, th, n.Ladder)
+}
+
+// SetRole binds (or with RoleNone unbinds) a user in a namespace: admin only.
+func (o *Ops) SetRole(ctx context.Context, p *store.Principal, ns, user string, role store.Role) error {
+	if err := o.need(p, ns, store.RoleAdmin); err != nil {
+		return err
+	}
+	return o.Store.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		action := "rolebinding.add"
+		if role == store.RoleNone {
+			action = "rolebinding.remove"
+			err = tx.RemoveRoleBinding(ctx, ns, user)
+		} else {
+			err = tx.AddRoleBinding(ctx, ns, user, role)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: action, Target: user, After: role.String()})
+	})
+}
+
+// SetScheduled toggles periodic re-import of an external tag, editor only.
+func (o *Ops) SetScheduled(ctx context.Context, p *store.Principal, ref store.TagRef, on bool) error {
+	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
+		return err
+	}
+	return o.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.SetScheduled(ctx, ref, on); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.scheduled",
+			Target: ref.String(), Before: fmt.Sprint(!on), After: fmt.Sprint(on)})
+	})
+}
