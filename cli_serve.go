@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"layerwise/jobs/openshift"
@@ -22,6 +24,11 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	ms := c.mailFlags(f)
 	report := f.String("report-schedule", c.env("LAYERWISE_REPORT_SCHEDULE", "0 7 * * 1"), "weekly usage e-mails (LAYERWISE_REPORT_SCHEDULE)")
 	snapshot := f.String("snapshot-schedule", c.env("LAYERWISE_SNAPSHOT_SCHEDULE", "@daily"), "usage snapshot schedule (LAYERWISE_SNAPSHOT_SCHEDULE)")
+	auth := f.String("auth", c.env("LAYERWISE_AUTH", "local"), "local, oidc or proxy (LAYERWISE_AUTH)")
+	issuer := f.String("oidc-issuer", c.env("LAYERWISE_OIDC_ISSUER", ""), "OpenID Connect issuer URL (LAYERWISE_OIDC_ISSUER)")
+	clientID := f.String("oidc-client-id", c.env("LAYERWISE_OIDC_CLIENT_ID", ""), "OpenID Connect client ID (LAYERWISE_OIDC_CLIENT_ID)")
+	secretFile := f.String("oidc-client-secret-file", c.env("LAYERWISE_OIDC_CLIENT_SECRET_FILE", ""), "file holding the client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)")
+	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -56,8 +63,20 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	trusted, err := web.ParseCIDRs(*proxies)
+	if err != nil {
+		return usagef("--trusted-proxies: %v", err)
+	}
 	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
-		Reports: set, ReportSchedule: *report}
+		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted,
+		OIDC: web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
+	if *secretFile != "" {
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			return fmt.Errorf("read the OIDC client secret: %w", err)
+		}
+		cfg.OIDC.ClientSecret = strings.TrimSpace(string(b))
+	}
 	if sender != nil {
 		cfg.Sender = sender
 	} else if !*noJobs {

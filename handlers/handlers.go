@@ -47,6 +47,8 @@ type Handler struct {
 	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
 	Reports   jobs.ReportSettings
 	Ops       *Ops
+	Limiter   *LoginLimiter // nil: no limit
+	SSO       bool          // OpenID Connect login is offered
 	Now       func() time.Time
 }
 

@@ -2,12 +2,14 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/format"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -18,8 +20,8 @@ const SessionCookie = "layerwise_session"
 // SessionTTL is how long a login lasts.
 const SessionTTL = 12 * time.Hour
 
-// safeNext keeps a post-login redirect on this site.
-func safeNext(next string) string {
+// SafeNext keeps a post-login redirect on this site.
+func SafeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
 		return "/"
 	}
@@ -29,7 +31,7 @@ func safeNext(next string) string {
 // LoginForm is GET /login.
 func (h *Handler) LoginForm(c echo.Context) error {
 	p := h.page(c, "Log in", views.Crumb{Label: "Log in"})
-	return render(c, http.StatusOK, views.ViewLogin(views.LoginPage{Page: p, Next: safeNext(c.QueryParam("next"))}))
+	return render(c, http.StatusOK, views.ViewLogin(views.LoginPage{Page: p, SSO: h.SSO, Next: SafeNext(c.QueryParam("next"))}))
 }
 
 // Login is POST /login: check the password, start a new session (a fresh
@@ -37,8 +39,20 @@ func (h *Handler) LoginForm(c echo.Context) error {
 func (h *Handler) Login(c echo.Context) error {
 	ctx := c.Request().Context()
 	name, password := strings.TrimSpace(c.FormValue("name")), c.FormValue("password")
-	next := safeNext(c.FormValue("next"))
+	next := SafeNext(c.FormValue("next"))
+	keys := []string{"user:" + name, "ip:" + c.RealIP()}
+	if h.Limiter != nil {
+		if wait := h.Limiter.Wait(keys...); wait > 0 {
+			p := h.page(c, "Log in", views.Crumb{Label: "Log in"})
+			c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			msg := fmt.Sprintf("Too many failed logins: try again in %s.", format.Duration(wait.Round(time.Second)))
+			return render(c, http.StatusTooManyRequests, views.ViewLogin(views.LoginPage{Page: p, SSO: h.SSO, Error: msg, Next: next, Name: name}))
+		}
+	}
 	u, err := h.Store.Authenticate(ctx, name, password)
+	if err != nil && errors.Is(err, store.ErrBadCredentials) && h.Limiter != nil {
+		h.Limiter.Fail(keys...)
+	}
 	if err != nil {
 		status := http.StatusUnauthorized
 		msg := "Unknown user or wrong password."
@@ -47,7 +61,10 @@ func (h *Handler) Login(c echo.Context) error {
 			status, msg = http.StatusInternalServerError, "Logging in failed on our side; try again."
 		}
 		p := h.page(c, "Log in", views.Crumb{Label: "Log in"})
-		return render(c, status, views.ViewLogin(views.LoginPage{Page: p, Error: msg, Next: next, Name: name}))
+		return render(c, status, views.ViewLogin(views.LoginPage{Page: p, SSO: h.SSO, Error: msg, Next: next, Name: name}))
+	}
+	if h.Limiter != nil {
+		h.Limiter.Succeed(keys...)
 	}
 	if old, err := c.Cookie(SessionCookie); err == nil {
 		_ = h.Store.DeleteSession(ctx, old.Value)

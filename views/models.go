@@ -293,6 +293,7 @@ type ErrorPage struct {
 // LoginPage is "/login".
 type LoginPage struct {
 	Page
+	SSO   bool // offer OpenID Connect login
 	Error string
 	Next  string
 	Name  string

@@ -63,6 +63,10 @@ func setPrincipal(c echo.Context, p *store.Principal) {
 // install) the dashboard is open and read-only.
 func (srv *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if p := srv.principalFromProxy(c); p != nil {
+			setPrincipal(c, p)
+			return next(c)
+		}
 		if p := srv.principalFromSession(c); p != nil {
 			setPrincipal(c, p)
 			return next(c)

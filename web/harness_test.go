@@ -31,6 +31,12 @@ type testServer struct {
 // hour old), creates demo/demo when withUser, and computes usage once.
 func newTestServer(t testing.TB, withUser bool, extra ...string) *testServer {
 	t.Helper()
+	return newTestServerWith(t, withUser, nil, extra...)
+}
+
+// newTestServerWith is newTestServer with a change to the configuration.
+func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), extra ...string) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "web.db"))
 	if err != nil {
@@ -63,7 +69,11 @@ func newTestServer(t testing.TB, withUser bool, extra ...string) *testServer {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(Config{Addr: "127.0.0.1:0", Threshold: 50 << 30, Policy: store.DefaultPolicy, SnapshotSchedule: "@daily"}, s, log)
+	cfg := Config{Addr: "127.0.0.1:0", Threshold: 50 << 30, Policy: store.DefaultPolicy, SnapshotSchedule: "@daily"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := New(cfg, s, log)
 	if err != nil {
 		t.Fatal(err)
 	}

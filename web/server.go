@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	Reports          jobs.ReportSettings
 	Sender           mail.Sender // nil: no mail server configured
 	NoJobs           bool
+	// Auth is local, oidc or proxy (LAYERWISE_AUTH).
+	Auth           string
+	OIDC           OIDCConfig
+	TrustedProxies []netip.Prefix
 	ShutdownTimeout  time.Duration
 }
 
@@ -46,6 +51,8 @@ type Server struct {
 	usage   *jobs.UsageCache
 	sched   *jobs.Scheduler
 	metrics *metrics
+	oidc    *oidcLogin
+	limiter *handlers.LoginLimiter
 }
 
 // New wires the server; nothing runs until Run.
@@ -53,7 +60,22 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
-	srv := &Server{cfg: cfg, store: s, log: log, metrics: newMetrics()}
+	switch cfg.Auth {
+	case "", "local", "proxy":
+	case "oidc":
+		if cfg.OIDC.Issuer == "" || cfg.OIDC.ClientID == "" {
+			return nil, fmt.Errorf("LAYERWISE_AUTH=oidc needs LAYERWISE_OIDC_ISSUER and LAYERWISE_OIDC_CLIENT_ID")
+		}
+	default:
+		return nil, fmt.Errorf("LAYERWISE_AUTH %q must be local, oidc or proxy", cfg.Auth)
+	}
+	if cfg.Auth == "proxy" && len(cfg.TrustedProxies) == 0 {
+		return nil, fmt.Errorf("LAYERWISE_AUTH=proxy needs LAYERWISE_TRUSTED_PROXIES (the proxy's addresses); otherwise anyone could send X-Forwarded-User")
+	}
+	srv := &Server{cfg: cfg, store: s, log: log, metrics: newMetrics(), limiter: handlers.NewLoginLimiter(5, 5*time.Minute)}
+	if cfg.Auth == "oidc" {
+		srv.oidc = &oidcLogin{cfg: cfg.OIDC}
+	}
 	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
 	srv.usage.OnRefresh = srv.metrics.usage
 	if !cfg.NoJobs {
@@ -92,7 +114,7 @@ func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}}
+		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}, Limiter: srv.limiter, SSO: srv.oidc != nil}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
@@ -139,6 +161,10 @@ func (srv *Server) routes() *echo.Echo {
 	e.GET("/login", h.LoginForm)
 	e.POST("/login", h.Login)
 	e.POST("/logout", h.Logout)
+	if srv.oidc != nil {
+		e.GET("/auth/oidc/start", srv.oidcStart)
+		e.GET("/auth/oidc/callback", srv.oidcCallback)
+	}
 
 	pages := e.Group("", srv.requireLogin)
 	pages.GET("/", h.Overview)
