@@ -36,10 +36,10 @@ type Config struct {
 	Sender           mail.Sender // nil: no mail server configured
 	NoJobs           bool
 	// Auth is local, oidc or proxy (LAYERWISE_AUTH).
-	Auth           string
-	OIDC           OIDCConfig
-	TrustedProxies []netip.Prefix
-	ShutdownTimeout  time.Duration
+	Auth            string
+	OIDC            OIDCConfig
+	TrustedProxies  []netip.Prefix
+	ShutdownTimeout time.Duration
 }
 
 // Server is the dashboard with its jobs and usage cache.
