@@ -24,7 +24,8 @@ func (h *Handler) Namespace(c echo.Context) error {
 		return h.failWith(c, "namespace "+name, err, name)
 	}
 	m := views.NamespacePage{Page: h.page(c, name, home(), views.Crumb{Label: name}),
-		Name: name, Contacts: ns.ContactList(), ThresholdBytes: h.threshold(ns)}
+		Name: name, Contacts: ns.ContactList(), ThresholdBytes: h.threshold(ns),
+		CanAdmin: principal(c).Can(name, store.RoleAdmin)}
 	m.Filter = strings.TrimSpace(c.QueryParam("q"))
 	m.Sort = c.QueryParam("sort")
 	switch m.Sort {

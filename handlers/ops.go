@@ -14,7 +14,7 @@ var ErrForbidden = errors.New("forbidden")
 
 // forbidden says which role is missing, in words a person can act on.
 func forbidden(p *store.Principal, ns string, need store.Role) error {
-	who := "you"
+	who := "a logged-in user"
 	if p != nil {
 		who = p.User
 	}
@@ -59,9 +59,9 @@ func current(ctx context.Context, tx *store.Store, ref store.TagRef) string {
 	return "none"
 }
 
-// SetTag is `oc tag`: editor in the destination namespace, and at least
-// viewer in a stream source's namespace (editor for a cross-namespace copy,
-// as promote across namespaces needs editor rights on both).
+// SetTag is `oc tag`: editor in the destination namespace and, for a
+// source in another namespace, editor there too (DESIGN.md: promoting
+// across namespaces needs editor rights on both).
 func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, dst store.TagRef, opt store.TagOptions) (store.TagResult, error) {
 	if err := o.need(p, dst.Namespace, store.RoleEditor); err != nil {
 		return store.TagResult{}, err
@@ -140,8 +140,8 @@ func NextRung(ctx context.Context, s *store.Store, ns, from string) (string, err
 			return ladder[i+1], nil
 		}
 	}
-	return "", fmt.Errorf("%q has no next step on the promotion ladder %s of namespace %s: %w",
-		from, strings.Join(ladder, " → "), ns, store.ErrInvalid)
+	return "", &invalidError{fmt.Sprintf("%q has no next step on the promotion ladder %s of namespace %s",
+		from, strings.Join(ladder, " → "), ns)}
 }
 
 // Rollback makes an image of the tag's history current again, editor only.
@@ -245,3 +245,9 @@ func (o *Ops) SetScheduled(ctx context.Context, p *store.Principal, ref store.Ta
 			Target: ref.String(), Before: fmt.Sprint(!on), After: fmt.Sprint(on)})
 	})
 }
+
+// invalidError reads as its message alone and matches store.ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == store.ErrInvalid }

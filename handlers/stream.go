@@ -76,6 +76,7 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 		Bytes: d.sizes.Tags[t.Name], ExclusiveBytes: -1}
 	v.Source = tagSource(ns, stream, t)
 	v.Alias = t.From != nil && t.From.Kind == store.KindImageStreamTag && sameStream(ns, stream, t.From)
+	v.External = t.From != nil && t.From.Kind == store.KindDockerImage && !t.Reference
 	if c := t.Condition; c != nil && c.Status == "False" {
 		v.ImportError = &views.ImportError{Reason: c.Reason, Message: c.Message, At: c.Time}
 	}
@@ -138,9 +139,20 @@ func tagSource(ns, stream string, t store.TagSnapshot) string {
 // Stream is "/ns/{ns}/is/{name}".
 func (h *Handler) Stream(c echo.Context) error {
 	ns, name := c.Param("ns"), c.Param("name")
-	d, err := h.loadStream(c, ns, name)
+	m, err := h.streamPage(c, ns, name)
 	if err != nil {
 		return h.failWith(c, "image stream "+ns+"/"+name, err, name)
+	}
+	d := formDoneFrom(c)
+	m.Actions.Done, m.Actions.DoneTag = d.message(), d.tag
+	return render(c, http.StatusOK, views.ViewStream(m))
+}
+
+// streamPage is the stream page's model, with the user's actions.
+func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage, error) {
+	d, err := h.loadStream(c, ns, name)
+	if err != nil {
+		return views.StreamPage{}, err
 	}
 	st := d.st
 	m := views.StreamPage{Page: h.page(c, ns+"/"+name, streamCrumbs(ns, name)...),
@@ -156,7 +168,12 @@ func (h *Handler) Stream(c echo.Context) error {
 		m.ExclusiveBytes = d.cached.ExclusiveBytes
 		m.Parts = streamParts(m)
 	}
-	return render(c, http.StatusOK, views.ViewStream(m))
+	ptrs := make([]*views.TagView, len(m.Tags))
+	for i := range m.Tags {
+		ptrs[i] = &m.Tags[i]
+	}
+	m.Actions = h.formActions(c, ns, ptrs...)
+	return m, nil
 }
 
 // streamParts splits a stream's bytes: each tag's own bytes, bytes shared

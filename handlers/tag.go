@@ -18,9 +18,24 @@ func (h *Handler) Tag(c echo.Context) error {
 	if !ok || tag == "" {
 		return h.notFound(c, what+" (write stream:tag)", name)
 	}
-	d, err := h.loadStream(c, ns, name)
+	m, found, err := h.tagPage(c, ns, name, tag)
 	if err != nil {
 		return h.failWith(c, what, err, name, tag)
+	}
+	if !found {
+		return h.notFound(c, what, tag)
+	}
+	d := formDoneFrom(c)
+	m.Actions.Done, m.Actions.DoneTag = d.message(), d.tag
+	return render(c, http.StatusOK, views.ViewTag(m))
+}
+
+// tagPage is the tag page's model, with the user's actions; found is false
+// when the stream exists but the tag does not.
+func (h *Handler) tagPage(c echo.Context, ns, name, tag string) (views.TagPage, bool, error) {
+	d, err := h.loadStream(c, ns, name)
+	if err != nil {
+		return views.TagPage{}, false, err
 	}
 	var found bool
 	var tv views.TagView
@@ -30,7 +45,7 @@ func (h *Handler) Tag(c echo.Context) error {
 		}
 	}
 	if !found {
-		return h.notFound(c, what, tag)
+		return views.TagPage{}, false, nil
 	}
 	crumbs := []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: name, Href: views.StreamHref(ns, name)}, {Label: tag}}
 	m := views.TagPage{Page: h.page(c, ns+"/"+name+":"+tag, crumbs...), Namespace: ns, Stream: name,
@@ -38,9 +53,13 @@ func (h *Handler) Tag(c echo.Context) error {
 	if len(tv.History) > 0 && tv.History[0].Image != "" {
 		iv, err := h.imageView(c.Request().Context(), tv.History[0].Image, tv.History[0].Ref)
 		if err != nil {
-			return h.fail(c, what, err)
+			return views.TagPage{}, false, err
 		}
 		m.Image = &iv
 	}
-	return render(c, http.StatusOK, views.ViewTag(m))
+	m.Actions = h.formActions(c, ns, &m.Tag)
+	if len(tv.History) > 0 && tv.History[0].Image != "" {
+		m.Actions.Add.Source = name + ":" + tag
+	}
+	return m, true, nil
 }

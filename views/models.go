@@ -95,6 +95,7 @@ type NamespacePage struct {
 	Streams          []StreamRow // this page
 	Pager            Pager
 	Trend            []Point
+	CanAdmin         bool // namespace admin: links to the settings and members pages
 }
 
 // StreamRow is one stream in a namespace listing.
@@ -127,6 +128,8 @@ type StreamPage struct {
 	// exclusive bytes, then bytes shared between tags of this stream, then
 	// bytes shared with other streams. They add up to Bytes.
 	Parts []Part
+	// Actions are the forms the user may use (none for viewers).
+	Actions Actions
 }
 
 // Part is one slice of a stacked bar.
@@ -152,6 +155,10 @@ type TagView struct {
 	Bytes          int64
 	ExclusiveBytes int64 // -1 while usage is being computed
 	History        []Revision
+	// PromoteTo is the next rung of the namespace's promotion ladder; ""
+	// when the tag is on no rung but the last, or has no image to promote.
+	PromoteTo string
+	External  bool // tagged from an external image: scheduled import can be toggled
 }
 
 // ImportError is a failed ImportSuccess condition.
@@ -180,6 +187,7 @@ type TagPage struct {
 	StreamHref string
 	Tag        TagView
 	Image      *ImageView // nil when the tag has no image yet
+	Actions    Actions
 }
 
 // ImageView is an image with its layers.

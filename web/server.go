@@ -203,7 +203,7 @@ func (srv *Server) errorHandler(h *handlers.Handler) echo.HTTPErrorHandler {
 				return
 			}
 			msg := fmt.Sprint(he.Message)
-			if he.Code == http.StatusForbidden && msg == "invalid csrf token" || he.Code == http.StatusBadRequest && msg == "missing csrf token in the form parameter" {
+			if he.Code == http.StatusForbidden && msg == "invalid csrf token" || he.Code == http.StatusBadRequest && strings.HasPrefix(msg, "missing csrf token") {
 				msg = "The form expired or did not come from this site: reload the page and try again."
 				he.Code = http.StatusForbidden
 			}

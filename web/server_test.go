@@ -108,7 +108,7 @@ func TestSessionCookieAndLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("logout without CSRF token: %d", resp.StatusCode)
 	}
 	ts.get(t, c, "/", http.StatusOK)
@@ -132,7 +132,7 @@ func TestLoginNeedsCSRF(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("login without CSRF token: %d", resp.StatusCode)
 	}
 }

@@ -1,0 +1,479 @@
+package handlers
+
+// The browser's tag actions: add a tag, promote, roll back, delete and
+// toggle scheduled import. Each is a form POST (the CSRF middleware has
+// checked its token) that goes through Ops, which checks the role and
+// writes the change with its audit record. On success a plain form is
+// redirected back (303) with what happened in the URL; an htmx request gets
+// the updated fragment. A refused action re-renders the page (or fragment)
+// with the reason next to its control and a 4xx status.
+//
+// A namespace the user cannot see answers 404, like its pages; a user who
+// sees it but lacks the editor role gets 403 and nothing changes.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"layerwise/store"
+	"layerwise/views"
+)
+
+// errStale is a promotion whose source moved since the page was loaded.
+var errStale = errors.New("stale")
+
+// formError is a refusal of this file's own, with a message to show as is.
+type formError struct {
+	kind error // store.ErrInvalid or errStale
+	msg  string
+}
+
+func (e formError) Error() string   { return e.msg }
+func (e formError) Is(t error) bool { return t == e.kind }
+
+func formInvalid(format string, a ...any) error {
+	return formError{store.ErrInvalid, fmt.Sprintf(format, a...)}
+}
+
+// formBack is the page an action returns to: the stream page, or the page
+// of one of its tags.
+type formBack struct {
+	ns, stream, tag string
+}
+
+func formBackOf(c echo.Context, ns, stream string) formBack {
+	b := formBack{ns: ns, stream: stream}
+	if t := strings.TrimSpace(c.FormValue("back")); t != "" && store.ValidateTag(t) == nil {
+		b.tag = t
+	}
+	return b
+}
+
+// formDone is what an action did, carried in the redirect's query so the
+// page can say so once (no flash cookie).
+type formDone struct {
+	code  string // tagged, promoted, rolledback, deleted, scheduled, unscheduled, unchanged
+	tag   string // the tag that changed
+	from  string // promoted: the source tag
+	image string // the digest now current
+}
+
+func (d formDone) query() string {
+	v := url.Values{"done": {d.code}, "tag": {d.tag}}
+	if d.from != "" {
+		v.Set("from", d.from)
+	}
+	if d.image != "" {
+		v.Set("image", d.image)
+	}
+	return v.Encode()
+}
+
+// formDoneFrom reads the redirect's query; anything malformed is dropped.
+func formDoneFrom(c echo.Context) formDone {
+	d := formDone{code: c.QueryParam("done"), tag: c.QueryParam("tag"), from: c.QueryParam("from"), image: c.QueryParam("image")}
+	if store.ValidateTag(d.tag) != nil {
+		return formDone{}
+	}
+	if d.from != "" && store.ValidateTag(d.from) != nil {
+		d.from = ""
+	}
+	if d.image != "" && store.ValidateDigest(d.image) != nil {
+		d.image = ""
+	}
+	return d
+}
+
+// message says what happened, in a sentence; "" for an unknown code.
+func (d formDone) message() string {
+	img := views.ShortDigest(d.image)
+	switch d.code {
+	case "tagged":
+		if d.image == "" {
+			return fmt.Sprintf("Tagged %s; its image arrives with the next import.", d.tag)
+		}
+		return fmt.Sprintf("Tagged %s: it now points to %s.", d.tag, img)
+	case "promoted":
+		if d.image == "" {
+			return fmt.Sprintf("Promoted %s → %s.", d.from, d.tag)
+		}
+		return fmt.Sprintf("Promoted %s → %s: %s is now current in %s.", d.from, d.tag, img, d.tag)
+	case "rolledback":
+		return fmt.Sprintf("Rolled back %s: %s is current again.", d.tag, img)
+	case "deleted":
+		return fmt.Sprintf("Deleted tag %s and its history; its images stay until the next prune.", d.tag)
+	case "scheduled":
+		return fmt.Sprintf("Scheduled import is on for %s.", d.tag)
+	case "unscheduled":
+		return fmt.Sprintf("Scheduled import is off for %s.", d.tag)
+	case "unchanged":
+		if d.image == "" {
+			return fmt.Sprintf("%s already pointed there; nothing changed.", d.tag)
+		}
+		return fmt.Sprintf("%s already pointed to %s; nothing changed.", d.tag, img)
+	}
+	return ""
+}
+
+func formDoneOf(code string, res store.TagResult, from string) formDone {
+	d := formDone{code: code, tag: res.Tag.Tag, from: from, image: res.Image}
+	if !res.Changed && code != "tagged" {
+		d.code = "unchanged"
+	}
+	return d
+}
+
+// formStatus maps an action's error to a status and the message shown.
+// The store's and Ops' messages are shown as they are: they name the
+// thing and say what to do, in oc's words where oc has them.
+func formStatus(c echo.Context, err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, forbiddenText(principal(c), err)
+	case errors.Is(err, errStale):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, strings.TrimSuffix(err.Error(), ": "+store.ErrNotFound.Error())
+	case errors.Is(err, store.ErrInvalid):
+		// Some errors wrap the sentinel at the end ("…: invalid").
+		return http.StatusBadRequest, strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error())
+	case errors.Is(err, store.ErrExists):
+		return http.StatusConflict, err.Error()
+	}
+	return http.StatusInternalServerError, "Something went wrong on our side and nothing was changed; the error is in the server log."
+}
+
+// forbiddenText turns Ops' refusal into a sentence addressed to the user.
+func forbiddenText(p *store.Principal, err error) string {
+	if p == nil {
+		return "Nobody is logged in: changes need an account and a role in the namespace (create one with `layerwise user add`, then log in)."
+	}
+	msg := strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
+	if rest, ok := strings.CutPrefix(msg, p.User+" needs "); ok {
+		msg = "You need " + rest
+	}
+	return upperFirst(msg) + "."
+}
+
+func upperFirst(s string) string {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// formNeed is Ops' role check, done before an action reads its fields so
+// that a refused user learns only that they are refused.
+func (h *Handler) formNeed(c echo.Context, ns string, role store.Role) error {
+	return h.Ops.need(principal(c), ns, role)
+}
+
+// formTagRef reads ns and stream:tag of "/ns/:ns/istag/:nametag/…".
+func formTagRef(c echo.Context) (store.TagRef, bool) {
+	name, tag, ok := strings.Cut(c.Param("nametag"), ":")
+	ref := store.TagRef{Namespace: c.Param("ns"), Stream: name, Tag: tag}
+	return ref, ok && ref.Validate() == nil
+}
+
+// formOK answers a successful action.
+func (h *Handler) formOK(c echo.Context, b formBack, d formDone) error {
+	c.Response().Header().Add("Vary", "HX-Request")
+	gone := d.code == "deleted" && d.tag == b.tag
+	if gone {
+		b.tag = "" // the tag's page is gone: back to the stream
+	}
+	if isHTMX(c) {
+		if gone {
+			c.Response().Header().Set("HX-Redirect", views.StreamHref(b.ns, b.stream)+"?"+d.query())
+			return c.NoContent(http.StatusOK)
+		}
+		return h.formAnswer(c, b, http.StatusOK, d, nil, views.AddTagForm{})
+	}
+	to := views.StreamHref(b.ns, b.stream)
+	if b.tag != "" {
+		to = views.TagHref(b.ns, b.stream, b.tag)
+	}
+	to += "?" + d.query()
+	if b.tag == "" && d.code != "deleted" {
+		to += "#tag-" + d.tag
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// formFailed answers a refused or failed action: the page with the reason
+// next to the control.
+func (h *Handler) formFailed(c echo.Context, b formBack, ae views.ActionError, err error, add views.AddTagForm) error {
+	status, msg := formStatus(c, err)
+	if status == http.StatusInternalServerError {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		h.Log.Error("action failed", "path", c.Request().URL.Path, "err", err)
+	}
+	ae.Message = msg
+	c.Response().Header().Add("Vary", "HX-Request")
+	return h.formAnswer(c, b, status, formDone{}, &ae, add)
+}
+
+// formAnswer renders the page an action returns to (the fragment for htmx).
+func (h *Handler) formAnswer(c echo.Context, b formBack, status int, d formDone, ae *views.ActionError, add views.AddTagForm) error {
+	if b.tag != "" {
+		m, found, err := h.tagPage(c, b.ns, b.stream, b.tag)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return h.fail(c, "image stream tag "+b.ns+"/"+b.stream+":"+b.tag, err)
+		}
+		if found {
+			m.Actions.Done, m.Actions.DoneTag, m.Actions.Error = d.message(), d.tag, ae
+			if add != (views.AddTagForm{}) {
+				m.Actions.Add = add
+			}
+			if isHTMX(c) {
+				return render(c, status, views.TagBody(m))
+			}
+			return render(c, status, views.ViewTag(m))
+		}
+		if isHTMX(c) {
+			// The tag went away under the page: show the stream instead.
+			c.Response().Header().Set("HX-Redirect", views.StreamHref(b.ns, b.stream))
+			return c.NoContent(http.StatusOK)
+		}
+	}
+	m, err := h.streamPage(c, b.ns, b.stream)
+	if err != nil {
+		return h.failWith(c, "image stream "+b.ns+"/"+b.stream, err, b.stream)
+	}
+	m.Actions.Done, m.Actions.DoneTag, m.Actions.Error, m.Actions.Add = d.message(), d.tag, ae, add
+	if isHTMX(c) {
+		return render(c, status, views.StreamTags(m))
+	}
+	return render(c, status, views.ViewStream(m))
+}
+
+// formSource reads the "Add a tag" source. Besides oc's forms it takes a
+// tag of this stream alone ("latest", ":latest") and an image of this
+// stream alone ("@sha256:…", "sha256:…").
+func formSource(s, ns, stream string) (store.Source, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return store.Source{}, formInvalid("name the source: a tag of this stream (latest), stream:tag, ns/stream:tag, stream@sha256:… or a registry image")
+	case strings.HasPrefix(s, ":"), strings.HasPrefix(s, "@"):
+		s = stream + s
+	case strings.HasPrefix(s, "sha256:") && !strings.Contains(s, "/"):
+		s = stream + "@" + s
+	case !strings.ContainsAny(s, ":@/"):
+		s = stream + ":" + s
+	}
+	return store.ParseSource(s, ns, "")
+}
+
+func formChecked(c echo.Context, name string) bool {
+	switch c.FormValue(name) {
+	case "on", "true", "1", "yes":
+		return true
+	}
+	return false
+}
+
+// AddTag is POST /ns/{ns}/is/{name}/tags: `oc tag SOURCE name:TAG`.
+func (h *Handler) AddTag(c echo.Context) error {
+	ns, stream := c.Param("ns"), c.Param("name")
+	if (store.StreamRef{Namespace: ns, Stream: stream}).Validate() != nil || !canSee(c, ns) {
+		return h.notFound(c, "image stream "+ns+"/"+stream, stream)
+	}
+	b := formBackOf(c, ns, stream)
+	f := views.AddTagForm{Source: strings.TrimSpace(c.FormValue("source")), Tag: strings.TrimSpace(c.FormValue("tag")),
+		Alias: formChecked(c, "alias"), Scheduled: formChecked(c, "scheduled")}
+	ae := views.ActionError{Control: "add"}
+	if err := h.formNeed(c, ns, store.RoleEditor); err != nil {
+		return h.formFailed(c, b, ae, err, f)
+	}
+	src, err := formSource(f.Source, ns, stream)
+	if err != nil {
+		return h.formFailed(c, b, ae, err, f)
+	}
+	if f.Tag == "" {
+		return h.formFailed(c, b, ae, formInvalid("name the new tag, e.g. v1.2.0"), f)
+	}
+	dst := store.TagRef{Namespace: ns, Stream: stream, Tag: f.Tag}
+	res, err := h.Ops.SetTag(c.Request().Context(), principal(c), src, dst, store.TagOptions{Alias: f.Alias, Scheduled: f.Scheduled})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// The source named in the form is missing: the request is
+			// wrong, the page is there.
+			if src.Kind == store.KindImageStreamTag && !strings.Contains(f.Source, "/") && strings.Index(f.Source, ":") > 0 {
+				err = formInvalid("%s; for an image from a registry write its host too, e.g. docker.io/library/%s", err, f.Source)
+			}
+			return h.formFailedStatus(c, b, ae, err, f, http.StatusBadRequest)
+		}
+		return h.formFailed(c, b, ae, err, f)
+	}
+	return h.formOK(c, b, formDone{code: "tagged", tag: f.Tag, image: res.Image})
+}
+
+// formFailedStatus is formFailed with a fixed status.
+func (h *Handler) formFailedStatus(c echo.Context, b formBack, ae views.ActionError, err error, add views.AddTagForm, status int) error {
+	_, msg := formStatus(c, err)
+	ae.Message = msg
+	c.Response().Header().Add("Vary", "HX-Request")
+	return h.formAnswer(c, b, status, formDone{}, &ae, add)
+}
+
+// PromoteTag is POST /ns/{ns}/istag/{name}:{tag}/promote: copy the tag's
+// image to the next rung of the ladder (or to the form's "to", the rung
+// the button named). A "digest" field is the image the button showed: if
+// the tag has moved since, nothing is promoted (409).
+func (h *Handler) PromoteTag(c echo.Context) error {
+	ref, ok := formTagRef(c)
+	if !ok || !canSee(c, ref.Namespace) {
+		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	}
+	b := formBackOf(c, ref.Namespace, ref.Stream)
+	ae := views.ActionError{Control: "promote", Tag: ref.Tag}
+	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	ctx := c.Request().Context()
+	to := strings.TrimSpace(c.FormValue("to"))
+	if to != "" {
+		if err := store.ValidateTag(to); err != nil {
+			return h.formFailed(c, b, ae, err, views.AddTagForm{})
+		}
+	}
+	if want := strings.TrimSpace(c.FormValue("digest")); want != "" {
+		if have := h.currentDigest(ctx, ref); have != "" && have != want {
+			err := formError{errStale, fmt.Sprintf("%s has moved to %s since this page was loaded (the button showed %s); check the new image, then promote again",
+				ref.Tag, views.ShortDigest(have), views.ShortDigest(want))}
+			return h.formFailed(c, b, ae, err, views.AddTagForm{})
+		}
+	}
+	res, err := h.Ops.Promote(ctx, principal(c), store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, to)
+	if err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	return h.formOK(c, b, formDoneOf("promoted", res, ref.Tag))
+}
+
+// currentDigest is the image a tag points to now ("" when none or unknown).
+func (h *Handler) currentDigest(ctx context.Context, ref store.TagRef) string {
+	st, err := h.Store.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
+	if err != nil {
+		return ""
+	}
+	for _, t := range st.Tags {
+		if t.Name == ref.Tag && len(t.Items) > 0 {
+			return t.Items[0].Image
+		}
+	}
+	return ""
+}
+
+// RollbackTag is POST /ns/{ns}/istag/{name}:{tag}/rollback: make an image
+// of the tag's history current again.
+func (h *Handler) RollbackTag(c echo.Context) error {
+	ref, ok := formTagRef(c)
+	if !ok || !canSee(c, ref.Namespace) {
+		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	}
+	b := formBackOf(c, ref.Namespace, ref.Stream)
+	digest := strings.TrimSpace(c.FormValue("digest"))
+	ae := views.ActionError{Control: "rollback", Tag: ref.Tag, Digest: digest}
+	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	if digest == "" {
+		return h.formFailed(c, b, ae, formInvalid("choose the history entry to make current"), views.AddTagForm{})
+	}
+	res, err := h.Ops.Rollback(c.Request().Context(), principal(c), ref, digest)
+	if err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	return h.formOK(c, b, formDoneOf("rolledback", res, ""))
+}
+
+// DeleteTagForm is POST /ns/{ns}/istag/{name}:{tag}/delete. The form's
+// "confirm" field must repeat the tag's name.
+func (h *Handler) DeleteTagForm(c echo.Context) error {
+	ref, ok := formTagRef(c)
+	if !ok || !canSee(c, ref.Namespace) {
+		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	}
+	b := formBackOf(c, ref.Namespace, ref.Stream)
+	ae := views.ActionError{Control: "delete", Tag: ref.Tag}
+	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	if got := strings.TrimSpace(c.FormValue("confirm")); got != ref.Tag {
+		msg := fmt.Sprintf("type the tag's name, %s, to confirm that it should be deleted", ref.Tag)
+		if got != "" {
+			msg = fmt.Sprintf("“%s” is not the tag's name; type %s to confirm that it should be deleted", got, ref.Tag)
+		}
+		return h.formFailed(c, b, ae, formInvalid("%s", msg), views.AddTagForm{})
+	}
+	if err := h.Ops.DeleteTag(c.Request().Context(), principal(c), ref); err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	return h.formOK(c, b, formDone{code: "deleted", tag: ref.Tag})
+}
+
+// ScheduleTag is POST /ns/{ns}/istag/{name}:{tag}/scheduled with
+// scheduled=on or off.
+func (h *Handler) ScheduleTag(c echo.Context) error {
+	ref, ok := formTagRef(c)
+	if !ok || !canSee(c, ref.Namespace) {
+		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	}
+	b := formBackOf(c, ref.Namespace, ref.Stream)
+	ae := views.ActionError{Control: "scheduled", Tag: ref.Tag}
+	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	var on bool
+	switch c.FormValue("scheduled") {
+	case "on":
+		on = true
+	case "off":
+	default:
+		return h.formFailed(c, b, ae, formInvalid("say whether scheduled import should be on or off"), views.AddTagForm{})
+	}
+	if err := h.Ops.SetScheduled(c.Request().Context(), principal(c), ref, on); err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	code := "unscheduled"
+	if on {
+		code = "scheduled"
+	}
+	return h.formOK(c, b, formDone{code: code, tag: ref.Tag})
+}
+
+// formActions are the actions of a stream or tag page for the user, with
+// each tag's next rung of the promotion ladder.
+func (h *Handler) formActions(c echo.Context, ns string, tags ...*views.TagView) views.Actions {
+	a := views.Actions{CanEdit: principal(c).Can(ns, store.RoleEditor)}
+	if !a.CanEdit {
+		return a
+	}
+	ladder, err := h.Store.Ladder(c.Request().Context(), ns)
+	if err != nil {
+		h.Log.Warn("cannot read the promotion ladder", "namespace", ns, "err", err)
+		return a
+	}
+	for _, t := range tags {
+		if len(t.History) == 0 || t.History[0].Image == "" {
+			continue
+		}
+		for i, rung := range ladder {
+			if rung == t.Name && i+1 < len(ladder) {
+				t.PromoteTo = ladder[i+1]
+			}
+		}
+	}
+	return a
+}

@@ -1,0 +1,278 @@
+package handlers
+
+// The namespace admin pages: settings (contacts, threshold, ladder) and
+// members (role bindings). Both need the admin role in the namespace; a
+// namespace the user cannot see answers 404 like its other pages.
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+
+	"github.com/labstack/echo/v4"
+
+	"layerwise/format"
+	"layerwise/store"
+	"layerwise/views"
+)
+
+// refused renders a 403 page saying what is missing.
+func (h *Handler) refused(c echo.Context, err error) error {
+	p := h.page(c, "Forbidden", home())
+	return render(c, http.StatusForbidden, views.ViewError(views.ErrorPage{Page: p, Status: http.StatusForbidden,
+		Message: forbiddenText(principal(c), err)}))
+}
+
+// adminNamespace checks that ns exists, is visible and that the user is its
+// admin; ok false means the answer has been written.
+func (h *Handler) adminNamespace(c echo.Context) (store.Namespace, bool, error) {
+	name := c.Param("ns")
+	if err := store.ValidateNamespace(name); err != nil || !canSee(c, name) {
+		return store.Namespace{}, false, h.notFound(c, "namespace "+name, name)
+	}
+	ns, err := h.Store.GetNamespace(c.Request().Context(), name)
+	if err != nil {
+		return ns, false, h.failWith(c, "namespace "+name, err, name)
+	}
+	if err := h.formNeed(c, name, store.RoleAdmin); err != nil {
+		return ns, false, h.refused(c, err)
+	}
+	return ns, true, nil
+}
+
+func adminCrumbs(ns, label string) []views.Crumb {
+	return []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: label}}
+}
+
+// sizeInput writes a byte count so that reading it back gives the same
+// number: "50GiB", "1536MiB", or plain bytes.
+func sizeInput(n int64) string {
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.unit)
+		}
+	}
+	return fmt.Sprint(n)
+}
+
+func (h *Handler) settingsPage(c echo.Context, ns store.Namespace) views.SettingsPage {
+	m := views.SettingsPage{Page: h.page(c, ns.Name+" settings", adminCrumbs(ns.Name, "Settings")...), Namespace: ns.Name,
+		Contacts: strings.Join(ns.ContactList(), ", "), Threshold: "default", DefaultThreshold: h.Threshold,
+		DefaultLadder: strings.Join(store.DefaultLadder, ", ")}
+	if ns.ThresholdBytes != nil {
+		m.Threshold = sizeInput(*ns.ThresholdBytes)
+	}
+	if ns.Ladder != "" {
+		m.Ladder = strings.Join(strings.Split(ns.Ladder, ","), ", ")
+	}
+	return m
+}
+
+// Settings is GET /ns/{ns}/settings.
+func (h *Handler) Settings(c echo.Context) error {
+	ns, ok, err := h.adminNamespace(c)
+	if !ok {
+		return err
+	}
+	m := h.settingsPage(c, ns)
+	m.Saved = c.QueryParam("saved") == "1"
+	return render(c, http.StatusOK, views.ViewSettings(m))
+}
+
+// splitList reads a list separated by commas, semicolons, white space or
+// arrows ("latest → test → prod"), dropping blanks. No e-mail address or
+// tag name holds any of these.
+func splitList(s string) []string {
+	out := []string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == '→' || unicode.IsSpace(r) }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// SaveSettings is POST /ns/{ns}/settings.
+func (h *Handler) SaveSettings(c echo.Context) error {
+	ns, ok, err := h.adminNamespace(c)
+	if !ok {
+		return err
+	}
+	m := h.settingsPage(c, ns)
+	m.Contacts, m.Threshold, m.Ladder = c.FormValue("contacts"), strings.TrimSpace(c.FormValue("threshold")), c.FormValue("ladder")
+	failed := func(field string, status int, msg string) error {
+		m.Error, m.ErrorField = msg, field
+		return render(c, status, views.ViewSettings(m))
+	}
+	set := store.NamespaceSettings{Contacts: splitList(m.Contacts)}
+	switch th := strings.ToLower(m.Threshold); th {
+	case "", "default", "none":
+		clear := int64(-1)
+		set.ThresholdBytes = &clear
+	default:
+		n, err := format.ParseSize(m.Threshold)
+		if err != nil {
+			return failed("threshold", http.StatusBadRequest, err.Error())
+		}
+		set.ThresholdBytes = &n
+	}
+	if set.Ladder = splitList(m.Ladder); len(set.Ladder) == 0 {
+		set.Ladder = append([]string(nil), store.DefaultLadder...)
+	}
+	if err := h.Ops.SetNamespace(c.Request().Context(), principal(c), ns.Name, set); err != nil {
+		status, msg := formStatus(c, err)
+		field := ""
+		switch text := err.Error(); {
+		case !errors.Is(err, store.ErrInvalid):
+		case strings.Contains(text, "contact"):
+			field = "contacts"
+		case strings.Contains(text, "ladder"):
+			field = "ladder"
+		}
+		if status == http.StatusInternalServerError {
+			h.Log.Error("saving settings failed", "namespace", ns.Name, "err", err)
+		}
+		return failed(field, status, msg)
+	}
+	return c.Redirect(http.StatusSeeOther, views.NamespaceSettingsHref(ns.Name)+"?saved=1")
+}
+
+var grantable = []string{store.RoleViewer.String(), store.RoleEditor.String(), store.RoleAdmin.String()}
+
+func (h *Handler) membersPage(c echo.Context, ns string) (views.MembersPage, error) {
+	m := views.MembersPage{Page: h.page(c, ns+" members", adminCrumbs(ns, "Members")...), Namespace: ns,
+		Roles: grantable, AddRole: store.RoleViewer.String()}
+	list, err := h.Store.Members(c.Request().Context(), ns)
+	if err != nil {
+		return m, err
+	}
+	me := ""
+	if p := principal(c); p != nil {
+		me = p.User
+	}
+	for _, mb := range list {
+		m.Members = append(m.Members, views.Member{User: mb.User, Role: mb.Role, Self: mb.User == me})
+	}
+	return m, nil
+}
+
+// Members is GET /ns/{ns}/members.
+func (h *Handler) Members(c echo.Context) error {
+	ns, ok, err := h.adminNamespace(c)
+	if !ok {
+		return err
+	}
+	m, err := h.membersPage(c, ns.Name)
+	if err != nil {
+		return h.fail(c, "members of "+ns.Name, err)
+	}
+	user, role := c.QueryParam("user"), c.QueryParam("role")
+	if store.ValidateUserName(user) == nil {
+		switch c.QueryParam("done") {
+		case "set":
+			if _, err := store.ParseRole(role); err == nil {
+				m.Done = fmt.Sprintf("%s is now %s in %s.", user, article(role), ns.Name)
+			}
+		case "removed":
+			m.Done = fmt.Sprintf("%s no longer holds a role in %s.", user, ns.Name)
+		}
+	}
+	return render(c, http.StatusOK, views.ViewMembers(m))
+}
+
+func article(role string) string {
+	if strings.HasPrefix(role, "a") || strings.HasPrefix(role, "e") {
+		return "an " + role
+	}
+	return "a " + role
+}
+
+// membersFailed re-renders the members page with an error next to the
+// form that failed (row "" is the add form).
+func (h *Handler) membersFailed(c echo.Context, ns, row, user, role string, status int, msg string) error {
+	m, err := h.membersPage(c, ns)
+	if err != nil {
+		return h.fail(c, "members of "+ns, err)
+	}
+	m.Error, m.ErrorUser = msg, row
+	if row == "" {
+		m.AddUser, m.AddRole = user, role
+	}
+	return render(c, status, views.ViewMembers(m))
+}
+
+// SetMember is POST /ns/{ns}/members: give a user a role (replacing any).
+func (h *Handler) SetMember(c echo.Context) error {
+	ns, ok, err := h.adminNamespace(c)
+	if !ok {
+		return err
+	}
+	ctx := c.Request().Context()
+	user, roleName := strings.TrimSpace(c.FormValue("user")), c.FormValue("role")
+	row := ""
+	for _, mb := range mustMembers(h, c, ns.Name) {
+		if mb.User == user {
+			row = user
+		}
+	}
+	role, err := store.ParseRole(roleName)
+	if err != nil {
+		return h.membersFailed(c, ns.Name, row, user, roleName, http.StatusBadRequest, err.Error())
+	}
+	if user == "" {
+		return h.membersFailed(c, ns.Name, row, user, roleName, http.StatusBadRequest, "Type the user name of the account to add.")
+	}
+	if _, err := h.Store.GetUser(ctx, user); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return h.membersFailed(c, ns.Name, row, user, roleName, http.StatusBadRequest,
+				fmt.Sprintf("There is no account named “%s”. Create it first (layerwise user add %s), or let them log in once through single sign-on; then add them here.", user, user))
+		}
+		return h.fail(c, "user "+user, err)
+	}
+	if err := h.Ops.SetRole(ctx, principal(c), ns.Name, user, role); err != nil {
+		status, msg := formStatus(c, err)
+		if status == http.StatusInternalServerError {
+			h.Log.Error("setting a role failed", "namespace", ns.Name, "err", err)
+		}
+		return h.membersFailed(c, ns.Name, row, user, roleName, status, msg)
+	}
+	v := url.Values{"done": {"set"}, "user": {user}, "role": {role.String()}}
+	return c.Redirect(http.StatusSeeOther, views.NamespaceMembersHref(ns.Name)+"?"+v.Encode())
+}
+
+func mustMembers(h *Handler, c echo.Context, ns string) []store.Member {
+	list, _ := h.Store.Members(c.Request().Context(), ns)
+	return list
+}
+
+// RemoveMember is POST /ns/{ns}/members/remove.
+func (h *Handler) RemoveMember(c echo.Context) error {
+	ns, ok, err := h.adminNamespace(c)
+	if !ok {
+		return err
+	}
+	user := strings.TrimSpace(c.FormValue("user"))
+	bound := false
+	for _, mb := range mustMembers(h, c, ns.Name) {
+		bound = bound || mb.User == user
+	}
+	if !bound {
+		return h.membersFailed(c, ns.Name, "", "", "", http.StatusNotFound,
+			fmt.Sprintf("“%s” holds no role in %s; nothing to remove.", user, ns.Name))
+	}
+	if err := h.Ops.SetRole(c.Request().Context(), principal(c), ns.Name, user, store.RoleNone); err != nil {
+		status, msg := formStatus(c, err)
+		if status == http.StatusInternalServerError {
+			h.Log.Error("removing a role failed", "namespace", ns.Name, "err", err)
+		}
+		return h.membersFailed(c, ns.Name, user, "", "", status, msg)
+	}
+	v := url.Values{"done": {"removed"}, "user": {user}}
+	return c.Redirect(http.StatusSeeOther, views.NamespaceMembersHref(ns.Name)+"?"+v.Encode())
+}

@@ -1,0 +1,185 @@
+package views
+
+import (
+	"regexp"
+	"time"
+)
+
+// Actions are the forms a stream or tag page offers: shown only when
+// CanEdit (an editor in the namespace); viewers and installs without
+// accounts get the page read-only.
+type Actions struct {
+	CanEdit bool
+	// Done says what the last action did ("Promoted latest → test: …"),
+	// shown once at the top of the tags; DoneTag is the tag it concerned.
+	Done    string
+	DoneTag string
+	// Error is a refused or failed action, shown next to its control.
+	Error *ActionError
+	Add   AddTagForm // what was typed into "Add a tag", kept after an error
+}
+
+// ActionError is an action that did not happen, and why.
+type ActionError struct {
+	Control string // add, promote, rollback, delete, scheduled
+	Tag     string // the tag whose control failed ("" for the add form)
+	Digest  string // rollback: the history entry whose button was used
+	Message string // in words a person can act on
+}
+
+// For says whether the error belongs next to a tag's control.
+func (e *ActionError) For(control, tag string) bool {
+	return e != nil && e.Control == control && e.Tag == tag
+}
+
+// ForEntry says whether the error belongs next to a history entry's
+// "Make current" button.
+func (e *ActionError) ForEntry(tag, digest string) bool {
+	return e.For("rollback", tag) && e.Digest == digest
+}
+
+// AddTagForm is the "Add a tag" form's fields.
+type AddTagForm struct {
+	Source    string // stream:tag, ns/stream:tag, stream@sha256:… or a pull spec
+	Tag       string // the new tag's name in this stream
+	Alias     bool   // track the source (same stream only)
+	Scheduled bool   // re-import an external image periodically
+}
+
+// SettingsPage is "/ns/{ns}/settings" (namespace admins).
+type SettingsPage struct {
+	Page
+	Namespace        string
+	Contacts         string // comma-separated, as typed or stored
+	Threshold        string // "50GiB"; "" or "default" for the global default
+	DefaultThreshold int64  // the global threshold, for the hint
+	Ladder           string // comma-separated
+	DefaultLadder    string
+	Error            string
+	ErrorField       string // contacts, threshold or ladder
+	Saved            bool
+}
+
+// MembersPage is "/ns/{ns}/members" (namespace admins).
+type MembersPage struct {
+	Page
+	Namespace string
+	Members   []Member
+	Roles     []string // the roles one can grant
+	AddUser   string   // as typed
+	AddRole   string
+	Error     string
+	ErrorUser string // the member row whose control failed; "" for the add form
+	Done      string
+}
+
+// Member is one role binding.
+type Member struct {
+	User string
+	Role string
+	Self bool // the logged-in user
+}
+
+// AuditPage is "/audit".
+type AuditPage struct {
+	Page
+	Namespace, Actor, Action string   // the filters as given
+	Namespaces               []string // the namespaces the user may filter by
+	Actions                  []string // the known action names
+	Events                   []AuditRow
+	Limit                    int // at most this many are listed
+}
+
+// AuditRow is one audit event.
+type AuditRow struct {
+	At                       time.Time
+	Actor                    string
+	Namespace, NamespaceHref string // Href "" when the event has no namespace
+	Action                   string
+	Target, TargetHref       string // Href "" when the target has no page
+	Before, After            string
+}
+
+// TokensPage is "/tokens": the user's API tokens.
+type TokensPage struct {
+	Page
+	Tokens  []TokenRow
+	Name    string // the create form's fields as typed
+	Expires string
+	Error   string // the create form's error
+	// RevokeError says why a revoke failed.
+	RevokeError string
+	Done        string
+	// NewToken is set once, on the page that answers the create form.
+	NewToken     string
+	NewTokenName string
+}
+
+// TokenRow is an API token, never its secret.
+type TokenRow struct {
+	ID      int64
+	Name    string
+	Created time.Time
+	Expires *time.Time
+	Revoked *time.Time
+	Expired bool
+}
+
+// errorPlaced says whether one of the page's controls shows e. When none
+// does (a viewer has no controls, a tag on the last rung has no promote
+// button, the tag is gone) the page shows the error above the tags.
+func errorPlaced(e *ActionError, on bool, tags []TagView) bool {
+	if e == nil {
+		return true
+	}
+	if !on {
+		return false
+	}
+	if e.Control == "add" {
+		return true
+	}
+	for _, t := range tags {
+		if t.Name != e.Tag {
+			continue
+		}
+		switch e.Control {
+		case "promote":
+			return t.PromoteTo != ""
+		case "scheduled", "delete":
+			return true
+		case "rollback":
+			for _, r := range t.History {
+				if r.Image == e.Digest && canRollBack(t, r) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// textPart is a piece of free text: a digest or the text between digests.
+type textPart struct {
+	Text   string
+	Digest bool
+}
+
+var digestInText = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+
+// digestParts splits text around its sha256 digests.
+func digestParts(s string) []textPart {
+	var out []textPart
+	last := 0
+	for _, loc := range digestInText.FindAllStringIndex(s, -1) {
+		if loc[0] > last {
+			out = append(out, textPart{Text: s[last:loc[0]]})
+		}
+		out = append(out, textPart{Text: s[loc[0]:loc[1]], Digest: true})
+		last = loc[1]
+	}
+	if last < len(s) {
+		out = append(out, textPart{Text: s[last:]})
+	}
+	return out
+}
