@@ -38,6 +38,7 @@ func (c *cli) commands() []command {
 	return []command{
 		{"serve", "serve [--addr A] [--demo] [--no-jobs]   the dashboard (and its jobs)", (*cli).cmdServe},
 		{"import", "import openshift FILE|- ...   load `oc get is,images -o json|yaml` output", (*cli).cmdImport},
+		{"import-image", "import-image NS/STREAM[:TAG] --from REF [--confirm] [--scheduled] [--insecure] [--import-mode Legacy|PreserveOriginal]", (*cli).cmdImportImage},
 		{"get", "get is [-n NS] [-o json]      list image streams", (*cli).cmdGet},
 		{"describe", "describe is NS/STREAM | describe istag NS/STREAM:TAG", (*cli).cmdDescribe},
 		{"tag", "tag SRC DST... [--alias] | tag -d NS/STREAM:TAG...", (*cli).cmdTag},

@@ -29,6 +29,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	clientID := f.String("oidc-client-id", c.env("LAYERWISE_OIDC_CLIENT_ID", ""), "OpenID Connect client ID (LAYERWISE_OIDC_CLIENT_ID)")
 	secretFile := f.String("oidc-client-secret-file", c.env("LAYERWISE_OIDC_CLIENT_SECRET_FILE", ""), "file holding the client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)")
 	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
+	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -68,7 +69,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		return usagef("--trusted-proxies: %v", err)
 	}
 	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
-		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted,
+		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted, RegistryAuthFile: *authFile,
 		OIDC: web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
 	if *secretFile != "" {
 		b, err := os.ReadFile(*secretFile)

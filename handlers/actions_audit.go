@@ -17,7 +17,7 @@ import (
 // auditActions are the actions Ops and the token page record, offered in
 // the filter (any other name can still be typed).
 var auditActions = []string{
-	"tag.set", "tag.alias", "tag.promote", "tag.rollback", "tag.delete", "tag.scheduled",
+	"tag.set", "tag.alias", "tag.promote", "tag.rollback", "tag.delete", "tag.scheduled", "tag.import",
 	"namespace.settings", "rolebinding.add", "rolebinding.remove", "token.create", "token.revoke",
 }
 

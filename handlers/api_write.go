@@ -240,9 +240,8 @@ type APIImportRequest struct {
 	ReferencePolicy string `json:"referencePolicy,omitempty"` // Source or Local
 }
 
-// APIImport is POST /api/v1/namespaces/{ns}/imagestreamimports. Importing
-// from registries is another issue: the request is checked (role, body)
-// and then refused with 501.
+// APIImport is POST /api/v1/namespaces/{ns}/imagestreamimports: the
+// request is checked (role, body) here and imported by apiImport.
 func (h *Handler) APIImport(c echo.Context) error {
 	ns, err := apiNamespace(c)
 	if err != nil {
@@ -261,7 +260,8 @@ func (h *Handler) APIImport(c echo.Context) error {
 	if strings.Contains(req.Tag, "/") {
 		return h.apiFail(c, apiErrorf(http.StatusBadRequest, "tag %q: write stream:tag; the namespace is %s from the URL", req.Tag, ns))
 	}
-	if _, err := store.ParseTagRef(req.Tag, ns); err != nil {
+	ref, err := store.ParseTagRef(req.Tag, ns)
+	if err != nil {
 		return h.apiFail(c, err)
 	}
 	if err := store.ValidatePullSpec(req.From); err != nil {
@@ -277,6 +277,5 @@ func (h *Handler) APIImport(c echo.Context) error {
 	default:
 		return h.apiFail(c, apiErrorf(http.StatusBadRequest, "referencePolicy %q must be Source or Local", req.ReferencePolicy))
 	}
-	return WriteAPIError(c, http.StatusNotImplemented, "importing from a registry is not available yet in this version; "+
-		"set the tag with PUT imagestreamtags and kind DockerImage")
+	return h.apiImport(c, ref, req)
 }

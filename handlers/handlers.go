@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"layerwise/jobs"
+	"layerwise/jobs/registry"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -47,8 +48,9 @@ type Handler struct {
 	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
 	Reports   jobs.ReportSettings
 	Ops       *Ops
-	Limiter   *LoginLimiter // nil: no limit
-	SSO       bool          // OpenID Connect login is offered
+	Importer  registry.Fetcher // reads images from registries; nil: importing answers 501
+	Limiter   *LoginLimiter    // nil: no limit
+	SSO       bool             // OpenID Connect login is offered
 	Now       func() time.Time
 }
 

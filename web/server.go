@@ -21,6 +21,7 @@ import (
 	"layerwise/handlers"
 	"layerwise/jobs"
 	"layerwise/jobs/mail"
+	"layerwise/jobs/registry"
 	"layerwise/static"
 	"layerwise/store"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	OIDC            OIDCConfig
 	TrustedProxies  []netip.Prefix
 	ShutdownTimeout time.Duration
+	// RegistryAuthFile is a .dockerconfigjson for imports (LAYERWISE_REGISTRY_AUTH_FILE).
+	RegistryAuthFile string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -114,7 +117,8 @@ func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}, Limiter: srv.limiter, SSO: srv.oidc != nil}
+		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}, Limiter: srv.limiter, SSO: srv.oidc != nil,
+		Importer: registry.NewFetcher(srv.cfg.RegistryAuthFile)}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
