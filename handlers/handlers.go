@@ -4,7 +4,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -51,7 +50,9 @@ type Handler struct {
 	Importer  registry.Fetcher // reads images from registries; nil: importing answers 501
 	Limiter   *LoginLimiter    // nil: no limit
 	SSO       bool             // OpenID Connect login is offered
-	Now       func() time.Time
+
+	fallback pageCache // used when Ops is nil (read-only tests)
+	Now      func() time.Time
 }
 
 // Context keys the web middleware sets.
@@ -102,9 +103,12 @@ func home() views.Crumb { return views.Crumb{Label: "Overview", Href: "/"} }
 
 // render writes a component with a status; rendering into a buffer first
 // means a template error becomes a clean 500, not half a page.
+// The buffer comes from templ's pool: pages are tens of KiB, and a fresh
+// buffer per request was much of the garbage behind GC tail latency.
 func render(c echo.Context, status int, comp templ.Component) error {
-	var buf bytes.Buffer
-	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}
 	return c.HTMLBlob(status, buf.Bytes())

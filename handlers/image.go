@@ -13,6 +13,10 @@ import (
 
 // imageView fills an image with its layers and how widely each is shared.
 func (h *Handler) imageView(ctx context.Context, digest, ref string) (views.ImageView, error) {
+	return cached(h, "image\x00"+digest+"\x00"+ref, func() (views.ImageView, error) { return h.loadImageView(ctx, digest, ref) })
+}
+
+func (h *Handler) loadImageView(ctx context.Context, digest, ref string) (views.ImageView, error) {
 	img, err := h.Store.GetImage(ctx, digest)
 	if err != nil {
 		return views.ImageView{}, err

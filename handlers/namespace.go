@@ -19,7 +19,7 @@ func (h *Handler) Namespace(c echo.Context) error {
 	if err := store.ValidateNamespace(name); err != nil || !canSee(c, name) {
 		return h.notFound(c, "namespace "+name, name)
 	}
-	ns, err := h.Store.GetNamespace(ctx, name)
+	ns, err := cached(h, "namespace\x00"+name, func() (store.Namespace, error) { return h.Store.GetNamespace(ctx, name) })
 	if err != nil {
 		return h.failWith(c, "namespace "+name, err, name)
 	}
@@ -74,9 +74,7 @@ func (h *Handler) Namespace(c echo.Context) error {
 		}
 		m.SortHrefs[s] = views.NamespaceHref(name) + "?" + v.Encode()
 	}
-	if snaps, err := h.Store.Trend(ctx, name, h.now().Add(-trendWindow)); err == nil {
-		m.Trend = points(snaps)
-	}
+	m.Trend, _ = h.trend(ctx, name)
 	c.Response().Header().Add("Vary", "HX-Request")
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.NamespaceStreams(m))

@@ -28,6 +28,8 @@ type Ops struct {
 	Store *store.Store
 	// Changed is called after a successful change (the usage cache).
 	Changed func()
+
+	cache pageCache // pages' reads, invalidated by every change here
 }
 
 func (o *Ops) need(p *store.Principal, ns string, role store.Role) error {
@@ -38,6 +40,7 @@ func (o *Ops) need(p *store.Principal, ns string, role store.Role) error {
 }
 
 func (o *Ops) done() {
+	o.cache.bump()
 	if o.Changed != nil {
 		o.Changed()
 	}
@@ -189,6 +192,7 @@ func (o *Ops) SetNamespace(ctx context.Context, p *store.Principal, ns string, s
 	if err := o.need(p, ns, store.RoleAdmin); err != nil {
 		return err
 	}
+	defer o.done()
 	return o.Store.Tx(ctx, func(tx *store.Store) error {
 		before, err := tx.GetNamespace(ctx, ns)
 		if err != nil {
@@ -216,6 +220,7 @@ func (o *Ops) SetRole(ctx context.Context, p *store.Principal, ns, user string, 
 	if err := o.need(p, ns, store.RoleAdmin); err != nil {
 		return err
 	}
+	defer o.done()
 	return o.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		action := "rolebinding.add"
@@ -237,6 +242,7 @@ func (o *Ops) SetScheduled(ctx context.Context, p *store.Principal, ref store.Ta
 	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return err
 	}
+	defer o.done()
 	return o.Store.Tx(ctx, func(tx *store.Store) error {
 		if err := tx.SetScheduled(ctx, ref, on); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -76,58 +77,67 @@ func (h *Handler) Overview(c echo.Context) error {
 	ctx := c.Request().Context()
 	m := views.Overview{Page: h.page(c, "Overview", views.Crumb{Label: "Overview"})}
 	u := h.Usage.Get()
-	nss, err := h.Store.ListNamespaces(ctx)
+	// Namespace settings by name, once per data version.
+	byName, err := cached(h, "namespaces", func() (map[string]store.Namespace, error) {
+		nss, err := h.Store.ListNamespaces(ctx)
+		out := make(map[string]store.Namespace, len(nss))
+		for _, n := range nss {
+			out[n.Name] = n
+		}
+		return out, err
+	})
 	if err != nil {
 		return h.fail(c, "namespaces", err)
 	}
-	byName := map[string]store.Namespace{}
-	for _, n := range nss {
-		byName[n.Name] = n
-	}
-	if !seesAll(c) {
-		var mine []store.Namespace
-		for _, n := range nss {
-			if canSee(c, n.Name) {
-				mine = append(mine, n)
-			}
-		}
-		nss = mine
-	}
-	m.NamespaceCount = len(nss)
 	if u == nil {
 		m.Computing = true
+		m.NamespaceCount = len(byName)
 	} else {
 		m.RegistryBytes, m.RegistryBlobs = u.Registry.Bytes, u.Registry.Blobs
 		m.ReclaimableBytes, m.UnknownImages = u.Registry.ReclaimableBytes, u.Registry.UnknownImages
-		ranked := append([]store.NamespaceUsage(nil), u.Namespaces...)
-		sort.SliceStable(ranked, func(i, j int) bool { return ranked[i].Bytes > ranked[j].Bytes })
-		var biggest int64
-		for _, n := range ranked {
-			if canSee(c, n.Name) {
-				biggest = n.Bytes
-				break
+		// Ranked once per data version, not per request.
+		ranked, _ := cached(h, "ranking", func() ([]*store.NamespaceUsage, error) {
+			r := make([]*store.NamespaceUsage, len(u.Namespaces))
+			for i := range u.Namespaces {
+				r[i] = &u.Namespaces[i]
 			}
-		}
-		bars := make([]views.NamespaceBar, 0, len(ranked))
+			sort.SliceStable(r, func(i, j int) bool { return r[i].Bytes > r[j].Bytes })
+			return r, nil
+		})
+		// One pass: count what the user sees and build bars only for the
+		// page shown (2,000 bars per request would be mostly garbage).
+		visible := 0
 		for _, n := range ranked {
 			if !canSee(c, n.Name) {
 				continue
 			}
-			th := h.threshold(byName[n.Name])
-			bar := views.NamespaceBar{Name: n.Name, Streams: len(n.Streams), Bytes: n.Bytes, ExclusiveBytes: n.ExclusiveBytes,
-				ReclaimableBytes: n.ReclaimableBytes, ThresholdBytes: th, Over: th > 0 && n.Bytes >= th, Fraction: fraction(n.Bytes, biggest)}
-			if bar.Over {
+			visible++
+			if th := h.threshold(byName[n.Name]); th > 0 && n.Bytes >= th {
 				m.OverCount++
 			}
-			bars = append(bars, bar)
 		}
-		page, pages := pageNumber(c, len(bars))
-		m.Pager = pager(c, page, pages, len(bars))
-		m.Namespaces = bars[(page-1)*perPage : min(page*perPage, len(bars))]
+		m.NamespaceCount = visible
+		page, pages := pageNumber(c, visible)
+		m.Pager = pager(c, page, pages, visible)
+		var biggest int64
+		i := 0
+		for _, n := range ranked {
+			if !canSee(c, n.Name) {
+				continue
+			}
+			if biggest == 0 {
+				biggest = n.Bytes
+			}
+			if i >= (page-1)*perPage && i < page*perPage {
+				th := h.threshold(byName[n.Name])
+				m.Namespaces = append(m.Namespaces, views.NamespaceBar{Name: n.Name, Streams: len(n.Streams), Bytes: n.Bytes,
+					ExclusiveBytes: n.ExclusiveBytes, ReclaimableBytes: n.ReclaimableBytes, ThresholdBytes: th,
+					Over: th > 0 && n.Bytes >= th, Fraction: fraction(n.Bytes, biggest)})
+			}
+			i++
+		}
 	}
-	if snaps, err := h.Store.Trend(ctx, "", h.now().Add(-trendWindow)); err == nil {
-		m.Trend = points(snaps)
-	}
+	m.Trend, _ = h.trend(ctx, "")
 	m.Jobs, err = h.jobStatuses(c)
 	if err != nil {
 		return h.fail(c, "jobs", err)
@@ -170,4 +180,12 @@ func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {
 		out = append(out, views.JobStatus{Name: name, Schedule: "not scheduled here", Last: &r})
 	}
 	return out, nil
+}
+
+// trend is a namespace's ("" = the registry's) recent snapshots.
+func (h *Handler) trend(ctx context.Context, ns string) ([]views.Point, error) {
+	return cached(h, "trend\x00"+ns, func() ([]views.Point, error) {
+		snaps, err := h.Store.Trend(ctx, ns, h.now().Add(-trendWindow))
+		return points(snaps), err
+	})
 }

@@ -37,13 +37,23 @@ func (h *Handler) loadStream(c echo.Context, ns, name string) (streamData, error
 		// Not "forbidden": users do not learn which namespaces exist.
 		return d, fmt.Errorf("image stream %s/%s: %w", ns, name, store.ErrNotFound)
 	}
-	var err error
-	if d.st, err = h.Store.GetStream(ctx, ref); err != nil {
+	type rows struct {
+		st    store.StreamSnapshot
+		sizes store.StreamSizes
+	}
+	r, err := cached(h, "stream\x00"+ns+"\x00"+name, func() (rows, error) {
+		var r rows
+		var err error
+		if r.st, err = h.Store.GetStream(ctx, ref); err != nil {
+			return r, err
+		}
+		r.sizes, err = h.Store.StreamSizes(ctx, ref)
+		return r, err
+	})
+	if err != nil {
 		return d, err
 	}
-	if d.sizes, err = h.Store.StreamSizes(ctx, ref); err != nil {
-		return d, err
-	}
+	d.st, d.sizes = r.st, r.sizes
 	if u := h.Usage.Get(); u != nil {
 		if nu, ok := u.Namespace(ns); ok {
 			for i := range nu.Streams {

@@ -19,8 +19,12 @@ type Usage struct {
 	// ComputedAt is when the pass ran; pages show how fresh the figures are.
 	ComputedAt time.Time `json:"computedAt"`
 
-	shares *blobShares // per blob ID, for the layer views
+	shares  *blobShares // per blob ID, for the layer views
+	version int64       // unique per computation (wall clock in ns)
 }
+
+// Version tells one computation from another, even within a second.
+func (u *Usage) Version() int64 { return u.version }
 
 // blobShares are reference counts indexed by blob ID.
 type blobShares struct {
@@ -97,7 +101,9 @@ func (s *Store) ComputeUsage(ctx context.Context, policy Policy) (*Usage, error)
 	if err != nil {
 		return nil, fmt.Errorf("compute usage: %w", err)
 	}
-	return g.usage(policy, s.now()), nil
+	u := g.usage(policy, s.now())
+	u.version = time.Now().UnixNano()
+	return u, nil
 }
 
 // NamespaceUsage returns one namespace of the registry's usage.

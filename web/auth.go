@@ -71,12 +71,17 @@ func (srv *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 			setPrincipal(c, p)
 			return next(c)
 		}
-		n, err := srv.store.CountUsers(c.Request().Context())
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return next(c)
+		// Accounts are never all deleted, so once some exist the count
+		// need not be read again.
+		if !srv.accounts.Load() {
+			n, err := srv.store.CountUsers(c.Request().Context())
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return next(c)
+			}
+			srv.accounts.Store(true)
 		}
 		return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -55,7 +56,9 @@ type Server struct {
 	sched   *jobs.Scheduler
 	metrics *metrics
 	oidc    *oidcLogin
-	limiter *handlers.LoginLimiter
+	// accounts is set once any account exists (then pages need a login).
+	accounts atomic.Bool
+	limiter  *handlers.LoginLimiter
 }
 
 // New wires the server; nothing runs until Run.

@@ -591,3 +591,26 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 		t.Error("search shows ml to ann")
 	}
 }
+
+// Pages read through a cache keyed by the data version: a change made
+// elsewhere (the CLI) shows once the usage cache notices it; one made here
+// shows at once.
+func TestPageCacheFollowsTheDataVersion(t *testing.T) {
+	ts, c := loggedIn(t)
+	ctx := context.Background()
+	page := func() string { return ts.get(t, c, "/ns/payments/is/api", http.StatusOK) }
+	if strings.Contains(page(), "hotfix") {
+		t.Fatal("fixture already has a hotfix tag")
+	}
+	// As the CLI would, straight into the database.
+	if _, err := ts.store.SetTag(ctx, store.Source{Kind: store.KindImageStreamTag, Namespace: "payments", Stream: "api", Tag: "latest"},
+		store.TagRef{Namespace: "payments", Stream: "api", Tag: "hotfix"}, store.TagOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.srv.Usage().Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page(), "hotfix") {
+		t.Fatal("a change made elsewhere does not show after the usage refresh")
+	}
+}

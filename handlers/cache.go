@@ -1,0 +1,69 @@
+package handlers
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// pageCache keeps what pages read from the database (a stream with its
+// sizes, an image with its layers, the namespace settings) for as long as
+// the data version stays the same. The version is the usage computation
+// (recomputed when the data changes anywhere: a fingerprint is polled every
+// 15 s) plus a counter every change made through this server bumps, so a
+// page after your own change is never stale, and one after a change made
+// elsewhere (the CLI, another replica) is as fresh as the usage figures.
+type pageCache struct {
+	gen atomic.Int64
+
+	mu      sync.Mutex
+	version string
+	entries map[string]any
+}
+
+// maxEntries bounds the cache; at the bound it starts over (simple, and a
+// miss costs only the queries a page makes anyway).
+const maxEntries = 4096
+
+// bump is called after every change made here.
+func (pc *pageCache) bump() { pc.gen.Add(1) }
+
+func (h *Handler) version() string {
+	v := fmt.Sprint(h.cache().gen.Load())
+	if u := h.Usage.Get(); u != nil {
+		v += "/" + fmt.Sprint(u.Version())
+	}
+	return v
+}
+
+func (h *Handler) cache() *pageCache {
+	if h.Ops != nil {
+		return &h.Ops.cache
+	}
+	return &h.fallback
+}
+
+// cached returns the value for key at the current version, or computes it.
+func cached[T any](h *Handler, key string, load func() (T, error)) (T, error) {
+	pc := h.cache()
+	v := h.version()
+	pc.mu.Lock()
+	if pc.version != v || len(pc.entries) >= maxEntries {
+		pc.version, pc.entries = v, map[string]any{}
+	}
+	if e, ok := pc.entries[key]; ok {
+		pc.mu.Unlock()
+		return e.(T), nil
+	}
+	pc.mu.Unlock()
+	val, err := load()
+	if err != nil {
+		return val, err
+	}
+	pc.mu.Lock()
+	if pc.version == v {
+		pc.entries[key] = val
+	}
+	pc.mu.Unlock()
+	return val, nil
+}
