@@ -154,6 +154,9 @@ func (h *Handler) Blob(c echo.Context) error {
 	if more := int(b.ImageCount) - len(b.Images); more > 0 {
 		m.More = more
 	}
+	if more := m.Shares.Streams - len(b.Streams); seesAll(c) && more > 0 {
+		m.MoreStreams = more
+	}
 	for _, st := range b.Streams {
 		m.Streams = append(m.Streams, views.Holder{Namespace: st.Namespace, Stream: st.Stream, Href: views.StreamHref(st.Namespace, st.Stream)})
 	}

@@ -110,12 +110,17 @@ func (s *Store) GetBlob(ctx context.Context, digest string, limit int) (BlobInfo
 	if err != nil {
 		return info, fmt.Errorf("streams of blob %s: %w", digest, err)
 	}
-	seen := map[string]bool{}
-	for _, st := range info.Streams {
-		if !seen[st.Namespace] {
-			seen[st.Namespace] = true
-			info.Namespaces = append(info.Namespaces, st.Namespace)
-		}
+	// Namespaces in full (at most one row each), not from the cut stream list.
+	err = db.Raw(`
+		WITH imgs AS (SELECT image_id AS id FROM image_blobs WHERE blob_id = ?
+			UNION SELECT m.list_id FROM image_manifests m JOIN image_blobs ib ON ib.image_id = m.child_id WHERE ib.blob_id = ?)
+		SELECT DISTINCT n.name
+		FROM tag_events e JOIN imgs ON imgs.id = e.image_id
+		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
+		JOIN namespaces n ON n.id = st.namespace_id
+		ORDER BY n.name`, info.ID, info.ID).Scan(&info.Namespaces).Error
+	if err != nil {
+		return info, fmt.Errorf("namespaces of blob %s: %w", digest, err)
 	}
 	return info, nil
 }

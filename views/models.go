@@ -263,6 +263,8 @@ type BlobPage struct {
 	Streams    []Holder    // Namespace, Stream, Href
 	Namespaces []string
 	More       int // images not listed
+	// MoreStreams counts streams not listed (the list stops at a limit).
+	MoreStreams int
 }
 
 // BlobImage is an image that lists a blob.
