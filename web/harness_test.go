@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,25 @@ type testServer struct {
 	store *store.Store
 	srv   *Server
 	usage *store.Usage
+	logs  *syncBuffer // everything the server logged
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newTestServer loads the demo registry (moved so its newest entry is an
@@ -68,7 +88,8 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 			t.Fatal(err)
 		}
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	cfg := Config{Addr: "127.0.0.1:0", Threshold: 50 << 30, Policy: store.DefaultPolicy, SnapshotSchedule: "@daily"}
 	if configure != nil {
 		configure(&cfg)
@@ -83,7 +104,7 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, store: s, srv: srv, usage: u}
+	return &testServer{Server: ts, store: s, srv: srv, usage: u, logs: logs}
 }
 
 // client is a browser-like client: cookies, no automatic redirects.

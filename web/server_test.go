@@ -614,3 +614,43 @@ func TestPageCacheFollowsTheDataVersion(t *testing.T) {
 		t.Fatal("a change made elsewhere does not show after the usage refresh")
 	}
 }
+
+func TestNoSecretInTheLogs(t *testing.T) {
+	ts := newTestServer(t, true)
+	ctx := context.Background()
+	const password = "Tr0ub4dor-and-3-sekret"
+	if _, err := ts.store.CreateUser(ctx, "sam", password, true); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := ts.store.CreateToken(ctx, "sam", "ci", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ts.client(t)
+	ts.login(t, c, "sam", password+"-wrong")
+	ts.login(t, c, "sam", password)
+	for _, tok := range []string{token, token + "x"} {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/v1/usage", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var session string
+	for _, ck := range c.Jar.Cookies(mustURL(t, ts.URL)) {
+		if ck.Name == "layerwise_session" {
+			session = ck.Value
+		}
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, "user=sam") {
+		t.Fatalf("the log does not show the login at all:\n%s", logs)
+	}
+	for name, secret := range map[string]string{"password": password, "token": token[3:], "session": session} {
+		if secret != "" && strings.Contains(logs, secret) {
+			t.Errorf("the %s appears in the log", name)
+		}
+	}
+}
