@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"layerwise/store"
 )
@@ -114,7 +113,7 @@ func (o *Ops) Promote(ctx context.Context, p *store.Principal, ref store.StreamR
 		var err error
 		dstTag := to
 		if dstTag == "" {
-			if dstTag, err = NextRung(ctx, tx, ref.Namespace, from); err != nil {
+			if dstTag, err = tx.NextRung(ctx, ref.Namespace, from); err != nil {
 				return err
 			}
 		}
@@ -130,21 +129,6 @@ func (o *Ops) Promote(ctx context.Context, p *store.Principal, ref store.StreamR
 		o.done()
 	}
 	return res, err
-}
-
-// NextRung is the tag after from on the namespace's ladder.
-func NextRung(ctx context.Context, s *store.Store, ns, from string) (string, error) {
-	ladder, err := s.Ladder(ctx, ns)
-	if err != nil {
-		return "", err
-	}
-	for i, rung := range ladder {
-		if rung == from && i+1 < len(ladder) {
-			return ladder[i+1], nil
-		}
-	}
-	return "", &invalidError{fmt.Sprintf("%q has no next step on the promotion ladder %s of namespace %s",
-		from, strings.Join(ladder, " → "), ns)}
 }
 
 // Rollback makes an image of the tag's history current again, editor only.
@@ -251,9 +235,3 @@ func (o *Ops) SetScheduled(ctx context.Context, p *store.Principal, ref store.Ta
 			Target: ref.String(), Before: fmt.Sprint(!on), After: fmt.Sprint(on)})
 	})
 }
-
-// invalidError reads as its message alone and matches store.ErrInvalid.
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == store.ErrInvalid }

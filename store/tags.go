@@ -539,22 +539,28 @@ func (s *Store) Promote(ctx context.Context, ref StreamRef, from, to string) (Ta
 		return TagResult{}, err
 	}
 	if to == "" {
-		ladder, err := s.Ladder(ctx, ref.Namespace)
-		if err != nil {
+		var err error
+		if to, err = s.NextRung(ctx, ref.Namespace, from); err != nil {
 			return TagResult{}, err
-		}
-		for i, rung := range ladder {
-			if rung == from && i+1 < len(ladder) {
-				to = ladder[i+1]
-			}
-		}
-		if to == "" {
-			return TagResult{}, invalidf("%q has no next step on the promotion ladder %s of namespace %s; name the destination tag",
-				from, strings.Join(ladder, " → "), ref.Namespace)
 		}
 	}
 	src := Source{Kind: KindImageStreamTag, Namespace: ref.Namespace, Stream: ref.Stream, Tag: from}
 	return s.SetTag(ctx, src, TagRef{ref.Namespace, ref.Stream, to}, TagOptions{})
+}
+
+// NextRung is the tag after from on the namespace's promotion ladder.
+func (s *Store) NextRung(ctx context.Context, ns, from string) (string, error) {
+	ladder, err := s.Ladder(ctx, ns)
+	if err != nil {
+		return "", err
+	}
+	for i, rung := range ladder {
+		if rung == from && i+1 < len(ladder) {
+			return ladder[i+1], nil
+		}
+	}
+	return "", invalidf("%q has no next step on the promotion ladder %s of namespace %s; name the destination tag",
+		from, strings.Join(ladder, " → "), ns)
 }
 
 // MapImage records an image pushed to ns/stream:tag (an ImageStreamMapping):
