@@ -52,48 +52,30 @@ func wantsJSON(c echo.Context) bool {
 // namespaces they hold a role in, and their own events outside any
 // namespace (their tokens).
 func (h *Handler) visibleAudit(c echo.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
-	ctx := c.Request().Context()
-	if seesAll(c) {
-		return h.Store.AuditLog(ctx, f)
+	if f.Namespace != "" && !canSee(c, f.Namespace) {
+		return nil, nil
 	}
-	p := principal(c)
-	if f.Namespace != "" {
-		if !canSee(c, f.Namespace) {
-			return nil, nil
-		}
-		return h.Store.AuditLog(ctx, f)
-	}
-	var all []store.AuditEvent
-	for ns, role := range p.Roles {
-		if role < store.RoleViewer {
-			continue
-		}
-		g := f
-		g.Namespace = ns
-		evs, err := h.Store.AuditLog(ctx, g)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, evs...)
-	}
-	if f.Actor == "" || f.Actor == p.User {
-		g := f
-		g.Actor = p.User
-		evs, err := h.Store.AuditLog(ctx, g)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range evs {
-			if e.Namespace == "" {
-				all = append(all, e)
+	if !seesAll(c) {
+		p := principal(c)
+		sc := &store.AuditScope{Actor: p.User}
+		for ns, role := range p.Roles {
+			if role >= store.RoleViewer {
+				sc.Namespaces = append(sc.Namespaces, ns)
 			}
 		}
+		f.Scope = sc
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].ID > all[j].ID })
-	if len(all) > f.Limit {
-		all = all[:f.Limit]
+	return h.Store.AuditLog(c.Request().Context(), f)
+}
+
+// auditJSON is the JSON answer of /audit and /api/v1/audit.
+func auditJSON(events []store.AuditEvent, limit int) AuditJSON {
+	out := AuditJSON{Events: make([]AuditEventJSON, 0, len(events)), Limit: limit}
+	for _, e := range events {
+		out.Events = append(out.Events, AuditEventJSON{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Namespace: e.Namespace,
+			Action: e.Action, Target: e.Target, Before: e.Before, After: e.After})
 	}
-	return all, nil
+	return out
 }
 
 // Audit is GET /audit: the audit log, filtered by namespace, actor and
@@ -111,12 +93,7 @@ func (h *Handler) Audit(c echo.Context) error {
 	}
 	c.Response().Header().Add("Vary", "Accept")
 	if wantsJSON(c) {
-		out := AuditJSON{Events: []AuditEventJSON{}, Limit: f.Limit}
-		for _, e := range events {
-			out.Events = append(out.Events, AuditEventJSON{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Namespace: e.Namespace,
-				Action: e.Action, Target: e.Target, Before: e.Before, After: e.After})
-		}
-		return c.JSON(http.StatusOK, out)
+		return c.JSON(http.StatusOK, auditJSON(events, f.Limit))
 	}
 	m := views.AuditPage{Page: h.page(c, "Audit log", home(), views.Crumb{Label: "Audit log"}),
 		Namespace: f.Namespace, Actor: f.Actor, Action: f.Action, Actions: auditActions, Limit: f.Limit}

@@ -257,6 +257,16 @@ func (s *Store) Audit(ctx context.Context, ev AuditEvent) error {
 type AuditFilter struct {
 	Namespace, Actor, Action string
 	Limit                    int
+	// Scope, when set, keeps only what a user may read: events of these
+	// namespaces, and the user's own events outside any namespace.
+	Scope *AuditScope
+}
+
+// AuditScope is the part of the audit log a user who is not a platform
+// admin may read.
+type AuditScope struct {
+	Namespaces []string
+	Actor      string
 }
 
 // AuditLog lists audit events, newest first.
@@ -270,6 +280,13 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEvent, erro
 	}
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)
+	}
+	if sc := f.Scope; sc != nil {
+		if len(sc.Namespaces) > 0 {
+			q = q.Where("(namespace IN ? OR (namespace = '' AND actor = ?))", sc.Namespaces, sc.Actor)
+		} else {
+			q = q.Where("namespace = '' AND actor = ?", sc.Actor)
+		}
 	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 200

@@ -134,7 +134,26 @@ func TestAuditLog(t *testing.T) {
 			t.Errorf("%+v: %d events, %v; want %d", c.f, len(got), err, c.want)
 		}
 	}
-	got, _ := s.AuditLog(ctx, AuditFilter{})
+	if err := s.Audit(ctx, AuditEvent{Actor: "ann", Action: "token.create", Target: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Audit(ctx, AuditEvent{Actor: "bob", Action: "token.create", Target: "bob's"}); err != nil {
+		t.Fatal(err)
+	}
+	// ann may read shop, and her own events outside any namespace.
+	scoped, err := s.AuditLog(ctx, AuditFilter{Scope: &AuditScope{Namespaces: []string{"shop"}, Actor: "ann"}})
+	if err != nil || len(scoped) != 3 {
+		t.Fatalf("scoped log: %d events, %v; want shop's two and ann's token", len(scoped), err)
+	}
+	for _, e := range scoped {
+		if e.Namespace == "web" || e.Target == "bob's" {
+			t.Errorf("scope leaked %+v", e)
+		}
+	}
+	if none, _ := s.AuditLog(ctx, AuditFilter{Scope: &AuditScope{Actor: "carl"}}); len(none) != 0 {
+		t.Errorf("a user with no role and no events sees %d", len(none))
+	}
+	got, _ := s.AuditLog(ctx, AuditFilter{Action: "tag.set"})
 	if got[0].Target != "web/x:y" || got[0].At.IsZero() {
 		t.Errorf("newest first, with a time: %+v", got[0])
 	}
