@@ -97,24 +97,23 @@ func (c *cli) cmdReport(ctx context.Context, args []string) error {
 		return err
 	}
 	now := s.Now()
-	reps, err := jobs.BuildReports(ctx, s, u, set, now)
-	if err != nil {
-		return err
-	}
+	var reps *jobs.Reports
 	if len(pos) == 1 {
+		// One namespace: build only its report; no platform digest.
 		ns := pos[0]
 		if err := store.ValidateNamespace(ns); err != nil {
 			return err
 		}
-		r, err := jobs.BuildReport(ctx, s, u, set, now, ns)
-		if err != nil {
+		if reps, err = jobs.BuildReportFor(ctx, s, u, set, now, ns); err != nil {
 			return fmt.Errorf("namespace %s not found", ns)
 		}
-		if r.Bytes < r.ThresholdBytes {
+		set.AdminEmail = ""
+		if r := reps.Namespaces[0]; r.Bytes < r.ThresholdBytes {
 			fmt.Fprintf(c.stderr, "note: %s uses %s, under its threshold of %s: the weekly job sends it nothing\n",
 				ns, format.Size(r.Bytes), format.Size(r.ThresholdBytes))
 		}
-		reps.Only(r)
+	} else if reps, err = jobs.BuildReports(ctx, s, u, set, now); err != nil {
+		return err
 	}
 	if !*send {
 		if len(reps.Namespaces) == 0 {

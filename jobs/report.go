@@ -386,8 +386,16 @@ func ReportJob(s *store.Store, cache *UsageCache, sender mail.Sender, set Report
 	}}
 }
 
-// Only narrows the reports to one namespace's (built with BuildReport);
-// the platform digest stays the week's.
-func (r *Reports) Only(rep views.Report) {
-	r.Namespaces = []views.Report{rep}
+// BuildReportFor is the reports of a single namespace, over its threshold
+// or not (`report NS`); it carries no platform digest.
+func BuildReportFor(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time, ns string) (*Reports, error) {
+	r, err := BuildReport(ctx, s, u, set, now, ns)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.GetNamespace(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	return &Reports{Week: r.Week, Namespaces: []views.Report{r}, ids: map[string]int64{ns: n.ID}}, nil
 }

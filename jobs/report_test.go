@@ -486,3 +486,31 @@ func TestReportJobRunsThroughTheScheduler(t *testing.T) {
 		t.Errorf("%d e-mails, want team-a's and the digest", len(sink.received()))
 	}
 }
+
+func TestOneNamespaceReportSendsOnlyThatOne(t *testing.T) {
+	ctx := context.Background()
+	s, now := reportStore(t)
+	if err := s.SetNamespace(ctx, "team-b", store.NamespaceSettings{Contacts: []string{"b@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	sink := startSink(t, "")
+	u, _ := s.ComputeUsage(ctx, store.DefaultPolicy)
+	// team-b is under its threshold: `report team-b --send` still sends it.
+	reps, err := BuildReportFor(ctx, s, u, settings, now, "team-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := settings
+	set.AdminEmail = ""
+	sum, err := SendReports(ctx, s, sender(t, sink.addr), reps, set, now, SendOptions{})
+	if err != nil || sum.Sent != 1 {
+		t.Fatalf("%s, %v", sum, err)
+	}
+	got := sink.received()
+	if len(got) != 1 || got[0].to[0] != "b@example.com" {
+		t.Fatalf("received %d e-mails: %+v", len(got), got)
+	}
+	if _, err := BuildReportFor(ctx, s, u, settings, now, "nope"); err == nil {
+		t.Error("an unknown namespace built a report")
+	}
+}
