@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -345,14 +346,15 @@ func (e eventRow) snapshot() EventSnapshot {
 // streamEvents reads the histories of every tag of the given streams, in
 // order, in one query.
 func (s *Store) streamEvents(ctx context.Context, streamIDs ...int64) (map[int64][]EventSnapshot, error) {
+	if len(streamIDs) == 0 {
+		return map[int64][]EventSnapshot{}, nil
+	}
 	var rows []eventRow
 	q := s.conn(ctx).Table("tag_events e").
 		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
 		Joins("JOIN tags t ON t.id = e.tag_id").
-		Joins("LEFT JOIN images i ON i.id = e.image_id")
-	if len(streamIDs) > 0 {
-		q = q.Where("t.stream_id IN ?", streamIDs)
-	}
+		Joins("LEFT JOIN images i ON i.id = e.image_id").
+		Where("t.stream_id IN ?", streamIDs)
 	if err := q.Order("e.tag_id, e.position").Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read tag history: %w", err)
 	}
@@ -419,19 +421,19 @@ func (s *Store) loadStreams(ctx context.Context, streams []ImageStream, nsNames 
 		ids[i] = st.ID
 	}
 	var tags []Tag
-	var events map[int64][]EventSnapshot
+	// In chunks, to stay well under SQLite's bound-parameter limit.
+	events := map[int64][]EventSnapshot{}
 	var err error
-	if len(streams) > 500 {
-		// Whole namespaces or registries: read everything once rather than
-		// binding thousands of parameters.
-		err = db.Order("stream_id, id").Find(&tags).Error
-		if err == nil {
-			events, err = s.streamEvents(ctx)
+	for i := 0; i < len(ids) && err == nil; i += 500 {
+		chunk := ids[i:min(i+500, len(ids))]
+		var part []Tag
+		if err = db.Where("stream_id IN ?", chunk).Order("stream_id, id").Find(&part).Error; err != nil {
+			break
 		}
-	} else {
-		err = db.Where("stream_id IN ?", ids).Order("stream_id, id").Find(&tags).Error
-		if err == nil {
-			events, err = s.streamEvents(ctx, ids...)
+		tags = append(tags, part...)
+		var ev map[int64][]EventSnapshot
+		if ev, err = s.streamEvents(ctx, chunk...); err == nil {
+			maps.Copy(events, ev)
 		}
 	}
 	if err != nil {
