@@ -160,7 +160,9 @@ func TestRegistryWebhookEndToEnd(t *testing.T) {
 		}
 		return digestOf(t, img)
 	}
-	tag := func(ns, stream, tag string) store.TagRef { return store.TagRef{Namespace: ns, Stream: stream, Tag: tag} }
+	tag := func(ns, stream, tag string) store.TagRef {
+		return store.TagRef{Namespace: ns, Stream: stream, Tag: tag}
+	}
 
 	want := map[store.TagRef][]string{} // newest first
 	// Three revisions of one tag, back to back: each must be in the history.
