@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"layerwise/store"
 )
@@ -65,6 +67,12 @@ func (m *Managed) Sync(ctx context.Context, s *store.Store, actor string) (SyncR
 		err := fn(cctx)
 		if err != nil && cctx.Err() != nil && ctx.Err() == nil {
 			return fmt.Errorf("%s: registry %s did not answer within %s: %w", what, m.Host, timeout, ErrTimeout)
+		}
+		var te *transport.Error
+		if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+			return &Error{Reason: ReasonUnauthorized, kind: ErrUnauthorized,
+				Msg: fmt.Sprintf("%s: unauthorized: registry %s refused access (%d %s); check LAYERWISE_REGISTRY_AUTH_FILE",
+					what, m.Host, te.StatusCode, http.StatusText(te.StatusCode))}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
