@@ -170,18 +170,25 @@ func (s *Store) RemoveImageFromStream(ctx context.Context, ref StreamRef, digest
 			return err
 		}
 		imgIDs := db.Model(&Image{}).Select("id").Where("digest = ?", digest)
-		del := db.Where("tag_id IN ? AND image_id IN (?)", tagIDs, imgIDs).Delete(&TagEvent{})
-		if del.Error != nil {
-			return fmt.Errorf("remove %s from %s: %w", digest, ref, del.Error)
+		for i := 0; i < len(tagIDs); i += 500 {
+			chunk := tagIDs[i:min(i+500, len(tagIDs))]
+			del := db.Where("tag_id IN ? AND image_id IN (?)", chunk, imgIDs).Delete(&TagEvent{})
+			if del.Error != nil {
+				return fmt.Errorf("remove %s from %s: %w", digest, ref, del.Error)
+			}
+			n += del.RowsAffected
+			if err := tx.renumber(ctx, chunk); err != nil {
+				return fmt.Errorf("remove %s from %s: %w", digest, ref, err)
+			}
 		}
-		n = del.RowsAffected
-		return tx.renumber(ctx, tagIDs)
+		return nil
 	})
 	return n, err
 }
 
-// renumber makes the history positions of tags 0, 1, 2… again after entries
-// were removed, and removes status-only tags left without history.
+// renumber makes the history positions of tags (at most 500) 0, 1, 2…
+// again after entries were removed, and removes status-only tags left
+// without history.
 func (s *Store) renumber(ctx context.Context, tagIDs []int64) error {
 	db := s.conn(ctx)
 	var rows []TagEvent

@@ -29,6 +29,9 @@ type Cluster struct {
 	PageSize int
 }
 
+// SyncActor is the system principal the OpenShift sync writes as.
+const SyncActor = "system:openshift-sync"
+
 // The collections a sync reads.
 const (
 	pathImageStreams = "/apis/image.openshift.io/v1/imagestreams"
@@ -99,11 +102,18 @@ func (c *Cluster) Sync(ctx context.Context, s *store.Store) (ClusterSync, error)
 		}
 	}
 	err = s.Tx(ctx, func(tx *store.Store) error {
-		sum, err := Apply(ctx, tx, objs)
+		w := &changeLog{Store: tx}
+		sum, err := Apply(ctx, w, objs)
 		if err != nil {
 			return err
 		}
 		res.Summary = sum
+		for _, ref := range w.streams {
+			if err := tx.Audit(ctx, store.AuditEvent{Actor: SyncActor, Namespace: ref.Namespace, Action: "stream.sync",
+				Target: ref.String(), After: "as in " + c.URL}); err != nil {
+				return err
+			}
+		}
 		if err := tx.SetStreamSource(ctx, seen, c.Source()); err != nil {
 			return err
 		}
@@ -122,7 +132,7 @@ func (c *Cluster) Sync(ctx context.Context, s *store.Store) (ClusterSync, error)
 			return err
 		}
 		for _, ref := range gone {
-			if err := tx.Audit(ctx, store.AuditEvent{Actor: "system:openshift-sync", Namespace: ref.Namespace,
+			if err := tx.Audit(ctx, store.AuditEvent{Actor: SyncActor, Namespace: ref.Namespace,
 				Action: "stream.delete", Target: ref.String(), Before: "synced from " + c.URL, After: "gone from the cluster"}); err != nil {
 				return err
 			}
@@ -133,6 +143,20 @@ func (c *Cluster) Sync(ctx context.Context, s *store.Store) (ClusterSync, error)
 		return ClusterSync{}, fmt.Errorf("OpenShift sync from %s: %w (nothing was written)", c.URL, err)
 	}
 	return res, nil
+}
+
+// changeLog is the store as Apply's Writer, noting the streams that changed.
+type changeLog struct {
+	*store.Store
+	streams []store.StreamRef
+}
+
+func (w *changeLog) PutStream(ctx context.Context, s store.StreamSnapshot) (bool, error) {
+	changed, err := w.Store.PutStream(ctx, s)
+	if changed {
+		w.streams = append(w.streams, store.StreamRef{Namespace: s.Namespace, Stream: s.Name})
+	}
+	return changed, err
 }
 
 func (c *Cluster) token() (string, error) {

@@ -244,6 +244,10 @@ func TestClusterSync(t *testing.T) {
 	if res.Streams != len(fc.streams) || res.Images+len(res.Ignored) != len(fc.images) || res.Images == 0 || res.Removed != 0 {
 		t.Errorf("first sync: %+v; the cluster has %d streams and %d images", res, len(fc.streams), len(fc.images))
 	}
+	if evs, _ := s.AuditLog(t.Context(), store.AuditFilter{Action: "stream.sync", Limit: 1000}); len(evs) != res.StreamsChanged ||
+		evs[0].Actor != "system:openshift-sync" {
+		t.Errorf("%d stream.sync audit events for %d changed streams", len(evs), res.StreamsChanged)
+	}
 	req := fc.take()
 	if want := (len(fc.streams) + 3) / 4; req[pathImageStreams] != want {
 		t.Errorf("%d pages of image streams, want %d", req[pathImageStreams], want)
