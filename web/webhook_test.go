@@ -178,6 +178,7 @@ func TestWebhookRefusals(t *testing.T) {
 		{"bad digest", "Bearer " + hookToken, envelope(event("push", "team-a/api", "latest", "sha256:xyz", mtManifest, evT0)), 400, "target.digest"},
 		{"bad tag", "Bearer " + hookToken, envelope(event("push", "team-a/api", "-bad", d, mtManifest, evT0)), 400, "target.tag"},
 		{"bad timestamp", "Bearer " + hookToken, strings.Replace(good, evT0.Format(time.RFC3339Nano), "yesterday", 1), 400, "not a registry notification envelope"},
+		{"larger than 1 MiB", "Bearer " + hookToken, `{"events": [], "pad": "` + strings.Repeat("x", 1<<20) + `"}`, 413, "larger than 1 MiB"},
 		// A good event first: nothing of the envelope is applied.
 		{"one bad event among good ones", "Bearer " + hookToken,
 			envelope(event("push", "team-a/api", "latest", d, mtManifest, evT0), event("delete", "", "", d, "", evT0)), 400, "events[1]"},
