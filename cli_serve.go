@@ -30,6 +30,11 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	secretFile := f.String("oidc-client-secret-file", c.env("LAYERWISE_OIDC_CLIENT_SECRET_FILE", ""), "file holding the client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)")
 	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
+	syncSchedule := f.String("sync-schedule", c.env("LAYERWISE_SYNC_SCHEDULE", "@hourly"), "full sync of the managed registry and the OpenShift cluster (LAYERWISE_SYNC_SCHEDULE)")
+	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000 (LAYERWISE_REGISTRY_URL)")
+	webhookTokenFile := f.String("webhook-token-file", "", "file holding the bearer token of registry notifications (default: LAYERWISE_WEBHOOK_TOKEN)")
+	openshiftURL := f.String("openshift-url", c.env("LAYERWISE_OPENSHIFT_URL", ""), "an OpenShift API to sync image streams and images from (LAYERWISE_OPENSHIFT_URL)")
+	openshiftToken := f.String("openshift-token-file", c.env("LAYERWISE_OPENSHIFT_TOKEN_FILE", ""), "file holding the OpenShift API token (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -71,6 +76,19 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
 		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted, RegistryAuthFile: *authFile,
 		OIDC: web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
+	cfg.RegistryURL, cfg.SyncSchedule = *registryURL, *syncSchedule
+	cfg.OpenShiftURL, cfg.OpenShiftTokenFile = *openshiftURL, *openshiftToken
+	cfg.WebhookToken = strings.TrimSpace(c.env("LAYERWISE_WEBHOOK_TOKEN", ""))
+	if *webhookTokenFile != "" {
+		b, err := os.ReadFile(*webhookTokenFile)
+		if err != nil {
+			return fmt.Errorf("read the webhook token (--webhook-token-file): %w", err)
+		}
+		cfg.WebhookToken = strings.TrimSpace(string(b))
+	}
+	if cfg.OpenShiftURL != "" && cfg.OpenShiftTokenFile == "" {
+		return usagef("--openshift-url needs --openshift-token-file (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
+	}
 	if *secretFile != "" {
 		b, err := os.ReadFile(*secretFile)
 		if err != nil {

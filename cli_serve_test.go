@@ -67,3 +67,21 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 		t.Errorf("the demo should show ml over its threshold")
 	}
 }
+
+// TestServeSyncFlags: the cluster needs its token file; a bad registry URL
+// is refused before anything listens.
+func TestServeSyncFlags(t *testing.T) {
+	db := newDB(t)
+	r := lw(t, db, "", "serve", "--no-jobs", "--openshift-url", "https://api.example.com:6443")
+	if r.code != 2 || !strings.Contains(r.err, "--openshift-url needs --openshift-token-file") {
+		t.Errorf("openshift without token: exit %d %q", r.code, r.err)
+	}
+	r = lw(t, db, "", "serve", "--no-jobs", "--addr", "127.0.0.1:0", "--registry-url", "ftp://registry/x")
+	if r.code != 1 || !strings.Contains(r.err, "LAYERWISE_REGISTRY_URL") {
+		t.Errorf("bad registry URL: exit %d %q", r.code, r.err)
+	}
+	r = lw(t, db, "", "serve", "--no-jobs", "--addr", "127.0.0.1:0", "--webhook-token-file", "/nonexistent/token")
+	if r.code != 1 || !strings.Contains(r.err, "--webhook-token-file") {
+		t.Errorf("missing webhook token file: exit %d %q", r.code, r.err)
+	}
+}

@@ -36,6 +36,19 @@ var migrations = []migration{
 	{"0003_sessions", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Session{})
 	}},
+	{"0005_sync", func(tx *gorm.DB) error {
+		// image_streams.source: which OpenShift cluster a stream is synced from.
+		m := tx.Migrator()
+		if !m.HasColumn(&ImageStream{}, "Source") {
+			if err := m.AddColumn(&ImageStream{}, "Source"); err != nil {
+				return err
+			}
+		}
+		if !m.HasIndex(&ImageStream{}, "Source") {
+			return m.CreateIndex(&ImageStream{}, "Source")
+		}
+		return nil
+	}},
 }
 
 // migrate applies the first n steps that the database does not have yet.

@@ -31,6 +31,10 @@ type ImageStream struct {
 	PublicPullSpec        string `gorm:"not null;default:''"` // status.publicDockerImageRepository
 	LookupLocal           bool   `gorm:"not null;default:false"`
 	Generation            int64  `gorm:"not null;default:0"`
+	// Source says where the stream is kept in sync from: "" for streams
+	// made here (CLI, API, imports, registry pushes), "openshift:URL" for
+	// streams the OpenShift sync of that cluster owns and may delete.
+	Source string `gorm:"not null;default:'';index"`
 
 	Namespace *Namespace `gorm:"constraint:OnDelete:CASCADE"`
 }

@@ -36,6 +36,8 @@ func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 	api.POST("/namespaces/:ns/imagestreamimports", h.APIImport)
 	api.GET("/prune/plan", h.APIPrunePlan)
 	api.GET("/audit", h.APIAudit)
+	wh := &handlers.Webhook{Store: srv.store, Registry: srv.managed, Token: srv.cfg.WebhookToken, Ops: h.Ops, Log: srv.log}
+	api.POST("/registry/events", wh.Events)
 	api.RouteNotFound("", h.APINotFound)
 	api.RouteNotFound("/*", h.APINotFound)
 }

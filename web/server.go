@@ -22,6 +22,7 @@ import (
 	"layerwise/handlers"
 	"layerwise/jobs"
 	"layerwise/jobs/mail"
+	"layerwise/jobs/openshift"
 	"layerwise/jobs/registry"
 	"layerwise/static"
 	"layerwise/store"
@@ -44,6 +45,19 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RegistryAuthFile is a .dockerconfigjson for imports (LAYERWISE_REGISTRY_AUTH_FILE).
 	RegistryAuthFile string
+	// RegistryURL is the managed registry (LAYERWISE_REGISTRY_URL): the
+	// webhook reads pushes back from it and the sync job walks it.
+	RegistryURL string
+	// WebhookToken is the bearer token of registry notifications
+	// (LAYERWISE_WEBHOOK_TOKEN); "" turns the webhook off (503).
+	WebhookToken string
+	// SyncSchedule is when the sync job runs (LAYERWISE_SYNC_SCHEDULE);
+	// the job exists only with RegistryURL or OpenShiftURL.
+	SyncSchedule string
+	// OpenShiftURL and OpenShiftTokenFile name a cluster to sync image
+	// streams and images from (LAYERWISE_OPENSHIFT_URL / _TOKEN_FILE).
+	OpenShiftURL       string
+	OpenShiftTokenFile string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -59,6 +73,7 @@ type Server struct {
 	// accounts is set once any account exists (then pages need a login).
 	accounts atomic.Bool
 	limiter  *handlers.LoginLimiter
+	managed  *registry.Managed // nil without RegistryURL
 }
 
 // New wires the server; nothing runs until Run.
@@ -84,10 +99,20 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
 	srv.usage.OnRefresh = srv.metrics.usage
+	if cfg.RegistryURL != "" {
+		m, err := registry.NewManaged(cfg.RegistryURL, cfg.RegistryAuthFile)
+		if err != nil {
+			return nil, err
+		}
+		srv.managed = m
+	}
 	if !cfg.NoJobs {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule)}
 		if cfg.ReportSchedule != "" {
 			list = append(list, jobs.ReportJob(s, srv.usage, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
+		}
+		if sync := srv.syncSettings(); sync.Registry != nil || sync.OpenShift != nil {
+			list = append(list, jobs.SyncJob(s, sync))
 		}
 		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
@@ -98,6 +123,18 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	srv.echo = srv.routes()
 	return srv, nil
+}
+
+// syncSettings are the sync job's: the managed registry and the cluster.
+func (srv *Server) syncSettings() jobs.SyncSettings {
+	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: srv.usage.Invalidate}
+	if set.Schedule == "" {
+		set.Schedule = "@hourly"
+	}
+	if srv.cfg.OpenShiftURL != "" {
+		set.OpenShift = &openshift.Cluster{URL: srv.cfg.OpenShiftURL, TokenFile: srv.cfg.OpenShiftTokenFile}
+	}
+	return set
 }
 
 // Handler is the HTTP handler (tests serve it with httptest).

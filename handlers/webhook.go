@@ -1,0 +1,211 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"layerwise/jobs/registry"
+	"layerwise/store"
+)
+
+// WebhookActor is the system principal that registry notifications write as.
+const WebhookActor = "system:registry"
+
+// webhookMaxBody bounds one notification envelope.
+const webhookMaxBody = 1 << 20
+
+// Webhook receives the CNCF distribution registry's notifications
+// (POST /api/v1/registry/events, Authorization: Bearer
+// LAYERWISE_WEBHOOK_TOKEN). Each tagged manifest push is read back from the
+// managed registry and recorded inline, before the answer: the registry
+// retries an envelope that did not get a 2xx, so a store failure answers
+// 500 and the retry finds the events already applied (they are idempotent).
+// A push whose image cannot be read from the registry is counted as failed
+// and answered 200: retrying it forever would block the registry's queue,
+// and the scheduled sync re-reads it.
+type Webhook struct {
+	Store *store.Store
+	// Registry is the managed registry (LAYERWISE_REGISTRY_URL); nil: not set.
+	Registry *registry.Managed
+	// Token is LAYERWISE_WEBHOOK_TOKEN; "": not set.
+	Token string
+	Ops   *Ops // its done() refreshes caches after a change
+	Log   *slog.Logger
+}
+
+// WebhookResult is the answer: what the envelope held and what came of it.
+type WebhookResult struct {
+	Events    int `json:"events"`
+	Pushes    int `json:"pushes"`    // tagged manifest pushes
+	Changed   int `json:"changed"`   // pushes that added a history entry
+	Unchanged int `json:"unchanged"` // pushes already recorded (redelivered, or seen by the sync)
+	Deletes   int `json:"deletes"`   // manifest deletes that removed history entries
+	// Ignored counts events that are not tagged manifest pushes or deletes:
+	// blob pushes, pulls, mounts, pushes by digest only.
+	Ignored int      `json:"ignored"`
+	Skipped []string `json:"skipped,omitempty"` // repositories that map to no image stream
+	Failed  []string `json:"failed,omitempty"`  // pushes the registry would not serve back
+}
+
+// The notification envelope of distribution (only what is used).
+type regEnvelope struct {
+	Events *[]regEvent `json:"events"`
+}
+
+type regEvent struct {
+	ID        string    `json:"id"`
+	Timestamp time.Time `json:"timestamp"`
+	Action    string    `json:"action"`
+	Target    struct {
+		MediaType  string `json:"mediaType"`
+		Digest     string `json:"digest"`
+		Repository string `json:"repository"`
+		Tag        string `json:"tag"`
+	} `json:"target"`
+}
+
+// manifestTypes are the manifests whose tagged pushes are recorded.
+var manifestTypes = map[string]bool{
+	"application/vnd.docker.distribution.manifest.v2+json":      true,
+	"application/vnd.docker.distribution.manifest.list.v2+json": true,
+	"application/vnd.oci.image.manifest.v1+json":                true,
+	"application/vnd.oci.image.index.v1+json":                   true,
+}
+
+func (w *Webhook) authorized(c echo.Context) bool {
+	got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if !ok {
+		return false
+	}
+	// Hash both so the comparison takes the same time whatever the lengths.
+	a, b := sha256.Sum256([]byte(strings.TrimSpace(got))), sha256.Sum256([]byte(w.Token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// Events handles one envelope.
+func (w *Webhook) Events(c echo.Context) error {
+	if w == nil || w.Token == "" || w.Registry == nil {
+		return WriteAPIError(c, http.StatusServiceUnavailable,
+			"the registry webhook is not configured: set LAYERWISE_WEBHOOK_TOKEN (or serve --webhook-token-file) and LAYERWISE_REGISTRY_URL")
+	}
+	if !w.authorized(c) {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="layerwise-registry-events"`)
+		return WriteAPIError(c, http.StatusUnauthorized,
+			"invalid credentials: registry notifications must send Authorization: Bearer LAYERWISE_WEBHOOK_TOKEN")
+	}
+	events, err := readEnvelope(c.Request().Body)
+	if err != nil {
+		return WriteAPIError(c, http.StatusBadRequest, err.Error())
+	}
+	ctx := c.Request().Context()
+	res := WebhookResult{Events: len(events)}
+	changed := false
+	defer func() {
+		if changed && w.Ops != nil {
+			w.Ops.done()
+		}
+	}()
+	for _, ev := range events {
+		t := ev.Target
+		switch {
+		case ev.Action == "push" && manifestTypes[t.MediaType] && t.Tag != "":
+			res.Pushes++
+			if _, err := registry.MapRepository(t.Repository); err != nil {
+				res.Skipped = append(res.Skipped, err.Error())
+				continue
+			}
+			pr, err := w.Registry.ApplyPush(ctx, w.Store, t.Repository, t.Tag, t.Digest, ev.Timestamp, WebhookActor)
+			switch {
+			case err == nil && pr.Changed:
+				res.Changed++
+				changed = true
+			case err == nil:
+				res.Unchanged++
+			case registry.IsFetchError(err) || errors.Is(err, store.ErrInvalid):
+				w.Log.Warn("registry push not recorded", "repository", t.Repository, "tag", t.Tag, "digest", t.Digest, "err", err)
+				res.Failed = append(res.Failed, fmt.Sprintf("%s:%s@%s: %v", t.Repository, t.Tag, t.Digest, err))
+			default:
+				return err // the store failed: 500, and the registry sends the envelope again
+			}
+		case ev.Action == "delete" && t.Digest != "":
+			if _, err := registry.MapRepository(t.Repository); err != nil {
+				res.Skipped = append(res.Skipped, err.Error())
+				continue
+			}
+			n, err := w.Registry.ApplyDelete(ctx, w.Store, t.Repository, t.Digest, WebhookActor)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				res.Deletes++
+				changed = true
+			} else {
+				res.Ignored++ // a blob, or a manifest no tag history held
+			}
+		default:
+			res.Ignored++
+		}
+	}
+	w.Log.Info("registry events", "events", res.Events, "pushes", res.Pushes, "changed", res.Changed,
+		"unchanged", res.Unchanged, "deletes", res.Deletes, "ignored", res.Ignored, "skipped", len(res.Skipped), "failed", len(res.Failed))
+	return c.JSON(http.StatusOK, res)
+}
+
+// readEnvelope reads and checks a whole envelope before anything is
+// applied: a malformed one is refused with no side effect.
+func readEnvelope(body io.Reader) ([]regEvent, error) {
+	b, err := io.ReadAll(io.LimitReader(body, webhookMaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the notification envelope: %v", err)
+	}
+	if len(b) > webhookMaxBody {
+		return nil, fmt.Errorf("the notification envelope is larger than 1 MiB")
+	}
+	var env regEnvelope
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&env); err != nil {
+		return nil, fmt.Errorf("the body is not a registry notification envelope {\"events\": [...]}: %v", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("the body must hold one notification envelope and nothing after it")
+	}
+	if env.Events == nil {
+		return nil, fmt.Errorf("the notification envelope has no \"events\" list")
+	}
+	for i, ev := range *env.Events {
+		if ev.Action == "" {
+			return nil, fmt.Errorf("events[%d] has no action", i)
+		}
+		if ev.Action != "push" && ev.Action != "delete" {
+			continue
+		}
+		if ev.Target.Repository == "" {
+			return nil, fmt.Errorf("events[%d] (%s) has no target.repository", i, ev.Action)
+		}
+		if ev.Target.Digest != "" {
+			if err := store.ValidateDigest(ev.Target.Digest); err != nil {
+				return nil, fmt.Errorf("events[%d]: target.digest: %v", i, err)
+			}
+		}
+		if ev.Action == "push" && manifestTypes[ev.Target.MediaType] && ev.Target.Tag != "" {
+			if ev.Target.Digest == "" {
+				return nil, fmt.Errorf("events[%d] pushes %s:%s without target.digest", i, ev.Target.Repository, ev.Target.Tag)
+			}
+			if err := store.ValidateTag(ev.Target.Tag); err != nil {
+				return nil, fmt.Errorf("events[%d]: target.tag: %v", i, err)
+			}
+		}
+	}
+	return *env.Events, nil
+}

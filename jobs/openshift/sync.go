@@ -1,0 +1,259 @@
+package openshift
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"layerwise/store"
+)
+
+// Cluster is an OpenShift API that image streams and images are synced
+// from (LAYERWISE_OPENSHIFT_URL, LAYERWISE_OPENSHIFT_TOKEN_FILE).
+type Cluster struct {
+	// URL is the API server, e.g. https://api.cluster.example.com:6443.
+	URL string
+	// TokenFile holds a bearer token (a service account's); it is read on
+	// every sync, so a rotated token takes effect without a restart.
+	TokenFile string
+	// Client makes the requests; nil means one with a 60 s timeout.
+	Client *http.Client
+	// PageSize is the limit of each list request; 0 means 250.
+	PageSize int
+}
+
+// SyncActor is the system principal the OpenShift sync writes as.
+const SyncActor = "system:openshift-sync"
+
+// The collections a sync reads.
+const (
+	pathImageStreams = "/apis/image.openshift.io/v1/imagestreams"
+	pathImages       = "/apis/image.openshift.io/v1/images"
+)
+
+// Source is what streams synced from this cluster record as their source.
+func (c *Cluster) Source() string { return "openshift:" + strings.TrimRight(c.URL, "/") }
+
+// ClusterSync says what a sync read and changed.
+type ClusterSync struct {
+	Summary
+	Removed int // streams gone from the cluster and removed here
+}
+
+// Message is one line for the job log.
+func (r ClusterSync) Message() string {
+	return fmt.Sprintf("%d image streams (%d changed), %d tags, %d images (%d new or changed), %d streams removed",
+		r.Streams, r.StreamsChanged, r.Tags, r.Images, r.ImagesChanged, r.Removed)
+}
+
+// Sync lists every image stream and image of the cluster (paginated with
+// limit/continue), maps them as `import openshift` does (Decode, Apply),
+// and removes the streams that came from this cluster earlier and are gone
+// from it now; tags gone from a stream go as Apply replaces the stream.
+// Streams of other sources are never removed. Everything is written in one
+// transaction, and only after every page was read: a failed page writes
+// and removes nothing.
+func (c *Cluster) Sync(ctx context.Context, s *store.Store) (ClusterSync, error) {
+	var res ClusterSync
+	token, err := c.token()
+	if err != nil {
+		return res, err
+	}
+	images, err := c.list(ctx, token, pathImages)
+	if err != nil {
+		return res, err
+	}
+	streams, err := c.list(ctx, token, pathImageStreams)
+	if err != nil {
+		return res, err
+	}
+	var doc bytes.Buffer
+	for _, l := range []struct {
+		kind  string
+		items []json.RawMessage
+	}{{"ImageList", images}, {"ImageStreamList", streams}} {
+		b, err := json.Marshal(map[string]any{"kind": l.kind, "apiVersion": apiVersionImage, "items": l.items})
+		if err != nil {
+			return res, err
+		}
+		doc.Write(b)
+		doc.WriteByte('\n')
+	}
+	objs, err := Decode(c.URL, &doc, Options{Now: s.Now()})
+	if err != nil {
+		return res, err
+	}
+	var seen []store.StreamRef
+	seenSet := map[store.StreamRef]bool{}
+	for _, o := range objs {
+		if o.Kind == KindImageStream && o.Stream != nil && o.Skipped == "" {
+			ref := store.StreamRef{Namespace: o.Namespace, Stream: o.Name}
+			if !seenSet[ref] {
+				seenSet[ref] = true
+				seen = append(seen, ref)
+			}
+		}
+	}
+	err = s.Tx(ctx, func(tx *store.Store) error {
+		w := &changeLog{Store: tx}
+		sum, err := Apply(ctx, w, objs)
+		if err != nil {
+			return err
+		}
+		res.Summary = sum
+		for _, ref := range w.streams {
+			if err := tx.Audit(ctx, store.AuditEvent{Actor: SyncActor, Namespace: ref.Namespace, Action: "stream.sync",
+				Target: ref.String(), After: "as in " + c.URL}); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetStreamSource(ctx, seen, c.Source()); err != nil {
+			return err
+		}
+		had, err := tx.StreamsFromSource(ctx, c.Source())
+		if err != nil {
+			return err
+		}
+		var gone []store.StreamRef
+		for _, ref := range had {
+			if !seenSet[ref] {
+				gone = append(gone, ref)
+			}
+		}
+		res.Removed, err = tx.DeleteStreams(ctx, gone)
+		if err != nil {
+			return err
+		}
+		for _, ref := range gone {
+			if err := tx.Audit(ctx, store.AuditEvent{Actor: SyncActor, Namespace: ref.Namespace,
+				Action: "stream.delete", Target: ref.String(), Before: "synced from " + c.URL, After: "gone from the cluster"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ClusterSync{}, fmt.Errorf("OpenShift sync from %s: %w (nothing was written)", c.URL, err)
+	}
+	return res, nil
+}
+
+// changeLog is the store as Apply's Writer, noting the streams that changed.
+type changeLog struct {
+	*store.Store
+	streams []store.StreamRef
+}
+
+func (w *changeLog) PutStream(ctx context.Context, s store.StreamSnapshot) (bool, error) {
+	changed, err := w.Store.PutStream(ctx, s)
+	if changed {
+		w.streams = append(w.streams, store.StreamRef{Namespace: s.Namespace, Stream: s.Name})
+	}
+	return changed, err
+}
+
+func (c *Cluster) token() (string, error) {
+	if c.TokenFile == "" {
+		return "", fmt.Errorf("LAYERWISE_OPENSHIFT_TOKEN_FILE is not set: the OpenShift sync needs a token that may list imagestreams and images")
+	}
+	b, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("read LAYERWISE_OPENSHIFT_TOKEN_FILE: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("LAYERWISE_OPENSHIFT_TOKEN_FILE %s is empty", c.TokenFile)
+	}
+	return t, nil
+}
+
+func (c *Cluster) client() *http.Client {
+	if c.Client != nil {
+		return c.Client
+	}
+	return &http.Client{Timeout: 60 * time.Second}
+}
+
+// listPage is a Kubernetes list response.
+type listPage struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Continue string `json:"continue"`
+	} `json:"metadata"`
+	Items []json.RawMessage `json:"items"`
+}
+
+// list reads every item of a collection, page by page.
+func (c *Cluster) list(ctx context.Context, token, path string) ([]json.RawMessage, error) {
+	limit := c.PageSize
+	if limit <= 0 {
+		limit = 250
+	}
+	base := strings.TrimRight(c.URL, "/") + path
+	var items []json.RawMessage
+	cont := ""
+	for page := 1; ; page++ {
+		q := url.Values{"limit": {fmt.Sprint(limit)}}
+		if cont != "" {
+			q.Set("continue", cont)
+		}
+		p, err := c.get(ctx, token, base+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("list %s (page %d): %w", base, page, err)
+		}
+		items = append(items, p.Items...)
+		if p.Metadata.Continue == "" {
+			return items, nil
+		}
+		if p.Metadata.Continue == cont {
+			return nil, fmt.Errorf("list %s (page %d): the server sent the same continue token again", base, page)
+		}
+		cont = p.Metadata.Continue
+	}
+}
+
+func (c *Cluster) get(ctx context.Context, token, u string) (listPage, error) {
+	var p listPage
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return p, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return p, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 512<<20))
+	if err != nil {
+		return p, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return p, fmt.Errorf("the API refused the token in LAYERWISE_OPENSHIFT_TOKEN_FILE (%s): it must be valid and allowed to list imagestreams and images cluster-wide", resp.Status)
+	case resp.StatusCode == http.StatusGone:
+		return p, fmt.Errorf("the listing expired while it was read (410 Gone); the next sync starts over")
+	case resp.StatusCode != http.StatusOK:
+		return p, fmt.Errorf("%s: %s", resp.Status, snippet(body))
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return p, fmt.Errorf("not a Kubernetes list: %v", err)
+	}
+	return p, nil
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

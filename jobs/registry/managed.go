@@ -1,0 +1,129 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"layerwise/store"
+)
+
+// Managed is the registry Layerwise manages (LAYERWISE_REGISTRY_URL): its
+// pushes arrive as notifications (the webhook) and its whole catalog is
+// synced on a schedule (Sync), both through ApplyPush.
+type Managed struct {
+	// Host is host[:port] as image references name the registry.
+	Host string
+	// Insecure is set for an http:// URL: plain HTTP.
+	Insecure bool
+	// Client reads manifests and configs; its AuthFile, Timeout and
+	// Transport also serve the catalog walk.
+	Client *Client
+	// PageSize is the n of _catalog and tags/list requests; 0 = 100.
+	PageSize int
+}
+
+// NewManaged reads LAYERWISE_REGISTRY_URL ("http://127.0.0.1:5000",
+// "https://registry.example.com", or a bare host, which means https).
+func NewManaged(rawURL, authFile string) (*Managed, error) {
+	u := strings.TrimRight(strings.TrimSpace(rawURL), "/")
+	if !strings.Contains(u, "://") {
+		u = "https://" + u
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") || (p.Path != "" && p.Path != "/") {
+		return nil, fmt.Errorf("LAYERWISE_REGISTRY_URL %q must be http(s)://host[:port], e.g. http://127.0.0.1:5000", rawURL)
+	}
+	return &Managed{Host: p.Host, Insecure: p.Scheme == "http", Client: NewFetcher(authFile)}, nil
+}
+
+// URL is the registry's base URL.
+func (m *Managed) URL() string {
+	if m.Insecure {
+		return "http://" + m.Host
+	}
+	return "https://" + m.Host
+}
+
+// MapRepository maps a registry repository to an image stream: the first
+// path segment is the namespace, the rest the stream. "team-a/api" is
+// team-a/api; a deeper path joins the remaining segments with dots, so
+// "team-a/tools/builder" is team-a/tools.builder (a repository really named
+// team-a/tools.builder would share that stream: do not use both). A
+// repository without a namespace segment ("busybox"), or whose parts are not
+// valid namespace and stream names, maps to nothing and is skipped.
+func MapRepository(repo string) (store.StreamRef, error) {
+	parts := strings.Split(repo, "/")
+	if len(parts) < 2 {
+		return store.StreamRef{}, fmt.Errorf("repository %q has no namespace: Layerwise maps NAMESPACE/STREAM repositories to image streams", repo)
+	}
+	ref := store.StreamRef{Namespace: parts[0], Stream: strings.Join(parts[1:], ".")}
+	if err := ref.Validate(); err != nil {
+		return ref, fmt.Errorf("repository %q does not map to an image stream: %w", repo, err)
+	}
+	return ref, nil
+}
+
+// ApplyPush reads repo@digest from the managed registry (a manifest list
+// with every platform: PreserveOriginal, so usage counts what the registry
+// stores) and records it on repo:tag as a push at time at (zero = now),
+// with an audit event by actor when the history changed. The write is one
+// transaction.
+func (m *Managed) ApplyPush(ctx context.Context, s *store.Store, repo, tag, digest string, at time.Time, actor string) (store.PushResult, error) {
+	stream, err := MapRepository(repo)
+	if err != nil {
+		return store.PushResult{}, err
+	}
+	dst := store.TagRef{Namespace: stream.Namespace, Stream: stream.Stream, Tag: tag}
+	if err := dst.Validate(); err != nil {
+		return store.PushResult{}, err
+	}
+	if err := store.ValidateDigest(digest); err != nil {
+		return store.PushResult{}, err
+	}
+	ref := m.Host + "/" + repo + "@" + digest
+	res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal})
+	if err != nil {
+		return store.PushResult{}, err
+	}
+	var out store.PushResult
+	err = s.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		out, err = tx.RecordPush(ctx, store.Push{Tag: dst, Images: res.Images, PullSpec: res.PullSpec, At: at})
+		if err != nil || !out.Changed {
+			return err
+		}
+		after := out.Image
+		if !out.Current {
+			after += " (an earlier push, recorded below the current image)"
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: dst.Namespace, Action: "registry.push",
+			Target: dst.String(), Before: out.Before, After: after})
+	})
+	if err != nil {
+		return store.PushResult{}, fmt.Errorf("record the push of %s: %w", ref, err)
+	}
+	return out, nil
+}
+
+// ApplyDelete removes digest from the history of repo's stream: the
+// registry deleted that manifest (and with it every tag on it). It is
+// audited when something was removed.
+func (m *Managed) ApplyDelete(ctx context.Context, s *store.Store, repo, digest, actor string) (int64, error) {
+	stream, err := MapRepository(repo)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if n, err = tx.RemoveImageFromStream(ctx, stream, digest); err != nil || n == 0 {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: stream.Namespace, Action: "registry.delete",
+			Target: stream.String() + "@" + digest, Before: fmt.Sprintf("%d history entries", n), After: "none"})
+	})
+	return n, err
+}
