@@ -38,6 +38,10 @@ func (o *Ops) need(p *store.Principal, ns string, role store.Role) error {
 	return nil
 }
 
+// Refresh tells the pages that data changed outside Ops (the scheduled
+// import): the page cache starts over and usage is recomputed.
+func (o *Ops) Refresh() { o.done() }
+
 func (o *Ops) done() {
 	o.cache.bump()
 	if o.Changed != nil {

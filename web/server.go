@@ -44,6 +44,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RegistryAuthFile is a .dockerconfigjson for imports (LAYERWISE_REGISTRY_AUTH_FILE).
 	RegistryAuthFile string
+	// ImportSchedule re-imports scheduled tags (LAYERWISE_IMPORT_SCHEDULE);
+	// "" runs no import job.
+	ImportSchedule string
+	// Import tunes the scheduled import (workers, backoff).
+	Import jobs.ImportSettings
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -54,6 +59,8 @@ type Server struct {
 	echo    *echo.Echo
 	usage   *jobs.UsageCache
 	sched   *jobs.Scheduler
+	ops     *handlers.Ops
+	fetcher *registry.Client
 	metrics *metrics
 	oidc    *oidcLogin
 	// accounts is set once any account exists (then pages need a login).
@@ -84,10 +91,17 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
 	srv.usage.OnRefresh = srv.metrics.usage
+	srv.ops = &handlers.Ops{Store: s, Changed: srv.usage.Invalidate}
+	srv.fetcher = registry.NewFetcher(cfg.RegistryAuthFile)
 	if !cfg.NoJobs {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule)}
 		if cfg.ReportSchedule != "" {
 			list = append(list, jobs.ReportJob(s, srv.usage, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
+		}
+		if cfg.ImportSchedule != "" {
+			im := jobs.NewImporter(s, srv.fetcher, cfg.Import, log)
+			im.Changed = srv.ops.Refresh
+			list = append(list, jobs.ImportJob(im, cfg.ImportSchedule))
 		}
 		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
@@ -120,8 +134,7 @@ func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}, Limiter: srv.limiter, SSO: srv.oidc != nil,
-		Importer: registry.NewFetcher(srv.cfg.RegistryAuthFile)}
+		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
