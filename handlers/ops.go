@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
@@ -238,4 +239,23 @@ func (o *Ops) SetScheduled(ctx context.Context, p *store.Principal, ref store.Ta
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.scheduled",
 			Target: ref.String(), Before: fmt.Sprint(!on), After: fmt.Sprint(on)})
 	})
+}
+
+// Import reads an external image into a tag (from "" re-imports the tag's
+// own DockerImage source): editor only. registry.Import writes the images,
+// the tag, its history, aliases that follow and the audit event in one
+// transaction; a registry failure leaves ImportSuccess=False on an existing
+// tag and nothing else.
+func (o *Ops) Import(ctx context.Context, p *store.Principal, f registry.Fetcher, ref store.TagRef, from string, opt registry.ImportOptions) (store.TagResult, error) {
+	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
+		return store.TagResult{}, err
+	}
+	opt.Actor = p.User
+	res, err := registry.Import(ctx, o.Store, f, ref, from, opt)
+	var rerr *registry.Error
+	if err == nil || errors.As(err, &rerr) {
+		// A failure changed the tag's condition: pages must show it.
+		o.done()
+	}
+	return res, err
 }

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"layerwise/store"
+	"layerwise/views"
+)
+
+// TestImportNowButton: an editor adds a tag from a registry image with
+// "Add and import now" on the stream page, then re-imports it with the
+// tag page's "Import now": the same digest changes nothing, a new one adds
+// an entry and moves the alias that tracks the tag, a registry that is
+// down is reported next to the button and on the tag and stream pages
+// while the image stays. Viewers get no button and are refused.
+func TestImportNowButton(t *testing.T) {
+	ts := newTestServer(t, true)
+	editor := actAs(t, ts, "eddie", "payments=editor")
+	viewer := actAs(t, ts, "viola", "payments=viewer")
+	reg := newImportRegistry(t, "", "")
+	d1 := reg.push(t, "payments/tool:1")
+	from := reg.host + "/payments/tool:1"
+	streamPath := views.StreamHref("payments", "api")
+	toolHref := views.TagHref("payments", "api", "tool")
+	importHref := views.TagActionHref(toolHref, "import")
+
+	// The stream page's add form imports at once.
+	d := doc(t, ts.get(t, editor, streamPath, http.StatusOK))
+	if got := squash(d.Find(`section.add-tag button[name=import][value=now]`).Text()); got != "Add and import now" {
+		t.Fatalf("add form button %q", got)
+	}
+	f := actForm(t, d, views.AddTagHref("payments", "api"))
+	f.Set("source", from)
+	f.Set("tag", "tool")
+	f.Set("import", "now")
+	r := actPost(t, ts, editor, views.AddTagHref("payments", "api"), f, false)
+	actExpect(t, r, http.StatusSeeOther, "add and import now")
+	if got := actHistory(t, ts, "payments", "api", "tool"); len(got) != 1 || got[0] != d1 {
+		t.Fatalf("history after add and import: %v, want [%s]", got, d1)
+	}
+	if evs := actAudit(t, ts, "tag.import"); len(evs) != 1 || evs[0].Actor != "eddie" || evs[0].Target != "payments/api:tool" {
+		t.Errorf("audit %+v", evs)
+	}
+	alias := store.Source{Kind: store.KindImageStreamTag, Namespace: "payments", Stream: "api", Tag: "tool"}
+	if _, err := ts.store.SetTag(t.Context(), alias, store.TagRef{Namespace: "payments", Stream: "api", Tag: "tool-stable"}, store.TagOptions{Alias: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A stream tag cannot be imported.
+	f.Set("source", "latest")
+	f.Set("tag", "other")
+	r = actPost(t, ts, editor, views.AddTagHref("payments", "api"), f, false)
+	actExpect(t, r, http.StatusBadRequest, "import a stream tag")
+	if got := squash(doc(t, r.body).Find("section.add-tag .field-error").Text()); !strings.Contains(got, "only an image from a registry") {
+		t.Errorf("stream tag import: %q", got)
+	}
+
+	// The tag page's button; the same digest changes nothing.
+	d = doc(t, ts.get(t, editor, toolHref, http.StatusOK))
+	if got := squash(d.Find(`form[action="` + importHref + `"] button`).Text()); got != "Import now" {
+		t.Fatalf("tag page import button %q", got)
+	}
+	f = actForm(t, d, importHref)
+	r = actPost(t, ts, editor, importHref, f, false)
+	actExpect(t, r, http.StatusSeeOther, "import unchanged")
+	page := squash(mainText(ts.get(t, editor, r.location, http.StatusOK)))
+	if !strings.Contains(page, "Imported tool: the registry still has "+views.ShortDigest(d1)+"; nothing changed.") {
+		t.Errorf("unchanged import page: %s", firstLines(page, 5))
+	}
+	if got := actHistory(t, ts, "payments", "api", "tool"); len(got) != 1 {
+		t.Errorf("an unchanged import added history: %v", got)
+	}
+
+	// A new image upstream: htmx gets the tag body with the news.
+	d2 := reg.push(t, "payments/tool:1")
+	r = actPost(t, ts, editor, importHref, f, true)
+	actExpect(t, r, http.StatusOK, "import changed (htmx)")
+	if !isFragment(r.body) || !strings.Contains(squash(mainText(r.body)), "Imported tool: the registry had a new image, "+views.ShortDigest(d2)+" is now current.") {
+		t.Errorf("htmx answer: %s", r)
+	}
+	if got := actHistory(t, ts, "payments", "api", "tool"); len(got) != 2 || got[0] != d2 || got[1] != d1 {
+		t.Errorf("history %v, want [%s %s]", got, d2, d1)
+	}
+	if got := actHistory(t, ts, "payments", "api", "tool-stable"); len(got) == 0 || got[0] != d2 {
+		t.Errorf("the alias did not follow: %v", got)
+	}
+
+	// Viewers see no button and are refused.
+	d = doc(t, ts.get(t, viewer, toolHref, http.StatusOK))
+	if d.Find(`form[action="`+importHref+`"]`).Length() != 0 {
+		t.Error("a viewer sees Import now")
+	}
+	before := actDump(t, ts)
+	f.Set("_csrf", actCSRF(t, ts.get(t, viewer, toolHref, http.StatusOK)))
+	r = actPost(t, ts, viewer, importHref, f, false)
+	actExpect(t, r, http.StatusForbidden, "viewer import")
+	if actDump(t, ts) != before {
+		t.Error("a refused import changed the database")
+	}
+
+	// A tag without an external source has no button and is refused.
+	latestImport := views.TagActionHref(views.TagHref("payments", "api", "latest"), "import")
+	f = actForm(t, doc(t, ts.get(t, editor, toolHref, http.StatusOK)), importHref)
+	r = actPost(t, ts, editor, latestImport, f, false)
+	actExpect(t, r, http.StatusBadRequest, "import a pushed tag")
+	if !strings.Contains(r.body, "has no external image (DockerImage) to import from") {
+		t.Errorf("pushed tag: %s", r)
+	}
+
+	// The registry goes down: 502 next to the button, the failure on the
+	// tag and stream pages, the image kept.
+	reg.srv.Close()
+	r = actPost(t, ts, editor, importHref, f, false)
+	actExpect(t, r, http.StatusBadGateway, "import from a registry that is down")
+	d = doc(t, r.body)
+	if got := squash(d.Find(`.tag-actions .field-error`).Text()); !strings.Contains(got, "registry "+reg.host+" is unreachable") {
+		t.Errorf("error next to the button: %q", got)
+	}
+	for _, path := range []string{toolHref, streamPath} {
+		d = doc(t, ts.get(t, editor, path, http.StatusOK))
+		box := d.Find(`.alert-danger`)
+		if path == streamPath {
+			box = d.Find(`article#tag-tool .alert-danger`)
+		}
+		if got := squash(box.Text()); !strings.Contains(got, "is unreachable") || !strings.Contains(got, "keeps its current image") {
+			t.Errorf("%s: import failure box %q", path, got)
+		}
+	}
+	if got := actHistory(t, ts, "payments", "api", "tool"); len(got) != 2 || got[0] != d2 {
+		t.Errorf("history after a failed import %v", got)
+	}
+}
