@@ -154,6 +154,8 @@ func formStatus(c echo.Context, err error) (int, string) {
 		return http.StatusBadRequest, strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error())
 	case errors.Is(err, store.ErrExists):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, registry.ErrWriteThrough):
+		return http.StatusBadGateway, err.Error()
 	}
 	return http.StatusInternalServerError, "Something went wrong on our side and nothing was changed; the error is in the server log."
 }

@@ -49,6 +49,9 @@ type Config struct {
 	ImportSchedule string
 	// Import tunes the scheduled import (workers, backoff).
 	Import jobs.ImportSettings
+	// RegistryURL is the managed registry (LAYERWISE_REGISTRY_URL): tag,
+	// promote and rollback are written through to it. "" for none.
+	RegistryURL string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -93,6 +96,11 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	srv.usage.OnRefresh = srv.metrics.usage
 	srv.ops = &handlers.Ops{Store: s, Changed: srv.usage.Invalidate}
 	srv.fetcher = registry.NewFetcher(cfg.RegistryAuthFile)
+	mirror, err := registry.NewMirror(cfg.RegistryURL, srv.fetcher)
+	if err != nil {
+		return nil, err
+	}
+	srv.ops.Mirror = mirror
 	if !cfg.NoJobs {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule)}
 		if cfg.ReportSchedule != "" {
