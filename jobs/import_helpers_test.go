@@ -49,7 +49,14 @@ const junkManifest = "{not json"
 
 func newFaultyRegistry(t testing.TB) *faultyRegistry {
 	t.Helper()
-	r := &faultyRegistry{t: t, reg: ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))}
+	return newFaultyRegistryOf(t, ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
+}
+
+// newFaultyRegistryOf puts the counter and the faults in front of reg
+// (a reverse proxy to another registry, say).
+func newFaultyRegistryOf(t testing.TB, reg http.Handler) *faultyRegistry {
+	t.Helper()
+	r := &faultyRegistry{t: t, reg: reg}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	r.host = strings.TrimPrefix(r.srv.URL, "http://")
 	t.Cleanup(func() { r.srv.Close() })
@@ -155,12 +162,17 @@ type importEnv struct {
 
 func newImportEnv(t testing.TB, workers int) *importEnv {
 	t.Helper()
+	return newImportEnvOn(t, workers, newFaultyRegistry(t))
+}
+
+func newImportEnvOn(t testing.TB, workers int, reg *faultyRegistry) *importEnv {
+	t.Helper()
 	s, err := store.Open(context.Background(), storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	e := &importEnv{s: s, reg: newFaultyRegistry(t), now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	e := &importEnv{s: s, reg: reg, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	e.im = e.importer(workers)
 	return e
 }
