@@ -132,3 +132,53 @@ func TestImportNowButton(t *testing.T) {
 		t.Errorf("history after a failed import %v", got)
 	}
 }
+
+// TestScheduledImportJob: serve's import job is on the scheduler; a run
+// imports a changed scheduled tag, is recorded with its counts, and the
+// pages show the new image and, after a failed run, the failure.
+func TestScheduledImportJob(t *testing.T) {
+	ts := newTestServerWith(t, true, func(c *Config) { c.ImportSchedule = "@every 15m" })
+	var found bool
+	for _, st := range ts.srv.sched.Statuses() {
+		found = found || (st.Name == "import" && st.Schedule == "@every 15m")
+	}
+	if !found {
+		t.Fatalf("no import job: %+v", ts.srv.sched.Statuses())
+	}
+	editor := actAs(t, ts, "eddie", "payments=editor")
+	reg := newImportRegistry(t, "", "")
+	reg.push(t, "payments/tool:1")
+	tok := ts.apiUser(t, "bot", false, "payments=editor")
+	ts.apiMust(t, http.StatusOK, apiCall{method: "POST", path: "/api/v1/namespaces/payments/imagestreamimports", token: tok,
+		body: `{"tag": "api:tool", "from": "` + reg.host + `/payments/tool:1", "scheduled": true}`})
+	toolHref := views.TagHref("payments", "api", "tool")
+	ts.get(t, editor, toolHref, http.StatusOK) // the page is cached now
+
+	d2 := reg.push(t, "payments/tool:1")
+	if !ts.srv.sched.RunNow(t.Context(), "import") {
+		t.Fatal("the import job did not run")
+	}
+	runs, err := ts.store.LastJobRuns(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (The demo data's scheduled tags from quay.io and others fail here:
+	// there is no network.)
+	if r := runs["import"]; r.Status != "ok" || r.Count < 1 || !strings.Contains(r.Message, "(1 changed, 0 unchanged") {
+		t.Errorf("job run %+v", r)
+	}
+	if page := ts.get(t, editor, toolHref, http.StatusOK); !strings.Contains(page, d2) {
+		t.Error("the tag page does not show the image the scheduled import brought")
+	}
+
+	reg.srv.Close()
+	ts.srv.sched.RunNow(t.Context(), "import")
+	runs, _ = ts.store.LastJobRuns(t.Context())
+	if r := runs["import"]; r.Status != "ok" || !strings.Contains(r.Message, "1 failed") || !strings.Contains(r.Message, "backing off "+reg.host) {
+		t.Errorf("failed job run %+v", r)
+	}
+	d := doc(t, ts.get(t, editor, views.StreamHref("payments", "api"), http.StatusOK))
+	if got := squash(d.Find(`article#tag-tool .alert-danger`).Text()); !strings.Contains(got, "is unreachable") {
+		t.Errorf("stream page after a failed scheduled import: %q", got)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -81,7 +83,13 @@ func (c *Checker) Head(ctx context.Context, ref string, insecure bool) (string, 
 	}
 	desc, err := remote.Head(r, remote.WithContext(f.ctx), remote.WithTransport(tr))
 	if err != nil {
-		return "", f.fail(err)
+		err = f.fail(err)
+		var e *Error
+		if errors.As(err, &e) && e.kind == ErrNotFound {
+			// A HEAD answer has no body to quote.
+			e.Msg = fmt.Sprintf("%s not found in %s: the registry has no manifest under that name (404)", ref, f.host())
+		}
+		return "", err
 	}
 	return desc.Digest.String(), nil
 }
