@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -86,6 +87,10 @@ func TestImportNowButton(t *testing.T) {
 	if got := actHistory(t, ts, "payments", "api", "tool-stable"); len(got) == 0 || got[0] != d2 {
 		t.Errorf("the alias did not follow: %v", got)
 	}
+
+	// Without the CSRF token nothing happens.
+	noCSRF := actPost(t, ts, editor, importHref, url.Values{"back": {"tool"}}, false)
+	actExpect(t, noCSRF, http.StatusForbidden, "import without a CSRF token")
 
 	// Viewers see no button and are refused.
 	d = doc(t, ts.get(t, viewer, toolHref, http.StatusOK))
