@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"layerwise/jobs"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/web"
@@ -31,9 +30,8 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	secretFile := f.String("oidc-client-secret-file", c.env("LAYERWISE_OIDC_CLIENT_SECRET_FILE", ""), "file holding the client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)")
 	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
-	importSchedule := f.String("import-schedule", c.env("LAYERWISE_IMPORT_SCHEDULE", "@every 15m"), "re-import scheduled tags (LAYERWISE_IMPORT_SCHEDULE); \"off\" runs no import job")
-	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000: tag, promote and rollback are written through to it (LAYERWISE_REGISTRY_URL)")
-	importWorkers := f.Int("import-workers", 8, "tags the scheduled import checks at once")
+	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000 (LAYERWISE_REGISTRY_URL)")
+	importSettings := c.importFlags(f)
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -72,15 +70,13 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("--trusted-proxies: %v", err)
 	}
-	if *importWorkers < 1 {
-		return usagef("--import-workers %d: want at least 1", *importWorkers)
-	}
-	if *importSchedule == "off" {
-		*importSchedule = ""
-	}
-	cfg := web.Config{RegistryURL: *registryURL, ImportSchedule: *importSchedule, Import: jobs.ImportSettings{Workers: *importWorkers}, Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
+	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
 		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted, RegistryAuthFile: *authFile,
 		OIDC: web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
+	cfg.RegistryURL = *registryURL
+	if err := importSettings(&cfg); err != nil {
+		return err
+	}
 	if *secretFile != "" {
 		b, err := os.ReadFile(*secretFile)
 		if err != nil {

@@ -32,20 +32,25 @@ type Mirror struct {
 	Client   *Client
 }
 
-// NewMirror reads LAYERWISE_REGISTRY_URL: http://host:port or
-// https://host[:port]; "" means no managed registry (nil, nil).
+// NewMirror reads LAYERWISE_REGISTRY_URL ("http://127.0.0.1:5000",
+// "https://registry.example.com", or a bare host, which means https — as
+// the registry sync reads it); "" means no managed registry (nil, nil).
 func NewMirror(rawURL string, c *Client) (*Mirror, error) {
-	if rawURL == "" {
+	u := strings.TrimRight(strings.TrimSpace(rawURL), "/")
+	if u == "" {
 		return nil, nil
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-		return nil, fmt.Errorf("LAYERWISE_REGISTRY_URL %q: want http://host:port or https://host[:port] (no path)", rawURL)
+	if !strings.Contains(u, "://") {
+		u = "https://" + u
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") || (p.Path != "" && p.Path != "/") {
+		return nil, fmt.Errorf("LAYERWISE_REGISTRY_URL %q must be http(s)://host[:port], e.g. http://127.0.0.1:5000", rawURL)
 	}
 	if c == nil {
 		c = &Client{}
 	}
-	return &Mirror{Host: u.Host, Insecure: u.Scheme == "http", Client: c}, nil
+	return &Mirror{Host: p.Host, Insecure: p.Scheme == "http", Client: c}, nil
 }
 
 // Publish puts what dst points at after a change (res, read in tx before
