@@ -35,6 +35,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	webhookTokenFile := f.String("webhook-token-file", "", "file holding the bearer token of registry notifications (default: LAYERWISE_WEBHOOK_TOKEN)")
 	openshiftURL := f.String("openshift-url", c.env("LAYERWISE_OPENSHIFT_URL", ""), "an OpenShift API to sync image streams and images from (LAYERWISE_OPENSHIFT_URL)")
 	openshiftToken := f.String("openshift-token-file", c.env("LAYERWISE_OPENSHIFT_TOKEN_FILE", ""), "file holding the OpenShift API token (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
+	importSettings := c.importFlags(f)
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -88,6 +89,9 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	}
 	if cfg.OpenShiftURL != "" && cfg.OpenShiftTokenFile == "" {
 		return usagef("--openshift-url needs --openshift-token-file (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
+	}
+	if err := importSettings(&cfg); err != nil {
+		return err
 	}
 	if *secretFile != "" {
 		b, err := os.ReadFile(*secretFile)

@@ -21,6 +21,7 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 	refPolicy := f.String("reference-policy", "source", "source or local")
 	importMode := f.String("import-mode", "", "Legacy or PreserveOriginal (external images)")
 	source := f.String("source", "", "read SRC as istag, isimage or docker")
+	mirror := c.mirrorFlag(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -59,6 +60,10 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 	}
 	opt := store.TagOptions{Alias: *alias, Scheduled: *scheduled, Insecure: *insecure, Reference: *reference,
 		ReferencePolicy: policy, ImportMode: *importMode}
+	m, err := mirror()
+	if err != nil {
+		return err
+	}
 	s, err := f.open(ctx)
 	if err != nil {
 		return err
@@ -69,7 +74,7 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		res, err := s.SetTag(ctx, src, dst, opt)
+		res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) { return tx.SetTag(ctx, src, dst, opt) })
 		if err != nil {
 			return err
 		}
@@ -111,6 +116,7 @@ func (c *cli) printTagResult(res store.TagResult, src store.Source, opt store.Ta
 func (c *cli) cmdPromote(ctx context.Context, args []string) error {
 	f := c.newFlags("promote", false)
 	to := f.String("to", "", "destination tag (default: the next step of the namespace's ladder)")
+	mirror := c.mirrorFlag(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -127,7 +133,13 @@ func (c *cli) cmdPromote(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	res, err := s.Promote(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, *to)
+	m, err := mirror()
+	if err != nil {
+		return err
+	}
+	res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) {
+		return tx.Promote(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, *to)
+	})
 	if err != nil {
 		return err
 	}
@@ -140,6 +152,7 @@ func (c *cli) cmdPromote(ctx context.Context, args []string) error {
 
 func (c *cli) cmdRollback(ctx context.Context, args []string) error {
 	f := c.newFlags("rollback", false)
+	mirror := c.mirrorFlag(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -160,7 +173,11 @@ func (c *cli) cmdRollback(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	res, err := s.Rollback(ctx, ref, digest)
+	m, err := mirror()
+	if err != nil {
+		return err
+	}
+	res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) { return tx.Rollback(ctx, ref, digest) })
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/jobs/registry"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -106,6 +107,10 @@ func (d formDone) message() string {
 		return fmt.Sprintf("Promoted %s → %s: %s is now current in %s.", d.from, d.tag, img, d.tag)
 	case "rolledback":
 		return fmt.Sprintf("Rolled back %s: %s is current again.", d.tag, img)
+	case "imported":
+		return fmt.Sprintf("Imported %s: the registry had a new image, %s is now current.", d.tag, img)
+	case "reimported":
+		return fmt.Sprintf("Imported %s: the registry still has %s; nothing changed.", d.tag, img)
 	case "deleted":
 		return fmt.Sprintf("Deleted tag %s and its history; its images stay until the next prune.", d.tag)
 	case "scheduled":
@@ -123,7 +128,11 @@ func (d formDone) message() string {
 
 func formDoneOf(code string, res store.TagResult, from string) formDone {
 	d := formDone{code: code, tag: res.Tag.Tag, from: from, image: res.Image}
-	if !res.Changed && code != "tagged" {
+	switch {
+	case res.Changed, code == "tagged":
+	case code == "imported":
+		d.code = "reimported"
+	default:
 		d.code = "unchanged"
 	}
 	return d
@@ -145,6 +154,8 @@ func formStatus(c echo.Context, err error) (int, string) {
 		return http.StatusBadRequest, strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error())
 	case errors.Is(err, store.ErrExists):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, registry.ErrWriteThrough):
+		return http.StatusBadGateway, err.Error()
 	}
 	return http.StatusInternalServerError, "Something went wrong on our side and nothing was changed; the error is in the server log."
 }
@@ -303,6 +314,26 @@ func (h *Handler) AddTag(c echo.Context) error {
 		return h.formFailed(c, b, ae, formInvalid("name the new tag, e.g. v1.2.0"), f)
 	}
 	dst := store.TagRef{Namespace: ns, Stream: stream, Tag: f.Tag}
+	if c.FormValue("import") == "now" {
+		// "Add and import now": a registry image is imported at once, as
+		// the API's import does; the tag is created only when the registry
+		// delivers. ("Add tag" records the source; the image then arrives
+		// with the next scheduled or manual import.)
+		switch {
+		case src.Kind != store.KindDockerImage:
+			return h.formFailed(c, b, ae, formInvalid("only an image from a registry (host/repository:tag) can be imported; %s is an image stream source: use Add tag", src), f)
+		case f.Alias:
+			return h.formFailed(c, b, ae, formInvalid("an imported tag cannot be an alias"), f)
+		case h.Importer == nil:
+			return h.formFailedStatus(c, b, ae, formInvalid("importing from registries is not configured in this server"), f, http.StatusNotImplemented)
+		}
+		res, err := h.Ops.Import(c.Request().Context(), principal(c), h.Importer, dst, src.Ref,
+			registry.ImportOptions{Scheduled: f.Scheduled, Confirm: true})
+		if err != nil {
+			return h.formImportFailed(c, b, ae, err, f)
+		}
+		return h.formOK(c, b, formDone{code: "tagged", tag: f.Tag, image: res.Image})
+	}
 	res, err := h.Ops.SetTag(c.Request().Context(), principal(c), src, dst, store.TagOptions{Alias: f.Alias, Scheduled: f.Scheduled})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -456,7 +487,7 @@ func (h *Handler) ScheduleTag(c echo.Context) error {
 // formActions are the actions of a stream or tag page for the user, with
 // each tag's next rung of the promotion ladder.
 func (h *Handler) formActions(c echo.Context, ns string, tags ...*views.TagView) views.Actions {
-	a := views.Actions{CanEdit: principal(c).Can(ns, store.RoleEditor)}
+	a := views.Actions{CanEdit: principal(c).Can(ns, store.RoleEditor), CanImport: h.Importer != nil}
 	if !a.CanEdit {
 		return a
 	}

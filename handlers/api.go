@@ -23,6 +23,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
@@ -69,6 +70,8 @@ func (h *Handler) apiFail(c echo.Context, err error) error {
 		return WriteAPIError(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, store.ErrExists):
 		return WriteAPIError(c, http.StatusConflict, err.Error())
+	case errors.Is(err, registry.ErrWriteThrough):
+		return WriteAPIError(c, http.StatusBadGateway, err.Error())
 	case errors.Is(err, context.Canceled):
 		return err
 	}

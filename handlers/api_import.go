@@ -41,12 +41,11 @@ func (h *Handler) apiImport(c echo.Context, ref store.TagRef, req APIImportReque
 		return h.apiFail(c, err)
 	}
 	opt := registry.ImportOptions{Scheduled: req.Scheduled, Insecure: req.Insecure, ImportMode: req.ImportMode,
-		ReferencePolicy: req.ReferencePolicy, Confirm: true, Actor: p.User}
-	res, err := registry.Import(ctx, h.Store, h.Importer, ref, req.From, opt)
+		ReferencePolicy: req.ReferencePolicy, Confirm: true}
+	res, err := h.Ops.Import(ctx, p, h.Importer, ref, req.From, opt)
 	if err != nil {
 		return h.apiFail(c, importStatus(err))
 	}
-	h.Ops.done()
 	return c.JSON(http.StatusOK, APIImportResult{Tag: ref.String(), From: res.Spec, Image: res.Image,
 		DockerImageReference: res.Ref, Changed: res.Changed})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
@@ -27,6 +28,11 @@ type Ops struct {
 	Store *store.Store
 	// Changed is called after a successful change (the usage cache).
 	Changed func()
+	// Mirror writes tag, promote and rollback through to the managed
+	// registry (LAYERWISE_REGISTRY_URL); nil: there is none. It runs last
+	// in the change's transaction: a registry that refuses the write
+	// refuses the change, and nothing is written to the database.
+	Mirror *registry.Mirror
 
 	cache pageCache // pages' reads, invalidated by every change here
 }
@@ -37,6 +43,10 @@ func (o *Ops) need(p *store.Principal, ns string, role store.Role) error {
 	}
 	return nil
 }
+
+// Refresh tells the pages that data changed outside Ops (the scheduled
+// import): the page cache starts over and usage is recomputed.
+func (o *Ops) Refresh() { o.done() }
 
 func (o *Ops) done() {
 	o.cache.bump()
@@ -84,8 +94,11 @@ func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, 
 		if opt.Alias {
 			action = "tag.alias"
 		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: dst.Namespace, Action: action, Target: dst.String(),
-			Before: before, After: afterOf(res) + " from " + src.String()})
+		if err := tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: dst.Namespace, Action: action, Target: dst.String(),
+			Before: before, After: afterOf(res) + " from " + src.String()}); err != nil {
+			return err
+		}
+		return o.Mirror.Publish(ctx, tx, dst, res)
 	})
 	if err == nil {
 		o.done()
@@ -122,8 +135,11 @@ func (o *Ops) Promote(ctx context.Context, p *store.Principal, ref store.StreamR
 		if res, err = tx.Promote(ctx, ref, from, dstTag); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.promote",
-			Target: dst.String(), Before: before, After: afterOf(res) + " from :" + from})
+		if err := tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.promote",
+			Target: dst.String(), Before: before, After: afterOf(res) + " from :" + from}); err != nil {
+			return err
+		}
+		return o.Mirror.Publish(ctx, tx, dst, res)
 	})
 	if err == nil {
 		o.done()
@@ -143,8 +159,11 @@ func (o *Ops) Rollback(ctx context.Context, p *store.Principal, ref store.TagRef
 		if res, err = tx.Rollback(ctx, ref, digest); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.rollback",
-			Target: ref.String(), Before: before, After: afterOf(res)})
+		if err := tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.rollback",
+			Target: ref.String(), Before: before, After: afterOf(res)}); err != nil {
+			return err
+		}
+		return o.Mirror.Publish(ctx, tx, ref, res)
 	})
 	if err == nil {
 		o.done()
@@ -152,7 +171,12 @@ func (o *Ops) Rollback(ctx context.Context, p *store.Principal, ref store.TagRef
 	return res, err
 }
 
-// DeleteTag removes a tag and its history, editor only.
+// DeleteTag removes a tag and its history, editor only. It is not
+// written through: the distribution registry cannot delete a tag without
+// deleting its manifest by digest, which would take every other tag on
+// that image (and the rollback target) with it. The registry's tag stays
+// until prune deletes the image's manifest (when no remaining tag of the
+// repository points at it).
 func (o *Ops) DeleteTag(ctx context.Context, p *store.Principal, ref store.TagRef) error {
 	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return err
@@ -234,4 +258,23 @@ func (o *Ops) SetScheduled(ctx context.Context, p *store.Principal, ref store.Ta
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.scheduled",
 			Target: ref.String(), Before: fmt.Sprint(!on), After: fmt.Sprint(on)})
 	})
+}
+
+// Import reads an external image into a tag (from "" re-imports the tag's
+// own DockerImage source): editor only. registry.Import writes the images,
+// the tag, its history, aliases that follow and the audit event in one
+// transaction; a registry failure leaves ImportSuccess=False on an existing
+// tag and nothing else.
+func (o *Ops) Import(ctx context.Context, p *store.Principal, f registry.Fetcher, ref store.TagRef, from string, opt registry.ImportOptions) (store.TagResult, error) {
+	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
+		return store.TagResult{}, err
+	}
+	opt.Actor = p.User
+	res, err := registry.Import(ctx, o.Store, f, ref, from, opt)
+	var rerr *registry.Error
+	if err == nil || errors.As(err, &rerr) {
+		// A failure changed the tag's condition: pages must show it.
+		o.done()
+	}
+	return res, err
 }

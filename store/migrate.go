@@ -49,6 +49,11 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// 0004 belongs to another change; ids, not positions, say what a
+	// database has had.
+	{"0005_import", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&ImportCheck{}, &RegistryBackoff{})
+	}},
 }
 
 // migrate applies the first n steps that the database does not have yet.

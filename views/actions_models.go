@@ -10,6 +10,8 @@ import (
 // accounts get the page read-only.
 type Actions struct {
 	CanEdit bool
+	// CanImport: the server reads registries ("Import now" buttons).
+	CanImport bool
 	// Done says what the last action did ("Promoted latest → test: …"),
 	// shown once at the top of the tags; DoneTag is the tag it concerned.
 	Done    string
@@ -21,7 +23,7 @@ type Actions struct {
 
 // ActionError is an action that did not happen, and why.
 type ActionError struct {
-	Control string // add, promote, rollback, delete, scheduled
+	Control string // add, promote, rollback, delete, scheduled, import
 	Tag     string // the tag whose control failed ("" for the add form)
 	Digest  string // rollback: the history entry whose button was used
 	Message string // in words a person can act on
@@ -147,6 +149,8 @@ func errorPlaced(e *ActionError, on bool, tags []TagView) bool {
 			return t.PromoteTo != ""
 		case "scheduled", "delete":
 			return true
+		case "import":
+			return t.External
 		case "rollback":
 			for _, r := range t.History {
 				if r.Image == e.Digest && canRollBack(t, r) {

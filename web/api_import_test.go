@@ -28,6 +28,7 @@ import (
 type importRegistry struct {
 	host       string
 	user, pass string
+	srv        *httptest.Server
 }
 
 func newImportRegistry(t *testing.T, user, pass string) *importRegistry {
@@ -42,7 +43,7 @@ func newImportRegistry(t *testing.T, user, pass string) *importRegistry {
 		reg.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return &importRegistry{host: strings.TrimPrefix(srv.URL, "http://"), user: user, pass: pass}
+	return &importRegistry{host: strings.TrimPrefix(srv.URL, "http://"), user: user, pass: pass, srv: srv}
 }
 
 func (r *importRegistry) push(t *testing.T, repoTag string) string {

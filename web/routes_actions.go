@@ -16,6 +16,7 @@ func (srv *Server) actionRoutes(pages *echo.Group, h *handlers.Handler) {
 	pages.POST("/ns/:ns/istag/:nametag/rollback", h.RollbackTag)
 	pages.POST("/ns/:ns/istag/:nametag/delete", h.DeleteTagForm)
 	pages.POST("/ns/:ns/istag/:nametag/scheduled", h.ScheduleTag)
+	pages.POST("/ns/:ns/istag/:nametag/import", h.ImportTag)
 
 	pages.GET("/ns/:ns/settings", h.Settings)
 	pages.POST("/ns/:ns/settings", h.SaveSettings)

@@ -46,7 +46,8 @@ type Config struct {
 	// RegistryAuthFile is a .dockerconfigjson for imports (LAYERWISE_REGISTRY_AUTH_FILE).
 	RegistryAuthFile string
 	// RegistryURL is the managed registry (LAYERWISE_REGISTRY_URL): the
-	// webhook reads pushes back from it and the sync job walks it.
+	// webhook reads pushes back from it, the sync job walks it, and
+	// tag, promote and rollback are written through to it.
 	RegistryURL string
 	// WebhookToken is the bearer token of registry notifications
 	// (LAYERWISE_WEBHOOK_TOKEN); "" turns the webhook off (503).
@@ -58,6 +59,11 @@ type Config struct {
 	// streams and images from (LAYERWISE_OPENSHIFT_URL / _TOKEN_FILE).
 	OpenShiftURL       string
 	OpenShiftTokenFile string
+	// ImportSchedule re-imports scheduled tags (LAYERWISE_IMPORT_SCHEDULE);
+	// "" runs no import job.
+	ImportSchedule string
+	// Import tunes the scheduled import (workers, backoff).
+	Import jobs.ImportSettings
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -68,6 +74,8 @@ type Server struct {
 	echo    *echo.Echo
 	usage   *jobs.UsageCache
 	sched   *jobs.Scheduler
+	ops     *handlers.Ops
+	fetcher *registry.Client
 	metrics *metrics
 	oidc    *oidcLogin
 	// accounts is set once any account exists (then pages need a login).
@@ -106,6 +114,13 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		}
 		srv.managed = m
 	}
+	srv.ops = &handlers.Ops{Store: s, Changed: srv.usage.Invalidate}
+	srv.fetcher = registry.NewFetcher(cfg.RegistryAuthFile)
+	mirror, err := registry.NewMirror(cfg.RegistryURL, srv.fetcher)
+	if err != nil {
+		return nil, err
+	}
+	srv.ops.Mirror = mirror
 	if !cfg.NoJobs {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule)}
 		if cfg.ReportSchedule != "" {
@@ -113,6 +128,11 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		}
 		if sync := srv.syncSettings(); sync.Registry != nil || sync.OpenShift != nil {
 			list = append(list, jobs.SyncJob(s, sync))
+		}
+		if cfg.ImportSchedule != "" {
+			im := jobs.NewImporter(s, srv.fetcher, cfg.Import, log)
+			im.Changed = srv.ops.Refresh
+			list = append(list, jobs.ImportJob(im, cfg.ImportSchedule))
 		}
 		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
@@ -127,7 +147,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 
 // syncSettings are the sync job's: the managed registry and the cluster.
 func (srv *Server) syncSettings() jobs.SyncSettings {
-	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: srv.usage.Invalidate}
+	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: srv.ops.Refresh}
 	if set.Schedule == "" {
 		set.Schedule = "@hourly"
 	}
@@ -157,8 +177,7 @@ func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}, Limiter: srv.limiter, SSO: srv.oidc != nil,
-		Importer: registry.NewFetcher(srv.cfg.RegistryAuthFile)}
+		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}

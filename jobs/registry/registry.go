@@ -61,6 +61,10 @@ type Result struct {
 	// Images are all the snapshots to record: a list's children first, then
 	// Image last.
 	Images []store.ImageSnapshot
+	// SourceDigest is what the reference itself resolved to: for a manifest
+	// list the list's digest, also when Legacy kept one platform's image.
+	// A HEAD request on the reference answers it (see Checker).
+	SourceDigest string
 }
 
 // Fetcher reads images from registries. *Client is the real one.
@@ -148,6 +152,16 @@ func (c *Client) Fetch(ctx context.Context, ref string, opt FetchOptions) (Resul
 	return res, f.fail(err)
 }
 
+func (f *fetch) run(mode string, want v1.Platform) (Result, error) {
+	desc, err := f.puller.Get(f.ctx, f.r)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := f.resolve(desc, mode, want)
+	res.SourceDigest = desc.Digest.String()
+	return res, err
+}
+
 func (c *Client) transport(insecure bool) http.RoundTripper {
 	base := c.Transport
 	if base == nil {
@@ -192,11 +206,7 @@ func (f *fetch) host() string {
 
 func (f *fetch) repository() string { return f.host() + "/" + f.r.Context().RepositoryStr() }
 
-func (f *fetch) run(mode string, want v1.Platform) (Result, error) {
-	desc, err := f.puller.Get(f.ctx, f.r)
-	if err != nil {
-		return Result{}, err
-	}
+func (f *fetch) resolve(desc *remote.Descriptor, mode string, want v1.Platform) (Result, error) {
 	repo := f.repository()
 	switch {
 	case desc.MediaType.IsImage():

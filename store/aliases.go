@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Followers are the tags of ref's stream that track ref as aliases,
+// directly or through other aliases, in breadth-first order.
+func (s *Store) Followers(ctx context.Context, ref TagRef) ([]string, error) {
+	st, err := s.findStream(ctx, StreamRef{ref.Namespace, ref.Stream})
+	if err != nil {
+		return nil, err
+	}
+	var aliases []Tag
+	if err := s.conn(ctx).Where("stream_id = ? AND alias = ?", st.ID, true).Order("name").Find(&aliases).Error; err != nil {
+		return nil, fmt.Errorf("read alias tags of %s/%s: %w", ref.Namespace, ref.Stream, err)
+	}
+	var out []string
+	done := map[string]bool{ref.Tag: true}
+	queue := []string{ref.Tag}
+	for len(queue) > 0 {
+		source := queue[0]
+		queue = queue[1:]
+		for _, a := range aliases {
+			name := a.FromName
+			if i := strings.Index(name, ":"); i >= 0 {
+				name = name[i+1:]
+			}
+			if name != source || done[a.Name] {
+				continue
+			}
+			done[a.Name] = true
+			out = append(out, a.Name)
+			queue = append(queue, a.Name)
+		}
+	}
+	return out, nil
+}
