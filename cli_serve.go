@@ -90,7 +90,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	if cfg.OpenShiftURL != "" && cfg.OpenShiftTokenFile == "" {
 		return usagef("--openshift-url needs --openshift-token-file (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	}
-	if err := importSettings(&cfg); err != nil {
+	if err := importSettings(&cfg, *demo); err != nil {
 		return err
 	}
 	if *secretFile != "" {

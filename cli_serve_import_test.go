@@ -1,26 +1,48 @@
 package main
 
 import (
-	"strings"
+	"io"
 	"testing"
+
+	"layerwise/web"
 )
 
-// TestServeImportFlags: serve refuses an import schedule cron cannot read
-// and a worker count below one, before it listens.
-func TestServeImportFlags(t *testing.T) {
-	db := newDB(t)
+// The demo's scheduled tags point at public registries: serve --demo runs the
+// import job only when a schedule is asked for; otherwise the default holds.
+func TestImportScheduleDefaultsAndDemo(t *testing.T) {
 	for _, tc := range []struct {
+		name string
+		env  string
 		args []string
-		code int
-		says string
+		demo bool
+		want string
 	}{
-		{[]string{"--import-workers", "0"}, 2, "--import-workers 0: want at least 1"},
-		{[]string{"--import-schedule", "every 5 minutes", "--addr", "127.0.0.1:0"}, 1, `job import: schedule "every 5 minutes"`},
-		{[]string{"--registry-url", "ftp://registry", "--addr", "127.0.0.1:0"}, 1, "LAYERWISE_REGISTRY_URL"},
+		{"default", "", nil, false, "@every 15m"},
+		{"off", "", []string{"--import-schedule", "off"}, false, ""},
+		{"demo without a schedule runs no import", "", nil, true, ""},
+		{"demo with the flag", "", []string{"--import-schedule", "@every 1h"}, true, "@every 1h"},
+		{"demo with the environment", "@every 2h", nil, true, "@every 2h"},
+		{"environment", "@every 2h", nil, false, "@every 2h"},
 	} {
-		r := lw(t, db, "", append([]string{"serve"}, tc.args...)...)
-		if r.code != tc.code || !strings.Contains(r.err, tc.says) {
-			t.Errorf("serve %v: exit %d, %q; want %d saying %q", tc.args, r.code, r.err, tc.code, tc.says)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			c := &cli{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string {
+				if k == "LAYERWISE_IMPORT_SCHEDULE" {
+					return tc.env
+				}
+				return ""
+			}}
+			f := c.newFlags("serve", false)
+			apply := c.importFlags(f)
+			if _, err := f.parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			var cfg web.Config
+			if err := apply(&cfg, tc.demo); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ImportSchedule != tc.want {
+				t.Errorf("import schedule %q, want %q", cfg.ImportSchedule, tc.want)
+			}
+		})
 	}
 }
