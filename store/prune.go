@@ -367,6 +367,9 @@ type ApplyOptions struct {
 	// AfterBatch is called after each committed transaction; an error stops
 	// the run there (tests use it to kill a run half way).
 	AfterBatch func(batch int) error
+	// Locked says the caller already holds the "prune" lock as Holder
+	// (WithLock); otherwise ApplyPrune takes it for the run.
+	Locked bool
 }
 
 // LockTTL is how long a prune lock lives without being renewed; a run
@@ -394,6 +397,16 @@ func (s *Store) AcquireLock(ctx context.Context, name, holder string, ttl time.D
 			name, l.Holder, l.AcquiredAt.UTC().Format(time.RFC3339))}
 	}
 	return nil
+}
+
+// WithLock runs fn holding the named lock (ErrBusy when another holds it);
+// fn may renew it.
+func (s *Store) WithLock(ctx context.Context, name, holder string, fn func(renew func() error) error) error {
+	if err := s.AcquireLock(ctx, name, holder, LockTTL); err != nil {
+		return err
+	}
+	defer s.ReleaseLock(context.WithoutCancel(ctx), name, holder)
+	return fn(func() error { return s.RenewLock(ctx, name, holder, LockTTL) })
 }
 
 // RenewLock extends a held lock; it fails if the lock was lost.
@@ -460,10 +473,12 @@ func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 	if opt.BatchTags <= 0 {
 		opt.BatchTags = 500
 	}
-	if err := s.AcquireLock(ctx, "prune", opt.Holder, LockTTL); err != nil {
-		return res, err
+	if !opt.Locked {
+		if err := s.AcquireLock(ctx, "prune", opt.Holder, LockTTL); err != nil {
+			return res, err
+		}
+		defer s.ReleaseLock(context.WithoutCancel(ctx), "prune", opt.Holder)
 	}
-	defer s.ReleaseLock(context.WithoutCancel(ctx), "prune", opt.Holder)
 
 	planImage := make(map[int64]bool, len(plan.imageIDs))
 	for _, id := range plan.imageIDs {
@@ -823,10 +838,10 @@ func (s *Store) queueManifestDeletions(ctx context.Context, dropped []tagImage) 
 }
 
 // PendingManifestDeletions lists what is still to be deleted from the
-// managed registry, oldest first.
-func (s *Store) PendingManifestDeletions(ctx context.Context, limit int) ([]ManifestDeletion, error) {
+// managed registry, oldest first, after the row afterID.
+func (s *Store) PendingManifestDeletions(ctx context.Context, afterID int64, limit int) ([]ManifestDeletion, error) {
 	var out []ManifestDeletion
-	err := s.conn(ctx).Order("id").Limit(limit).Find(&out).Error
+	err := s.conn(ctx).Where("id > ?", afterID).Order("id").Limit(limit).Find(&out).Error
 	return out, err
 }
 
