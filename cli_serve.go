@@ -30,6 +30,8 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	secretFile := f.String("oidc-client-secret-file", c.env("LAYERWISE_OIDC_CLIENT_SECRET_FILE", ""), "file holding the client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)")
 	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
+	pruneSchedule := f.String("prune-schedule", c.env("LAYERWISE_PRUNE_SCHEDULE", "0 0 * * *"), "nightly prune (LAYERWISE_PRUNE_SCHEDULE)")
+	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000: prune deletes dropped manifests there (LAYERWISE_REGISTRY_URL)")
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -70,6 +72,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	}
 	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
 		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted, RegistryAuthFile: *authFile,
+		PruneSchedule: *pruneSchedule, RegistryURL: *registryURL,
 		OIDC: web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
 	if *secretFile != "" {
 		b, err := os.ReadFile(*secretFile)

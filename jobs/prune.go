@@ -22,8 +22,8 @@ type PruneSettings struct {
 
 // PruneOutcome is what one run did.
 type PruneOutcome struct {
-	Plan     *store.PrunePlan       `json:"-"`
-	Result   store.PruneResult      `json:"result"`
+	Plan     *store.PrunePlan        `json:"-"`
+	Result   store.PruneResult       `json:"result"`
 	Registry *registry.DeleteOutcome `json:"registry,omitempty"`
 }
 

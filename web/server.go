@@ -44,6 +44,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RegistryAuthFile is a .dockerconfigjson for imports (LAYERWISE_REGISTRY_AUTH_FILE).
 	RegistryAuthFile string
+	// PruneSchedule is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); "" runs none.
+	PruneSchedule string
+	// RegistryURL is the managed registry (LAYERWISE_REGISTRY_URL): prune
+	// deletes the manifests it drops there.
+	RegistryURL string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -59,6 +64,7 @@ type Server struct {
 	// accounts is set once any account exists (then pages need a login).
 	accounts atomic.Bool
 	limiter  *handlers.LoginLimiter
+	ops      *handlers.Ops // set by routes
 }
 
 // New wires the server; nothing runs until Run.
@@ -88,6 +94,22 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule)}
 		if cfg.ReportSchedule != "" {
 			list = append(list, jobs.ReportJob(s, srv.usage, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
+		}
+		if cfg.PruneSchedule != "" {
+			set := jobs.PruneSettings{Policy: cfg.Policy}
+			if cfg.RegistryURL != "" {
+				d, err := registry.NewDeleter(cfg.RegistryURL, cfg.RegistryAuthFile)
+				if err != nil {
+					return nil, err
+				}
+				set.Registry = d
+			}
+			list = append(list, jobs.PruneJob(s, set, cfg.PruneSchedule, func() {
+				srv.usage.Invalidate()
+				if srv.ops != nil {
+					srv.ops.Bump()
+				}
+			}))
 		}
 		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
@@ -121,7 +143,8 @@ func (srv *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
 		Ops: &handlers.Ops{Store: srv.store, Changed: srv.usage.Invalidate}, Limiter: srv.limiter, SSO: srv.oidc != nil,
-		Importer: registry.NewFetcher(srv.cfg.RegistryAuthFile)}
+		Importer: registry.NewFetcher(srv.cfg.RegistryAuthFile), Policy: &srv.cfg.Policy}
+	srv.ops = h.Ops
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
@@ -183,6 +206,7 @@ func (srv *Server) routes() *echo.Echo {
 	pages.GET("/blobs/:digest", h.Blob)
 	pages.GET("/search", h.Search)
 	pages.GET("/jobs", h.JobsPage)
+	pages.GET("/prune", h.PrunePage)
 	srv.actionRoutes(pages, h)
 	srv.apiRoutes(e, h)
 	e.RouteNotFound("/*", func(c echo.Context) error { return srv.requireLogin(h.NotFound)(c) })
