@@ -181,3 +181,23 @@ func TestPruneCLIConfirm(t *testing.T) {
 		t.Errorf("second run:\n%s", r.out)
 	}
 }
+
+func TestNamespacePrunePolicyFromTheCLI(t *testing.T) {
+	db := pruneDB(t)
+	r := ok(t, lw(t, db, "", "namespace", "set", "team-b", "--keep-tag-revisions", "1"))
+	if !strings.Contains(r.out, "namespace team-b: prune keeps 1 revisions per tag, younger than default") {
+		t.Errorf("output: %s", r.out)
+	}
+	r = ok(t, lw(t, db, "", "prune"))
+	if !strings.Contains(r.out, "namespace team-b: keep 1 revisions, younger than 96h0m0s") ||
+		!strings.Contains(r.out, "would delete 4 image stream revisions in 2 streams") {
+		t.Errorf("plan with team-b's override:\n%s", r.out)
+	}
+	if r := lw(t, db, "", "namespace", "set", "team-b", "--keep-younger-than", "soon"); r.code != 2 {
+		t.Errorf("bad duration: exit %d", r.code)
+	}
+	ok(t, lw(t, db, "", "namespace", "set", "team-b", "--keep-tag-revisions", "default"))
+	if r := ok(t, lw(t, db, "", "prune")); !strings.Contains(r.out, "would delete 2 image stream revisions in 1 streams") {
+		t.Errorf("after clearing the override:\n%s", r.out)
+	}
+}
