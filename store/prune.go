@@ -668,12 +668,7 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 			return res, fmt.Errorf("delete history entries: %w", err)
 		}
 		res.Revisions = int64(len(del))
-		// Close the gaps: positions stay 0..n-1 in order, 0 the current.
-		err = chunks(tags, chunk, func(part []int64) error {
-			return db.Exec(`UPDATE tag_events SET position = (SELECT COUNT(*) FROM tag_events e2
-				WHERE e2.tag_id = tag_events.tag_id AND e2.position < tag_events.position) WHERE tag_id IN ?`, part).Error
-		})
-		if err != nil {
+		if err := s.renumber(ctx, fresh, del); err != nil {
 			return res, fmt.Errorf("renumber history: %w", err)
 		}
 	}
@@ -705,6 +700,64 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	}
 	res.add(r)
 	return res, nil
+}
+
+// renumber closes the gaps the deleted entries left: the remaining entries
+// of each tag get positions 0..n-1 in their old order (0 stays the
+// current one). New positions are computed here from the rows read in this
+// transaction and written with one UPDATE … CASE per chunk (the CAST
+// types the parameters for PostgreSQL); a correlated
+// "count the rows before me" UPDATE is wrong on SQLite, whose subquery sees
+// the rows the same statement already changed.
+func (s *Store) renumber(ctx context.Context, fresh []freshEvent, deleted []int64) error {
+	gone := make(map[int64]bool, len(deleted))
+	for _, id := range deleted {
+		gone[id] = true
+	}
+	byTag := map[int64][]freshEvent{}
+	for _, e := range fresh {
+		if !gone[e.ID] {
+			byTag[e.TagID] = append(byTag[e.TagID], e)
+		}
+	}
+	type move struct {
+		id  int64
+		pos int
+	}
+	var moves []move
+	for _, evs := range byTag {
+		sort.Slice(evs, func(i, j int) bool {
+			if evs[i].Position != evs[j].Position {
+				return evs[i].Position < evs[j].Position
+			}
+			return evs[i].ID > evs[j].ID
+		})
+		for i, e := range evs {
+			if e.Position != i {
+				moves = append(moves, move{e.ID, i})
+			}
+		}
+	}
+	db := s.conn(ctx)
+	const per = 250
+	for i := 0; i < len(moves); i += per {
+		part := moves[i:min(i+per, len(moves))]
+		var b strings.Builder
+		args := make([]any, 0, 3*len(part))
+		ids := make([]int64, 0, len(part))
+		b.WriteString("UPDATE tag_events SET position = CASE id")
+		for _, m := range part {
+			b.WriteString(" WHEN ? THEN CAST(? AS INTEGER)")
+			args = append(args, m.id, m.pos)
+			ids = append(ids, m.id)
+		}
+		b.WriteString(" END WHERE id IN ?")
+		args = append(args, ids)
+		if err := db.Exec(b.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type tagImage struct{ tag, image int64 }

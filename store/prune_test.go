@@ -87,7 +87,7 @@ func checkIntegrity(t *testing.T, s *Store) {
 		`SELECT COUNT(*) FROM image_blobs ib WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.id = ib.image_id)`,
 		`SELECT COUNT(*) FROM image_manifests m WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.id = m.child_id)`,
 		`SELECT COUNT(*) FROM pins p WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.id = p.image_id)`,
-		`SELECT COUNT(*) FROM (SELECT tag_id FROM tag_events GROUP BY tag_id HAVING MIN(position) <> 0 OR MAX(position) <> COUNT(*) - 1) x`,
+		`SELECT COUNT(*) FROM (SELECT tag_id FROM tag_events GROUP BY tag_id HAVING MIN(position) <> 0 OR MAX(position) <> COUNT(*) - 1 OR COUNT(DISTINCT position) <> COUNT(*)) x`,
 	} {
 		var n int64
 		if err := s.DB().Raw(q).Scan(&n).Error; err != nil {
@@ -189,6 +189,14 @@ func TestPruneRuleAroundTheEdges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, want{history: map[string]string{"p/app:latest": "e,d,c,a"}, gone: []string{"b"}, kept: []string{"a"}}},
+		{"pinned old revisions keep their order after the gap closes", func(t *testing.T, s *Store) {
+			pushOld(t, s, "p/app:latest", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
+			for _, n := range []string{"a", "b"} {
+				if _, err := s.PinImage(ctx, "p", dg("image:"+n), "", "ann"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, want{history: map[string]string{"p/app:latest": "j,i,h,b,a"}, gone: []string{"c", "d", "e", "f", "g"}, kept: []string{"a", "b"}}},
 		{"namespace override keeps fewer", func(t *testing.T, s *Store) {
 			pushOld(t, s, "p/app:latest", "a", "b", "c", "d")
 			pushOld(t, s, "q/app:latest", "a", "b", "c", "d")
