@@ -668,7 +668,7 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 			return res, fmt.Errorf("delete history entries: %w", err)
 		}
 		res.Revisions = int64(len(del))
-		if err := s.renumber(ctx, fresh, del); err != nil {
+		if err := s.renumberPruned(ctx, fresh, del); err != nil {
 			return res, fmt.Errorf("renumber history: %w", err)
 		}
 	}
@@ -702,14 +702,14 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	return res, nil
 }
 
-// renumber closes the gaps the deleted entries left: the remaining entries
+// renumberPruned closes the gaps the deleted entries left: the remaining entries
 // of each tag get positions 0..n-1 in their old order (0 stays the
 // current one). New positions are computed here from the rows read in this
 // transaction and written with one UPDATE … CASE per chunk (the CAST
 // types the parameters for PostgreSQL); a correlated
 // "count the rows before me" UPDATE is wrong on SQLite, whose subquery sees
 // the rows the same statement already changed.
-func (s *Store) renumber(ctx context.Context, fresh []freshEvent, deleted []int64) error {
+func (s *Store) renumberPruned(ctx context.Context, fresh []freshEvent, deleted []int64) error {
 	gone := make(map[int64]bool, len(deleted))
 	for _, id := range deleted {
 		gone[id] = true
