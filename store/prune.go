@@ -359,7 +359,8 @@ type PruneResult struct {
 type ApplyOptions struct {
 	// Holder names who runs (shown to a second run that has to wait).
 	Holder string
-	// BatchTags is how many tags one transaction handles (default 500).
+	// BatchTags is how many tags one transaction handles (default and
+	// most: 500).
 	BatchTags int
 	// QueueRegistry records, for the managed registry, every (repository,
 	// digest) that no remaining entry of that stream references.
@@ -470,8 +471,8 @@ func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 	if opt.Holder == "" {
 		opt.Holder = "prune"
 	}
-	if opt.BatchTags <= 0 {
-		opt.BatchTags = 500
+	if opt.BatchTags <= 0 || opt.BatchTags > chunk {
+		opt.BatchTags = chunk
 	}
 	if !opt.Locked {
 		if err := s.AcquireLock(ctx, "prune", opt.Holder, LockTTL); err != nil {
@@ -597,7 +598,16 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	var res PruneResult
 	db := s.conn(ctx)
 	now := s.now()
-	// The current state of these tags' histories.
+	// The current state of these tags' histories. On PostgreSQL the first
+	// read locks the rows (a push in progress finishes first, a later one
+	// waits for this batch) and the second, a new snapshot, also sees
+	// entries a finished push added; SQLite runs one writer at a time and
+	// ignores the lock.
+	var locked []int64
+	if err := db.Model(&TagEvent{}).Clauses(clause.Locking{Strength: "UPDATE"}).Where("tag_id IN ?", tags).
+		Pluck("id", &locked).Error; err != nil {
+		return res, fmt.Errorf("lock history: %w", err)
+	}
 	var fresh []freshEvent
 	if err := db.Model(&TagEvent{}).Select("id, tag_id, position, image_id, created").Where("tag_id IN ?", tags).
 		Scan(&fresh).Error; err != nil {
