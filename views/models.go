@@ -177,6 +177,7 @@ type Revision struct {
 	Known    bool // layer data imported; false: size unknown
 	Current  bool
 	Prunable bool // the prune policy would remove it
+	Pinned   bool // pinned in the namespace: prune keeps it
 }
 
 // TagPage is "/ns/{ns}/istag/{name}:{tag}".

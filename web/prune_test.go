@@ -129,8 +129,8 @@ func TestPinsThroughTheAPIAndTheTagPage(t *testing.T) {
 	c := actAs(t, ts, "eve", "payments=editor")
 	tagPath := "/ns/payments/istag/api:prod"
 	page := ts.get(t, c, tagPath, http.StatusOK)
-	if !strings.Contains(page, "used by deployment api in prod") {
-		t.Fatal("the tag page does not show the pin's note")
+	if !strings.Contains(page, "used by deployment api in prod") || !strings.Contains(page, `title="pinned: prune never removes it"`) {
+		t.Fatal("the tag page does not show the pin's note and the pinned revision")
 	}
 	d, _ := goquery.NewDocumentFromReader(strings.NewReader(page))
 	form := actForm(t, d, tagPath+"/unpin")
