@@ -47,6 +47,7 @@ func (c *cli) commands() []command {
 		{"create", "create is NS/STREAM             create an empty image stream", (*cli).cmdCreate},
 		{"delete", "delete is NS/STREAM             delete a stream, its tags and history", (*cli).cmdDelete},
 		{"usage", "usage [NS] [-o json]            registry usage, shared layers counted once", (*cli).cmdUsage},
+		{"prune", "prune [--keep-tag-revisions N] [--keep-younger-than D] [--confirm] [-o json]   dry run unless --confirm", (*cli).cmdPrune},
 		{"report", "report [NS] [--send] [--to ADDR] [--html]   the weekly usage e-mails", (*cli).cmdReport},
 		{"namespace", "namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod]", (*cli).cmdNamespace},
 		{"user", "user add NAME [--admin] [--password-stdin]", (*cli).cmdUser},

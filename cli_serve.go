@@ -31,11 +31,12 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
 	syncSchedule := f.String("sync-schedule", c.env("LAYERWISE_SYNC_SCHEDULE", "@hourly"), "full sync of the managed registry and the OpenShift cluster (LAYERWISE_SYNC_SCHEDULE)")
-	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000 (LAYERWISE_REGISTRY_URL)")
+	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000; prune deletes dropped manifests there (LAYERWISE_REGISTRY_URL)")
 	webhookTokenFile := f.String("webhook-token-file", "", "file holding the bearer token of registry notifications (default: LAYERWISE_WEBHOOK_TOKEN)")
 	openshiftURL := f.String("openshift-url", c.env("LAYERWISE_OPENSHIFT_URL", ""), "an OpenShift API to sync image streams and images from (LAYERWISE_OPENSHIFT_URL)")
 	openshiftToken := f.String("openshift-token-file", c.env("LAYERWISE_OPENSHIFT_TOKEN_FILE", ""), "file holding the OpenShift API token (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	importSettings := c.importFlags(f)
+	pruneSchedule := f.String("prune-schedule", c.env("LAYERWISE_PRUNE_SCHEDULE", "0 0 * * *"), "nightly prune (LAYERWISE_PRUNE_SCHEDULE)")
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -76,7 +77,8 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	}
 	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
 		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted, RegistryAuthFile: *authFile,
-		OIDC: web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
+		PruneSchedule: *pruneSchedule,
+		OIDC:          web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
 	cfg.RegistryURL, cfg.SyncSchedule = *registryURL, *syncSchedule
 	cfg.OpenShiftURL, cfg.OpenShiftTokenFile = *openshiftURL, *openshiftToken
 	cfg.WebhookToken = strings.TrimSpace(c.env("LAYERWISE_WEBHOOK_TOKEN", ""))

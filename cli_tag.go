@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"layerwise/format"
 	"layerwise/store"
@@ -235,6 +237,8 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 	contacts := f.String("contacts", "", "comma-separated e-mail addresses that get the weekly report")
 	threshold := f.String("threshold", "", "usage threshold for the weekly report, e.g. 50GiB; \"default\" clears it")
 	ladder := f.String("ladder", "", "promotion ladder, e.g. latest,test,prod")
+	keep := f.String("keep-tag-revisions", "", "this namespace's prune policy: revisions kept per tag; \"default\" clears it")
+	younger := f.String("keep-younger-than", "", "this namespace's prune policy: keep revisions younger than this; \"default\" clears it")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -257,6 +261,24 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 			}
 		}
 	})
+	if *keep != "" {
+		n := -1
+		if *keep != "default" {
+			if n, err = strconv.Atoi(*keep); err != nil || n < 0 {
+				return usagef("--keep-tag-revisions %q: want a whole number ≥ 0, or default", *keep)
+			}
+		}
+		set.PruneKeepTagRevisions = &n
+	}
+	if *younger != "" {
+		d := time.Duration(-1)
+		if *younger != "default" {
+			if d, err = time.ParseDuration(*younger); err != nil || d < 0 {
+				return usagef("--keep-younger-than %q: want a Go duration such as 96h, or default", *younger)
+			}
+		}
+		set.PruneKeepYoungerThan = &d
+	}
 	if *threshold != "" {
 		n := int64(-1)
 		if *threshold != "default" {
@@ -285,6 +307,17 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 	ld, _ := s.Ladder(ctx, ns.Name)
 	fmt.Fprintf(c.stdout, "namespace %s: contacts %s; threshold %s; ladder %s\n", ns.Name,
 		orNone(strings.Join(ns.ContactList(), ", ")), th, strings.Join(ld, " → "))
+	if ns.PruneKeepTagRevisions != nil || ns.PruneKeepYoungerThan != nil {
+		p := ns.PrunePolicy(store.Policy{KeepTagRevisions: -1, KeepYoungerThan: -1})
+		k, y := "default", "default"
+		if p.KeepTagRevisions >= 0 {
+			k = strconv.Itoa(p.KeepTagRevisions)
+		}
+		if p.KeepYoungerThan >= 0 {
+			y = p.KeepYoungerThan.String()
+		}
+		fmt.Fprintf(c.stdout, "namespace %s: prune keeps %s revisions per tag, younger than %s\n", ns.Name, k, y)
+	}
 	return nil
 }
 

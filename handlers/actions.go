@@ -117,6 +117,10 @@ func (d formDone) message() string {
 		return fmt.Sprintf("Scheduled import is on for %s.", d.tag)
 	case "unscheduled":
 		return fmt.Sprintf("Scheduled import is off for %s.", d.tag)
+	case "pinned":
+		return fmt.Sprintf("Pinned %s: prune never removes it.", img)
+	case "unpinned":
+		return fmt.Sprintf("Unpinned %s: prune treats it like any other image again.", img)
 	case "unchanged":
 		if d.image == "" {
 			return fmt.Sprintf("%s already pointed there; nothing changed.", d.tag)

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/labstack/echo/v4"
@@ -71,6 +73,14 @@ func (h *Handler) settingsPage(c echo.Context, ns store.Namespace) views.Setting
 	if ns.Ladder != "" {
 		m.Ladder = strings.Join(strings.Split(ns.Ladder, ","), ", ")
 	}
+	def := h.policy()
+	m.DefaultKeepTagRevisions, m.DefaultKeepYoungerThan = fmt.Sprint(def.KeepTagRevisions), durationInput(def.KeepYoungerThan)
+	if ns.PruneKeepTagRevisions != nil {
+		m.KeepTagRevisions = fmt.Sprint(*ns.PruneKeepTagRevisions)
+	}
+	if ns.PruneKeepYoungerThan != nil {
+		m.KeepYoungerThan = durationInput(time.Duration(*ns.PruneKeepYoungerThan) * time.Second)
+	}
 	return m
 }
 
@@ -125,6 +135,12 @@ func (h *Handler) SaveSettings(c echo.Context) error {
 	if set.Ladder = splitList(m.Ladder); len(set.Ladder) == 0 {
 		set.Ladder = append([]string(nil), store.DefaultLadder...)
 	}
+	m.KeepTagRevisions, m.KeepYoungerThan = strings.TrimSpace(c.FormValue("keep_tag_revisions")), strings.TrimSpace(c.FormValue("keep_younger_than"))
+	keep, younger, field, err := parsePrunePolicy(m.KeepTagRevisions, m.KeepYoungerThan)
+	if err != nil {
+		return failed(field, http.StatusBadRequest, err.Error())
+	}
+	set.PruneKeepTagRevisions, set.PruneKeepYoungerThan = &keep, &younger
 	if err := h.Ops.SetNamespace(c.Request().Context(), principal(c), ns.Name, set); err != nil {
 		status, msg := formStatus(c, err)
 		field := ""
@@ -275,4 +291,41 @@ func (h *Handler) RemoveMember(c echo.Context) error {
 	}
 	v := url.Values{"done": {"removed"}, "user": {user}}
 	return c.Redirect(http.StatusSeeOther, views.NamespaceMembersHref(ns.Name)+"?"+v.Encode())
+}
+
+// parsePrunePolicy reads the settings form's prune policy; "" (or
+// "default") clears the override, which the store takes as a negative value.
+func parsePrunePolicy(keepText, youngerText string) (int, time.Duration, string, error) {
+	keep, younger := -1, time.Duration(-1)
+	switch strings.ToLower(keepText) {
+	case "", "default":
+	default:
+		n, err := strconv.Atoi(keepText)
+		if err != nil || n < 0 || n > 1000 {
+			return 0, 0, "keep", fmt.Errorf("revisions kept per tag: %q is not a whole number from 0 to 1000 (empty means the platform's policy)", keepText)
+		}
+		keep = n
+	}
+	switch strings.ToLower(youngerText) {
+	case "", "default":
+	default:
+		d, err := time.ParseDuration(youngerText)
+		if err != nil || d < 0 {
+			return 0, 0, "younger", fmt.Errorf("keep revisions younger than: %q is not a duration such as 96h or 14d written as 336h (empty means the platform's policy)", youngerText)
+		}
+		younger = d
+	}
+	return keep, younger, "", nil
+}
+
+// durationInput writes a duration as a person types it: 96h, 90m, 1h30m.
+func durationInput(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -269,8 +269,3 @@ func (h *Handler) APIGetTag(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, t)
 }
-
-// APIPrunePlan is GET /api/v1/prune/plan; prune is another issue.
-func (h *Handler) APIPrunePlan(c echo.Context) error {
-	return WriteAPIError(c, http.StatusNotImplemented, "prune is not available yet in this version")
-}

@@ -50,6 +50,9 @@ type Handler struct {
 	Importer  registry.Fetcher // reads images from registries; nil: importing answers 501
 	Limiter   *LoginLimiter    // nil: no limit
 	SSO       bool             // OpenID Connect login is offered
+	// Policy is the global prune policy (namespaces may override it); the
+	// zero value means store.DefaultPolicy.
+	Policy *store.Policy
 
 	fallback pageCache // used when Ops is nil (read-only tests)
 	Now      func() time.Time

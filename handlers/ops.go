@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"layerwise/jobs/registry"
 	"layerwise/store"
@@ -220,7 +221,14 @@ func settingsText(n store.Namespace) string {
 	if n.ThresholdBytes != nil {
 		th = fmt.Sprint(*n.ThresholdBytes)
 	}
-	return fmt.Sprintf("contacts=%s threshold=%s ladder=%s", n.Contacts, th, n.Ladder)
+	keep, younger := "default", "default"
+	if n.PruneKeepTagRevisions != nil {
+		keep = fmt.Sprint(*n.PruneKeepTagRevisions)
+	}
+	if n.PruneKeepYoungerThan != nil {
+		younger = (time.Duration(*n.PruneKeepYoungerThan) * time.Second).String()
+	}
+	return fmt.Sprintf("contacts=%s threshold=%s ladder=%s keep-tag-revisions=%s keep-younger-than=%s", n.Contacts, th, n.Ladder, keep, younger)
 }
 
 // SetRole binds (or with RoleNone unbinds) a user in a namespace: admin only.
@@ -277,4 +285,47 @@ func (o *Ops) Import(ctx context.Context, p *store.Principal, f registry.Fetcher
 		o.done()
 	}
 	return res, err
+}
+
+// Pin pins an image in a namespace with a note ("used by deployment api in
+// prod"): prune never removes it. Editor only.
+func (o *Ops) Pin(ctx context.Context, p *store.Principal, ns, digest, note string) error {
+	if err := o.need(p, ns, store.RoleEditor); err != nil {
+		return err
+	}
+	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+		before, err := tx.PinImage(ctx, ns, digest, note, p.User)
+		if err != nil {
+			return err
+		}
+		was := "unpinned"
+		if before != nil {
+			was = "pinned: " + before.Note
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "image.pin", Target: ns + "@" + digest,
+			Before: was, After: "pinned: " + note})
+	})
+	if err == nil {
+		o.done()
+	}
+	return err
+}
+
+// Unpin removes a pin, editor only.
+func (o *Ops) Unpin(ctx context.Context, p *store.Principal, ns, digest string) error {
+	if err := o.need(p, ns, store.RoleEditor); err != nil {
+		return err
+	}
+	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+		was, err := tx.UnpinImage(ctx, ns, digest)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "image.unpin", Target: ns + "@" + digest,
+			Before: "pinned: " + was.Note, After: "unpinned"})
+	})
+	if err == nil {
+		o.done()
+	}
+	return err
 }

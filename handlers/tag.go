@@ -58,6 +58,12 @@ func (h *Handler) tagPage(c echo.Context, ns, name, tag string) (views.TagPage, 
 		m.Image = &iv
 	}
 	m.Actions = h.formActions(c, ns, &m.Tag)
+	if m.Pins, err = h.pinsOfTag(c.Request().Context(), ns, m.Tag); err != nil {
+		return views.TagPage{}, false, err
+	}
+	for i, r := range m.Tag.History {
+		_, m.Tag.History[i].Pinned = m.Pins[r.Image]
+	}
 	if len(tv.History) > 0 && tv.History[0].Image != "" {
 		m.Actions.Add.Source = name + ":" + tag
 	}

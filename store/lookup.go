@@ -276,6 +276,13 @@ func (s *Store) Fingerprint(ctx context.Context) (string, error) {
 	return fp, err
 }
 
+// JobRunsOf returns the newest runs of one job.
+func (s *Store) JobRunsOf(ctx context.Context, job string, limit int) ([]JobRun, error) {
+	var out []JobRun
+	err := s.conn(ctx).Where("job = ?", job).Order("id DESC").Limit(limit).Find(&out).Error
+	return out, err
+}
+
 // RecentJobRuns returns the newest runs of all jobs.
 func (s *Store) RecentJobRuns(ctx context.Context, limit int) ([]JobRun, error) {
 	var out []JobRun

@@ -36,6 +36,18 @@ var migrations = []migration{
 	{"0003_sessions", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Session{})
 	}},
+	{"0004_prune", func(tx *gorm.DB) error {
+		// Namespaces are in step 1: a fresh database already has the
+		// columns, an older one gets them here.
+		for _, col := range []string{"PruneKeepTagRevisions", "PruneKeepYoungerThan"} {
+			if !tx.Migrator().HasColumn(&Namespace{}, col) {
+				if err := tx.Migrator().AddColumn(&Namespace{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.AutoMigrate(&Pin{}, &Lock{}, &ManifestDeletion{})
+	}},
 	{"0005_sync", func(tx *gorm.DB) error {
 		// image_streams.source: which OpenShift cluster a stream is synced from.
 		m := tx.Migrator()

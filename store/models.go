@@ -16,6 +16,9 @@ type Namespace struct {
 	ThresholdBytes *int64 // nil: the global default
 	Ladder         string `gorm:"not null;default:''"` // comma-separated promotion ladder; "" = latest,test,prod
 	CreatedAt      time.Time
+	// The namespace's own prune policy; nil: the global one.
+	PruneKeepTagRevisions *int
+	PruneKeepYoungerThan  *int64 // seconds
 }
 
 // ImageStream is one stream in a namespace.

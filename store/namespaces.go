@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -16,6 +17,9 @@ type NamespaceSettings struct {
 	Contacts       []string
 	ThresholdBytes *int64 // a negative value clears the override
 	Ladder         []string
+	// The namespace's prune policy; a negative value clears the override.
+	PruneKeepTagRevisions *int
+	PruneKeepYoungerThan  *time.Duration
 }
 
 // SetNamespace changes a namespace's settings, creating the namespace if it
@@ -61,6 +65,20 @@ func (s *Store) SetNamespace(ctx context.Context, name string, set NamespaceSett
 		}
 		if set.Ladder != nil {
 			upd["ladder"] = strings.Join(set.Ladder, ",")
+		}
+		if k := set.PruneKeepTagRevisions; k != nil {
+			if *k < 0 {
+				upd["prune_keep_tag_revisions"] = nil
+			} else {
+				upd["prune_keep_tag_revisions"] = *k
+			}
+		}
+		if d := set.PruneKeepYoungerThan; d != nil {
+			if *d < 0 {
+				upd["prune_keep_younger_than"] = nil
+			} else {
+				upd["prune_keep_younger_than"] = int64(d.Seconds())
+			}
 		}
 		if len(upd) == 0 {
 			return nil

@@ -116,25 +116,32 @@ func (u *Usage) Namespace(name string) (NamespaceUsage, bool) {
 }
 
 type gEvent struct {
+	id       int64 // tag_events.id
 	position int32
 	image    int64 // 0: none
 	created  int64 // unix seconds
 }
 
 type gTag struct {
+	id     int64
 	name   string
 	events []gEvent
 	refs   map[int32]string // pull specs of entries with no image, by position
 }
 
 type gStream struct {
+	id   int64
 	name string
 	tags []*gTag
 }
 
 type gNamespace struct {
+	id      int64
 	name    string
 	streams []*gStream
+	// The namespace's own prune policy (nil: the global one).
+	keepTagRevisions *int
+	keepYoungerThan  *int64 // seconds
 }
 
 // graph is the registry as integer links, read with one scan per table.
@@ -148,6 +155,8 @@ type graph struct {
 	digest     []string // by image ID
 	known      []bool
 	imgCreated []int64 // unix seconds
+	// Pins: pinned[image] lists the namespaces that pinned it.
+	pinned map[int64][]int64
 }
 
 // loadGraph reads the registry's links. The big tables come back grouped
@@ -156,7 +165,7 @@ type graph struct {
 // per-row driver overhead, not SQLite, was most of the time.
 func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	db := s.conn(ctx)
-	g := &graph{children: map[int64][]int64{}}
+	g := &graph{children: map[int64][]int64{}, pinned: map[int64][]int64{}}
 
 	var maxBlob, maxImage int64
 	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM blobs`).Scan(&maxBlob).Error; err != nil {
@@ -240,13 +249,20 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 
 	// The hierarchy, sorted by name at each level.
 	nsByID := map[int64]*gNamespace{}
-	err = scanRows(db.Raw(`SELECT id, name FROM namespaces ORDER BY name`), func(sc func(...any) error) error {
+	err = scanRows(db.Raw(`SELECT id, name, prune_keep_tag_revisions, prune_keep_younger_than FROM namespaces ORDER BY name`), func(sc func(...any) error) error {
 		n := &gNamespace{}
-		var id int64
-		if err := sc(&id, &n.name); err != nil {
+		var keep, younger sql.NullInt64
+		if err := sc(&n.id, &n.name, &keep, &younger); err != nil {
 			return err
 		}
-		nsByID[id] = n
+		if keep.Valid {
+			k := int(keep.Int64)
+			n.keepTagRevisions = &k
+		}
+		if younger.Valid {
+			n.keepYoungerThan = &younger.Int64
+		}
+		nsByID[n.id] = n
 		g.namespaces = append(g.namespaces, n)
 		return nil
 	})
@@ -260,6 +276,7 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 		if err := sc(&id, &nsID, &st.name); err != nil {
 			return err
 		}
+		st.id = id
 		streamByID[id] = st
 		if n := nsByID[nsID]; n != nil {
 			n.streams = append(n.streams, st)
@@ -276,6 +293,7 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 		if err := sc(&id, &stID, &t.name); err != nil {
 			return err
 		}
+		t.id = id
 		tagByID[id] = t
 		if st := streamByID[stID]; st != nil {
 			st.tags = append(st.tags, t)
@@ -290,7 +308,7 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	}
 
 	// History: position, image and created (unix seconds) per entry.
-	err = scanRows(db.Raw(`SELECT tag_id, group_concat(position || ':' || COALESCE(image_id, 0) || ':' ||
+	err = scanRows(db.Raw(`SELECT tag_id, group_concat(id || ':' || position || ':' || COALESCE(image_id, 0) || ':' ||
 		COALESCE(CAST(strftime('%s', created) AS INTEGER), 0)) FROM tag_events GROUP BY tag_id`), func(sc func(...any) error) error {
 		var tagID int64
 		var raw sql.RawBytes
@@ -302,8 +320,8 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 			return nil
 		}
 		t.events = make([]gEvent, 0, bytes.Count(raw, []byte{','})+1)
-		err := eachInts(raw, 3, func(v []int64) error {
-			t.events = append(t.events, gEvent{position: int32(v[0]), image: v[1], created: v[2]})
+		err := eachInts(raw, 4, func(v []int64) error {
+			t.events = append(t.events, gEvent{id: v[0], position: int32(v[1]), image: v[2], created: v[3]})
 			return nil
 		})
 		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
@@ -330,6 +348,17 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read tag history: %w", err)
+	}
+	err = scanRows(db.Raw(`SELECT namespace_id, image_id FROM pins`), func(sc func(...any) error) error {
+		var ns, img int64
+		if err := sc(&ns, &img); err != nil {
+			return err
+		}
+		g.pinned[img] = append(g.pinned[img], ns)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read pins: %w", err)
 	}
 	return g, nil
 }
@@ -502,40 +531,9 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 		}
 	}
 
-	// Which images and blobs survive the prune policy.
-	cutoff := now.Add(-policy.KeepYoungerThan).Unix()
-	keptImage := make([]bool, len(g.blobStart))
-	keep := func(img int64) {
-		keptImage[img] = true
-		for _, c := range g.children[img] {
-			keptImage[c] = true
-		}
-	}
-	for _, n := range g.namespaces {
-		for _, st := range n.streams {
-			for _, t := range st.tags {
-				for _, ev := range t.events {
-					if ev.image != 0 && !prunable(ev, policy, cutoff) {
-						keep(ev.image)
-					}
-				}
-			}
-		}
-	}
-	for img := range keptImage {
-		// Images no history references stay while younger than the threshold.
-		if !referenced[img] && g.digest[img] != "" && g.imgCreated[img] >= cutoff {
-			keep(int64(img))
-		}
-	}
-	keptBlob := make([]bool, nb)
-	for img, ok := range keptImage {
-		if ok {
-			for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
-				keptBlob[b] = true
-			}
-		}
-	}
+	// Which images and blobs survive the prune policy (prune.go).
+	keptImage, keptBlob, cutoffs := g.keep(policy, now)
+	_ = keptImage
 	// Every blob no kept image holds is freed, referenced or not.
 	linked := make([]bool, nb)
 	for _, b := range g.blobList {
@@ -570,6 +568,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	for ni, n := range g.namespaces {
 		nsN++
 		nu := &u.Namespaces[ni]
+		np, cutoff := g.policyOf(n, policy), cutoffs[ni]
 		for si, st := range n.streams {
 			streamN++
 			su := &nu.Streams[si]
@@ -579,7 +578,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 				tu := &su.Tags[ti]
 				for _, ev := range t.events {
 					rev := RevisionUsage{Created: time.Unix(ev.created, 0).UTC(), Current: ev.position == 0,
-						Prunable: prunable(ev, policy, cutoff)}
+						Prunable: g.prunable(n, ev, np, cutoff)}
 					if ev.image == 0 {
 						rev.Reference = t.refs[ev.position]
 						tu.Revisions = append(tu.Revisions, rev)
@@ -659,15 +658,6 @@ func (u *Usage) Shares(ctx context.Context, s *Store, digests []string) (map[str
 		}
 	}
 	return out, nil
-}
-
-// prunable applies the policy to one history entry: never the current one,
-// never one of the newest KeepTagRevisions, never one younger than the cutoff.
-func prunable(ev gEvent, p Policy, cutoff int64) bool {
-	if ev.position == 0 || int(ev.position) < p.KeepTagRevisions {
-		return false
-	}
-	return ev.created < cutoff
 }
 
 // LoadLinksForBenchmark returns the (tag-image, blob) links of every history

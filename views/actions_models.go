@@ -57,9 +57,12 @@ type SettingsPage struct {
 	DefaultThreshold int64  // the global threshold, for the hint
 	Ladder           string // comma-separated
 	DefaultLadder    string
-	Error            string
-	ErrorField       string // contacts, threshold or ladder
-	Saved            bool
+	// The namespace's prune policy, as typed or stored ("" = the global one).
+	KeepTagRevisions, KeepYoungerThan               string
+	DefaultKeepTagRevisions, DefaultKeepYoungerThan string
+	Error                                           string
+	ErrorField                                      string // contacts, threshold, ladder, keep, younger
+	Saved                                           bool
 }
 
 // MembersPage is "/ns/{ns}/members" (namespace admins).
@@ -151,6 +154,8 @@ func errorPlaced(e *ActionError, on bool, tags []TagView) bool {
 			return true
 		case "import":
 			return t.External
+		case "pin":
+			return hasImages(t)
 		case "rollback":
 			for _, r := range t.History {
 				if r.Image == e.Digest && canRollBack(t, r) {

@@ -177,6 +177,7 @@ type Revision struct {
 	Known    bool // layer data imported; false: size unknown
 	Current  bool
 	Prunable bool // the prune policy would remove it
+	Pinned   bool // pinned in the namespace: prune keeps it
 }
 
 // TagPage is "/ns/{ns}/istag/{name}:{tag}".
@@ -188,6 +189,19 @@ type TagPage struct {
 	Tag        TagView
 	Image      *ImageView // nil when the tag has no image yet
 	Actions    Actions
+	// Pins are the namespace's pins of images in this tag's history.
+	Pins map[string]store.PinInfo
+}
+
+// PrunePage is "/prune": the plan the caller may see and the past runs.
+type PrunePage struct {
+	Page
+	Plan     *store.PrunePlan
+	All      bool // the whole registry's plan (platform admin)
+	Runs     []store.JobRun
+	Schedule string
+	Next     time.Time
+	Pins     []store.PinInfo
 }
 
 // ImageView is an image with its layers.

@@ -883,12 +883,7 @@ func TestAPIReads(t *testing.T) {
 	}
 	ts.apiMust(t, http.StatusNotFound, apiCall{method: "GET", path: "/api/v1/audit?namespace=ml", token: viewer}).errorText(t)
 
-	// Not yet built: JSON 501.
-	r := ts.apiMust(t, http.StatusNotImplemented, apiCall{method: "GET", path: "/api/v1/prune/plan", token: root})
-	if msg := r.errorText(t); !strings.Contains(msg, "prune is not available yet") {
-		t.Errorf("prune plan: %q", msg)
-	}
-	r = ts.apiMust(t, http.StatusBadGateway, apiCall{method: "POST", path: "/api/v1/namespaces/ml/imagestreamimports", token: ml,
+	r := ts.apiMust(t, http.StatusBadGateway, apiCall{method: "POST", path: "/api/v1/namespaces/ml/imagestreamimports", token: ml,
 		body: `{"tag": "trainer:nightly", "from": "127.0.0.1:1/acme/trainer:nightly", "scheduled": true}`})
 	if msg := r.errorText(t); !strings.Contains(msg, "registry 127.0.0.1:1 is unreachable") {
 		t.Errorf("imports: %q", msg)

@@ -121,3 +121,66 @@ func TestBrowserPromoteRollBackAndViewer(t *testing.T) {
 		t.Error("a viewer's forged POST changed the history")
 	}
 }
+
+// TestBrowserPinAndUnpin: an editor pins an image of a tag's history with
+// a note by clicking (htmx, in place), the plan on /prune stops removing
+// it, and Unpin takes the pin away.
+func TestBrowserPinAndUnpin(t *testing.T) {
+	exe := bChromePath(t)
+	ts := newTestServer(t, true)
+	ctx := context.Background()
+	if _, err := ts.store.CreateUser(ctx, "eddie", "eddie-pass", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.store.AddRoleBinding(ctx, "payments", "eddie", store.RoleEditor); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := ts.store.PlanPrune(ctx, store.DefaultPolicy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digest string
+	for _, r := range plan.Revisions {
+		if r.Namespace == "payments" && r.Stream == "api" && r.Tag == "prod" {
+			digest = r.Image
+		}
+	}
+	if digest == "" {
+		t.Fatal("fixture: no prunable revision of payments/api:prod")
+	}
+	pins := func() []store.PinInfo {
+		p, err := ts.store.Pins(ctx, "payments", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	inPlan := func() int {
+		b := newCDPTab(t, exe, ts.URL)
+		b.login("eddie", "eddie-pass")
+		b.open("/prune")
+		return bEval[int](b, fmt.Sprintf(`document.querySelectorAll('section[aria-labelledby=plan-heading] a[href=%q]').length`, views.ImageHref(digest)))
+	}
+	if inPlan() == 0 {
+		t.Fatal("/prune does not list the image before it is pinned")
+	}
+	b := newCDPTab(t, exe, ts.URL)
+	b.login("eddie", "eddie-pass")
+	b.open(views.TagHref("payments", "api", "prod"))
+	b.do("choose the image and write a note",
+		chromedp.SetValue(chromedp.CSS(`form.pin select[name=image]`), digest),
+		chromedp.SendKeys(chromedp.CSS(`form.pin input[name=note]`), "used by deployment api in prod"),
+		chromedp.Click(chromedp.CSS(`form.pin button[type=submit]`)))
+	waitFor(t, "the pin to be stored", func() bool { p := pins(); return len(p) == 1 && p[0].Image == digest })
+	waitFor(t, "the page to show the pin", func() bool {
+		return strings.Contains(b.text("section.pins"), "used by deployment api in prod")
+	})
+	b.screenshot("pinned")
+	if n := inPlan(); n != 0 {
+		t.Errorf("/prune still lists the pinned image %d times", n)
+	}
+	b.open(views.TagHref("payments", "api", "prod"))
+	b.do("click Unpin", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label=%q]`, "Unpin "+views.ShortDigest(digest)))))
+	waitFor(t, "the pin to be gone", func() bool { return len(pins()) == 0 })
+	waitFor(t, "the page to say so", func() bool { return strings.Contains(b.text("#tag-body"), "Unpinned") })
+}

@@ -17,6 +17,8 @@ func (srv *Server) actionRoutes(pages *echo.Group, h *handlers.Handler) {
 	pages.POST("/ns/:ns/istag/:nametag/delete", h.DeleteTagForm)
 	pages.POST("/ns/:ns/istag/:nametag/scheduled", h.ScheduleTag)
 	pages.POST("/ns/:ns/istag/:nametag/import", h.ImportTag)
+	pages.POST("/ns/:ns/istag/:nametag/pin", h.PinForm)
+	pages.POST("/ns/:ns/istag/:nametag/unpin", h.UnpinForm)
 
 	pages.GET("/ns/:ns/settings", h.Settings)
 	pages.POST("/ns/:ns/settings", h.SaveSettings)

@@ -35,6 +35,9 @@ func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 	api.POST("/namespaces/:ns/imagestreams/:name/rollback", h.APIRollback)
 	api.POST("/namespaces/:ns/imagestreamimports", h.APIImport)
 	api.GET("/prune/plan", h.APIPrunePlan)
+	api.GET("/namespaces/:ns/pins", h.APIPins)
+	api.PUT("/namespaces/:ns/pins/:digest", h.APIPin)
+	api.DELETE("/namespaces/:ns/pins/:digest", h.APIUnpin)
 	api.GET("/audit", h.APIAudit)
 	wh := &handlers.Webhook{Store: srv.store, Registry: srv.managed, Token: srv.cfg.WebhookToken, Ops: h.Ops, Log: srv.log}
 	api.POST("/registry/events", wh.Events)

@@ -64,6 +64,8 @@ type Config struct {
 	ImportSchedule string
 	// Import tunes the scheduled import (workers, backoff).
 	Import jobs.ImportSettings
+	// PruneSchedule is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); "" runs none.
+	PruneSchedule string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -134,6 +136,17 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 			im.Changed = srv.ops.Refresh
 			list = append(list, jobs.ImportJob(im, cfg.ImportSchedule))
 		}
+		if cfg.PruneSchedule != "" {
+			set := jobs.PruneSettings{Policy: cfg.Policy}
+			if cfg.RegistryURL != "" {
+				d, err := registry.NewDeleter(cfg.RegistryURL, cfg.RegistryAuthFile)
+				if err != nil {
+					return nil, err
+				}
+				set.Registry = d
+			}
+			list = append(list, jobs.PruneJob(s, set, cfg.PruneSchedule, srv.ops.Refresh))
+		}
 		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
 			return nil, err
@@ -177,7 +190,7 @@ func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher}
+		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
@@ -239,6 +252,7 @@ func (srv *Server) routes() *echo.Echo {
 	pages.GET("/blobs/:digest", h.Blob)
 	pages.GET("/search", h.Search)
 	pages.GET("/jobs", h.JobsPage)
+	pages.GET("/prune", h.PrunePage)
 	srv.actionRoutes(pages, h)
 	srv.apiRoutes(e, h)
 	e.RouteNotFound("/*", func(c echo.Context) error { return srv.requireLogin(h.NotFound)(c) })

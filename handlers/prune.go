@@ -1,0 +1,202 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"layerwise/store"
+	"layerwise/views"
+)
+
+// Who sees which plan: a platform admin (and an install without accounts)
+// sees the whole plan, images no tag references included; anyone else sees
+// the plan of the namespaces they hold a role in: those namespaces'
+// revisions, the images and blobs their removal frees and those bytes
+// (counted once). Only platform admins run prune (the CLI or the job).
+
+func (h *Handler) policy() store.Policy {
+	if h.Policy != nil {
+		return *h.Policy
+	}
+	return store.DefaultPolicy
+}
+
+// visiblePlan is the plan as the caller may see it.
+func (h *Handler) visiblePlan(c echo.Context) (*store.PrunePlan, error) {
+	var filter *store.PlanFilter
+	key := "*"
+	if !seesAll(c) {
+		p := principal(c)
+		filter = &store.PlanFilter{Namespaces: []string{}}
+		for ns, role := range p.Roles {
+			if role >= store.RoleViewer {
+				filter.Namespaces = append(filter.Namespaces, ns)
+			}
+		}
+		sort.Strings(filter.Namespaces)
+		key = strings.Join(filter.Namespaces, ",")
+	}
+	// Cached until the data changes (a change here, or the usage
+	// fingerprint moving after a change elsewhere).
+	return cached(h, "prune-plan:"+key, func() (*store.PrunePlan, error) {
+		return h.Store.PlanPrune(c.Request().Context(), h.policy(), filter)
+	})
+}
+
+// APIPrunePlan is GET /api/v1/prune/plan: `prune -o json`, a dry run.
+func (h *Handler) APIPrunePlan(c echo.Context) error {
+	p, err := h.visiblePlan(c)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// PrunePage is "/prune": what the next run removes, grouped by namespace
+// and stream, and the past runs.
+func (h *Handler) PrunePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	m := views.PrunePage{Page: h.page(c, "Prune", home(), views.Crumb{Label: "Prune"}), All: seesAll(c)}
+	var err error
+	if m.Plan, err = h.visiblePlan(c); err != nil {
+		return h.fail(c, "prune", err)
+	}
+	if m.Runs, err = h.Store.JobRunsOf(ctx, "prune", 30); err != nil {
+		return h.fail(c, "prune", err)
+	}
+	if h.Jobs != nil {
+		for _, j := range h.Jobs.Statuses() {
+			if j.Name == "prune" {
+				m.Schedule, m.Next = j.Schedule, j.Next
+			}
+		}
+	}
+	pins, err := h.Store.Pins(ctx, "", "")
+	if err != nil {
+		return h.fail(c, "prune", err)
+	}
+	for _, p := range pins {
+		if canSee(c, p.Namespace) {
+			m.Pins = append(m.Pins, p)
+		}
+	}
+	return render(c, http.StatusOK, views.ViewPrune(m))
+}
+
+// PinForm is POST /ns/{ns}/istag/{name}:{tag}/pin (image, note).
+func (h *Handler) PinForm(c echo.Context) error { return h.pinForm(c, true) }
+
+// UnpinForm is POST /ns/{ns}/istag/{name}:{tag}/unpin (image).
+func (h *Handler) UnpinForm(c echo.Context) error { return h.pinForm(c, false) }
+
+func (h *Handler) pinForm(c echo.Context, pin bool) error {
+	ref, ok := formTagRef(c)
+	if !ok || !canSee(c, ref.Namespace) {
+		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	}
+	b := formBackOf(c, ref.Namespace, ref.Stream)
+	digest := strings.TrimSpace(c.FormValue("image"))
+	ae := views.ActionError{Control: "pin", Tag: ref.Tag, Digest: digest}
+	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	if digest == "" {
+		return h.formFailed(c, b, ae, formInvalid("choose the image to pin"), views.AddTagForm{})
+	}
+	var err error
+	code := "pinned"
+	if pin {
+		err = h.Ops.Pin(c.Request().Context(), principal(c), ref.Namespace, digest, c.FormValue("note"))
+	} else {
+		code = "unpinned"
+		err = h.Ops.Unpin(c.Request().Context(), principal(c), ref.Namespace, digest)
+	}
+	if err != nil {
+		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	return h.formOK(c, b, formDone{code: code, tag: ref.Tag, image: digest})
+}
+
+// pinsOfTag are the namespace's pins of the images in a tag's history.
+func (h *Handler) pinsOfTag(ctx context.Context, ns string, t views.TagView) (map[string]store.PinInfo, error) {
+	pins, err := h.Store.Pins(ctx, ns, "")
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]bool{}
+	for _, r := range t.History {
+		in[r.Image] = true
+	}
+	out := map[string]store.PinInfo{}
+	for _, p := range pins {
+		if in[p.Image] {
+			out[p.Image] = p
+		}
+	}
+	return out, nil
+}
+
+type pinBody struct {
+	Note string `json:"note"`
+}
+
+// APIPins is GET /api/v1/namespaces/{ns}/pins.
+func (h *Handler) APIPins(c echo.Context) error {
+	ns, err := apiNamespace(c)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	pins, err := h.Store.Pins(c.Request().Context(), ns, "")
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	if pins == nil {
+		pins = []store.PinInfo{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"pins": pins})
+}
+
+// APIPin is PUT /api/v1/namespaces/{ns}/pins/{digest} {"note": "…"}.
+func (h *Handler) APIPin(c echo.Context) error {
+	ns, err := apiNamespace(c)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	if err := apiNeed(c, ns, store.RoleEditor); err != nil {
+		return h.apiFail(c, err)
+	}
+	var body pinBody
+	if c.Request().ContentLength != 0 {
+		if err := apiDecode(c, &body); err != nil {
+			return h.apiFail(c, err)
+		}
+	}
+	digest := apiParam(c, "digest")
+	if err := h.Ops.Pin(c.Request().Context(), principal(c), ns, digest, body.Note); err != nil {
+		return h.apiFail(c, err)
+	}
+	pins, err := h.Store.Pins(c.Request().Context(), ns, digest)
+	if err != nil || len(pins) == 0 {
+		return h.apiFail(c, err)
+	}
+	return c.JSON(http.StatusOK, pins[0])
+}
+
+// APIUnpin is DELETE /api/v1/namespaces/{ns}/pins/{digest}.
+func (h *Handler) APIUnpin(c echo.Context) error {
+	ns, err := apiNamespace(c)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	if err := apiNeed(c, ns, store.RoleEditor); err != nil {
+		return h.apiFail(c, err)
+	}
+	if err := h.Ops.Unpin(c.Request().Context(), principal(c), ns, apiParam(c, "digest")); err != nil {
+		return h.apiFail(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}

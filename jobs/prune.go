@@ -1,0 +1,116 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"layerwise/format"
+	"layerwise/jobs/registry"
+	"layerwise/store"
+)
+
+// PruneSettings configure prune runs.
+type PruneSettings struct {
+	// Policy is the global policy; namespaces may override it.
+	Policy store.Policy
+	// Registry is the managed registry (LAYERWISE_REGISTRY_URL); nil: none.
+	Registry *registry.Deleter
+	// BatchTags bounds each transaction (default 500 tags).
+	BatchTags int
+}
+
+// PruneOutcome is what one run did.
+type PruneOutcome struct {
+	Plan     *store.PrunePlan        `json:"-"`
+	Result   store.PruneResult       `json:"result"`
+	Registry *registry.DeleteOutcome `json:"registry,omitempty"`
+}
+
+// Prune applies a plan (nil: a new one) holding the prune lock, so that
+// two runs — the nightly job and `prune --confirm` — never overlap; then
+// deletes the dropped manifests from the managed registry and writes an
+// audit event. holder names the runner ("job", "cli").
+func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string, plan *store.PrunePlan) (PruneOutcome, error) {
+	var out PruneOutcome
+	err := s.WithLock(ctx, "prune", holder, func(renew func() error) error {
+		var err error
+		if plan == nil {
+			if plan, err = s.PlanPrune(ctx, set.Policy, nil); err != nil {
+				return err
+			}
+		}
+		out.Plan = plan
+		out.Result, err = s.ApplyPrune(ctx, plan, store.ApplyOptions{Holder: holder, Locked: true, BatchTags: set.BatchTags,
+			QueueRegistry: set.Registry != nil})
+		if err != nil {
+			return err
+		}
+		if set.Registry != nil {
+			if err := renew(); err != nil {
+				return err
+			}
+			d, err := set.Registry.DeletePending(ctx, s)
+			out.Registry = &d
+			if err != nil {
+				return fmt.Errorf("registry %s: %w", set.Registry.URL, err)
+			}
+		}
+		return nil
+	})
+	if out.Plan != nil && (err == nil || out.Result.Revisions+out.Result.Images > 0) {
+		// Record what changed, also when a run failed half way.
+		after := out.Summary()
+		if err != nil {
+			after += " (stopped: " + err.Error() + ")"
+		}
+		if aerr := s.Audit(context.WithoutCancel(ctx), store.AuditEvent{Actor: "prune:" + holder, Action: "prune.apply", Target: "registry",
+			Before: fmt.Sprintf("keep %d revisions per tag, younger than %s", set.Policy.KeepTagRevisions, set.Policy.KeepYoungerThan),
+			After:  after}); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	return out, err
+}
+
+// Summary is one line, in the manner of `oc adm prune images`.
+func (o PruneOutcome) Summary() string {
+	r := o.Result
+	var b strings.Builder
+	fmt.Fprintf(&b, "deleted %d image stream revisions, %d images, %d blobs, freed %s", r.Revisions, r.Images, r.Blobs, format.Size(r.BytesFreed))
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, "; kept %d planned revisions that were no longer prunable", r.Skipped)
+	}
+	if d := o.Registry; d != nil {
+		fmt.Fprintf(&b, "; registry: deleted %d manifests", d.Deleted)
+		if d.Kept > 0 {
+			fmt.Fprintf(&b, ", kept %d still tagged there", d.Kept)
+		}
+		if d.Failed > 0 {
+			fmt.Fprintf(&b, ", %d failed (retried next run: %s)", d.Failed, strings.Join(first(d.Errors, 3), "; "))
+		}
+		fmt.Fprintf(&b, "; the registry's garbage-collect will then reclaim %s in %d blobs no remaining image uses",
+			format.Size(r.BytesFreed), r.Blobs)
+	}
+	return b.String()
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// PruneJob is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); changed is
+// called after a run that removed something (the usage cache).
+func PruneJob(s *store.Store, set PruneSettings, schedule string, changed func()) Job {
+	return Job{Name: "prune", Schedule: schedule, Run: func(ctx context.Context) (Result, error) {
+		out, err := Prune(ctx, s, set, "job", nil)
+		if changed != nil && out.Result.Revisions+out.Result.Images+out.Result.Blobs > 0 {
+			changed()
+		}
+		res := Result{Count: out.Result.Revisions, BytesFreed: out.Result.BytesFreed, Message: out.Summary()}
+		return res, err
+	}}
+}

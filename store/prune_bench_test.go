@@ -1,0 +1,100 @@
+package store_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"layerwise/store"
+)
+
+// BenchmarkPrunePlan is the whole registry's prune plan (default policy).
+func BenchmarkPrunePlan(b *testing.B) {
+	s := benchDB(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	var p *store.PrunePlan
+	for i := 0; i < b.N; i++ {
+		var err error
+		if p, err = s.PlanPrune(ctx, store.DefaultPolicy, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(p.Revisions)), "revisions")
+}
+
+// BenchmarkPruneApply applies a plan of at least 100,000 history entries
+// (the first namespaces' plan under keep-tag-revisions 1) to a fresh copy
+// of LAYERWISE_BENCH_DB each time; only the apply is timed.
+func BenchmarkPruneApply(b *testing.B) {
+	src := os.Getenv("LAYERWISE_BENCH_DB")
+	if src == "" {
+		b.Skip("set LAYERWISE_BENCH_DB to a generated database (it is copied, never changed)")
+	}
+	ctx := context.Background()
+	policy := store.Policy{KeepTagRevisions: 1, KeepYoungerThan: store.DefaultPolicy.KeepYoungerThan}
+	var entries int
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dst := filepath.Join(b.TempDir(), "apply.db")
+		copyFile(b, src, dst)
+		s, err := store.Open(ctx, dst)
+		if err != nil {
+			b.Fatal(err)
+		}
+		full, err := s.PlanPrune(ctx, policy, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var names []string
+		n := 0
+		for _, ns := range full.Namespaces {
+			if n >= 100_000 {
+				break
+			}
+			names = append(names, ns.Name)
+			n += ns.Revisions
+		}
+		p, err := s.PlanPrune(ctx, policy, &store.PlanFilter{Namespaces: names})
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries = len(p.Revisions)
+		b.StartTimer()
+		res, err := s.ApplyPrune(ctx, p, store.ApplyOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if res.Revisions != int64(entries) {
+			b.Fatalf("applied %d of %d entries", res.Revisions, entries)
+		}
+		b.ReportMetric(float64(res.Images), "images")
+		b.ReportMetric(float64(res.Blobs), "blobs")
+		s.Close()
+	}
+	b.ReportMetric(float64(entries), "entries")
+}
+
+func copyFile(b *testing.B, src, dst string) {
+	for _, suffix := range []string{"", "-wal"} {
+		in, err := os.Open(src + suffix)
+		if err != nil {
+			if suffix != "" && os.IsNotExist(err) {
+				continue
+			}
+			b.Fatal(err)
+		}
+		out, err := os.Create(dst + suffix)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			b.Fatal(err)
+		}
+		in.Close()
+		out.Close()
+	}
+}
