@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -41,13 +39,7 @@ func NewDeleter(rawURL, authFile string) (*Deleter, error) {
 	return d, nil
 }
 
-func (d *Deleter) host() (string, bool, error) {
-	u, err := url.Parse(d.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.Trim(u.Path, "/") != "" {
-		return "", false, fmt.Errorf("LAYERWISE_REGISTRY_URL %q: want http://host:port or https://host", d.URL)
-	}
-	return u.Host, u.Scheme == "http", nil
-}
+func (d *Deleter) host() (string, bool, error) { return ParseRegistryURL(d.URL) }
 
 // Host is the registry host as image references write it.
 func (d *Deleter) Host() string {

@@ -28,15 +28,28 @@ type Managed struct {
 // NewManaged reads LAYERWISE_REGISTRY_URL ("http://127.0.0.1:5000",
 // "https://registry.example.com", or a bare host, which means https).
 func NewManaged(rawURL, authFile string) (*Managed, error) {
-	u := strings.TrimRight(strings.TrimSpace(rawURL), "/")
+	host, insecure, err := ParseRegistryURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return &Managed{Host: host, Insecure: insecure, Client: NewFetcher(authFile)}, nil
+}
+
+// ParseRegistryURL reads LAYERWISE_REGISTRY_URL, the one way every user of
+// the managed registry (webhook, sync, write-through, prune) reads it:
+// "http://127.0.0.1:5000" (plain HTTP), "https://registry.example.com", or
+// a bare host, which means https. It returns host[:port] as image
+// references name the registry.
+func ParseRegistryURL(rawURL string) (host string, insecure bool, err error) {
+	u := strings.TrimSpace(rawURL)
 	if !strings.Contains(u, "://") {
 		u = "https://" + u
 	}
 	p, err := url.Parse(u)
-	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") || (p.Path != "" && p.Path != "/") {
-		return nil, fmt.Errorf("LAYERWISE_REGISTRY_URL %q must be http(s)://host[:port], e.g. http://127.0.0.1:5000", rawURL)
+	if err != nil || p.Host == "" || p.Hostname() == "" || strings.HasSuffix(p.Host, ":") || (p.Scheme != "http" && p.Scheme != "https") || (p.Path != "" && p.Path != "/") {
+		return "", false, fmt.Errorf("LAYERWISE_REGISTRY_URL %q must be http(s)://host[:port], e.g. http://127.0.0.1:5000", rawURL)
 	}
-	return &Managed{Host: p.Host, Insecure: p.Scheme == "http", Client: NewFetcher(authFile)}, nil
+	return p.Host, p.Scheme == "http", nil
 }
 
 // URL is the registry's base URL.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -40,17 +39,14 @@ func NewMirror(rawURL string, c *Client) (*Mirror, error) {
 	if u == "" {
 		return nil, nil
 	}
-	if !strings.Contains(u, "://") {
-		u = "https://" + u
-	}
-	p, err := url.Parse(u)
-	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") || (p.Path != "" && p.Path != "/") {
-		return nil, fmt.Errorf("LAYERWISE_REGISTRY_URL %q must be http(s)://host[:port], e.g. http://127.0.0.1:5000", rawURL)
+	host, insecure, err := ParseRegistryURL(u)
+	if err != nil {
+		return nil, err
 	}
 	if c == nil {
 		c = &Client{}
 	}
-	return &Mirror{Host: p.Host, Insecure: p.Scheme == "http", Client: c}, nil
+	return &Mirror{Host: host, Insecure: insecure, Client: c}, nil
 }
 
 // Publish puts what dst points at after a change (res, read in tx before
