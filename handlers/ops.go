@@ -56,20 +56,26 @@ func (o *Ops) done() {
 	}
 }
 
-func current(ctx context.Context, tx *store.Store, ref store.TagRef) string {
+// current is what a tag points at before a change, for the audit log:
+// "none" for a tag or stream that does not exist yet. Any other failure
+// to read it fails the change rather than writing a wrong audit entry.
+func current(ctx context.Context, tx *store.Store, ref store.TagRef) (string, error) {
 	st, err := tx.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
+	if errors.Is(err, store.ErrNotFound) {
+		return "none", nil
+	}
 	if err != nil {
-		return "none"
+		return "", fmt.Errorf("read %s before changing it: %w", ref, err)
 	}
 	for _, t := range st.Tags {
 		if t.Name == ref.Tag && len(t.Items) > 0 {
 			if t.Items[0].Image != "" {
-				return t.Items[0].Image
+				return t.Items[0].Image, nil
 			}
-			return t.Items[0].DockerImageReference
+			return t.Items[0].DockerImageReference, nil
 		}
 	}
-	return "none"
+	return "none", nil
 }
 
 // SetTag is `oc tag`: editor in the destination namespace and, for a
@@ -86,8 +92,10 @@ func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, 
 	}
 	var res store.TagResult
 	err := o.Store.Tx(ctx, func(tx *store.Store) error {
-		before := current(ctx, tx, dst)
-		var err error
+		before, err := current(ctx, tx, dst)
+		if err != nil {
+			return err
+		}
 		if res, err = tx.SetTag(ctx, src, dst, opt); err != nil {
 			return err
 		}
@@ -132,7 +140,10 @@ func (o *Ops) Promote(ctx context.Context, p *store.Principal, ref store.StreamR
 			}
 		}
 		dst := store.TagRef{Namespace: ref.Namespace, Stream: ref.Stream, Tag: dstTag}
-		before := current(ctx, tx, dst)
+		before, err := current(ctx, tx, dst)
+		if err != nil {
+			return err
+		}
 		if res, err = tx.Promote(ctx, ref, from, dstTag); err != nil {
 			return err
 		}
@@ -155,8 +166,10 @@ func (o *Ops) Rollback(ctx context.Context, p *store.Principal, ref store.TagRef
 	}
 	var res store.TagResult
 	err := o.Store.Tx(ctx, func(tx *store.Store) error {
-		before := current(ctx, tx, ref)
-		var err error
+		before, err := current(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
 		if res, err = tx.Rollback(ctx, ref, digest); err != nil {
 			return err
 		}
@@ -183,7 +196,10 @@ func (o *Ops) DeleteTag(ctx context.Context, p *store.Principal, ref store.TagRe
 		return err
 	}
 	err := o.Store.Tx(ctx, func(tx *store.Store) error {
-		before := current(ctx, tx, ref)
+		before, err := current(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteTag(ctx, ref); err != nil {
 			return err
 		}
