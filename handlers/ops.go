@@ -254,7 +254,16 @@ func (o *Ops) SetRole(ctx context.Context, p *store.Principal, ns, user string, 
 	}
 	defer o.done()
 	return o.Store.Tx(ctx, func(tx *store.Store) error {
-		var err error
+		members, err := tx.Members(ctx, ns)
+		if err != nil {
+			return err
+		}
+		before := store.RoleNone.String()
+		for _, m := range members {
+			if m.User == user {
+				before = m.Role
+			}
+		}
 		action := "rolebinding.add"
 		if role == store.RoleNone {
 			action = "rolebinding.remove"
@@ -265,7 +274,7 @@ func (o *Ops) SetRole(ctx context.Context, p *store.Principal, ns, user string, 
 		if err != nil {
 			return err
 		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: action, Target: user, After: role.String()})
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: action, Target: user, Before: before, After: role.String()})
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -823,6 +824,18 @@ func TestMembersPage(t *testing.T) {
 	}
 	if n := len(actAudit(t, ts, "rolebinding.add")) + len(actAudit(t, ts, "rolebinding.remove")); n != 3 {
 		t.Errorf("%d role binding audit events, want 3", n)
+	}
+	// The audit log says what each change replaced, newest first.
+	var trail []string
+	for _, a := range []string{"rolebinding.remove", "rolebinding.add"} {
+		for _, ev := range actAudit(t, ts, a) {
+			if ev.Target == "vic" {
+				trail = append(trail, ev.Before+" → "+ev.After)
+			}
+		}
+	}
+	if want := []string{"viewer → none", "editor → viewer", "none → editor"}; !slices.Equal(trail, want) {
+		t.Errorf("role changes of vic in the audit log: %q, want %q", trail, want)
 	}
 
 	// A user who does not exist: a clear error next to the add form.
