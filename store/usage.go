@@ -172,7 +172,7 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	g.known = make([]bool, maxImage+1)
 	g.imgCreated = make([]int64, maxImage+1)
 
-	err := scanRows(db.Raw(`SELECT group_concat(id || ':' || size) FROM blobs GROUP BY id >> 10`), func(sc func(...any) error) error {
+	err := scanRows(db.Raw(`SELECT `+s.groupConcat(`id || ':' || size`)+` FROM blobs GROUP BY id >> 10`), func(sc func(...any) error) error {
 		var raw sql.RawBytes
 		if err := sc(&raw); err != nil {
 			return err
@@ -190,11 +190,15 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	}
 
 	var links int64 // rowid bound: sizes blobList once instead of doubling it
-	if err := db.Raw(`SELECT COALESCE(MAX(rowid), 0) FROM image_blobs`).Scan(&links).Error; err != nil {
+	countLinks := `SELECT COALESCE(MAX(rowid), 0) FROM image_blobs`
+	if s.postgres() { // no rowid; the planner's row estimate is close enough for a capacity
+		countLinks = `SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class WHERE oid = 'image_blobs'::regclass`
+	}
+	if err := db.Raw(countLinks).Scan(&links).Error; err != nil {
 		return nil, err
 	}
 	g.blobList = make([]int32, 0, links)
-	err = scanRows(db.Raw(`SELECT image_id, group_concat(blob_id) FROM image_blobs GROUP BY image_id`), func(sc func(...any) error) error {
+	err = scanRows(db.Raw(`SELECT image_id, `+s.groupConcat("blob_id")+` FROM image_blobs GROUP BY image_id`), func(sc func(...any) error) error {
 		var img int64
 		var raw sql.RawBytes
 		if err := sc(&img, &raw); err != nil {
@@ -224,7 +228,7 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 		return nil, fmt.Errorf("read manifest lists: %w", err)
 	}
 
-	err = scanRows(db.Raw(`SELECT id, digest, known, COALESCE(CAST(strftime('%s', created_at) AS INTEGER), 0) FROM images`), func(sc func(...any) error) error {
+	err = scanRows(db.Raw(`SELECT id, digest, known, `+s.epoch("created_at")+` FROM images`), func(sc func(...any) error) error {
 		var id, created int64
 		var digest string
 		var known bool
@@ -290,8 +294,8 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	}
 
 	// History: position, image and created (unix seconds) per entry.
-	err = scanRows(db.Raw(`SELECT tag_id, group_concat(position || ':' || COALESCE(image_id, 0) || ':' ||
-		COALESCE(CAST(strftime('%s', created) AS INTEGER), 0)) FROM tag_events GROUP BY tag_id`), func(sc func(...any) error) error {
+	err = scanRows(db.Raw(`SELECT tag_id, `+s.groupConcat(`position || ':' || COALESCE(image_id, 0) || ':' || `+s.epoch("created"))+
+		` FROM tag_events GROUP BY tag_id`), func(sc func(...any) error) error {
 		var tagID int64
 		var raw sql.RawBytes
 		if err := sc(&tagID, &raw); err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"layerwise/format"
 	"layerwise/store"
+	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -439,7 +439,7 @@ func promFloat(n int64) string {
 
 func TestGracefulShutdown(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	s, err := store.Open(ctx, storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

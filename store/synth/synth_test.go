@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 func openStore(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "synth.db"))
+	s, err := store.Open(context.Background(), storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
