@@ -85,3 +85,21 @@ func (s *Store) groupConcat(expr string) string {
 	}
 	return "group_concat(" + expr + ")"
 }
+
+// FixSequencesSQL moves every serial (identity) sequence of the current
+// schema past the largest id in its table. Bulk loads that write explicit
+// ids (generate, the copy between databases) run it before commit, so that
+// the next ordinary INSERT does not collide. PostgreSQL only.
+const FixSequencesSQL = `DO $$
+DECLARE r record;
+BEGIN
+	FOR r IN SELECT c.table_name, c.column_name,
+			pg_get_serial_sequence(quote_ident(c.table_name), c.column_name) AS seq
+		FROM information_schema.columns c
+		WHERE c.table_schema = current_schema()
+		  AND pg_get_serial_sequence(quote_ident(c.table_name), c.column_name) IS NOT NULL
+	LOOP
+		EXECUTE format('SELECT setval(%L, COALESCE((SELECT MAX(%I) FROM %I), 0) + 1, false)',
+			r.seq, r.column_name, r.table_name);
+	END LOOP;
+END $$`
