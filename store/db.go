@@ -164,6 +164,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 				return fmt.Errorf("take the writer lock: %w", err)
 			}
 		}
+		// Every change lands with a new data version: replicas poll it to
+		// drop cached pages (handlers.pageCache).
+		if err := bumpDataVersion(db); err != nil {
+			return fmt.Errorf("bump the data version: %w", err)
+		}
 		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect})
 	})
 }

@@ -20,7 +20,8 @@ func (s *Store) Tables(ctx context.Context) ([]string, error) {
 }
 
 // DumpTables prints every row of every table in a stable order. Tests use it
-// to prove that a refused or repeated operation changed nothing.
+// to prove that a refused or repeated operation changed nothing. The data
+// version and the job leases are left out: they are bookkeeping.
 func (s *Store) DumpTables(ctx context.Context) (string, error) {
 	db := s.conn(ctx)
 	tables, err := s.Tables(ctx)
@@ -29,6 +30,9 @@ func (s *Store) DumpTables(ctx context.Context) (string, error) {
 	}
 	var b strings.Builder
 	for _, t := range tables {
+		if t == "data_versions" || t == "job_leases" {
+			continue // bookkeeping: every transaction bumps the version
+		}
 		rows, err := db.Raw(`SELECT * FROM "` + t + `" ORDER BY 1, 2`).Rows()
 		if err != nil {
 			return "", fmt.Errorf("dump %s: %w", t, err)

@@ -36,6 +36,8 @@ var migrations = []migration{
 	{"0003_sessions", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Session{})
 	}},
+	// 0004 and 0005 are taken by prune, import and sync.
+	{"0006_leases", migrateLeases},
 }
 
 // migrateLockKey is the advisory lock that keeps replicas starting at the
