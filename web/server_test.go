@@ -415,7 +415,8 @@ func TestHeadersHealthAndMetrics(t *testing.T) {
 	var metrics string
 	for i := 0; i < 50; i++ {
 		metrics = ts.get(t, anon, "/metrics", http.StatusOK)
-		if strings.Contains(metrics, `route="/"`) {
+		// The counter and the histogram are recorded one after the other.
+		if strings.Contains(metrics, `route="/"`) && strings.Contains(metrics, `layerwise_http_request_duration_seconds_bucket{route="/",le=`) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
