@@ -166,7 +166,7 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 		return hits, nil
 	}
 	var names []string
-	if err := db.Model(&Namespace{}).Where(`name LIKE ? ESCAPE '\'`, like).Order("name").Limit(limit).Pluck("name", &names).Error; err != nil {
+	if err := db.Model(&Namespace{}).Where(`name `+s.like()+` ? ESCAPE '\'`, like).Order("name").Limit(limit).Pluck("name", &names).Error; err != nil {
 		return nil, err
 	}
 	for _, n := range names {
@@ -175,7 +175,7 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 	var streams []StreamRef
 	err := db.Table("image_streams st").Select("n.name AS namespace, st.name AS stream").
 		Joins("JOIN namespaces n ON n.id = st.namespace_id").
-		Where(`st.name LIKE ? ESCAPE '\'`, like).Order("n.name, st.name").Limit(limit).Scan(&streams).Error
+		Where(`st.name `+s.like()+` ? ESCAPE '\'`, like).Order("n.name, st.name").Limit(limit).Scan(&streams).Error
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 	var tags []TagRef
 	err = db.Table("tags t").Select("n.name AS namespace, st.name AS stream, t.name AS tag").
 		Joins("JOIN image_streams st ON st.id = t.stream_id").Joins("JOIN namespaces n ON n.id = st.namespace_id").
-		Where(`t.name LIKE ? ESCAPE '\'`, like).Order("n.name, st.name, t.name").Limit(limit).Scan(&tags).Error
+		Where(`t.name `+s.like()+` ? ESCAPE '\'`, like).Order("n.name, st.name, t.name").Limit(limit).Scan(&tags).Error
 	if err != nil {
 		return nil, err
 	}

@@ -103,3 +103,12 @@ BEGIN
 			r.seq, r.column_name, r.table_name);
 	END LOOP;
 END $$`
+
+// like is the case-insensitive LIKE: SQLite's LIKE already ignores ASCII
+// case, PostgreSQL's does not.
+func (s *Store) like() string {
+	if s.postgres() {
+		return "ILIKE"
+	}
+	return "LIKE"
+}

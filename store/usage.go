@@ -306,6 +306,13 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	for _, st := range streamByID {
 		OrderTags(st.tags, func(t *gTag) string { return t.name })
 	}
+	// Byte order whatever the database's collation (a PostgreSQL database
+	// in en_US.UTF-8 sorts "app-b" after "appa"): Usage.Namespace searches
+	// the namespaces by name.
+	sort.SliceStable(g.namespaces, func(i, j int) bool { return g.namespaces[i].name < g.namespaces[j].name })
+	for _, n := range g.namespaces {
+		sort.SliceStable(n.streams, func(i, j int) bool { return n.streams[i].name < n.streams[j].name })
+	}
 
 	// History: position, image and created (unix seconds) per entry.
 	if s.postgres() {
