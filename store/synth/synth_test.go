@@ -341,6 +341,7 @@ func TestGenerateKeepsSchema(t *testing.T) {
 	}
 }
 
+// SQLite's ":memory:" database, whatever LAYERWISE_TEST_POSTGRES says.
 func TestGenerateInMemory(t *testing.T) {
 	s, err := store.Open(context.Background(), ":memory:")
 	if err != nil {
@@ -400,7 +401,9 @@ func TestGenerateOptions(t *testing.T) {
 	}
 }
 
-// BenchmarkGenerateLarge builds the "large" dataset of the benchmarks:
+// BenchmarkGenerateLarge builds the "large" dataset of the benchmarks in a
+// SQLite file (it reports the file's size; bench/run times `generate` on
+// both databases):
 // LAYERWISE_BENCH_LARGE=1 go test -run '^$' -bench GenerateLarge -benchtime 1x ./store/synth/
 func BenchmarkGenerateLarge(b *testing.B) {
 	if os.Getenv("LAYERWISE_BENCH_LARGE") != "1" {
