@@ -54,6 +54,7 @@ func (c *cli) commands() []command {
 		{"token", "token create NAME --user USER [--expires D]   prints the token once", (*cli).cmdToken},
 		{"rolebinding", "rolebinding add NS USER viewer|editor|admin", (*cli).cmdRoleBinding},
 		{"generate", "generate [--namespaces N] [--seed S]   fill the database with a synthetic registry", (*cli).cmdGenerate},
+		{"db", "db copy --from DSN --to DSN      copy a registry between SQLite and PostgreSQL (into an empty database)", (*cli).cmdDB},
 	}
 }
 
@@ -114,7 +115,7 @@ func (c *cli) newFlags(name string, withOutput bool) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	f := &flags{FlagSet: fs, c: c}
-	f.db = fs.String("db", c.env("LAYERWISE_DB", "layerwise.db"), "SQLite file path (LAYERWISE_DB)")
+	f.db = fs.String("db", c.env("LAYERWISE_DB", "layerwise.db"), "SQLite file path or postgres:// DSN (LAYERWISE_DB)")
 	f.ns = fs.String("n", "default", "namespace for names that have none")
 	fs.StringVar(f.ns, "namespace", "default", "namespace for names that have none")
 	if withOutput {

@@ -111,7 +111,10 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Layerwise on http://%s/ (database %s)\n", *addr, *f.db)
+	fmt.Fprintf(c.stdout, "Layerwise on http://%s/ (database %s)\n", *addr, store.Redact(*f.db))
+	if s.Dialect() == "sqlite" {
+		log.Info("database is SQLite: serve it from one process; for several replicas use PostgreSQL (LAYERWISE_DB=postgres://…)")
+	}
 	if *demo {
 		fmt.Fprintln(c.stdout, "Log in as demo / demo.")
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 const fixtures = "../shared/fixtures/openshift/"
@@ -52,7 +53,7 @@ func ok(t *testing.T, r result) result {
 }
 
 func newDB(t *testing.T) string {
-	return filepath.Join(t.TempDir(), "lw.db")
+	return storetest.DSN(t)
 }
 
 func dump(t *testing.T, db string) string {

@@ -8,11 +8,12 @@ import (
 
 // pageCache keeps what pages read from the database (a stream with its
 // sizes, an image with its layers, the namespace settings) for as long as
-// the data version stays the same. The version is the usage computation
-// (recomputed when the data changes anywhere: a fingerprint is polled every
-// 15 s) plus a counter every change made through this server bumps, so a
-// page after your own change is never stale, and one after a change made
-// elsewhere (the CLI, another replica) is as fresh as the usage figures.
+// the data version stays the same. The version is the usage computation,
+// a counter every change made through this server bumps (so a page after
+// your own change is never stale), and the database's data version, which
+// every write transaction bumps and the usage cache reads every second (so
+// a change made elsewhere, by the CLI or another replica, shows within
+// about a second).
 type pageCache struct {
 	gen atomic.Int64
 
@@ -28,10 +29,16 @@ const maxEntries = 4096
 // bump is called after every change made here.
 func (pc *pageCache) bump() { pc.gen.Add(1) }
 
+// dataVersioner is the usage source's view of the database's data version.
+type dataVersioner interface{ DataVersion() int64 }
+
 func (h *Handler) version() string {
 	v := fmt.Sprint(h.cache().gen.Load())
 	if u := h.Usage.Get(); u != nil {
 		v += "/" + fmt.Sprint(u.Version())
+	}
+	if dv, ok := h.Usage.(dataVersioner); ok {
+		v += "/" + fmt.Sprint(dv.DataVersion())
 	}
 	return v
 }

@@ -12,7 +12,6 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"layerwise/format"
 	lwmail "layerwise/jobs/mail"
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 // smtpSink is a real SMTP server in the test process that keeps what it gets.
@@ -132,7 +132,7 @@ func img(name string, layers map[string]int64, order ...string) store.ImageSnaps
 func reportStore(t *testing.T) (*store.Store, time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"))
+	s, err := store.Open(ctx, storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,11 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -31,6 +34,13 @@ type Job struct {
 
 // Scheduler runs jobs on their schedules. A job never overlaps itself, a
 // panic becomes a failed run, and every run is recorded in job_runs.
+//
+// Replicas sharing one database run each job once: a scheduled run first
+// claims its period (the lease "tick:JOB", held until shortly before the
+// job's next scheduled time), then every run, scheduled or started by hand,
+// takes the lease "run:JOB" for as long as it runs (LeaseTTL, renewed every
+// LeaseTTL/3). A replica that finds either lease held skips the run and
+// records nothing. See store.AcquireLease.
 type Scheduler struct {
 	store   *store.Store
 	log     *slog.Logger
@@ -40,14 +50,20 @@ type Scheduler struct {
 	running map[string]*sync.Mutex
 	// OnRun is called after each run (metrics).
 	OnRun func(job, status string, d time.Duration)
-	ctx   context.Context
-	stop  context.CancelFunc
+	// Holder names this replica in the leases (default host:pid:random).
+	Holder string
+	// LeaseTTL bounds how long a replica that died mid-run keeps a job from
+	// the others (default 1 minute).
+	LeaseTTL time.Duration
+	ctx      context.Context
+	stop     context.CancelFunc
 }
 
 // NewScheduler checks every schedule up front so a typo fails at start-up.
 func NewScheduler(s *store.Store, log *slog.Logger, jobs []Job) (*Scheduler, error) {
 	sc := &Scheduler{store: s, log: log, cron: cron.New(), jobs: jobs,
-		entries: map[string]cron.EntryID{}, running: map[string]*sync.Mutex{}}
+		entries: map[string]cron.EntryID{}, running: map[string]*sync.Mutex{},
+		Holder: defaultHolder(), LeaseTTL: time.Minute}
 	sc.ctx, sc.stop = context.WithCancel(context.Background())
 	for _, j := range jobs {
 		j := j
@@ -55,7 +71,7 @@ func NewScheduler(s *store.Store, log *slog.Logger, jobs []Job) (*Scheduler, err
 			return nil, fmt.Errorf("job %s is registered twice", j.Name)
 		}
 		sc.running[j.Name] = &sync.Mutex{}
-		id, err := sc.cron.AddFunc(j.Schedule, func() { sc.RunNow(sc.ctx, j.Name) })
+		id, err := sc.cron.AddFunc(j.Schedule, func() { sc.tick(sc.ctx, j.Name, time.Now()) })
 		if err != nil {
 			return nil, fmt.Errorf("job %s: schedule %q: %w (use robfig/cron syntax such as \"@daily\" or \"0 7 * * 1\")", j.Name, j.Schedule, err)
 		}
@@ -94,8 +110,33 @@ func (sc *Scheduler) Statuses() []Status {
 	return out
 }
 
-// RunNow runs a job at once unless it is already running; it returns false
-// when the run was skipped.
+// tick is a scheduled run: it runs only if this replica claims the period
+// that starts now, that is until just before the job's next scheduled time.
+func (sc *Scheduler) tick(ctx context.Context, name string, now time.Time) bool {
+	until := sc.periodEnd(name, now)
+	ok, err := sc.store.AcquireLease(ctx, "tick:"+name, sc.Holder, until)
+	if err != nil {
+		sc.log.Error("job not started: cannot take its lease", "job", name, "err", err)
+		return false
+	}
+	if !ok {
+		sc.log.Debug("job skipped: another replica has this run", "job", name)
+		return false
+	}
+	return sc.RunNow(ctx, name)
+}
+
+// periodEnd is shortly before the job's next scheduled time after now: a
+// tenth of the period (at most a minute) early, so that replicas whose
+// clocks or tickers differ a little still see the claim of this period.
+func (sc *Scheduler) periodEnd(name string, now time.Time) time.Time {
+	next := sc.cron.Entry(sc.entries[name]).Schedule.Next(now)
+	margin := min(next.Sub(now)/10, time.Minute)
+	return next.Add(-margin)
+}
+
+// RunNow runs a job at once unless it is already running, here or on
+// another replica; it returns false when the run was skipped.
 func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
 	var job *Job
 	for i := range sc.jobs {
@@ -109,6 +150,24 @@ func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
 		return false
 	}
 	defer mu.Unlock()
+	lease := "run:" + name
+	ok, err := sc.store.AcquireLease(ctx, lease, sc.Holder, time.Now().Add(sc.LeaseTTL))
+	if err != nil {
+		sc.log.Error("job not started: cannot take its lease", "job", name, "err", err)
+		return false
+	}
+	if !ok {
+		sc.log.Debug("job skipped: running on another replica", "job", name)
+		return false
+	}
+	stopBeat := sc.heartbeat(ctx, lease)
+	defer func() {
+		stopBeat()
+		// Free the job for the next run at once, here or elsewhere.
+		if err := sc.store.SetLease(context.WithoutCancel(ctx), lease, sc.Holder, time.Now()); err != nil {
+			sc.log.Error("cannot release the lease of a job", "job", name, "err", err)
+		}
+	}()
 	start := time.Now()
 	run, err := sc.store.StartJobRun(ctx, name)
 	if err != nil {
@@ -132,6 +191,38 @@ func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
 		sc.OnRun(name, run.Status, time.Since(start))
 	}
 	return true
+}
+
+// heartbeat renews a run's lease every LeaseTTL/3 until stopped.
+func (sc *Scheduler) heartbeat(ctx context.Context, lease string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(max(sc.LeaseTTL/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := sc.store.ExtendLease(context.WithoutCancel(ctx), lease, sc.Holder, time.Now().Add(sc.LeaseTTL)); err != nil {
+					sc.log.Error("cannot renew a job's lease", "lease", lease, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// defaultHolder names this process: host, pid and a random part, so that
+// two processes never share a lease even on one host.
+func defaultHolder() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
 func safeRun(ctx context.Context, fn func(context.Context) (Result, error)) (res Result, err error) {

@@ -5,17 +5,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 func newScheduler(t *testing.T, jobs ...Job) (*Scheduler, *store.Store) {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "j.db"))
+	s, err := store.Open(context.Background(), storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestAJobNeverOverlapsItself(t *testing.T) {
 }
 
 func TestBadScheduleFailsAtStart(t *testing.T) {
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "j.db"))
+	s, err := store.Open(context.Background(), storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

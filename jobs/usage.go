@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"layerwise/store"
@@ -21,6 +22,10 @@ type UsageCache struct {
 
 	CheckEvery time.Duration
 	MaxAge     time.Duration
+	// VersionEvery is how often the database's data version is read: a
+	// change on any replica (or by the CLI) bumps it, pages cached under
+	// the old version are dropped, and the fingerprint is checked at once.
+	VersionEvery time.Duration
 	// OnRefresh is called with each new result (metrics).
 	OnRefresh func(*store.Usage)
 
@@ -30,12 +35,27 @@ type UsageCache struct {
 	kick  chan struct{}
 	ready chan struct{}
 	once  sync.Once
+
+	dataVersion atomic.Int64
+}
+
+// DataVersion is the database's data version as last read (pages key
+// their cache on it).
+func (c *UsageCache) DataVersion() int64 { return c.dataVersion.Load() }
+
+// pollDataVersion reads the data version; it says whether it changed.
+func (c *UsageCache) pollDataVersion(ctx context.Context) bool {
+	v, err := c.store.DataVersion(ctx)
+	if err != nil {
+		return false
+	}
+	return c.dataVersion.Swap(v) != v
 }
 
 // NewUsageCache makes a cache; Run fills it.
 func NewUsageCache(s *store.Store, policy store.Policy, log *slog.Logger) *UsageCache {
 	return &UsageCache{store: s, policy: policy, log: log, CheckEvery: 15 * time.Second, MaxAge: 10 * time.Minute,
-		kick: make(chan struct{}, 1), ready: make(chan struct{})}
+		VersionEvery: time.Second, kick: make(chan struct{}, 1), ready: make(chan struct{})}
 }
 
 // Get returns the latest usage, nil until the first computation is done.
@@ -88,31 +108,42 @@ func (c *UsageCache) Run(ctx context.Context) {
 		}
 		c.log.Info("usage computed", "why", why, "duration", time.Since(start).Round(time.Millisecond))
 	}
+	c.pollDataVersion(ctx)
 	refresh("start")
 	tick := time.NewTicker(c.CheckEvery)
 	defer tick.Stop()
+	versions := time.NewTicker(c.VersionEvery)
+	defer versions.Stop()
+	check := func() {
+		cur := c.Get()
+		if cur == nil || time.Since(cur.ComputedAt) > c.MaxAge {
+			refresh("periodic")
+			return
+		}
+		fp, err := c.store.Fingerprint(ctx)
+		if err != nil {
+			return
+		}
+		c.mu.RLock()
+		changed := fp != c.fp
+		c.mu.RUnlock()
+		if changed {
+			refresh("data changed")
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.kick:
 			refresh("changed here")
+		case <-versions.C:
+			if c.pollDataVersion(ctx) {
+				check()
+			}
 		case <-tick.C:
-			cur := c.Get()
-			if cur == nil || time.Since(cur.ComputedAt) > c.MaxAge {
-				refresh("periodic")
-				continue
-			}
-			fp, err := c.store.Fingerprint(ctx)
-			if err != nil {
-				continue
-			}
-			c.mu.RLock()
-			changed := fp != c.fp
-			c.mu.RUnlock()
-			if changed {
-				refresh("data changed")
-			}
+			// Bulk loads (generate, db copy) write outside Store.Tx.
+			check()
 		}
 	}
 }

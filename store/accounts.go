@@ -46,6 +46,9 @@ func (s *Store) CreateUser(ctx context.Context, name, password string, admin boo
 	u := User{Name: name, PasswordHash: string(hash), PlatformAdmin: admin, CreatedAt: s.now()}
 	err = s.conn(ctx).Create(&u).Error
 	if err != nil {
+		if isUniqueViolation(err) {
+			return User{}, existsf("user %s already exists", name)
+		}
 		if n, _ := s.countUsersNamed(ctx, name); n > 0 {
 			return User{}, existsf("user %s already exists", name)
 		}

@@ -20,8 +20,9 @@ import (
 // Store is the database handle. A Store made by Tx is bound to that
 // transaction.
 type Store struct {
-	db  *gorm.DB
-	now func() time.Time
+	db      *gorm.DB
+	now     func() time.Time
+	dialect string // "sqlite" or "postgres"
 
 	dummy *dummyHash // shared by the Stores of transactions
 }
@@ -39,46 +40,78 @@ var ErrNotFound = errors.New("not found")
 // ErrInvalid is wrapped by errors about malformed names and refused requests.
 var ErrInvalid = errors.New("invalid")
 
+// IsPostgres says whether a LAYERWISE_DB value names a PostgreSQL database.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
 // Open opens (and creates and migrates) the database named by dsn: a SQLite
-// file path, or ":memory:".
+// file path, ":memory:", or a postgres:// DSN.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	s, err := OpenUnmigrated(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, len(migrations)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", Redact(dsn), err)
+	}
+	return s, nil
+}
+
+// OpenUnmigrated opens the database without touching its schema (the copy
+// command checks that a destination is empty first).
+func OpenUnmigrated(ctx context.Context, dsn string) (*Store, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("open database: empty LAYERWISE_DB")
 	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, fmt.Errorf("open database: PostgreSQL is not supported yet; set LAYERWISE_DB to a SQLite file path")
-	}
-	db, err := gorm.Open(sqlite.Open(sqliteDSN(dsn)), &gorm.Config{
+	cfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		// Kubernetes timestamps have whole seconds; so do ours, so that an
 		// export read back compares equal.
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Second) },
-	})
+	}
+	var (
+		db      *gorm.DB
+		err     error
+		dialect = "sqlite"
+	)
+	if IsPostgres(dsn) {
+		dialect = "postgres"
+		db, err = openPostgres(dsn, cfg)
+	} else {
+		db, err = gorm.Open(sqlite.Open(sqliteDSN(dsn)), cfg)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
-	if dsn == ":memory:" {
+	switch {
+	case dsn == ":memory:":
 		// Every connection to :memory: is a new empty database.
 		sqlDB.SetMaxOpenConns(1)
-	} else {
+	case dialect == "postgres":
+		sqlDB.SetMaxOpenConns(8)
+		sqlDB.SetMaxIdleConns(8)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	default:
 		sqlDB.SetMaxOpenConns(4)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
-	s := &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }, dummy: &dummyHash{}}
-	if err := s.migrate(ctx, len(migrations)); err != nil {
-		sqlDB.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", dsn, err)
-	}
-	return s, nil
+	return &Store{db: db, dialect: dialect, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }, dummy: &dummyHash{}}, nil
 }
+
+// Dialect is "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect }
+
+func (s *Store) postgres() bool { return s.dialect == "postgres" }
 
 // sqliteDSN turns a path into a mattn/go-sqlite3 DSN: WAL so readers never
 // wait for the writer, foreign keys on, a busy timeout instead of
@@ -122,7 +155,21 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, now: s.now, dummy: s.dummy})
+		if s.postgres() {
+			// One writer at a time, as on SQLite (_txlock=immediate): the
+			// rules that read, decide and write (history positions, "create
+			// unless it exists") stay correct under concurrent requests and
+			// replicas. Reads outside Tx never wait for it.
+			if err := db.Exec(`SELECT pg_advisory_xact_lock(?)`, writerLockKey).Error; err != nil {
+				return fmt.Errorf("take the writer lock: %w", err)
+			}
+		}
+		// Every change lands with a new data version: replicas poll it to
+		// drop cached pages (handlers.pageCache).
+		if err := bumpDataVersion(db); err != nil {
+			return fmt.Errorf("bump the data version: %w", err)
+		}
+		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect})
 	})
 }
 

@@ -36,7 +36,7 @@ func (s *Store) ImageHolders(ctx context.Context, digest string, limit int) ([]H
 	}
 	// MAX() loses the column's type in SQLite, so the time travels as unix seconds.
 	err := s.conn(ctx).Table("tag_events e").
-		Select("n.name AS namespace, st.name AS stream, t.name AS tag, MIN(e.position) AS position, MAX(CAST(strftime('%s', e.created) AS INTEGER)) AS created").
+		Select("n.name AS namespace, st.name AS stream, t.name AS tag, MIN(e.position) AS position, MAX("+s.epoch("e.created")+") AS created").
 		Joins("JOIN images i ON i.id = e.image_id").
 		Joins("JOIN tags t ON t.id = e.tag_id").
 		Joins("JOIN image_streams st ON st.id = t.stream_id").
@@ -166,7 +166,7 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 		return hits, nil
 	}
 	var names []string
-	if err := db.Model(&Namespace{}).Where(`name LIKE ? ESCAPE '\'`, like).Order("name").Limit(limit).Pluck("name", &names).Error; err != nil {
+	if err := db.Model(&Namespace{}).Where(`name `+s.like()+` ? ESCAPE '\'`, like).Order("name").Limit(limit).Pluck("name", &names).Error; err != nil {
 		return nil, err
 	}
 	for _, n := range names {
@@ -175,7 +175,7 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 	var streams []StreamRef
 	err := db.Table("image_streams st").Select("n.name AS namespace, st.name AS stream").
 		Joins("JOIN namespaces n ON n.id = st.namespace_id").
-		Where(`st.name LIKE ? ESCAPE '\'`, like).Order("n.name, st.name").Limit(limit).Scan(&streams).Error
+		Where(`st.name `+s.like()+` ? ESCAPE '\'`, like).Order("n.name, st.name").Limit(limit).Scan(&streams).Error
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 	var tags []TagRef
 	err = db.Table("tags t").Select("n.name AS namespace, st.name AS stream, t.name AS tag").
 		Joins("JOIN image_streams st ON st.id = t.stream_id").Joins("JOIN namespaces n ON n.id = st.namespace_id").
-		Where(`t.name LIKE ? ESCAPE '\'`, like).Order("n.name, st.name, t.name").Limit(limit).Scan(&tags).Error
+		Where(`t.name `+s.like()+` ? ESCAPE '\'`, like).Order("n.name, st.name, t.name").Limit(limit).Scan(&tags).Error
 	if err != nil {
 		return nil, err
 	}
@@ -267,11 +267,15 @@ func (s *Store) Trend(ctx context.Context, ns string, since time.Time) ([]UsageS
 // links. It costs a few index scans, so callers poll it, not per request.
 func (s *Store) Fingerprint(ctx context.Context) (string, error) {
 	var fp string
+	links := "MAX(rowid)"
+	if s.postgres() {
+		links = "MAX(image_id)"
+	}
 	err := s.conn(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM tag_events) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tag_events) || '.' ||
 		(SELECT COUNT(*) FROM tags) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tags) || '.' ||
 		(SELECT COUNT(*) FROM image_streams) || '.' || (SELECT COUNT(*) FROM namespaces) || '.' ||
-		(SELECT COUNT(*) FROM images) || '.' || (SELECT COALESCE(MAX(rowid), 0) FROM image_blobs) || '.' ||
+		(SELECT COUNT(*) FROM images) || '.' || (SELECT COALESCE(` + links + `, 0) FROM image_blobs) || '.' ||
 		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests)`).Scan(&fp).Error
 	return fp, err
 }

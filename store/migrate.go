@@ -66,11 +66,29 @@ var migrations = []migration{
 	{"0005_import", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&ImportCheck{}, &RegistryBackoff{})
 	}},
+	{"0006_leases", migrateLeases},
 }
 
+// migrateLockKey is the advisory lock that keeps replicas starting at the
+// same time from migrating the same PostgreSQL database twice ("lw" "mg").
+const migrateLockKey = 0x6c77_6d67
+
 // migrate applies the first n steps that the database does not have yet.
+// On PostgreSQL every step runs under an advisory lock and the list of
+// applied steps is read again under it, so replicas may start together.
 func (s *Store) migrate(ctx context.Context, n int) error {
-	db := s.conn(ctx)
+	if !s.postgres() {
+		return s.migrateWith(s.conn(ctx), n)
+	}
+	return s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, migrateLockKey).Error; err != nil {
+			return err
+		}
+		return s.migrateWith(tx, n)
+	})
+}
+
+func (s *Store) migrateWith(db *gorm.DB, n int) error {
 	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
 		return err
 	}

@@ -1,15 +1,16 @@
 package store
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"layerwise/store/storetest"
 )
 
 // An older database (here: one that has only the first schema step) is
 // migrated on open and keeps every row.
 func TestOpenMigratesAnOlderDatabaseAndKeepsRows(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
+	path := storetest.DSN(t)
 	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

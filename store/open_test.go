@@ -2,13 +2,14 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
+
+	"layerwise/store/storetest"
 )
 
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	s, err := Open(context.Background(), storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +28,23 @@ func TestOpenCreatesSchema(t *testing.T) {
 	}
 }
 
+// TestPostgresConfigured says, in the test output, whether the PostgreSQL
+// variants of the tests ran.
+func TestPostgresConfigured(t *testing.T) {
+	storetest.SkipUnlessPostgres(t)
+	s := newTestStore(t)
+	if s.Dialect() != "postgres" {
+		t.Fatalf("dialect = %s with %s set", s.Dialect(), storetest.Env)
+	}
+	var v string
+	if err := s.DB().Raw(`SHOW server_version`).Scan(&v).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tests run on PostgreSQL %s", v)
+}
+
 func TestSQLiteSettings(t *testing.T) {
+	storetest.SkipOnPostgres(t, "checks SQLite PRAGMAs")
 	s := newTestStore(t)
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
 		var got string

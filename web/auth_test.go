@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 // testIssuer is a minimal OpenID provider: discovery, JWKS, an authorize
@@ -209,7 +210,7 @@ func TestProxyMode(t *testing.T) {
 }
 
 func TestProxyModeNeedsTrustedProxies(t *testing.T) {
-	s, err := store.Open(t.Context(), t.TempDir()+"/p.db")
+	s, err := store.Open(t.Context(), storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"layerwise/jobs/openshift"
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 // testServer is a real server on a real SQLite file with the demo data.
@@ -58,7 +58,7 @@ func newTestServer(t testing.TB, withUser bool, extra ...string) *testServer {
 func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), extra ...string) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "web.db"))
+	s, err := store.Open(ctx, storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"layerwise/format"
 	"layerwise/store"
+	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -415,7 +415,8 @@ func TestHeadersHealthAndMetrics(t *testing.T) {
 	var metrics string
 	for i := 0; i < 50; i++ {
 		metrics = ts.get(t, anon, "/metrics", http.StatusOK)
-		if strings.Contains(metrics, `route="/"`) {
+		// The counter and the histogram are recorded one after the other.
+		if strings.Contains(metrics, `route="/"`) && strings.Contains(metrics, `layerwise_http_request_duration_seconds_bucket{route="/",le=`) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -439,7 +440,7 @@ func promFloat(n int64) string {
 
 func TestGracefulShutdown(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	s, err := store.Open(ctx, storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,18 +2,18 @@ package registry
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "import.db"))
+	s, err := store.Open(ctx, storetest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,103 @@
 // Package storetest hands each test a fresh, empty database name (DSN).
 //
 // By default that is a SQLite file in the test's temp dir. When
-// LAYERWISE_TEST_POSTGRES holds the DSN of a PostgreSQL server, it will be a
-// new database on that server instead, so the same tests run on both.
+// LAYERWISE_TEST_POSTGRES holds the DSN of a PostgreSQL server on which the
+// tests may create databases (e.g.
+// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable; `.ci/postgres
+// start` prints one), it is a new database on that server instead, dropped
+// when the test ends, so the same tests run on both.
 package storetest
 
 import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
+
+// Env is the variable that switches the tests to PostgreSQL.
+const Env = "LAYERWISE_TEST_POSTGRES"
+
+// Postgres says whether the tests run on PostgreSQL.
+func Postgres() bool { return os.Getenv(Env) != "" }
+
+// SkipUnlessPostgres skips a PostgreSQL-only test with a message saying how
+// to run it.
+func SkipUnlessPostgres(t testing.TB) {
+	t.Helper()
+	if !Postgres() {
+		t.Skip(Env + " not set: PostgreSQL tests run in CI (.ci/run) or with " +
+			`eval "$(.ci/postgres start)"`)
+	}
+}
+
+// SkipOnPostgres skips a test that is about SQLite itself.
+func SkipOnPostgres(t testing.TB, why string) {
+	t.Helper()
+	if Postgres() {
+		t.Skip("SQLite only: " + why)
+	}
+}
 
 // DSN returns the name of a new, empty database for t; it is removed when
 // the test ends.
 func DSN(t testing.TB) string {
 	t.Helper()
+	admin := os.Getenv(Env)
+	if admin == "" {
+		return filepath.Join(t.TempDir(), "test.db")
+	}
+	return newPostgresDB(t, admin)
+}
+
+// SQLitePath is a SQLite file for tests that are about SQLite files
+// whatever LAYERWISE_TEST_POSTGRES says (the copy between databases).
+func SQLitePath(t testing.TB) string {
+	t.Helper()
 	return filepath.Join(t.TempDir(), "test.db")
+}
+
+func newPostgresDB(t testing.TB, admin string) string {
+	t.Helper()
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("%s: %v", Env, err)
+	}
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatalf("%s: %v", Env, err)
+	}
+	defer db.Close()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := "lw_" + hex.EncodeToString(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// template0: no objects, whatever someone left in template1.
+	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
+		t.Fatalf("create test database on %s: %v", u.Redacted(), err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", admin)
+		if err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+			return
+		}
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		// FORCE (PostgreSQL 13+) ends connections a test left open.
+		if _, err := db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
 }

@@ -74,11 +74,14 @@ func Generate(ctx context.Context, s *store.Store, opt Options) (Stats, error) {
 		return Stats{}, fmt.Errorf("generate: %w", err)
 	}
 	defer conn.Close()
-	restore, err := tuneForLoad(ctx, conn)
-	if err != nil {
-		return Stats{}, err
+	pg := s.Dialect() == "postgres"
+	restore := func() error { return nil }
+	if !pg {
+		if restore, err = tuneForLoad(ctx, conn); err != nil {
+			return Stats{}, err
+		}
 	}
-	stats, err := load(ctx, conn, opt)
+	stats, err := load(ctx, conn, opt, pg)
 	if rerr := restore(); rerr != nil && err == nil {
 		err = rerr
 	}
@@ -89,7 +92,7 @@ func Generate(ctx context.Context, s *store.Store, opt Options) (Stats, error) {
 	return stats, nil
 }
 
-func load(ctx context.Context, conn *sql.Conn, opt Options) (Stats, error) {
+func load(ctx context.Context, conn *sql.Conn, opt Options, pg bool) (Stats, error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return Stats{}, fmt.Errorf("generate: begin: %w", err)
@@ -98,11 +101,22 @@ func load(ctx context.Context, conn *sql.Conn, opt Options) (Stats, error) {
 	if err := checkEmpty(ctx, tx); err != nil {
 		return Stats{}, err
 	}
-	indexes, err := dropIndexes(ctx, tx)
+	var indexes []string
+	if pg {
+		indexes, err = dropIndexesPostgres(ctx, tx)
+	} else {
+		indexes, err = dropIndexes(ctx, tx)
+	}
 	if err != nil {
 		return Stats{}, err
 	}
 	w := newWriter(ctx, tx)
+	if pg {
+		if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return Stats{}, fmt.Errorf("generate: %w", err)
+		}
+		w.copyTo(conn)
+	}
 	g := newGenerator(opt, w)
 	if err := g.run(ctx); err != nil {
 		return Stats{}, err
@@ -115,8 +129,20 @@ func load(ctx context.Context, conn *sql.Conn, opt Options) (Stats, error) {
 			return Stats{}, fmt.Errorf("generate: rebuild index: %s: %w", ddl, err)
 		}
 	}
+	if pg {
+		if _, err := tx.ExecContext(ctx, store.FixSequencesSQL); err != nil {
+			return Stats{}, fmt.Errorf("generate: move id sequences: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return Stats{}, fmt.Errorf("generate: commit: %w", err)
+	}
+	if pg {
+		// Fresh statistics, or the planner guesses on a table it thinks empty.
+		if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
+			return Stats{}, fmt.Errorf("generate: analyze: %w", err)
+		}
+		return g.stats(), nil
 	}
 	// The commit's checkpoint copied the load into the database file; give
 	// the (now useless) WAL file's space back. Busy readers only delay this.
@@ -172,7 +198,7 @@ func dropIndexes(ctx context.Context, tx *sql.Tx) ([]string, error) {
 func checkEmpty(ctx context.Context, tx *sql.Tx) error {
 	for _, t := range []string{"namespaces", "images", "blobs"} {
 		var n int64
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM `"+t+"`").Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM "`+t+`"`).Scan(&n); err != nil {
 			return fmt.Errorf("generate: count %s: %w", t, err)
 		}
 		if n > 0 {

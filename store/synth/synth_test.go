@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,11 +14,25 @@ import (
 	"time"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 func openStore(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "synth.db"))
+	return openDSN(t, storetest.DSN(t))
+}
+
+// openSQLite is for the tests that check the generated rows with SQLite's
+// SQL (julianday, sqlite_sequence). The rows are the same on PostgreSQL:
+// TestGenerateSameOnPostgres proves it.
+func openSQLite(t testing.TB) *store.Store {
+	t.Helper()
+	return openDSN(t, storetest.SQLitePath(t))
+}
+
+func openDSN(t testing.TB, dsn string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +60,7 @@ func count(t testing.TB, db *sql.DB, query string, args ...any) int64 {
 
 func generate(t testing.TB, namespaces int, seed uint64) (*store.Store, Stats) {
 	t.Helper()
-	s := openStore(t)
+	s := openSQLite(t)
 	st, err := Generate(context.Background(), s, Options{Namespaces: namespaces, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
@@ -288,8 +303,14 @@ func TestGenerateDeterministic(t *testing.T) {
 // The load drops and rebuilds indexes: the schema must come out the same.
 func TestGenerateKeepsSchema(t *testing.T) {
 	s := openStore(t)
+	q := "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name"
+	if s.Dialect() == "postgres" {
+		q = `SELECT 'index', indexname, tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			UNION ALL SELECT 'constraint', conname, conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
+			WHERE connamespace = current_schema()::regnamespace ORDER BY 1, 2`
+	}
 	schema := func() string {
-		rows, err := sqlDB(t, s).Query("SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name")
+		rows, err := sqlDB(t, s).Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,12 +332,16 @@ func TestGenerateKeepsSchema(t *testing.T) {
 	if after := schema(); after != before {
 		t.Errorf("schema changed:\n%s\nbecame\n%s", before, after)
 	}
+	if s.Dialect() == "postgres" {
+		return // no connection settings to restore: SET LOCAL ends with the load
+	}
 	// The connection settings the load changed are back.
 	if n := count(t, sqlDB(t, s), "PRAGMA cache_size"); n == loadCacheKiB {
 		t.Errorf("cache_size still %d after the load", n)
 	}
 }
 
+// SQLite's ":memory:" database, whatever LAYERWISE_TEST_POSTGRES says.
 func TestGenerateInMemory(t *testing.T) {
 	s, err := store.Open(context.Background(), ":memory:")
 	if err != nil {
@@ -333,7 +358,7 @@ func TestGenerateInMemory(t *testing.T) {
 }
 
 func TestGenerateAnchor(t *testing.T) {
-	s := openStore(t)
+	s := openSQLite(t)
 	anchor := time.Date(2025, 3, 15, 12, 0, 0, 0, time.UTC)
 	if _, err := Generate(context.Background(), s, Options{Namespaces: 2, Seed: 1, Anchor: anchor}); err != nil {
 		t.Fatal(err)
@@ -376,7 +401,9 @@ func TestGenerateOptions(t *testing.T) {
 	}
 }
 
-// BenchmarkGenerateLarge builds the "large" dataset of the benchmarks:
+// BenchmarkGenerateLarge builds the "large" dataset of the benchmarks in a
+// SQLite file (it reports the file's size; bench/run times `generate` on
+// both databases):
 // LAYERWISE_BENCH_LARGE=1 go test -run '^$' -bench GenerateLarge -benchtime 1x ./store/synth/
 func BenchmarkGenerateLarge(b *testing.B) {
 	if os.Getenv("LAYERWISE_BENCH_LARGE") != "1" {
@@ -407,5 +434,51 @@ func BenchmarkGenerateLarge(b *testing.B) {
 		b.Logf("%+v; database files %d MiB", st, size>>20)
 		b.ReportMetric(float64(st.ImageBlobs), "links")
 		b.ReportMetric(float64(size>>20), "MiB")
+	}
+}
+
+// The same options give the same registry on PostgreSQL as on SQLite: the
+// same rows in every table and the same usage, counted once.
+func TestGenerateSameOnPostgres(t *testing.T) {
+	storetest.SkipUnlessPostgres(t)
+	ctx := context.Background()
+	lite, pg := openSQLite(t), openStore(t)
+	a, err := Generate(ctx, lite, Options{Namespaces: 4, Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(ctx, pg, Options{Namespaces: 4, Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Elapsed, b.Elapsed = 0, 0
+	if a != b {
+		t.Fatalf("stats differ:\nsqlite   %+v\npostgres %+v", a, b)
+	}
+	for _, table := range loadedTables {
+		q := `SELECT count(*) FROM "` + table + `"`
+		if x, y := count(t, sqlDB(t, lite), q), count(t, sqlDB(t, pg), q); x != y {
+			t.Errorf("%s: %d rows on SQLite, %d on PostgreSQL", table, x, y)
+		}
+	}
+	lite.SetClock(DefaultAnchor)
+	pg.SetClock(DefaultAnchor)
+	ua, err := lite.ComputeUsage(ctx, store.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := pg.ComputeUsage(ctx, store.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua.ComputedAt, ub.ComputedAt = time.Time{}, time.Time{}
+	ja, _ := json.Marshal(ua)
+	jb, _ := json.Marshal(ub)
+	if string(ja) != string(jb) {
+		t.Errorf("usage differs between SQLite (%d bytes of JSON) and PostgreSQL (%d)", len(ja), len(jb))
+	}
+	// The id sequences were moved past the loaded rows: an ordinary insert works.
+	if err := pg.CreateStream(ctx, store.StreamRef{Namespace: "after-load", Stream: "app"}); err != nil {
+		t.Fatalf("create a stream after the load: %v", err)
 	}
 }

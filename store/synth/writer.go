@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // maxParams is SQLite's default SQLITE_MAX_VARIABLE_NUMBER.
@@ -35,7 +38,17 @@ type writer struct {
 	tx     *sql.Tx
 	err    error
 	tables []*table
+	// conn, on PostgreSQL, takes the rows through COPY (pgx CopyFrom) on
+	// the connection of tx instead of INSERT statements.
+	conn *sql.Conn
 }
+
+// copyPerBatch is how many rows one COPY carries on PostgreSQL.
+const copyPerBatch = 20000
+
+// copyTo switches the writer to COPY on conn (the connection of its tx);
+// call it before declaring tables.
+func (w *writer) copyTo(conn *sql.Conn) { w.conn = conn }
 
 func newWriter(ctx context.Context, tx *sql.Tx) *writer {
 	return &writer{ctx: ctx, tx: tx}
@@ -44,6 +57,9 @@ func newWriter(ctx context.Context, tx *sql.Tx) *writer {
 // table declares a table; declare parents first.
 func (w *writer) table(name string, cols []string, parents ...*table) *table {
 	per := min(maxParams/len(cols), maxRowsPerInsert)
+	if w.conn != nil {
+		per = copyPerBatch
+	}
 	t := &table{name: name, cols: cols, perStmt: per, parents: parents,
 		args: make([]any, 0, per*len(cols))}
 	w.tables = append(w.tables, t)
@@ -74,7 +90,9 @@ func (w *writer) flush(t *table) {
 		w.flush(p)
 	}
 	var err error
-	if t.n == t.perStmt {
+	if w.conn != nil {
+		err = w.copyRows(t)
+	} else if t.n == t.perStmt {
 		if t.full == nil {
 			t.full, err = w.tx.PrepareContext(w.ctx, insertSQL(t, t.n))
 			if err != nil {
@@ -110,6 +128,23 @@ func (w *writer) close() error {
 		}
 	}
 	return w.err
+}
+
+// copyRows sends t's buffered rows with COPY on the transaction's connection.
+func (w *writer) copyRows(t *table) error {
+	rows := make([][]any, t.n)
+	nc := len(t.cols)
+	for i := range rows {
+		rows[i] = t.args[i*nc : (i+1)*nc]
+	}
+	return w.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("COPY needs a pgx connection, not %T", dc)
+		}
+		_, err := c.Conn().CopyFrom(w.ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromRows(rows))
+		return err
+	})
 }
 
 func insertSQL(t *table, rows int) string {
