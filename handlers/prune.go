@@ -65,6 +65,25 @@ func (h *Handler) PrunePage(c echo.Context) error {
 	if m.Plan, err = h.visiblePlan(c); err != nil {
 		return h.fail(c, "prune", err)
 	}
+	// One namespace's revisions at a time: the whole plan of a large
+	// registry is hundreds of thousands of rows.
+	detail := c.QueryParam("ns")
+	if detail == "" && len(m.Plan.Namespaces) == 1 {
+		detail = m.Plan.Namespaces[0].Name
+	}
+	for i := range m.Plan.Namespaces {
+		if n := &m.Plan.Namespaces[i]; n.Name == detail {
+			m.Detail = n
+		}
+	}
+	if m.Detail != nil {
+		m.DetailRevisions = map[string][]store.PruneRevision{}
+		for _, r := range m.Plan.Revisions {
+			if r.Namespace == detail {
+				m.DetailRevisions[r.Stream] = append(m.DetailRevisions[r.Stream], r)
+			}
+		}
+	}
 	if m.Runs, err = h.Store.JobRunsOf(ctx, "prune", 30); err != nil {
 		return h.fail(c, "prune", err)
 	}

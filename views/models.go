@@ -4,6 +4,7 @@
 package views
 
 import (
+	"net/url"
 	"time"
 
 	"layerwise/store"
@@ -202,7 +203,17 @@ type PrunePage struct {
 	Schedule string
 	Next     time.Time
 	Pins     []store.PinInfo
+	// Detail is the namespace whose revisions are listed, stream by stream
+	// (/prune?ns=NS, or the only namespace of the plan); "" lists none.
+	// Listing every revision of a large registry would be a page of
+	// hundreds of megabytes.
+	Detail *store.PruneNamespace
+	// DetailRevisions are Detail's revisions by stream.
+	DetailRevisions map[string][]store.PruneRevision
 }
+
+// PruneHref is the prune page listing one namespace's revisions.
+func PruneHref(ns string) string { return "/prune?ns=" + url.QueryEscape(ns) + "#prune-detail" }
 
 // ImageView is an image with its layers.
 type ImageView struct {

@@ -158,7 +158,7 @@ func TestBrowserPinAndUnpin(t *testing.T) {
 	inPlan := func() int {
 		b := newCDPTab(t, exe, ts.URL)
 		b.login("eddie", "eddie-pass")
-		b.open("/prune")
+		b.open(views.PruneHref("payments"))
 		return bEval[int](b, fmt.Sprintf(`document.querySelectorAll('section[aria-labelledby=plan-heading] a[href=%q]').length`, views.ImageHref(digest)))
 	}
 	if inPlan() == 0 {

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"layerwise/views"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +28,9 @@ type planJSON struct {
 		Name       string `json:"name"`
 		Revisions  int    `json:"revisions"`
 		BytesFreed int64  `json:"bytesFreed"`
+		Streams    []struct {
+			Name string `json:"name"`
+		} `json:"streams"`
 	} `json:"namespaces"`
 }
 
@@ -84,6 +89,28 @@ func TestPrunePlanAPIAndPage(t *testing.T) {
 	}
 	if !strings.Contains(squash(d.Find("main").Text()), "freeing "+format.Size(all.BytesFreed)) {
 		t.Errorf("/prune does not say it frees %s", format.Size(all.BytesFreed))
+	}
+	// The overview lists no revisions (a large registry has hundreds of
+	// thousands); one namespace's page lists its revisions stream by stream.
+	if n := d.Find("table.prune tbody tr:not(.group)").Length(); n != 0 && len(all.Namespaces) > 1 {
+		t.Errorf("/prune lists %d revisions before a namespace is chosen", n)
+	}
+	for _, n := range all.Namespaces {
+		d := doc(t, ts.get(t, c, views.PruneHref(n.Name), http.StatusOK))
+		sec := d.Find("#prune-detail")
+		if got := sec.Find("table.prune tbody tr:not(.group)").Length(); got != n.Revisions {
+			t.Errorf("/prune?ns=%s lists %d revisions, the plan %d", n.Name, got, n.Revisions)
+		}
+		for _, st := range n.Streams {
+			if !strings.Contains(sec.Find("tr.group").Text(), st.Name) {
+				t.Errorf("/prune?ns=%s lacks stream %s", n.Name, st.Name)
+			}
+		}
+		for _, r := range all.Revisions {
+			if r.Namespace == n.Name && sec.Find(fmt.Sprintf("a[href=%q]", views.TagHref(r.Namespace, r.Stream, r.Tag))).Length() == 0 {
+				t.Errorf("/prune?ns=%s lacks the revision of %s/%s:%s", n.Name, r.Namespace, r.Stream, r.Tag)
+			}
+		}
 	}
 	vc := actAs(t, ts, "val", "payments=viewer")
 	vbody := ts.get(t, vc, "/prune", http.StatusOK)
