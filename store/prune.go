@@ -247,6 +247,26 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 			visible[n] = true
 		}
 	}
+	// Size the revision list up front: on a large registry it holds
+	// hundreds of thousands of entries, and growing it by appends would
+	// allocate several times its final size.
+	n := 0
+	for ni, ns := range g.namespaces {
+		if visible != nil && !visible[ns.name] {
+			continue
+		}
+		np := g.policyOf(ns, policy)
+		for _, st := range ns.streams {
+			for _, t := range st.tags {
+				for _, ev := range t.events {
+					if g.prunable(ns, ev, np, cutoffs[ni]) {
+						n++
+					}
+				}
+			}
+		}
+	}
+	p.Revisions = make([]PruneRevision, 0, n)
 	nb := len(g.blobSize)
 	nsStamp := make([]int32, nb)
 	stStamp := make([]int32, nb)
