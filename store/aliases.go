@@ -18,8 +18,19 @@ func (s *Store) Followers(ctx context.Context, ref TagRef) ([]string, error) {
 		return nil, fmt.Errorf("read alias tags of %s/%s: %w", ref.Namespace, ref.Stream, err)
 	}
 	var out []string
-	done := map[string]bool{ref.Tag: true}
-	queue := []string{ref.Tag}
+	for _, a := range aliasClosure(aliases, ref.Tag) {
+		out = append(out, a.Name)
+	}
+	return out, nil
+}
+
+// aliasClosure is every alias tag that tracks tag, directly or through
+// other aliases, in breadth-first order (nearest first); aliases are the
+// stream's alias tags. A cycle ends where it meets a tag already seen.
+func aliasClosure(aliases []Tag, tag string) []Tag {
+	var out []Tag
+	done := map[string]bool{tag: true}
+	queue := []string{tag}
 	for len(queue) > 0 {
 		source := queue[0]
 		queue = queue[1:]
@@ -32,9 +43,9 @@ func (s *Store) Followers(ctx context.Context, ref TagRef) ([]string, error) {
 				continue
 			}
 			done[a.Name] = true
-			out = append(out, a.Name)
+			out = append(out, a)
 			queue = append(queue, a.Name)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -386,24 +386,9 @@ func (s *Store) followAliases(ctx context.Context, st ImageStream, tag string, n
 	if err := s.conn(ctx).Where("stream_id = ? AND alias", st.ID).Find(&aliases).Error; err != nil {
 		return fmt.Errorf("read alias tags: %w", err)
 	}
-	done := map[string]bool{tag: true}
-	queue := []string{tag}
-	for len(queue) > 0 {
-		source := queue[0]
-		queue = queue[1:]
-		for _, a := range aliases {
-			name := a.FromName
-			if i := strings.Index(name, ":"); i >= 0 {
-				name = name[i+1:]
-			}
-			if name != source || done[a.Name] {
-				continue
-			}
-			done[a.Name] = true
-			if _, err := s.pushEvent(ctx, a.ID, next, gen); err != nil {
-				return fmt.Errorf("update alias tag %s: %w", a.Name, err)
-			}
-			queue = append(queue, a.Name)
+	for _, a := range aliasClosure(aliases, tag) {
+		if _, err := s.pushEvent(ctx, a.ID, next, gen); err != nil {
+			return fmt.Errorf("update alias tag %s: %w", a.Name, err)
 		}
 	}
 	return nil
