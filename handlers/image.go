@@ -112,19 +112,34 @@ func (h *Handler) Blob(c echo.Context) error {
 		return h.notFound(c, "blob "+digest, strings.TrimPrefix(digest, "sha256:"))
 	}
 	const limit = 200
-	b, err := h.Store.GetBlob(ctx, digest, limit)
+	// A base layer is shared by tens of thousands of images: reading who
+	// shares it takes a large fraction of a second, so it is cached until
+	// the data changes, like the other pages.
+	type blobData struct {
+		info   store.BlobInfo
+		shares store.BlobShares
+	}
+	bd, err := cached(h, "blob:"+digest, func() (blobData, error) {
+		b, err := h.Store.GetBlob(ctx, digest, limit)
+		if err != nil {
+			return blobData{}, err
+		}
+		d := blobData{info: b}
+		if u := h.Usage.Get(); u != nil {
+			sh, err := u.Shares(ctx, h.Store, []string{digest})
+			if err != nil {
+				return blobData{}, err
+			}
+			d.shares = sh[digest]
+		}
+		return d, nil
+	})
 	if err != nil {
 		return h.failWith(c, "blob "+digest, err, digest)
 	}
+	b := bd.info // a copy: what is narrowed below for this user stays out of the cache
 	m := views.BlobPage{Page: h.page(c, "Blob "+views.ShortDigest(digest), home(), views.Crumb{Label: views.ShortDigest(digest)}),
-		Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Namespaces: b.Namespaces}
-	if u := h.Usage.Get(); u != nil {
-		sh, err := u.Shares(ctx, h.Store, []string{digest})
-		if err != nil {
-			return h.fail(c, "blob "+digest, err)
-		}
-		m.Shares = sh[digest]
-	}
+		Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Namespaces: b.Namespaces, Shares: bd.shares}
 	if m.Shares.Images == 0 {
 		m.Shares.Images = int(b.ImageCount)
 	}
