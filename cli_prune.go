@@ -44,7 +44,7 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 	}
 	if !*confirm {
 		if f.json() {
-			return c.printJSON(plan)
+			return writePlanJSON(c.stdout, plan, plan)
 		}
 		c.printPlan(plan, true)
 		return nil
@@ -70,10 +70,10 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 		return fmt.Errorf("prune: %w", perr)
 	}
 	if f.json() {
-		return c.printJSON(struct {
+		return writePlanJSON(c.stdout, struct {
 			*store.PrunePlan
 			Applied jobs.PruneOutcome `json:"applied"`
-		}{plan, out})
+		}{plan, out}, plan)
 	}
 	fmt.Fprintf(c.stdout, "\nSummary: %s\n", out.Summary())
 	return nil
