@@ -43,7 +43,7 @@ func (c *cli) cmdUsage(ctx context.Context, args []string) error {
 		u.Namespaces = []store.NamespaceUsage{n}
 	}
 	if f.json() {
-		return c.printJSON(u)
+		return writeUsageJSON(c.stdout, u)
 	}
 	if len(pos) == 1 {
 		return c.printNamespaceUsage(u.Namespaces[0])

@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"fmt"
+	"layerwise/format/jsonlist"
 	"net/http"
 	"time"
 
@@ -31,16 +32,27 @@ func (h *Handler) APIUsage(c echo.Context) error {
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	if seesAll(c) {
-		return c.JSON(http.StatusOK, u)
-	}
-	out := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt, Namespaces: []store.NamespaceUsage{}}
-	for _, nu := range u.Namespaces {
-		if canSee(c, nu.Name) {
-			out.Namespaces = append(out.Namespaces, nu)
+	nss := u.Namespaces
+	if !seesAll(c) {
+		nss = []store.NamespaceUsage{}
+		for _, nu := range u.Namespaces {
+			if canSee(c, nu.Name) {
+				nss = append(nss, nu)
+			}
 		}
 	}
-	return c.JSON(http.StatusOK, &out)
+	// The whole registry's usage is ~170 MB of JSON on a large registry:
+	// streamed namespace by namespace, never encoded whole in memory.
+	head := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt}
+	return writeJSONLists(c, &head, jsonlist.List{Key: "namespaces", Len: len(nss), Item: func(i int) any { return nss[i] }})
+}
+
+// writeJSONLists answers 200 with head as c.JSON would, its lists (nil in
+// head) streamed entry by entry.
+func writeJSONLists(c echo.Context, head any, lists ...jsonlist.List) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	c.Response().WriteHeader(http.StatusOK)
+	return jsonlist.Write(c.Response(), head, c.QueryParam("pretty") != "", lists...)
 }
 
 // APINamespaceUsage is GET /api/v1/namespaces/{ns}/usage: one namespace of

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"layerwise/format/jsonlist"
 	"net/http"
 	"sort"
 	"strings"
@@ -53,7 +54,12 @@ func (h *Handler) APIPrunePlan(c echo.Context) error {
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	return c.JSON(http.StatusOK, p)
+	// The plan is cached and shared: stream its lists from a copy without them.
+	head := *p
+	head.Revisions, head.Images = nil, nil
+	return writeJSONLists(c, &head,
+		jsonlist.List{Key: "revisions", Len: len(p.Revisions), Item: func(i int) any { return p.Revisions[i] }},
+		jsonlist.List{Key: "images", Len: len(p.Images), Item: func(i int) any { return p.Images[i] }})
 }
 
 // PrunePage is "/prune": what the next run removes, grouped by namespace

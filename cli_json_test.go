@@ -61,3 +61,34 @@ func TestWritePlanJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// `usage -o json` streamed is byte for byte what encoding/json prints.
+func TestWriteUsageJSONMatchesEncodingJSON(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, pruneDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, err := s.ComputeUsage(ctx, store.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Namespaces) < 2 {
+		t.Fatalf("the test usage has %d namespaces", len(u.Namespaces))
+	}
+	for name, u := range map[string]*store.Usage{"two namespaces": u, "none": {Namespaces: []store.NamespaceUsage{}}} {
+		var want, got bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(u); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeUsageJSON(&got, u); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%s: streamed\n%s\nencoding/json\n%s", name, got.String(), want.String())
+		}
+	}
+}

@@ -1,0 +1,89 @@
+// Package jsonlist writes a JSON document whose big lists are streamed: the
+// output is byte for byte what encoding/json prints, but a list of
+// hundreds of thousands of entries is never held in memory as one
+// encoded document (encoding/json builds the whole document, and for
+// indented output a second, indented copy, before writing a byte).
+package jsonlist
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// List is one top-level list of the document, streamed entry by entry.
+type List struct {
+	Key  string        // the JSON key, e.g. "revisions"
+	Len  int           // how many entries
+	Item func(int) any // the i-th entry
+}
+
+// Write writes head, a value whose Lists are nil (so that it encodes them
+// as null), with each List's entries in place of its null. With indent it
+// matches an Encoder with SetIndent("", "  "), else a plain Encoder; both
+// end with a newline. The lists must be top-level fields of head, in the
+// order they appear in its encoding.
+func Write(w io.Writer, head any, indent bool, lists ...List) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	if indent {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(head); err != nil {
+		return err
+	}
+	doc := buf.Bytes()
+	bw := bufio.NewWriterSize(w, 1<<16)
+	for _, l := range lists {
+		key := `"` + l.Key + `":null`
+		if indent {
+			key = `"` + l.Key + `": null`
+		}
+		at := bytes.Index(doc, []byte(key))
+		if at < 0 {
+			return fmt.Errorf("jsonlist: %q is not a null top-level field of the document", l.Key)
+		}
+		bw.Write(doc[:at])
+		bw.WriteString(key[:len(key)-len("null")])
+		if err := writeList(bw, l, indent); err != nil {
+			return err
+		}
+		doc = doc[at+len(key):]
+	}
+	bw.Write(doc)
+	return bw.Flush()
+}
+
+func writeList(bw *bufio.Writer, l List, indent bool) error {
+	if l.Len == 0 {
+		bw.WriteString("[]")
+		return nil
+	}
+	bw.WriteByte('[')
+	for i := range l.Len {
+		var b []byte
+		var err error
+		if indent {
+			b, err = json.MarshalIndent(l.Item(i), "    ", "  ")
+		} else {
+			b, err = json.Marshal(l.Item(i))
+		}
+		if err != nil {
+			return fmt.Errorf("jsonlist: %s[%d]: %w", l.Key, i, err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if indent {
+			bw.WriteString("\n    ")
+		}
+		bw.Write(b)
+	}
+	if indent {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteByte(']')
+	return nil
+}
