@@ -366,14 +366,9 @@ func (h *Handler) formFailedStatus(c echo.Context, b formBack, ae views.ActionEr
 // the button named). A "digest" field is the image the button showed: if
 // the tag has moved since, nothing is promoted (409).
 func (h *Handler) PromoteTag(c echo.Context) error {
-	ref, ok := formTagRef(c)
-	if !ok || !canSee(c, ref.Namespace) {
-		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
-	}
-	b := formBackOf(c, ref.Namespace, ref.Stream)
-	ae := views.ActionError{Control: "promote", Tag: ref.Tag}
-	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
-		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	ref, b, ae, ok, err := h.tagForm(c, "promote", "")
+	if !ok {
+		return err
 	}
 	ctx := c.Request().Context()
 	to := strings.TrimSpace(c.FormValue("to"))
@@ -410,19 +405,34 @@ func (h *Handler) currentDigest(ctx context.Context, ref store.TagRef) string {
 	return ""
 }
 
+// tagForm starts every tag action form: the tag from the URL (404 for one
+// the user cannot see), where to go back to, the error context (with the
+// digest field's value, when the form has one) and the editor check. When
+// ok is false the answer has been written and err is what to return.
+func (h *Handler) tagForm(c echo.Context, control, digestField string) (ref store.TagRef, b formBack, ae views.ActionError, ok bool, err error) {
+	ref, ok = formTagRef(c)
+	if !ok || !canSee(c, ref.Namespace) {
+		return ref, b, ae, false, h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	}
+	b = formBackOf(c, ref.Namespace, ref.Stream)
+	ae = views.ActionError{Control: control, Tag: ref.Tag}
+	if digestField != "" {
+		ae.Digest = strings.TrimSpace(c.FormValue(digestField))
+	}
+	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
+		return ref, b, ae, false, h.formFailed(c, b, ae, err, views.AddTagForm{})
+	}
+	return ref, b, ae, true, nil
+}
+
 // RollbackTag is POST /ns/{ns}/istag/{name}:{tag}/rollback: make an image
 // of the tag's history current again.
 func (h *Handler) RollbackTag(c echo.Context) error {
-	ref, ok := formTagRef(c)
-	if !ok || !canSee(c, ref.Namespace) {
-		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	ref, b, ae, ok, err := h.tagForm(c, "rollback", "digest")
+	if !ok {
+		return err
 	}
-	b := formBackOf(c, ref.Namespace, ref.Stream)
-	digest := strings.TrimSpace(c.FormValue("digest"))
-	ae := views.ActionError{Control: "rollback", Tag: ref.Tag, Digest: digest}
-	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
-		return h.formFailed(c, b, ae, err, views.AddTagForm{})
-	}
+	digest := ae.Digest
 	if digest == "" {
 		return h.formFailed(c, b, ae, formInvalid("choose the history entry to make current"), views.AddTagForm{})
 	}
@@ -436,14 +446,9 @@ func (h *Handler) RollbackTag(c echo.Context) error {
 // DeleteTagForm is POST /ns/{ns}/istag/{name}:{tag}/delete. The form's
 // "confirm" field must repeat the tag's name.
 func (h *Handler) DeleteTagForm(c echo.Context) error {
-	ref, ok := formTagRef(c)
-	if !ok || !canSee(c, ref.Namespace) {
-		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
-	}
-	b := formBackOf(c, ref.Namespace, ref.Stream)
-	ae := views.ActionError{Control: "delete", Tag: ref.Tag}
-	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
-		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	ref, b, ae, ok, err := h.tagForm(c, "delete", "")
+	if !ok {
+		return err
 	}
 	if got := strings.TrimSpace(c.FormValue("confirm")); got != ref.Tag {
 		msg := fmt.Sprintf("type the tag's name, %s, to confirm that it should be deleted", ref.Tag)
@@ -461,14 +466,9 @@ func (h *Handler) DeleteTagForm(c echo.Context) error {
 // ScheduleTag is POST /ns/{ns}/istag/{name}:{tag}/scheduled with
 // scheduled=on or off.
 func (h *Handler) ScheduleTag(c echo.Context) error {
-	ref, ok := formTagRef(c)
-	if !ok || !canSee(c, ref.Namespace) {
-		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
-	}
-	b := formBackOf(c, ref.Namespace, ref.Stream)
-	ae := views.ActionError{Control: "scheduled", Tag: ref.Tag}
-	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
-		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	ref, b, ae, ok, err := h.tagForm(c, "scheduled", "")
+	if !ok {
+		return err
 	}
 	var on bool
 	switch c.FormValue("scheduled") {

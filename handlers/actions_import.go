@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"layerwise/jobs/registry"
-	"layerwise/store"
 	"layerwise/views"
 )
 
@@ -18,14 +17,9 @@ import (
 // registry failure is shown next to the button (502, or 504 for a timeout)
 // and recorded on the tag as ImportSuccess=False; its image stays.
 func (h *Handler) ImportTag(c echo.Context) error {
-	ref, ok := formTagRef(c)
-	if !ok || !canSee(c, ref.Namespace) {
-		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
-	}
-	b := formBackOf(c, ref.Namespace, ref.Stream)
-	ae := views.ActionError{Control: "import", Tag: ref.Tag}
-	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
-		return h.formFailed(c, b, ae, err, views.AddTagForm{})
+	ref, b, ae, ok, err := h.tagForm(c, "import", "")
+	if !ok {
+		return err
 	}
 	if h.Importer == nil {
 		return h.formFailedStatus(c, b, ae, formInvalid("importing from registries is not configured in this server"), views.AddTagForm{}, http.StatusNotImplemented)

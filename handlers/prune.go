@@ -119,20 +119,14 @@ func (h *Handler) PinForm(c echo.Context) error { return h.pinForm(c, true) }
 func (h *Handler) UnpinForm(c echo.Context) error { return h.pinForm(c, false) }
 
 func (h *Handler) pinForm(c echo.Context, pin bool) error {
-	ref, ok := formTagRef(c)
-	if !ok || !canSee(c, ref.Namespace) {
-		return h.notFound(c, "image stream tag "+c.Param("ns")+"/"+c.Param("nametag"))
+	ref, b, ae, ok, err := h.tagForm(c, "pin", "image")
+	if !ok {
+		return err
 	}
-	b := formBackOf(c, ref.Namespace, ref.Stream)
-	digest := strings.TrimSpace(c.FormValue("image"))
-	ae := views.ActionError{Control: "pin", Tag: ref.Tag, Digest: digest}
-	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
-		return h.formFailed(c, b, ae, err, views.AddTagForm{})
-	}
+	digest := ae.Digest
 	if digest == "" {
 		return h.formFailed(c, b, ae, formInvalid("choose the image to pin"), views.AddTagForm{})
 	}
-	var err error
 	code := "pinned"
 	if pin {
 		err = h.Ops.Pin(c.Request().Context(), principal(c), ref.Namespace, digest, c.FormValue("note"))
