@@ -56,28 +56,6 @@ func (o *Ops) done() {
 	}
 }
 
-// current is what a tag points at before a change, for the audit log:
-// "none" for a tag or stream that does not exist yet. Any other failure
-// to read it fails the change rather than writing a wrong audit entry.
-func current(ctx context.Context, tx *store.Store, ref store.TagRef) (string, error) {
-	st, err := tx.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
-	if errors.Is(err, store.ErrNotFound) {
-		return "none", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s before changing it: %w", ref, err)
-	}
-	for _, t := range st.Tags {
-		if t.Name == ref.Tag && len(t.Items) > 0 {
-			if t.Items[0].Image != "" {
-				return t.Items[0].Image, nil
-			}
-			return t.Items[0].DockerImageReference, nil
-		}
-	}
-	return "none", nil
-}
-
 // SetTag is `oc tag`: editor in the destination namespace and, for a
 // source in another namespace, editor there too (DESIGN.md: promoting
 // across namespaces needs editor rights on both).
@@ -92,7 +70,7 @@ func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, 
 	}
 	var res store.TagResult
 	err := o.Store.Tx(ctx, func(tx *store.Store) error {
-		before, err := current(ctx, tx, dst)
+		before, err := tx.CurrentImage(ctx, dst)
 		if err != nil {
 			return err
 		}
@@ -140,7 +118,7 @@ func (o *Ops) Promote(ctx context.Context, p *store.Principal, ref store.StreamR
 			}
 		}
 		dst := store.TagRef{Namespace: ref.Namespace, Stream: ref.Stream, Tag: dstTag}
-		before, err := current(ctx, tx, dst)
+		before, err := tx.CurrentImage(ctx, dst)
 		if err != nil {
 			return err
 		}
@@ -166,7 +144,7 @@ func (o *Ops) Rollback(ctx context.Context, p *store.Principal, ref store.TagRef
 	}
 	var res store.TagResult
 	err := o.Store.Tx(ctx, func(tx *store.Store) error {
-		before, err := current(ctx, tx, ref)
+		before, err := tx.CurrentImage(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -196,7 +174,7 @@ func (o *Ops) DeleteTag(ctx context.Context, p *store.Principal, ref store.TagRe
 		return err
 	}
 	err := o.Store.Tx(ctx, func(tx *store.Store) error {
-		before, err := current(ctx, tx, ref)
+		before, err := tx.CurrentImage(ctx, ref)
 		if err != nil {
 			return err
 		}

@@ -293,3 +293,26 @@ func (s *Store) RecentJobRuns(ctx context.Context, limit int) ([]JobRun, error) 
 	err := s.conn(ctx).Order("id DESC").Limit(limit).Find(&out).Error
 	return out, err
 }
+
+// CurrentImage is what a tag points at now, as the audit log writes it:
+// the current entry's image digest (or pull spec, for an entry without a
+// known image), "none" for a tag or stream that does not exist (yet). Any
+// other failure to read it is returned.
+func (s *Store) CurrentImage(ctx context.Context, ref TagRef) (string, error) {
+	st, err := s.GetStream(ctx, StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
+	if errors.Is(err, ErrNotFound) {
+		return "none", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", ref, err)
+	}
+	for _, t := range st.Tags {
+		if t.Name == ref.Tag && len(t.Items) > 0 {
+			if t.Items[0].Image != "" {
+				return t.Items[0].Image, nil
+			}
+			return t.Items[0].DockerImageReference, nil
+		}
+	}
+	return "none", nil
+}

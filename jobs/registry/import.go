@@ -132,7 +132,7 @@ func Import(ctx context.Context, s *store.Store, f Fetcher, dst store.TagRef, re
 	topt := store.TagOptions{Scheduled: opt.Scheduled, Insecure: opt.Insecure, ReferencePolicy: opt.ReferencePolicy, ImportMode: opt.ImportMode}
 	var out store.TagResult
 	err = s.Tx(ctx, func(tx *store.Store) error {
-		before, err := currentImage(ctx, tx, dst)
+		before, err := tx.CurrentImage(ctx, dst)
 		if err != nil {
 			return err
 		}
@@ -164,25 +164,4 @@ func specName(r *store.ObjectRef) string {
 		return r.Namespace + "/" + r.Name
 	}
 	return r.Name
-}
-
-// currentImage is the digest (or pull spec) a tag points to, "none" when
-// it has no history or does not exist.
-func currentImage(ctx context.Context, s *store.Store, ref store.TagRef) (string, error) {
-	st, err := s.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
-	if errors.Is(err, store.ErrNotFound) {
-		return "none", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	for _, t := range st.Tags {
-		if t.Name == ref.Tag && len(t.Items) > 0 {
-			if t.Items[0].Image != "" {
-				return t.Items[0].Image, nil
-			}
-			return t.Items[0].DockerImageReference, nil
-		}
-	}
-	return "none", nil
 }
