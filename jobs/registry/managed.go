@@ -96,6 +96,13 @@ func (m *Managed) ApplyPush(ctx context.Context, s *store.Store, repo, tag, dige
 	if err := store.ValidateDigest(digest); err != nil {
 		return store.PushResult{}, err
 	}
+	// A redelivered event, or the echo of a change written through to the
+	// registry, names the tag's current image: nothing to read or record.
+	if cur, err := s.CurrentImage(ctx, dst); err != nil {
+		return store.PushResult{}, err
+	} else if cur == digest {
+		return store.PushResult{Before: cur, Image: digest, Current: true}, nil
+	}
 	ref := m.Host + "/" + repo + "@" + digest
 	res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal})
 	if err != nil {
