@@ -240,12 +240,8 @@ func copyTable(ctx context.Context, src, dst *Store, conn *sql.Conn, tx *sql.Tx,
 		return err
 	}
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanAny(rows, len(cols))
+		if err != nil {
 			return total, err
 		}
 		for i, c := range cols {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -40,12 +41,8 @@ func (s *Store) DumpTables(ctx context.Context) (string, error) {
 		cols, _ := rows.Columns()
 		fmt.Fprintf(&b, "== %s %v\n", t, cols)
 		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
+			vals, err := scanAny(rows, len(cols))
+			if err != nil {
 				rows.Close()
 				return "", err
 			}
@@ -59,4 +56,14 @@ func (s *Store) DumpTables(ctx context.Context) (string, error) {
 		rows.Close()
 	}
 	return b.String(), nil
+}
+
+// scanAny scans the current row's n columns into plain values.
+func scanAny(rows *sql.Rows, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
 }

@@ -396,12 +396,8 @@ func contentTables(t *testing.T, s *Store) string {
 		}
 		cols, _ := rows.Columns()
 		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
+			vals, err := scanAny(rows, len(cols))
+			if err != nil {
 				t.Fatal(err)
 			}
 			fmt.Fprintln(&b, vals...)
