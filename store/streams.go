@@ -366,7 +366,15 @@ func (s *Store) streamEvents(ctx context.Context, streamIDs ...int64) (map[int64
 }
 
 // GetStream returns one stream with its tags (in creation order) and histories.
-func (s *Store) GetStream(ctx context.Context, ref StreamRef) (StreamSnapshot, error) {
+func (s *Store) GetStream(ctx context.Context, ref StreamRef) (snap StreamSnapshot, err error) {
+	err = s.Snapshot(ctx, func(s *Store) error {
+		snap, err = s.getStream(ctx, ref)
+		return err
+	})
+	return snap, err
+}
+
+func (s *Store) getStream(ctx context.Context, ref StreamRef) (StreamSnapshot, error) {
 	st, err := s.findStream(ctx, ref)
 	if err != nil {
 		return StreamSnapshot{}, err
@@ -380,7 +388,17 @@ func (s *Store) GetStream(ctx context.Context, ref StreamRef) (StreamSnapshot, e
 
 // ListStreams returns every stream of a namespace ("" = all namespaces),
 // ordered by namespace and name, in a fixed number of queries.
-func (s *Store) ListStreams(ctx context.Context, ns string) ([]StreamSnapshot, error) {
+// One snapshot: streams, tags and histories agree (an export or `get is`
+// never shows a tag whose history was written after its stream was read).
+func (s *Store) ListStreams(ctx context.Context, ns string) (out []StreamSnapshot, err error) {
+	err = s.Snapshot(ctx, func(s *Store) error {
+		out, err = s.listStreams(ctx, ns)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) listStreams(ctx context.Context, ns string) ([]StreamSnapshot, error) {
 	db := s.conn(ctx)
 	var nss []Namespace
 	q := db.Order("name")
