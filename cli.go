@@ -96,7 +96,7 @@ func (c *cli) printHelp(w io.Writer) {
 	fmt.Fprintln(w, "\nEvery command takes --db (LAYERWISE_DB, default layerwise.db). -o json prints machine-readable output.")
 }
 
-// oneLine keeps an error on one line, as the contract asks.
+// oneLine keeps an error on one line, as docs/REFERENCE.md promises.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
 }

@@ -90,7 +90,8 @@ type Policy struct {
 	KeepYoungerThan  time.Duration
 }
 
-// DefaultPolicy is the seeds' rule: keep 3 revisions, and anything younger than 96h.
+// DefaultPolicy keeps 3 revisions per tag, and anything younger than 96h
+// (docs/REFERENCE.md, LAYERWISE_KEEP_*).
 var DefaultPolicy = Policy{KeepTagRevisions: 3, KeepYoungerThan: 96 * time.Hour}
 
 // ComputeUsage computes the usage of the whole registry in one set-based
