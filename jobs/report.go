@@ -88,10 +88,7 @@ func loadReportInput(ctx context.Context, s *store.Store, u *store.Usage, set Re
 }
 
 func (in *reportInput) threshold(ns string) int64 {
-	if n, ok := in.nss[ns]; ok && n.ThresholdBytes != nil {
-		return *n.ThresholdBytes
-	}
-	return in.set.Threshold
+	return in.nss[ns].Threshold(in.set.Threshold)
 }
 
 func (in *reportInput) link(path string) string { return in.set.BaseURL + path }
