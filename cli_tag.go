@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"layerwise/format"
+	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
@@ -70,12 +71,24 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
+	// A source by digest in the managed registry is read from it; any
+	// other is linked only where the namespace holds it already.
+	verified, err := m.Verify(ctx, src, opt)
+	if err != nil {
+		return err
+	}
 	for _, a := range pos[1:] {
 		dst, err := store.ParseTagRef(a, *f.ns)
 		if err != nil {
 			return err
 		}
-		res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) { return tx.SetTag(ctx, src, dst, opt) })
+		res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) {
+			opt := opt
+			if err := registry.RecordVerified(ctx, tx, verified, &opt); err != nil {
+				return store.TagResult{}, err
+			}
+			return tx.SetTag(ctx, src, dst, opt)
+		})
 		if err != nil {
 			return err
 		}

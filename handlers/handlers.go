@@ -79,6 +79,10 @@ func canSee(c echo.Context, ns string) bool {
 	return p == nil || p.Can(ns, store.RoleViewer)
 }
 
+// scopeOf is what the request may read (nil: everything): the one rule
+// for reads that name digests, which belong to no namespace of their own.
+func scopeOf(c echo.Context) *store.Scope { return principal(c).Scope() }
+
 // seesAll is true for platform admins and installs without accounts.
 func seesAll(c echo.Context) bool {
 	p := principal(c)
@@ -150,8 +154,7 @@ func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
 		// A typo ("apii") matches nothing; shorter and shorter prefixes
 		// find the near names.
 		for len(q) >= 3 {
-			hits, err := h.Store.Search(c.Request().Context(), q, 10)
-			hits = visibleHits(c, hits)
+			hits, err := h.Store.Search(c.Request().Context(), q, 10, scopeOf(c))
 			if err != nil || len(hits) > 0 {
 				m.Suggestions = append(m.Suggestions, results(hits)...)
 				break

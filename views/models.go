@@ -55,6 +55,10 @@ type Overview struct {
 	Pager            Pager
 	Jobs             []JobStatus
 	Trend            []Point // registry snapshots, oldest first
+	// Scoped: the user is no platform admin, so the figures above and the
+	// trend are their namespaces' summed, not the registry's;
+	// RegistryBlobs and UnknownImages are not known per namespace (zero).
+	Scoped bool
 }
 
 // NamespaceBar is one namespace in the overview ranking.
@@ -160,6 +164,10 @@ type TagView struct {
 	// when the tag is on no rung but the last, or has no image to promote.
 	PromoteTo string
 	External  bool // tagged from an external image: scheduled import can be toggled
+	// Unverified: the current entry records a pull spec that was never
+	// read from its registry (a DockerImage source by digest that the
+	// namespace does not hold): no image is linked until an import reads it.
+	Unverified bool
 }
 
 // ImportError is a failed ImportSuccess condition.

@@ -562,7 +562,7 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 	}
 	ml, _ := ts.store.GetStream(ctx, store.StreamRef{Namespace: "ml", Stream: "trainer"})
 	mlOnly := ml.Tags[0].Items[0].Image
-	holders, _ := ts.store.ImageHolders(ctx, mlOnly, 100)
+	holders, _ := ts.store.ImageHolders(ctx, mlOnly, 100, nil)
 	for _, h := range holders {
 		if h.Namespace == "payments" {
 			t.Skip("fixture: the trainer image is also in payments")
@@ -572,7 +572,7 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 	// A shared base layer: ann sees it, but only through payments.
 	img, _ := ts.store.GetImage(ctx, ml.Tags[0].Items[0].Image)
 	for _, l := range img.Layers {
-		b, _ := ts.store.GetBlob(ctx, l.Digest, 100)
+		b, _ := ts.store.GetBlob(ctx, l.Digest, 100, nil)
 		inPayments := false
 		for _, ns := range b.Namespaces {
 			inPayments = inPayments || ns == "payments"
