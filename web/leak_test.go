@@ -453,7 +453,7 @@ func TestJobMessagesAreForPlatformAdmins(t *testing.T) {
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	for _, job := range []string{"sync", "prune"} {
-		run, err := ts.store.StartJobRun(ctx, job)
+		run, err := ts.store.StartJobRun(ctx, job, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
