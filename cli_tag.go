@@ -121,7 +121,13 @@ func (c *cli) printTagResult(res store.TagResult, src store.Source, opt store.Ta
 	if !res.Changed && res.Image != "" {
 		fmt.Fprintf(c.stdout, "  (already at %s: history unchanged)\n", res.Image)
 	}
-	if res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference {
+	switch {
+	case res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference && strings.Contains(src.Ref, "@"):
+		// A digest no tag of the namespace holds is not borrowed from
+		// another namespace: it is recorded until read from its registry.
+		fmt.Fprintf(c.stdout, "  %s records %s unverified (not read from its registry, no image linked): run `layerwise import-image %s --from %s` to read it.\n",
+			dst, src.Ref, res.Tag, src.Ref)
+	case res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference:
 		fmt.Fprintf(c.stdout, "  %s has no image yet: run `layerwise import-image %s --from %s` to import it.\n",
 			dst, res.Tag, src.Ref)
 	}
