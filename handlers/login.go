@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,9 +21,23 @@ const SessionCookie = "layerwise_session"
 // SessionTTL is how long a login lasts.
 const SessionTTL = 12 * time.Hour
 
-// SafeNext keeps a post-login redirect on this site.
+// SafeNext keeps a post-login redirect on this site: it returns next when
+// it is a clean path on this origin and "/" otherwise. Browsers drop tabs
+// and newlines from a Location and read a backslash as "/", so a tab or a
+// backslash between two slashes leaves the site as "//evil.com" does:
+// anything but printable ASCII, a backslash, "//" anywhere, a scheme or a
+// host is refused, not cleaned up.
 func SafeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.Contains(next, "//") || len(next) > 2048 {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next
