@@ -28,7 +28,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	issuer := f.String("oidc-issuer", c.env("LAYERWISE_OIDC_ISSUER", ""), "OpenID Connect issuer URL (LAYERWISE_OIDC_ISSUER)")
 	clientID := f.String("oidc-client-id", c.env("LAYERWISE_OIDC_CLIENT_ID", ""), "OpenID Connect client ID (LAYERWISE_OIDC_CLIENT_ID)")
 	secretFile := f.String("oidc-client-secret-file", c.env("LAYERWISE_OIDC_CLIENT_SECRET_FILE", ""), "file holding the client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)")
-	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
+	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs of the reverse proxies whose X-Forwarded-For/-Proto (and, in proxy mode, -User/-Groups) are believed (LAYERWISE_TRUSTED_PROXIES)")
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
 	syncSchedule := f.String("sync-schedule", c.env("LAYERWISE_SYNC_SCHEDULE", "@hourly"), "full sync of the managed registry and the OpenShift cluster (LAYERWISE_SYNC_SCHEDULE)")
 	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000; prune deletes dropped manifests there (LAYERWISE_REGISTRY_URL)")

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -41,7 +40,9 @@ type Config struct {
 	// Auth is local, oidc or proxy (LAYERWISE_AUTH).
 	Auth            string
 	OIDC            OIDCConfig
-	TrustedProxies  []netip.Prefix
+	// TrustedProxies (LAYERWISE_TRUSTED_PROXIES) are the only peers whose
+	// X-Forwarded-For, -Proto and (in proxy mode) -User/-Groups count.
+	TrustedProxies  Proxies
 	ShutdownTimeout time.Duration
 	// RegistryAuthFile is a .dockerconfigjson for imports (LAYERWISE_REGISTRY_AUTH_FILE).
 	RegistryAuthFile string
@@ -191,6 +192,9 @@ func (j jobList) Statuses() []handlers.JobInfo {
 func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// The client address (the login limiter's key) is the peer's unless a
+	// trusted proxy forwarded the request: X-Forwarded-For is anyone's to write.
+	e.IPExtractor = srv.cfg.TrustedProxies.ClientIP
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
 		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy}
 	if srv.sched != nil {
