@@ -38,8 +38,8 @@ type Config struct {
 	Sender           mail.Sender // nil: no mail server configured
 	NoJobs           bool
 	// Auth is local, oidc or proxy (LAYERWISE_AUTH).
-	Auth            string
-	OIDC            OIDCConfig
+	Auth string
+	OIDC OIDCConfig
 	// TrustedProxies (LAYERWISE_TRUSTED_PROXIES) are the only peers whose
 	// X-Forwarded-For, -Proto and (in proxy mode) -User/-Groups count.
 	TrustedProxies  Proxies
