@@ -16,7 +16,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"layerwise/handlers"
 	"layerwise/jobs"
@@ -67,6 +66,12 @@ type Config struct {
 	Import jobs.ImportSettings
 	// PruneSchedule is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); "" runs none.
 	PruneSchedule string
+	// MetricsToken (LAYERWISE_METRICS_TOKEN) is the bearer token /metrics
+	// needs; MetricsAddr (LAYERWISE_METRICS_ADDR) is a listen address that
+	// serves /metrics alone, and then the main address does not. With
+	// neither, /metrics is not served (404).
+	MetricsToken string
+	MetricsAddr  string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -237,7 +242,7 @@ func (srv *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", h.Healthz)
 	e.GET("/readyz", h.Readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(srv.metrics.reg, promhttp.HandlerOpts{Registry: srv.metrics.reg})))
+	e.GET("/metrics", srv.metrics.route(srv.cfg))
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
 	e.GET("/login", h.LoginForm)
@@ -315,41 +320,72 @@ func (srv *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // Run serves until ctx ends, then shuts down gracefully: stop accepting,
-// finish requests in flight, stop the scheduler.
+// finish requests in flight, stop the scheduler. With MetricsAddr it also
+// serves /metrics there.
 func (srv *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", srv.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.cfg.Addr, err)
 	}
-	return srv.Serve(ctx, ln)
+	var mln net.Listener
+	if srv.cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", srv.cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (LAYERWISE_METRICS_ADDR): %w", srv.cfg.MetricsAddr, err)
+		}
+	}
+	return srv.serve(ctx, ln, mln)
 }
 
-// Serve is Run on a listener the caller made.
-func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Serve is Run on a listener the caller made (and no metrics address).
+func (srv *Server) Serve(ctx context.Context, ln net.Listener) error { return srv.serve(ctx, ln, nil) }
+
+func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go srv.usage.Run(bg)
 	if srv.sched != nil {
 		srv.sched.Start()
 	}
-	hs := &http.Server{Handler: srv.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	servers := []*http.Server{{Handler: srv.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}}
+	listeners := []net.Listener{ln}
+	if mln != nil {
+		servers = append(servers, &http.Server{Handler: srv.metrics.mux(srv.cfg.MetricsToken), ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second})
+		listeners = append(listeners, mln)
+	}
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
 	srv.log.Info("serving", "addr", ln.Addr().String())
+	switch {
+	case mln != nil:
+		srv.log.Info("serving /metrics", "addr", mln.Addr().String())
+	case srv.cfg.MetricsToken == "":
+		srv.log.Info("/metrics is off: set LAYERWISE_METRICS_TOKEN or LAYERWISE_METRICS_ADDR to serve it")
+	}
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		serveErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+		srv.log.Info("shutting down")
 	}
-	srv.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ShutdownTimeout)
 	defer cancel()
-	err := hs.Shutdown(sctx)
+	var err error
+	for _, hs := range servers {
+		err = errors.Join(err, hs.Shutdown(sctx))
+	}
 	if srv.sched != nil {
 		srv.sched.Stop(sctx)
 	}
 	stopBG()
+	if serveErr != nil {
+		return serveErr
+	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
