@@ -15,9 +15,6 @@ import (
 	"layerwise/views"
 )
 
-// SessionCookie is the name of the session cookie.
-const SessionCookie = "layerwise_session"
-
 // SessionTTL is how long a login lasts.
 const SessionTTL = 12 * time.Hour
 
@@ -81,25 +78,23 @@ func (h *Handler) Login(c echo.Context) error {
 	if h.Limiter != nil {
 		h.Limiter.Succeed(keys...)
 	}
-	if old, err := c.Cookie(SessionCookie); err == nil {
-		_ = h.Store.DeleteSession(ctx, old.Value)
+	if old := ReadCookie(c, SessionCookie); old != "" {
+		_ = h.Store.DeleteSession(ctx, old)
 	}
 	token, err := h.Store.CreateSession(ctx, u.ID, SessionTTL)
 	if err != nil {
 		return h.fail(c, "login", err)
 	}
-	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.IsTLS(),
-		SameSite: http.SameSiteLaxMode, MaxAge: int(SessionTTL.Seconds())})
+	SetCookie(c, SessionCookie, token, int(SessionTTL.Seconds()), http.SameSiteLaxMode)
 	h.Log.Info("login", "user", u.Name)
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // Logout is POST /logout.
 func (h *Handler) Logout(c echo.Context) error {
-	if old, err := c.Cookie(SessionCookie); err == nil {
-		_ = h.Store.DeleteSession(c.Request().Context(), old.Value)
+	if old := ReadCookie(c, SessionCookie); old != "" {
+		_ = h.Store.DeleteSession(c.Request().Context(), old)
 	}
-	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: c.IsTLS(),
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	SetCookie(c, SessionCookie, "", -1, http.SameSiteLaxMode)
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

@@ -218,3 +218,139 @@ func TestMetricsMethodLabelIsBounded(t *testing.T) {
 		t.Errorf("method labels %v, want GET and other", seen)
 	}
 }
+
+// cookieOf is the value of a cookie in c's jar.
+func cookieOf(t *testing.T, ts *testServer, c *http.Client, name string) string {
+	t.Helper()
+	for _, ck := range c.Jar.Cookies(mustURL(t, ts.URL)) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	t.Fatalf("no %s cookie", name)
+	return ""
+}
+
+// TestCSRFTokenIsTheSessions: a CSRF token is good only with the session
+// it was issued to: Mallory's cookie and token, planted next to Bob's
+// session, do not let a forged form act for Bob.
+func TestCSRFTokenIsTheSessions(t *testing.T) {
+	ts := newTestServer(t, true)
+	mallory, bob := actAs(t, ts, "mallory"), actAs(t, ts, "bob")
+	m := csrfRe.FindStringSubmatch(ts.get(t, mallory, "/tokens", http.StatusOK))
+	if m == nil {
+		t.Fatal("no CSRF field on Mallory's tokens page")
+	}
+	mToken, mCookie := m[1], cookieOf(t, ts, mallory, "layerwise_csrf")
+	bobSession, bobCookie := cookieOf(t, ts, bob, "layerwise_session"), cookieOf(t, ts, bob, "layerwise_csrf")
+	for name, cookies := range map[string]string{
+		"Mallory's CSRF cookie": "layerwise_session=" + bobSession + "; layerwise_csrf=" + mCookie,
+		"Bob's own CSRF cookie": "layerwise_session=" + bobSession + "; layerwise_csrf=" + bobCookie,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/logout", strings.NewReader(url.Values{"_csrf": {mToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", cookies)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("Mallory's token with Bob's session and %s: %d, want 403", name, resp.StatusCode)
+		}
+	}
+	ts.get(t, bob, "/tokens", http.StatusOK) // still logged in
+
+	// Bob's own page token works, and is not Mallory's.
+	b := csrfRe.FindStringSubmatch(ts.get(t, bob, "/tokens", http.StatusOK))
+	if b == nil || b[1] == mToken {
+		t.Fatalf("Bob's token %v, Mallory's %s", b, mToken)
+	}
+	resp, err := bob.PostForm(ts.URL+"/logout", url.Values{"_csrf": {b[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("Bob's own logout: %d", resp.StatusCode)
+	}
+}
+
+// setCookies maps the cookies a response sets to their raw header lines.
+func setCookies(resp *http.Response) map[string]string {
+	out := map[string]string{}
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		name, _, _ := strings.Cut(v, "=")
+		out[name] = v
+	}
+	return out
+}
+
+// TestCookiesSecureOverHTTPS: when the browser talks HTTPS (an https base
+// URL, or a trusted proxy's X-Forwarded-Proto) the session and CSRF
+// cookies are Secure and __Host- prefixed (Path=/, no Domain); a client's
+// own X-Forwarded-Proto changes nothing.
+func TestCookiesSecureOverHTTPS(t *testing.T) {
+	proto := http.Header{"X-Forwarded-Proto": {"https"}}
+	for _, tc := range []struct {
+		name      string
+		configure func(*Config)
+		hdr       http.Header
+		https     bool
+	}{
+		{"http base URL", nil, nil, false},
+		{"https base URL", func(c *Config) { c.Reports.BaseURL = "https://layerwise.example.com" }, nil, true},
+		{"trusted proxy says https", func(c *Config) {
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		}, proto, true},
+		{"untrusted client says https", nil, proto, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServerWith(t, true, tc.configure)
+			prefix := ""
+			if tc.https {
+				prefix = "__Host-"
+			}
+			// The login form sets the CSRF cookie; the login the session's.
+			req, _ := http.NewRequest(http.MethodGet, ts.URL+"/login", nil)
+			for k, v := range tc.hdr {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			csrf := setCookies(resp)[prefix+"layerwise_csrf"]
+			m := csrfRe.FindStringSubmatch(string(body))
+			if csrf == "" || m == nil {
+				t.Fatalf("no %slayerwise_csrf cookie or form token: %v", prefix, resp.Header.Values("Set-Cookie"))
+			}
+			form := url.Values{"name": {"demo"}, "password": {"demo"}, "_csrf": {m[1]}, "next": {"/"}}
+			req, _ = http.NewRequest(http.MethodPost, ts.URL+"/login", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Cookie", strings.SplitN(csrf, ";", 2)[0])
+			for k, v := range tc.hdr {
+				req.Header[k] = v
+			}
+			resp, err = http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			session := setCookies(resp)[prefix+"layerwise_session"]
+			if resp.StatusCode != http.StatusSeeOther || session == "" {
+				t.Fatalf("login: %d, cookies %v", resp.StatusCode, resp.Header.Values("Set-Cookie"))
+			}
+			for name, raw := range map[string]string{"csrf": csrf, "session": session} {
+				if strings.Contains(raw, "; Secure") != tc.https {
+					t.Errorf("%s cookie %q: Secure should be %v", name, raw, tc.https)
+				}
+				if !strings.Contains(raw, "Path=/") || strings.Contains(raw, "Domain=") || !strings.Contains(raw, "HttpOnly") {
+					t.Errorf("%s cookie %q: want Path=/, HttpOnly, no Domain", name, raw)
+				}
+			}
+		})
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -206,6 +205,9 @@ func (srv *Server) routes() *echo.Echo {
 		h.Jobs = jobList{srv.sched}
 	}
 	e.HTTPErrorHandler = srv.errorHandler(h)
+	// First of all: cookie names and flags depend on it, and the API gate
+	// (another Pre middleware) reads the session cookie.
+	e.Pre(srv.markHTTPS)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 		srv.log.Error("panic in handler", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
 		return err
@@ -220,25 +222,7 @@ func (srv *Server) routes() *echo.Echo {
 		ReferrerPolicy:        "same-origin",
 	}))
 	e.Use(middleware.BodyLimit("1M"))
-	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
-		CookieName:     "layerwise_csrf",
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSameSite: http.SameSiteStrictMode,
-		ContextKey:     handlers.CSRFKey,
-		Skipper: func(c echo.Context) bool {
-			// Probes and metrics carry no forms; a bearer token is not sent
-			// by browsers on their own, so token calls need no CSRF token.
-			// Cookie-authenticated API calls still do (X-CSRF-Token).
-			switch c.Path() {
-			case "/healthz", "/readyz", "/metrics", "/api/v1/registry/events":
-				return true
-			}
-			return strings.HasPrefix(c.Request().URL.Path, "/api/") &&
-				strings.HasPrefix(strings.ToLower(c.Request().Header.Get("Authorization")), "bearer ")
-		},
-	}))
+	e.Use(srv.csrf)
 
 	e.GET("/healthz", h.Healthz)
 	e.GET("/readyz", h.Readyz)
@@ -290,12 +274,7 @@ func (srv *Server) errorHandler(h *handlers.Handler) echo.HTTPErrorHandler {
 				_ = h.NotFound(c)
 				return
 			}
-			msg := fmt.Sprint(he.Message)
-			if he.Code == http.StatusForbidden && msg == "invalid csrf token" || he.Code == http.StatusBadRequest && strings.HasPrefix(msg, "missing csrf token") {
-				msg = "The form expired or did not come from this site: reload the page and try again."
-				he.Code = http.StatusForbidden
-			}
-			_ = c.String(he.Code, msg+"\n")
+			_ = c.String(he.Code, fmt.Sprint(he.Message)+"\n")
 			return
 		}
 		srv.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
