@@ -2,12 +2,18 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+
+	"layerwise/store"
+	"layerwise/views"
 )
 
 // postLogin posts the login form from a fresh browser, with extra headers.
@@ -352,5 +358,83 @@ func TestCookiesSecureOverHTTPS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImportsRefuseInternalAddresses: an editor cannot make the server
+// read from loopback, link-local (cloud metadata) or private addresses —
+// not through the API, not with "Add and import now" or "Import now",
+// not through the scheduled import — and the refusal comes before any
+// connection: the dialer under the server's registry client (a tripwire
+// that connects nowhere) is never asked.
+func TestImportsRefuseInternalAddresses(t *testing.T) {
+	ts := newTestServerWith(t, true, func(c *Config) { c.ImportSchedule = "@every 1h" })
+	var mu sync.Mutex
+	var dials []string
+	ts.srv.fetcher.Transport = &http.Transport{DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		dials = append(dials, addr)
+		return nil, errors.New("tripwire: this test connects nowhere")
+	}}
+	ctx := context.Background()
+	editor := ts.apiUser(t, "eddie", false, "payments=editor")
+	for _, from := range []string{"169.254.169.254/latest/meta-data:1", "10.0.0.1:5000/payments/app:1", "[fd00::1]/payments/app:1",
+		"192.168.1.1/payments/app:1", "100.100.100.200/payments/app:1", "[fe80::1]:5000/payments/app:1"} {
+		msg := ts.apiMust(t, http.StatusForbidden, importCall(editor, "app:v1", from)).errorText(t)
+		if !strings.Contains(msg, "LAYERWISE_IMPORT_ALLOW") {
+			t.Errorf("API import from %s: %q", from, msg)
+		}
+	}
+
+	ed := actAs(t, ts, "ed", "payments=editor")
+	addHref := views.AddTagHref("payments", "api")
+	f := actForm(t, doc(t, ts.get(t, ed, views.StreamHref("payments", "api"), http.StatusOK)), addHref)
+	f.Set("source", "169.254.169.254/latest/meta-data:1")
+	f.Set("tag", "meta")
+	f.Set("import", "now")
+	r := actPost(t, ts, ed, addHref, f, false)
+	actExpect(t, r, http.StatusForbidden, "add and import now from the metadata address")
+	if !strings.Contains(r.body, "LAYERWISE_IMPORT_ALLOW") {
+		t.Errorf("add and import now: %s", r)
+	}
+
+	// A tag with such a source (as `tag --scheduled` makes one): "Import
+	// now" and the scheduled import are refused alike.
+	meta := store.TagRef{Namespace: "payments", Stream: "api", Tag: "meta"}
+	if _, err := ts.store.SetTag(ctx, store.Source{Kind: store.KindDockerImage, Ref: "169.254.169.254/latest/meta-data:1"}, meta,
+		store.TagOptions{Scheduled: true}); err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.ops.Refresh()
+	href := views.TagHref("payments", "api", "meta")
+	importHref := views.TagActionHref(href, "import")
+	r = actPost(t, ts, ed, importHref, actForm(t, doc(t, ts.get(t, ed, href, http.StatusOK)), importHref), false)
+	actExpect(t, r, http.StatusForbidden, "import now from the metadata address")
+	if !ts.srv.sched.RunNow(ctx, "import") {
+		t.Fatal("the import job did not run")
+	}
+	st, err := ts.store.GetStream(ctx, store.StreamRef{Namespace: "payments", Stream: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tag := range st.Tags {
+		if tag.Name != "meta" {
+			continue
+		}
+		found = true
+		if c := tag.Condition; c == nil || c.Reason != "Forbidden" || !strings.Contains(c.Message, "LAYERWISE_IMPORT_ALLOW") {
+			t.Errorf("after the scheduled import: condition %+v", c)
+		}
+	}
+	if !found {
+		t.Error("the tag payments/api:meta is gone")
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dials) != 0 {
+		t.Errorf("the server was about to connect to %v", dials)
 	}
 }

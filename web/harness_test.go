@@ -91,7 +91,7 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	cfg := Config{Addr: "127.0.0.1:0", Threshold: 50 << 30, Policy: store.DefaultPolicy, SnapshotSchedule: "@daily",
-		MetricsToken: testMetricsToken}
+		MetricsToken: testMetricsToken, ImportAllow: testImportAllow}
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -110,6 +110,10 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 
 // testMetricsToken is the harness's LAYERWISE_METRICS_TOKEN.
 const testMetricsToken = "metrics-s3cret"
+
+// testImportAllow is the harness's LAYERWISE_IMPORT_ALLOW: the test
+// registries listen on loopback, which imports may not reach by default.
+const testImportAllow = "127.0.0.0/8,::1"
 
 // scrape reads /metrics as Prometheus would, with the harness's token.
 func (ts *testServer) scrape(t testing.TB) string {

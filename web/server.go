@@ -63,6 +63,10 @@ type Config struct {
 	ImportSchedule string
 	// Import tunes the scheduled import (workers, backoff).
 	Import jobs.ImportSettings
+	// ImportAllow (LAYERWISE_IMPORT_ALLOW) lists the non-public CIDRs and
+	// hosts that imports may read from (registry.ParseDestinations); the
+	// managed registry is always allowed.
+	ImportAllow string
 	// PruneSchedule is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); "" runs none.
 	PruneSchedule string
 	// MetricsToken (LAYERWISE_METRICS_TOKEN) is the bearer token /metrics
@@ -123,7 +127,11 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		srv.managed = m
 	}
 	srv.ops = &handlers.Ops{Store: s, Changed: srv.usage.Invalidate}
+	var err error
 	srv.fetcher = registry.NewFetcher(cfg.RegistryAuthFile)
+	if srv.fetcher.Destinations, err = importDestinations(cfg); err != nil {
+		return nil, err
+	}
 	mirror, err := registry.NewMirror(cfg.RegistryURL, srv.fetcher)
 	if err != nil {
 		return nil, err
@@ -163,6 +171,36 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	srv.echo = srv.routes()
 	return srv, nil
+}
+
+// importDestinations is where the server's imports (API, forms, the
+// scheduled import, write-through) may connect: public addresses,
+// LAYERWISE_IMPORT_ALLOW, and the managed registry.
+func importDestinations(cfg Config) (*registry.Destinations, error) {
+	d, err := registry.ParseDestinations(cfg.ImportAllow)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RegistryURL != "" {
+		host, insecure, err := registry.ParseRegistryURL(cfg.RegistryURL)
+		if err != nil {
+			return nil, err
+		}
+		hosts := []string{host}
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			// No port: HTTPS, and for an http:// URL plain HTTP too.
+			hosts = []string{net.JoinHostPort(host, "443")}
+			if insecure {
+				hosts = append(hosts, net.JoinHostPort(host, "80"))
+			}
+		}
+		for _, h := range hosts {
+			if err := d.TrustHost(h); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
 }
 
 // syncSettings are the sync job's: the managed registry and the cluster.
