@@ -100,6 +100,7 @@ func (d *Destinations) Permits(a netip.Addr) bool {
 // notPublic are the ranges that netip's predicates do not cover.
 var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("::/96"),          // IPv4-compatible (deprecated)
 	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT (some clouds' metadata)
 	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
 	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
@@ -214,10 +215,12 @@ func (d *Destinations) guard(base http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = (&net.Dialer{}).DialContext
 	}
-	g.DialContext = d.dial(next)
 	if g.DialTLSContext != nil {
-		g.DialTLSContext = d.dial(g.DialTLSContext)
+		// It would dial the checked address and lose the name TLS
+		// verifies: refuse rather than connect unchecked.
+		return failingTransport{}
 	}
+	g.DialContext = d.dial(next)
 	d.guarded[t] = g
 	return g
 }

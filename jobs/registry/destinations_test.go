@@ -81,6 +81,7 @@ func TestDestinationsPermits(t *testing.T) {
 		{"0.0.0.0", false},
 		{"0.1.2.3", false},
 		{"::", false},
+		{"::a9fe:a9fe", false},     // IPv4-compatible 169.254.169.254
 		{"100.100.100.200", false}, // carrier-grade NAT (a cloud's metadata)
 		{"224.0.0.1", false},
 		{"255.255.255.255", false},
