@@ -81,15 +81,11 @@ func methodLabel(method string) string {
 	return "other"
 }
 
-// metricsOff is /metrics on the main address when it is not served there.
-const metricsOff = "/metrics is not served on this address: set LAYERWISE_METRICS_TOKEN to serve it here to that bearer token, " +
-	"or LAYERWISE_METRICS_ADDR to serve it on its own address\n"
-
 // handler serves the collectors. /metrics names every namespace with its
-// bytes, so it is never open to anyone: on the main address only to the
-// bearer of LAYERWISE_METRICS_TOKEN (and not at all when
-// LAYERWISE_METRICS_ADDR is set); on LAYERWISE_METRICS_ADDR to anyone who
-// reaches that address, or to the token's bearer when a token is set.
+// bytes, so the main address serves it only to the bearer of
+// LAYERWISE_METRICS_TOKEN (and not at all when LAYERWISE_METRICS_ADDR is
+// set); LAYERWISE_METRICS_ADDR serves it to whoever reaches that address,
+// or to the token's bearer when a token is set too.
 func (m *metrics) handler(token string) http.Handler {
 	prom := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -102,10 +98,19 @@ func (m *metrics) handler(token string) http.Handler {
 	})
 }
 
-// route is /metrics on the main address.
+// route is /metrics on the main address: 404 unless a token is set and
+// no metrics address.
 func (m *metrics) route(cfg Config) echo.HandlerFunc {
-	if cfg.MetricsAddr != "" || cfg.MetricsToken == "" {
-		return func(c echo.Context) error { return c.String(http.StatusNotFound, metricsOff) }
+	switch {
+	case cfg.MetricsAddr != "":
+		return func(c echo.Context) error {
+			return c.String(http.StatusNotFound, "/metrics is served on LAYERWISE_METRICS_ADDR, not here\n")
+		}
+	case cfg.MetricsToken == "":
+		return func(c echo.Context) error {
+			return c.String(http.StatusNotFound, "/metrics is off: set LAYERWISE_METRICS_TOKEN to serve it here to that bearer token, "+
+				"or LAYERWISE_METRICS_ADDR to serve it on an address of its own\n")
+		}
 	}
 	return echo.WrapHandler(m.handler(cfg.MetricsToken))
 }
