@@ -894,7 +894,7 @@ func TestAPIReads(t *testing.T) {
 
 	r := ts.apiMust(t, http.StatusBadGateway, apiCall{method: "POST", path: "/api/v1/namespaces/ml/imagestreamimports", token: ml,
 		body: `{"tag": "trainer:nightly", "from": "127.0.0.1:1/acme/trainer:nightly", "scheduled": true}`})
-	if msg := r.errorText(t); !strings.Contains(msg, "registry 127.0.0.1:1 is unreachable") {
+	if msg := r.errorText(t); !strings.Contains(msg, "cannot read from registry 127.0.0.1:1") {
 		t.Errorf("imports: %q", msg)
 	}
 

@@ -1,13 +1,16 @@
 package web
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"layerwise/handlers"
 	"layerwise/store"
 )
 
@@ -61,10 +64,62 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
+		m.requests.WithLabelValues(route, methodLabel(c.Request().Method), strconv.Itoa(status)).Inc()
 		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// methodLabel keeps the method label bounded: a client can send any
+// token as a method, and every new label value is a new time series.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+// handler serves the collectors. /metrics names every namespace with its
+// bytes, so the main address serves it only to the bearer of
+// LAYERWISE_METRICS_TOKEN (and not at all when LAYERWISE_METRICS_ADDR is
+// set); LAYERWISE_METRICS_ADDR serves it to whoever reaches that address,
+// or to the token's bearer when a token is set too.
+func (m *metrics) handler(token string) http.Handler {
+	prom := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token != "" && !handlers.BearerIs(r, token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="layerwise metrics"`)
+			http.Error(w, "/metrics needs Authorization: Bearer <LAYERWISE_METRICS_TOKEN>", http.StatusUnauthorized)
+			return
+		}
+		prom.ServeHTTP(w, r)
+	})
+}
+
+// route is /metrics on the main address: 404 unless a token is set and
+// no metrics address.
+func (m *metrics) route(cfg Config) echo.HandlerFunc {
+	switch {
+	case cfg.MetricsAddr != "":
+		return func(c echo.Context) error {
+			return c.String(http.StatusNotFound, "/metrics is served on LAYERWISE_METRICS_ADDR, not here\n")
+		}
+	case cfg.MetricsToken == "":
+		return func(c echo.Context) error {
+			return c.String(http.StatusNotFound, "/metrics is off: set LAYERWISE_METRICS_TOKEN to serve it here to that bearer token, "+
+				"or LAYERWISE_METRICS_ADDR to serve it on an address of its own\n")
+		}
+	}
+	return echo.WrapHandler(m.handler(cfg.MetricsToken))
+}
+
+// mux is what LAYERWISE_METRICS_ADDR serves: /metrics and nothing else.
+func (m *metrics) mux(token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.handler(token))
+	return mux
 }
 
 func (m *metrics) usage(u *store.Usage) {

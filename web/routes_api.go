@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"layerwise/handlers"
 )
@@ -152,8 +151,7 @@ func (srv *Server) writeAPIError(c echo.Context, err error) {
 	case errors.As(err, &he):
 		status, msg = he.Code, fmt.Sprint(he.Message)
 		switch {
-		case he == middleware.ErrCSRFInvalid || he.Code == http.StatusBadRequest && strings.HasPrefix(msg, "missing csrf token"):
-			status = http.StatusForbidden
+		case he == errCSRF:
 			msg = "missing or invalid CSRF token: a call authenticated by the session cookie must send the token of the session's pages " +
 				"in X-CSRF-Token; scripts should use Authorization: Bearer TOKEN instead"
 		case he.Code == http.StatusNotFound:

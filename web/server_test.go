@@ -414,7 +414,7 @@ func TestHeadersHealthAndMetrics(t *testing.T) {
 	// A request is counted after its response went out: poll briefly.
 	var metrics string
 	for i := 0; i < 50; i++ {
-		metrics = ts.get(t, anon, "/metrics", http.StatusOK)
+		metrics = ts.scrape(t)
 		// The counter and the histogram are recorded one after the other.
 		if strings.Contains(metrics, `route="/"`) && strings.Contains(metrics, `layerwise_http_request_duration_seconds_bucket{route="/",le=`) {
 			break
@@ -505,7 +505,7 @@ func TestJobsPage(t *testing.T) {
 	if snaps[0].Bytes != n.Bytes || snaps[0].ExclusiveBytes != n.ExclusiveBytes {
 		t.Errorf("snapshot %+v does not match usage %d/%d", snaps[0], n.Bytes, n.ExclusiveBytes)
 	}
-	if !strings.Contains(ts.get(t, c, "/metrics", http.StatusOK), `layerwise_job_runs_total{job="usage-snapshot",status="ok"} 1`) {
+	if !strings.Contains(ts.scrape(t), `layerwise_job_runs_total{job="usage-snapshot",status="ok"} 1`) {
 		t.Error("job run not counted in /metrics")
 	}
 }
