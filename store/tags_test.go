@@ -362,13 +362,18 @@ func TestSetScheduled(t *testing.T) {
 	if _, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "quay.io/a/b:1"}, TagRef{"x", "b", "1"}, TagOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetScheduled(ctx, TagRef{"x", "b", "1"}, true); err != nil {
-		t.Fatal(err)
+	if changed, err := s.SetScheduled(ctx, TagRef{"x", "b", "1"}, true); err != nil || !changed {
+		t.Fatalf("scheduling: changed %v, %v", changed, err)
 	}
 	st, _ := s.GetStream(ctx, StreamRef{"x", "b"})
 	if !st.Tags[0].Scheduled {
 		t.Fatal("not scheduled")
 	}
+	// Again: already on, nothing changes.
+	if changed, err := s.SetScheduled(ctx, TagRef{"x", "b", "1"}, true); err != nil || changed {
+		t.Fatalf("scheduling again: changed %v, %v", changed, err)
+	}
 	pushTo(t, s, "x/pushed:latest", image("p", 1, layer{"p", 1}), t0)
-	wantErr(t, s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true), ErrInvalid, "only tags from an external image")
+	_, err := s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true)
+	wantErr(t, err, ErrInvalid, "only tags from an external image")
 }
