@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os/user"
 	"strconv"
 	"strings"
 
+	"layerwise/change"
 	"layerwise/format"
+	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
@@ -93,6 +96,8 @@ func (c *cli) printHelp(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", cmd.summary)
 	}
 	fmt.Fprintln(w, "\nEvery command takes --db (LAYERWISE_DB, default layerwise.db). -o json prints machine-readable output.")
+	fmt.Fprintln(w, "Commands that change data act as cli:<os user>, a platform admin, and are audited as such;")
+	fmt.Fprintln(w, "--as NAME acts as that account instead, with exactly its roles.")
 }
 
 // oneLine keeps an error on one line, as docs/REFERENCE.md promises.
@@ -108,6 +113,7 @@ type flags struct {
 	db     *string
 	output *string
 	ns     *string
+	as     *string // --as of a command that changes data; nil elsewhere
 }
 
 func (c *cli) newFlags(name string, withOutput bool) *flags {
@@ -149,6 +155,64 @@ func (f *flags) parse(args []string) ([]string, error) {
 }
 
 func (f *flags) json() bool { return f.output != nil && *f.output == "json" }
+
+// newWriteFlags is newFlags for a command that changes data: it takes
+// --as, and changes through openChange.
+func (c *cli) newWriteFlags(name string, withOutput bool) *flags {
+	f := c.newFlags(name, withOutput)
+	f.as = f.String("as", "", "act as this account, with exactly its roles (default: cli:<os user>, a platform admin)")
+	return f
+}
+
+// openChange opens the database and the Service every change goes through
+// (m: the managed registry to write tags through to, nil for none), and
+// finds who acts: the account --as names, or cli:<os user>, a platform
+// admin — whoever holds the database holds everything anyway.
+func (f *flags) openChange(ctx context.Context, m *registry.Mirror) (*store.Store, *change.Service, *store.Principal, error) {
+	s, err := f.open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := f.principal(ctx, s)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return s, change.New(s, m), p, nil
+}
+
+func (f *flags) principal(ctx context.Context, s *store.Store) (*store.Principal, error) {
+	if f.as == nil || *f.as == "" {
+		return &store.Principal{User: "cli:" + f.c.osUser(), PlatformAdmin: true}, nil
+	}
+	u, err := s.GetUser(ctx, *f.as)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("--as %s: there is no account named %s (create it with `layerwise user add %s`, or leave out --as to act as cli:%s)",
+			*f.as, *f.as, *f.as, f.c.osUser())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--as %s: %w", *f.as, err)
+	}
+	return s.LoadPrincipal(ctx, u)
+}
+
+// osUser names who runs the command: the operating system's user, else
+// $USER.
+func (c *cli) osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if v := c.getenv("USER"); v != "" {
+		return v
+	}
+	return "unknown"
+}
+
+// nothingChanged is the line every command prints for a change that
+// changed nothing (and wrote no audit event).
+func (c *cli) nothingChanged(format string, a ...any) {
+	fmt.Fprintf(c.stdout, format+": nothing changed\n", a...)
+}
 
 func (f *flags) open(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, *f.db)

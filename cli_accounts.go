@@ -12,7 +12,7 @@ import (
 
 // cmdUser is `user add NAME [--admin] [--password-stdin]`.
 func (c *cli) cmdUser(ctx context.Context, args []string) error {
-	f := c.newFlags("user", false)
+	f := c.newWriteFlags("user", false)
 	admin := f.Bool("admin", false, "platform admin: every role everywhere, runs prune")
 	fromStdin := f.Bool("password-stdin", false, "read the password from the first line of standard input")
 	pos, err := f.parse(args)
@@ -30,12 +30,12 @@ func (c *cli) cmdUser(ctx context.Context, args []string) error {
 		return fmt.Errorf("user add: no password on standard input")
 	}
 	password := strings.TrimRight(line, "\r\n")
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	u, err := s.CreateUser(ctx, pos[1], password, *admin)
+	u, err := svc.CreateUser(ctx, p, pos[1], password, *admin)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (c *cli) cmdUser(ctx context.Context, args []string) error {
 
 // cmdToken is `token create NAME --user USER [--expires D]`.
 func (c *cli) cmdToken(ctx context.Context, args []string) error {
-	f := c.newFlags("token", false)
+	f := c.newWriteFlags("token", false)
 	user := f.String("user", "", "the user the token acts as")
 	expires := f.String("expires", "", "lifetime, e.g. 720h; empty: no expiry")
 	pos, err := f.parse(args)
@@ -65,12 +65,12 @@ func (c *cli) cmdToken(ctx context.Context, args []string) error {
 			return usagef("--expires %q: want a positive Go duration such as 720h", *expires)
 		}
 	}
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	token, t, err := s.CreateToken(ctx, *user, pos[1], ttl)
+	token, t, err := svc.CreateToken(ctx, p, *user, pos[1], ttl)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (c *cli) cmdToken(ctx context.Context, args []string) error {
 
 // cmdRoleBinding is `rolebinding add NS USER viewer|editor|admin`.
 func (c *cli) cmdRoleBinding(ctx context.Context, args []string) error {
-	f := c.newFlags("rolebinding", false)
+	f := c.newWriteFlags("rolebinding", false)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -97,19 +97,18 @@ func (c *cli) cmdRoleBinding(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	err = s.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.AddRoleBinding(ctx, pos[1], pos[2], role); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: "cli", Namespace: pos[1], Action: "rolebinding.add", Target: pos[2], After: role.String()})
-	})
+	changed, err := svc.SetRole(ctx, p, pos[1], pos[2], role)
 	if err != nil {
 		return err
+	}
+	if !changed {
+		c.nothingChanged("%s was already %s in %s", pos[2], role, pos[1])
+		return nil
 	}
 	fmt.Fprintf(c.stdout, "%s is %s in %s\n", pos[2], role, pos[1])
 	return nil

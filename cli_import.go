@@ -6,14 +6,15 @@ import (
 	"io"
 	"os"
 
+	"layerwise/change"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 )
 
 // cmdImport reads `oc get is,images -o json|yaml` dumps. Each file lands in
-// one transaction: a bad file writes nothing.
+// one transaction with one audit event: a bad file writes nothing.
 func (c *cli) cmdImport(ctx context.Context, args []string) error {
-	f := c.newFlags("import", false)
+	f := c.newWriteFlags("import", false)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -21,20 +22,20 @@ func (c *cli) cmdImport(ctx context.Context, args []string) error {
 	if len(pos) < 2 || pos[0] != "openshift" {
 		return usagef("import: want `import openshift FILE|- ...` (the output of `oc get is,images -A -o json`)")
 	}
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	for _, name := range pos[1:] {
-		if err := c.importFile(ctx, s, name, openshift.Options{DefaultNamespace: *f.ns, Now: s.Now()}); err != nil {
+		if err := c.importFile(ctx, svc, p, name, openshift.Options{DefaultNamespace: *f.ns, Now: s.Now()}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *cli) importFile(ctx context.Context, s *store.Store, name string, opt openshift.Options) error {
+func (c *cli) importFile(ctx context.Context, svc *change.Service, p *store.Principal, name string, opt openshift.Options) error {
 	var r io.Reader
 	display := name
 	if name == "-" {
@@ -47,7 +48,7 @@ func (c *cli) importFile(ctx context.Context, s *store.Store, name string, opt o
 		defer file.Close()
 		r = file
 	}
-	sum, err := importOpenShift(ctx, s, display, r, opt)
+	sum, err := svc.ImportDump(ctx, p, display, r, opt)
 	if err != nil {
 		return err
 	}
@@ -56,23 +57,8 @@ func (c *cli) importFile(ctx context.Context, s *store.Store, name string, opt o
 	for _, n := range sum.Notes() {
 		fmt.Fprintf(c.stdout, "  note: %s\n", n)
 	}
+	if !sum.Changed() {
+		c.nothingChanged("%s", display)
+	}
 	return nil
-}
-
-// importOpenShift decodes and applies one file in one transaction.
-func importOpenShift(ctx context.Context, s *store.Store, name string, r io.Reader, opt openshift.Options) (openshift.Summary, error) {
-	objs, err := openshift.Decode(name, r, opt)
-	if err != nil {
-		return openshift.Summary{}, err
-	}
-	var sum openshift.Summary
-	err = s.Tx(ctx, func(tx *store.Store) error {
-		var err error
-		sum, err = openshift.Apply(ctx, tx, objs)
-		return err
-	})
-	if err != nil {
-		return sum, fmt.Errorf("%s: %w (nothing from this file was written)", name, err)
-	}
-	return sum, nil
 }

@@ -25,7 +25,7 @@ type importImageJSON struct {
 // cmdImportImage follows oc import-image: read an image from its registry
 // and record it on a tag; without --from, re-import the tag's own source.
 func (c *cli) cmdImportImage(ctx context.Context, args []string) error {
-	f := c.newFlags("import-image", true)
+	f := c.newWriteFlags("import-image", true)
 	from := f.String("from", "", "the external image: [registry/]repository[:tag][@sha256:digest]")
 	confirm := f.Bool("confirm", false, "create the image stream if it does not exist, or re-point a tag that has another source")
 	scheduled := f.Bool("scheduled", false, "re-import the tag periodically")
@@ -57,14 +57,14 @@ func (c *cli) cmdImportImage(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	opt := registry.ImportOptions{Scheduled: *scheduled, Insecure: *insecure, ImportMode: mode, ReferencePolicy: policy,
-		Platform: *platform, Confirm: *confirm, Actor: "cli"}
-	res, err := registry.Import(ctx, s, registry.NewFetcher(*authFile), dst, *from, opt)
+		Platform: *platform, Confirm: *confirm}
+	res, err := svc.Import(ctx, p, registry.NewFetcher(*authFile), dst, *from, opt)
 	var rerr *registry.Error
 	if errors.As(err, &rerr) && rerr.Detail() != "" {
 		// The operator at the command line gets what exactly failed, which
@@ -84,7 +84,7 @@ func (c *cli) cmdImportImage(ctx context.Context, args []string) error {
 	}
 	if f.json() {
 		return c.printJSON(importImageJSON{Tag: dst.String(), From: res.Spec, Image: res.Image, DockerImageReference: res.Ref,
-			Changed: res.Changed, Bytes: info.Bytes, Layers: layers, Manifests: len(info.Manifests)})
+			Changed: !res.NoOp(), Bytes: info.Bytes, Layers: layers, Manifests: len(info.Manifests)})
 	}
 	fmt.Fprintf(c.stdout, "imagestream.image.openshift.io/%s imported\n\n", dst.Stream)
 	fmt.Fprintf(c.stdout, "Tag:     %s:%s from %s\n", dst.Stream, dst.Tag, res.Spec)
@@ -95,8 +95,8 @@ func (c *cli) cmdImportImage(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintf(c.stdout, "Size:    %s in %d layers\n", size(info.Bytes), layers)
 	}
-	if !res.Changed {
-		fmt.Fprintf(c.stdout, "  (%s:%s was already at this image: history unchanged)\n", dst.Stream, dst.Tag)
+	if res.NoOp() {
+		c.nothingChanged("  %s:%s was already at this image", dst.Stream, dst.Tag)
 	}
 	return nil
 }

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"layerwise/change"
 	"layerwise/jobs"
 	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
 func (c *cli) cmdPrune(ctx context.Context, args []string) error {
-	f := c.newFlags("prune", true)
+	f := c.newWriteFlags("prune", true)
 	policy := c.policyFlags(f)
 	confirm := f.Bool("confirm", false, "apply the plan; without it prune is a dry run")
 	regURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry: delete pruned manifests there (LAYERWISE_REGISTRY_URL)")
@@ -33,7 +34,7 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 			return usagef("--registry-url: %v", err)
 		}
 	}
-	s, err := f.open(ctx)
+	s, svc, who, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -50,12 +51,17 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 		return nil
 	}
 	plan.DryRun = false
+	// Refused before the plan is printed as being applied (the Service
+	// checks again).
+	if err := change.NeedPlatformAdmin(who, "prune"); err != nil {
+		return err
+	}
 	if !f.json() {
 		c.printPlan(plan, false)
 	}
 	// A CLI run shows on /jobs like the nightly one.
 	set.RecordRun = true
-	out, perr := jobs.Prune(ctx, s, set, "cli", plan)
+	out, perr := svc.Prune(ctx, who, set, "cli", plan)
 	if perr != nil {
 		return fmt.Errorf("prune: %w", perr)
 	}
@@ -66,6 +72,9 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 		}{plan, out}, plan)
 	}
 	fmt.Fprintf(c.stdout, "\nSummary: %s\n", out.Summary())
+	if !out.Changed() {
+		c.nothingChanged("prune")
+	}
 	return nil
 }
 

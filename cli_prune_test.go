@@ -171,15 +171,18 @@ func TestPruneCLIConfirm(t *testing.T) {
 		t.Errorf("job runs = %+v", runs)
 	}
 	ev, _ := s.AuditLog(ctx, store.AuditFilter{Action: "prune.apply"})
-	if len(ev) != 1 || ev[0].Actor != "prune:cli" || !strings.Contains(ev[0].After, "deleted 2 image stream revisions") {
+	if len(ev) != 1 || ev[0].Actor != cliActor(t) || !strings.Contains(ev[0].After, "deleted 2 image stream revisions") {
 		t.Errorf("audit = %+v", ev)
 	}
-	s.Close()
-	// Nothing left: a second run deletes nothing.
+	// Nothing left: a second run deletes nothing, and writes no audit event.
 	r = ok(t, lw(t, db, "", "prune", "--confirm"))
-	if !strings.Contains(r.out, "Summary: deleted 0 image stream revisions, 0 images, 0 blobs") {
+	if !strings.Contains(r.out, "Summary: deleted 0 image stream revisions, 0 images, 0 blobs") || !strings.Contains(r.out, "prune: nothing changed") {
 		t.Errorf("second run:\n%s", r.out)
 	}
+	if ev, _ := s.AuditLog(ctx, store.AuditFilter{Action: "prune.apply"}); len(ev) != 1 {
+		t.Errorf("%d prune audit events after a run that removed nothing, want 1", len(ev))
+	}
+	s.Close()
 }
 
 func TestNamespacePrunePolicyFromTheCLI(t *testing.T) {

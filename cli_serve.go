@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"layerwise/change"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/web"
@@ -69,7 +70,11 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 	if *demo {
-		if err := loadDemo(ctx, s, log); err != nil {
+		p, err := f.principal(ctx, s)
+		if err != nil {
+			return err
+		}
+		if err := loadDemo(ctx, change.New(s, nil), p, log); err != nil {
 			return err
 		}
 	}
@@ -149,8 +154,10 @@ func loopback(addr string) bool {
 
 // loadDemo fills an empty database with the embedded demo registry, moved in
 // time so that its newest entry is an hour old, and makes sure demo/demo
-// exists. A database that already has data keeps it.
-func loadDemo(ctx context.Context, s *store.Store, log *slog.Logger) error {
+// exists. A database that already has data keeps it. The changes go through
+// the Service as p (the operator running serve --demo), audited like any.
+func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log *slog.Logger) error {
+	s := svc.Store
 	nss, err := s.ListNamespaces(ctx)
 	if err != nil {
 		return err
@@ -160,7 +167,7 @@ func loadDemo(ctx context.Context, s *store.Store, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		sum, err := importOpenShift(ctx, s, "demo data", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Shift: shift, Now: s.Now()})
+		sum, err := svc.ImportDump(ctx, p, "demo data", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Shift: shift, Now: s.Now()})
 		if err != nil {
 			return fmt.Errorf("load demo data: %w", err)
 		}
@@ -173,12 +180,12 @@ func loadDemo(ctx context.Context, s *store.Store, log *slog.Logger) error {
 			"payments": {Contacts: []string{"payments-team@example.com", "oncall-payments@example.com"}},
 		}
 		for ns, set := range settings {
-			if err := s.SetNamespace(ctx, ns, set); err != nil {
+			if _, err := svc.SetNamespace(ctx, p, ns, set); err != nil {
 				return fmt.Errorf("demo settings of %s: %w", ns, err)
 			}
 		}
 	}
-	if _, err := s.CreateUser(ctx, "demo", "demo", true); err != nil && !errors.Is(err, store.ErrExists) {
+	if _, err := svc.CreateUser(ctx, p, "demo", "demo", true); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("create the demo account: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"layerwise/change"
 	"layerwise/store"
 )
 
@@ -33,11 +34,17 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 	}
 	defer s.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := loadDemo(ctx, s, log); err != nil {
+	svc, op := change.New(s, nil), &store.Principal{User: "cli:op", PlatformAdmin: true}
+	if err := loadDemo(ctx, svc, op, log); err != nil {
 		t.Fatal(err)
 	}
+	// Loaded through the Service: audited as who ran serve --demo.
+	evs, err := s.AuditLog(ctx, store.AuditFilter{Actor: "cli:op"})
+	if err != nil || len(evs) != 4 {
+		t.Errorf("demo load audit: %d events, %v; want the dump, two namespaces' settings and the account", len(evs), err)
+	}
 	before, _ := s.DumpTables(ctx)
-	if err := loadDemo(ctx, s, log); err != nil {
+	if err := loadDemo(ctx, svc, op, log); err != nil {
 		t.Fatalf("second start: %v", err)
 	}
 	if after, _ := s.DumpTables(ctx); after != before {

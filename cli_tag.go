@@ -6,14 +6,14 @@ import (
 	"strconv"
 	"strings"
 
+	"layerwise/change"
 	"layerwise/format"
-	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
 // cmdTag follows oc tag: `tag SRC DST...` and `tag -d DST...`.
 func (c *cli) cmdTag(ctx context.Context, args []string) error {
-	f := c.newFlags("tag", false)
+	f := c.newWriteFlags("tag", false)
 	del := f.Bool("d", false, "delete the given tags")
 	f.BoolVar(del, "delete", false, "delete the given tags")
 	alias := f.Bool("alias", false, "make DST track SRC (same stream only)")
@@ -32,7 +32,7 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 		if len(pos) == 0 {
 			return usagef("tag -d: name at least one NS/STREAM:TAG")
 		}
-		s, err := f.open(ctx)
+		s, svc, p, err := f.openChange(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -42,7 +42,7 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := s.DeleteTag(ctx, ref); err != nil {
+			if err := svc.DeleteTag(ctx, p, ref); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.stdout, "Deleted tag %s/%s:%s\n", ref.Namespace, ref.Stream, ref.Tag)
@@ -66,29 +66,17 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, m)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	// A source by digest in the managed registry is read from it; any
-	// other is linked only where the namespace holds it already.
-	verified, err := m.Verify(ctx, src, opt)
-	if err != nil {
-		return err
-	}
 	for _, a := range pos[1:] {
 		dst, err := store.ParseTagRef(a, *f.ns)
 		if err != nil {
 			return err
 		}
-		res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) {
-			opt := opt
-			if err := registry.RecordVerified(ctx, tx, verified, &opt); err != nil {
-				return store.TagResult{}, err
-			}
-			return tx.SetTag(ctx, src, dst, opt)
-		})
+		res, err := svc.SetTag(ctx, p, src, dst, opt)
 		if err != nil {
 			return err
 		}
@@ -111,15 +99,14 @@ func referencePolicy(v string) (string, error) {
 func (c *cli) printTagResult(res store.TagResult, src store.Source, opt store.TagOptions) {
 	dst := res.Tag.Stream + ":" + res.Tag.Tag
 	switch {
+	case res.NoOp():
+		c.nothingChanged("Tag %s was already set to %s", dst, res.Spec)
 	case opt.Alias:
 		fmt.Fprintf(c.stdout, "Tag %s set up to track %s.\n", dst, src.Stream+":"+src.Tag)
 	case opt.Scheduled:
 		fmt.Fprintf(c.stdout, "Tag %s set to import %s periodically.\n", dst, res.Spec)
 	default:
 		fmt.Fprintf(c.stdout, "Tag %s set to %s.\n", dst, res.Spec)
-	}
-	if !res.Changed && res.Image != "" {
-		fmt.Fprintf(c.stdout, "  (already at %s: history unchanged)\n", res.Image)
 	}
 	switch {
 	case res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference && strings.Contains(src.Ref, "@"):
@@ -134,7 +121,7 @@ func (c *cli) printTagResult(res store.TagResult, src store.Source, opt store.Ta
 }
 
 func (c *cli) cmdPromote(ctx context.Context, args []string) error {
-	f := c.newFlags("promote", false)
+	f := c.newWriteFlags("promote", false)
 	to := f.String("to", "", "destination tag (default: the next step of the namespace's ladder)")
 	mirror := c.mirrorFlag(f)
 	pos, err := f.parse(args)
@@ -148,30 +135,29 @@ func (c *cli) cmdPromote(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	m, err := mirror()
 	if err != nil {
 		return err
 	}
-	res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) {
-		return tx.Promote(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, *to)
-	})
+	s, svc, p, err := f.openChange(ctx, m)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Promoted %s:%s to %s: %s\n", ref.Stream, ref.Tag, res.Tag.Tag, res.Image)
-	if !res.Changed {
-		fmt.Fprintf(c.stdout, "  (%s already had that image: history unchanged)\n", res.Tag.Tag)
+	defer s.Close()
+	res, err := svc.Promote(ctx, p, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, *to)
+	if err != nil {
+		return err
 	}
+	if res.NoOp() {
+		c.nothingChanged("%s:%s already had %s", ref.Stream, res.Tag.Tag, res.Image)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "Promoted %s:%s to %s: %s\n", ref.Stream, ref.Tag, res.Tag.Tag, res.Image)
 	return nil
 }
 
 func (c *cli) cmdRollback(ctx context.Context, args []string) error {
-	f := c.newFlags("rollback", false)
+	f := c.newWriteFlags("rollback", false)
 	mirror := c.mirrorFlag(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -188,29 +174,29 @@ func (c *cli) cmdRollback(ctx context.Context, args []string) error {
 	if len(pos) == 2 {
 		digest = pos[1]
 	}
-	s, err := f.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	m, err := mirror()
 	if err != nil {
 		return err
 	}
-	res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) { return tx.Rollback(ctx, ref, digest) })
+	s, svc, p, err := f.openChange(ctx, m)
 	if err != nil {
 		return err
 	}
-	if res.Changed {
-		fmt.Fprintf(c.stdout, "Rolled back %s to %s.\n", ref, res.Image)
+	defer s.Close()
+	res, err := svc.Rollback(ctx, p, ref, digest)
+	if err != nil {
+		return err
+	}
+	if res.NoOp() {
+		c.nothingChanged("%s is already at %s", ref, res.Image)
 	} else {
-		fmt.Fprintf(c.stdout, "%s is already at %s: history unchanged.\n", ref, res.Image)
+		fmt.Fprintf(c.stdout, "Rolled back %s to %s.\n", ref, res.Image)
 	}
 	return nil
 }
 
-func (c *cli) streamCommand(ctx context.Context, verb string, args []string, fn func(*store.Store, store.StreamRef) error) error {
-	f := c.newFlags(verb, false)
+func (c *cli) streamCommand(ctx context.Context, verb string, args []string, fn func(*change.Service, *store.Principal, store.StreamRef) error) error {
+	f := c.newWriteFlags(verb, false)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -222,17 +208,17 @@ func (c *cli) streamCommand(ctx context.Context, verb string, args []string, fn 
 	if err != nil {
 		return err
 	}
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return fn(s, ref)
+	return fn(svc, p, ref)
 }
 
 func (c *cli) cmdCreate(ctx context.Context, args []string) error {
-	return c.streamCommand(ctx, "create", args, func(s *store.Store, ref store.StreamRef) error {
-		if err := s.CreateStream(ctx, ref); err != nil {
+	return c.streamCommand(ctx, "create", args, func(svc *change.Service, p *store.Principal, ref store.StreamRef) error {
+		if err := svc.CreateStream(ctx, p, ref); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "imagestream.image.openshift.io/%s created in %s\n", ref.Stream, ref.Namespace)
@@ -241,8 +227,8 @@ func (c *cli) cmdCreate(ctx context.Context, args []string) error {
 }
 
 func (c *cli) cmdDelete(ctx context.Context, args []string) error {
-	return c.streamCommand(ctx, "delete", args, func(s *store.Store, ref store.StreamRef) error {
-		if err := s.DeleteStream(ctx, ref); err != nil {
+	return c.streamCommand(ctx, "delete", args, func(svc *change.Service, p *store.Principal, ref store.StreamRef) error {
+		if err := svc.DeleteStream(ctx, p, ref); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "imagestream.image.openshift.io %q deleted from %s (images stay until prune)\n", ref.Stream, ref.Namespace)
@@ -251,7 +237,7 @@ func (c *cli) cmdDelete(ctx context.Context, args []string) error {
 }
 
 func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
-	f := c.newFlags("namespace", false)
+	f := c.newWriteFlags("namespace", false)
 	// Read through f.Visit below: only the flags given change anything.
 	f.String("contacts", "", "comma-separated e-mail addresses that get the weekly report")
 	f.String("threshold", "", "usage threshold for the weekly report, e.g. 50GiB; \"default\" clears it")
@@ -291,13 +277,17 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 		}
 		return usagef("--%s: %v", flag, err)
 	}
-	s, err := f.open(ctx)
+	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := s.SetNamespace(ctx, pos[1], set); err != nil {
+	changed, err := svc.SetNamespace(ctx, p, pos[1], set)
+	if err != nil {
 		return err
+	}
+	if !changed {
+		c.nothingChanged("namespace %s: the settings were already these", pos[1])
 	}
 	ns, err := s.GetNamespace(ctx, pos[1])
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,6 +63,16 @@ func lw(t *testing.T, db string, stdin string, args ...string) result {
 		}}
 	code := c.run(context.Background(), args)
 	return result{out.String(), errb.String(), code}
+}
+
+// cliActor is who the CLI acts as without --as: cli:<os user>.
+func cliActor(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "cli:" + u.Username
 }
 
 func ok(t *testing.T, r result) result {
