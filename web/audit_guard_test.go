@@ -182,15 +182,23 @@ func TestEveryWriteIsAuditedOnce(t *testing.T) {
 				return hook(t, event("push", "payments/hooked", "v1", hooked, mtManifest, evT0))
 			}, says: "Changed:0 Unchanged:1"},
 		{route: "POST /api/v1/registry/events", action: "registry.delete", actor: "system:registry",
-			change: func(t *testing.T) string { return hook(t, event("delete", "payments/hooked", "", hooked, mtManifest, evT0)) },
-			again:  func(t *testing.T) string { return hook(t, event("delete", "payments/hooked", "", hooked, mtManifest, evT0)) },
-			says:   "Deletes:0"},
+			change: func(t *testing.T) string {
+				return hook(t, event("delete", "payments/hooked", "", hooked, mtManifest, evT0))
+			},
+			again: func(t *testing.T) string {
+				return hook(t, event("delete", "payments/hooked", "", hooked, mtManifest, evT0))
+			},
+			says: "Deletes:0"},
 
 		// The forms, as ann (admin of payments).
 		{route: "POST /ns/:ns/is/:name/tags", action: "tag.set", actor: "ann",
-			change: func(t *testing.T) string { return form(t, "/ns/payments/is/api/tags", "source", "latest", "tag", "formguard") },
-			again:  func(t *testing.T) string { return form(t, "/ns/payments/is/api/tags", "source", "latest", "tag", "formguard") },
-			says:   "nothing changed"},
+			change: func(t *testing.T) string {
+				return form(t, "/ns/payments/is/api/tags", "source", "latest", "tag", "formguard")
+			},
+			again: func(t *testing.T) string {
+				return form(t, "/ns/payments/is/api/tags", "source", "latest", "tag", "formguard")
+			},
+			says: "nothing changed"},
 		{route: "POST /ns/:ns/istag/:nametag/promote", action: "tag.promote", actor: "ann",
 			change: func(t *testing.T) string { return form(t, tagForm("latest", "promote"), "to", "test") },
 			again:  func(t *testing.T) string { return form(t, tagForm("latest", "promote"), "to", "test") },
