@@ -55,6 +55,7 @@ func (c *cli) commands() []command {
 		{"rolebinding", "rolebinding add NS USER viewer|editor|admin", (*cli).cmdRoleBinding},
 		{"generate", "generate [--namespaces N] [--seed S]   fill the database with a synthetic registry", (*cli).cmdGenerate},
 		{"db", "db copy --from DSN --to DSN      copy a registry between SQLite and PostgreSQL (into an empty database)", (*cli).cmdDB},
+		{"version", "version [-o json]               version, commit, its date and Go version of this build (also --version)", (*cli).cmdVersion},
 	}
 }
 
@@ -65,6 +66,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, cmd := range c.commands() {
 		if cmd.name != args[0] {
