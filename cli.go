@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"layerwise/format"
+	"layerwise/settings"
 	"layerwise/store"
 )
 
@@ -159,7 +161,14 @@ func (f *flags) open(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, *f.db)
 }
 
+// env reads a setting; def is the value when it is unset. Reading a
+// variable that settings.All does not list is a programming error (the
+// manifests in deploy/ are checked against that list): it panics, and
+// TestEverySettingIsRead finds it.
 func (c *cli) env(name, def string) string {
+	if _, ok := settings.Lookup(name); !ok {
+		panic(fmt.Sprintf("layerwise reads %s, which settings.All does not list", name))
+	}
 	if v := c.getenv(name); v != "" {
 		return v
 	}
@@ -187,6 +196,17 @@ func (c *cli) printJSON(v any) error {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// readSecretFile reads a credential from a file (a mounted Secret), for
+// the setting named in errors; surrounding white space is dropped, and an
+// empty file is an unset credential.
+func readSecretFile(setting, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", setting, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 type flagT = flag.Flag

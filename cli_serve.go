@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -32,7 +31,9 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
 	syncSchedule := f.String("sync-schedule", c.env("LAYERWISE_SYNC_SCHEDULE", "@hourly"), "full sync of the managed registry and the OpenShift cluster (LAYERWISE_SYNC_SCHEDULE)")
 	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000; prune deletes dropped manifests there (LAYERWISE_REGISTRY_URL)")
-	webhookTokenFile := f.String("webhook-token-file", "", "file holding the bearer token of registry notifications (default: LAYERWISE_WEBHOOK_TOKEN)")
+	webhookToken := c.env("LAYERWISE_WEBHOOK_TOKEN", "")
+	webhookTokenFile := f.String("webhook-token-file", c.env("LAYERWISE_WEBHOOK_TOKEN_FILE", ""),
+		"file holding the bearer token of registry notifications (LAYERWISE_WEBHOOK_TOKEN_FILE; or the token in LAYERWISE_WEBHOOK_TOKEN)")
 	openshiftURL := f.String("openshift-url", c.env("LAYERWISE_OPENSHIFT_URL", ""), "an OpenShift API to sync image streams and images from (LAYERWISE_OPENSHIFT_URL)")
 	openshiftToken := f.String("openshift-token-file", c.env("LAYERWISE_OPENSHIFT_TOKEN_FILE", ""), "file holding the OpenShift API token (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	importSettings := c.importFlags(f)
@@ -81,13 +82,11 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		OIDC:          web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
 	cfg.RegistryURL, cfg.SyncSchedule = *registryURL, *syncSchedule
 	cfg.OpenShiftURL, cfg.OpenShiftTokenFile = *openshiftURL, *openshiftToken
-	cfg.WebhookToken = strings.TrimSpace(c.env("LAYERWISE_WEBHOOK_TOKEN", ""))
+	cfg.WebhookToken = strings.TrimSpace(webhookToken)
 	if *webhookTokenFile != "" {
-		b, err := os.ReadFile(*webhookTokenFile)
-		if err != nil {
-			return fmt.Errorf("read the webhook token (--webhook-token-file): %w", err)
+		if cfg.WebhookToken, err = readSecretFile("the webhook token (--webhook-token-file, LAYERWISE_WEBHOOK_TOKEN_FILE)", *webhookTokenFile); err != nil {
+			return err
 		}
-		cfg.WebhookToken = strings.TrimSpace(string(b))
 	}
 	if cfg.OpenShiftURL != "" && cfg.OpenShiftTokenFile == "" {
 		return usagef("--openshift-url needs --openshift-token-file (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
@@ -96,11 +95,9 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	if *secretFile != "" {
-		b, err := os.ReadFile(*secretFile)
-		if err != nil {
-			return fmt.Errorf("read the OIDC client secret: %w", err)
+		if cfg.OIDC.ClientSecret, err = readSecretFile("the OIDC client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)", *secretFile); err != nil {
+			return err
 		}
-		cfg.OIDC.ClientSecret = strings.TrimSpace(string(b))
 	}
 	if sender != nil {
 		cfg.Sender = sender
