@@ -14,6 +14,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"layerwise/buildinfo"
 	"layerwise/jobs"
 	"layerwise/jobs/registry"
 	"layerwise/store"
@@ -53,6 +54,8 @@ type Handler struct {
 	// Policy is the global prune policy (namespaces may override it); the
 	// zero value means store.DefaultPolicy.
 	Policy *store.Policy
+	// Build is the running binary, named in every page's footer.
+	Build buildinfo.Info
 
 	fallback pageCache // used when Ops is nil (read-only tests)
 	Now      func() time.Time
@@ -97,7 +100,7 @@ func (h *Handler) now() time.Time {
 }
 
 func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) views.Page {
-	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now()}
+	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now(), Build: h.Build}
 	p.User, _ = c.Get(UserKey).(string)
 	p.CSRF, _ = c.Get(CSRFKey).(string)
 	if u := h.Usage.Get(); u != nil {
