@@ -116,7 +116,7 @@ func render(t *testing.T, dir string, extra map[string]string) *rendered {
 		t.Fatal(err)
 	}
 	for _, o := range []string{"sqlite", "postgres"} {
-		for _, f := range []string{"webhook-token", "smtp-password", "oidc-client-secret", "db-dsn"} {
+		for _, f := range []string{"webhook-token", "metrics-token", "smtp-password", "oidc-client-secret", "db-dsn"} {
 			if err := mem.WriteFile("/deploy/overlays/"+o+"/secrets/"+f, []byte("placeholder-"+f+"\n")); err != nil {
 				t.Fatal(err)
 			}
@@ -250,7 +250,7 @@ resources: [../../base]
 components: [../../components/ingress]
 secretGenerator:
   - name: layerwise-secrets
-    literals: [webhook-token=, smtp-password=, oidc-client-secret=]
+    literals: [webhook-token=, metrics-token=, smtp-password=, oidc-client-secret=]
 `})
 	if r.route != nil || r.ingress == nil {
 		t.Fatalf("renders %v: want an Ingress and no Route", r.kinds)
@@ -434,7 +434,7 @@ func checkSettings(t *testing.T, r *rendered) {
 			}
 		}
 	}
-	for _, name := range []string{"LAYERWISE_WEBHOOK_TOKEN_FILE", "LAYERWISE_SMTP_PASSWORD_FILE", "LAYERWISE_OIDC_CLIENT_SECRET_FILE", "LAYERWISE_DB", "LAYERWISE_ADDR", "LAYERWISE_OPENSHIFT_URL"} {
+	for _, name := range []string{"LAYERWISE_WEBHOOK_TOKEN_FILE", "LAYERWISE_METRICS_TOKEN_FILE", "LAYERWISE_SMTP_PASSWORD_FILE", "LAYERWISE_OIDC_CLIENT_SECRET_FILE", "LAYERWISE_DB", "LAYERWISE_ADDR", "LAYERWISE_OPENSHIFT_URL"} {
 		if _, ok := env[name]; !ok {
 			t.Errorf("%s is not set", name)
 		}
