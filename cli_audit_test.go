@@ -45,6 +45,7 @@ var readOnlyCommands = map[string]string{
 	"report":   "reads; --send mails the report and records its delivery (bookkeeping, like a job run)",
 	"generate": "fills a database with a synthetic registry for benchmarks",
 	"db":       "db copy copies a whole database, its audit log included, into an empty one",
+	"version":  "reads",
 }
 
 func TestEveryCLIWriteIsAuditedOnce(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -33,9 +32,13 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
 	syncSchedule := f.String("sync-schedule", c.env("LAYERWISE_SYNC_SCHEDULE", "@hourly"), "full sync of the managed registry and the OpenShift cluster (LAYERWISE_SYNC_SCHEDULE)")
 	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000; prune deletes dropped manifests there (LAYERWISE_REGISTRY_URL)")
-	webhookTokenFile := f.String("webhook-token-file", "", "file holding the bearer token of registry notifications (default: LAYERWISE_WEBHOOK_TOKEN)")
+	// Tokens: a literal value, or a file (a mounted Secret) that wins.
+	webhookToken, metricsToken := c.env("LAYERWISE_WEBHOOK_TOKEN", ""), c.env("LAYERWISE_METRICS_TOKEN", "")
+	webhookTokenFile := f.String("webhook-token-file", c.env("LAYERWISE_WEBHOOK_TOKEN_FILE", ""),
+		"file holding the bearer token of registry notifications (LAYERWISE_WEBHOOK_TOKEN_FILE; or the token in LAYERWISE_WEBHOOK_TOKEN)")
 	metricsAddr := f.String("metrics-addr", c.env("LAYERWISE_METRICS_ADDR", ""), "serve /metrics on this address alone, e.g. 127.0.0.1:9090, and not on --addr (LAYERWISE_METRICS_ADDR)")
-	metricsTokenFile := f.String("metrics-token-file", "", "file holding the bearer token /metrics needs (default: LAYERWISE_METRICS_TOKEN); with neither this nor --metrics-addr /metrics is off")
+	metricsTokenFile := f.String("metrics-token-file", c.env("LAYERWISE_METRICS_TOKEN_FILE", ""),
+		"file holding the bearer token /metrics needs (LAYERWISE_METRICS_TOKEN_FILE; or the token in LAYERWISE_METRICS_TOKEN); with no token and no --metrics-addr /metrics is off")
 	openshiftURL := f.String("openshift-url", c.env("LAYERWISE_OPENSHIFT_URL", ""), "an OpenShift API to sync image streams and images from (LAYERWISE_OPENSHIFT_URL)")
 	openshiftToken := f.String("openshift-token-file", c.env("LAYERWISE_OPENSHIFT_TOKEN_FILE", ""), "file holding the OpenShift API token (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	importSettings := c.importFlags(f)
@@ -88,10 +91,10 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		OIDC:          web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
 	cfg.RegistryURL, cfg.SyncSchedule = *registryURL, *syncSchedule
 	cfg.OpenShiftURL, cfg.OpenShiftTokenFile = *openshiftURL, *openshiftToken
-	if cfg.WebhookToken, err = c.token("LAYERWISE_WEBHOOK_TOKEN", "webhook-token-file", *webhookTokenFile); err != nil {
+	if cfg.WebhookToken, err = secretValue(webhookToken, *webhookTokenFile, "the webhook token (--webhook-token-file, LAYERWISE_WEBHOOK_TOKEN_FILE)"); err != nil {
 		return err
 	}
-	if cfg.MetricsToken, err = c.token("LAYERWISE_METRICS_TOKEN", "metrics-token-file", *metricsTokenFile); err != nil {
+	if cfg.MetricsToken, err = secretValue(metricsToken, *metricsTokenFile, "the metrics token (--metrics-token-file, LAYERWISE_METRICS_TOKEN_FILE)"); err != nil {
 		return err
 	}
 	cfg.MetricsAddr = *metricsAddr
@@ -102,11 +105,9 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	if *secretFile != "" {
-		b, err := os.ReadFile(*secretFile)
-		if err != nil {
-			return fmt.Errorf("read the OIDC client secret: %w", err)
+		if cfg.OIDC.ClientSecret, err = readSecretFile("the OIDC client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)", *secretFile); err != nil {
+			return err
 		}
-		cfg.OIDC.ClientSecret = strings.TrimSpace(string(b))
 	}
 	if sender != nil {
 		cfg.Sender = sender
@@ -127,17 +128,13 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	return srv.Run(ctx)
 }
 
-// token is a shared secret from the file its flag names, else from its
-// environment variable.
-func (c *cli) token(env, flagName, file string) (string, error) {
+// secretValue is a credential given as a value or, winning, as a file
+// (what names it in an error: the flag and the variable).
+func secretValue(value, file, what string) (string, error) {
 	if file == "" {
-		return strings.TrimSpace(c.env(env, "")), nil
+		return strings.TrimSpace(value), nil
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read --%s: %w", flagName, err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return readSecretFile(what, file)
 }
 
 func loopback(addr string) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"layerwise/buildinfo"
 	"layerwise/change"
 	"layerwise/jobs"
 	"layerwise/jobs/registry"
@@ -56,6 +57,8 @@ type Handler struct {
 	// Policy is the global prune policy (namespaces may override it); the
 	// zero value means store.DefaultPolicy.
 	Policy *store.Policy
+	// Build is the running binary, named in every page's footer.
+	Build buildinfo.Info
 
 	pages pageCache // pages' reads, dropped by every change (PagesChanged)
 	Now   func() time.Time
@@ -100,7 +103,7 @@ func (h *Handler) now() time.Time {
 }
 
 func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) views.Page {
-	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now()}
+	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now(), Build: h.Build}
 	p.User, _ = c.Get(UserKey).(string)
 	p.CSRF, _ = c.Get(CSRFKey).(string)
 	if u := h.Usage.Get(); u != nil {

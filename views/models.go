@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"layerwise/buildinfo"
 	"layerwise/store"
 )
 
@@ -21,6 +22,8 @@ type Page struct {
 	// UsageAt is when the figures on the page were computed; zero when the
 	// first computation is still running.
 	UsageAt time.Time
+	// Build is the running binary, named in the footer (zero: not shown).
+	Build buildinfo.Info
 }
 
 // Crumb is one step of the breadcrumbs; the last one has no Href.

@@ -70,6 +70,13 @@ func TestLayout(t *testing.T) {
 		if !strings.Contains(text(doc.Find("footer")), "Usage figures computed 3 minutes ago") {
 			t.Errorf("footer = %q", text(doc.Find("footer")))
 		}
+		build := doc.Find("footer p.build")
+		if got, want := text(build), "Layerwise v1.2.0 · commit 83aeb84a1b2c"; got != want {
+			t.Errorf("footer build = %q, want %q", got, want)
+		}
+		if got, want := build.AttrOr("title", ""), "commit 83aeb84a1b2c3d4e5f60718293a4b5c6d7e8f901, 2026-12-02T13:31:00Z, go1.26.8"; got != want {
+			t.Errorf("footer build title = %q, want %q", got, want)
+		}
 	})
 
 	t.Run("anonymous", func(t *testing.T) {

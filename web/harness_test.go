@@ -103,7 +103,7 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(checkAPIResponses(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, store: s, srv: srv, usage: u, logs: logs}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"layerwise/buildinfo"
 	"layerwise/handlers"
 	"layerwise/store"
 )
@@ -27,7 +28,7 @@ type metrics struct {
 	reclaimMe prometheus.Gauge
 }
 
-func newMetrics() *metrics {
+func newMetrics(build buildinfo.Info) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layerwise_http_requests_total",
 		Help: "HTTP requests by route, method and status code."}, []string{"route", "method", "code"})
@@ -46,9 +47,18 @@ func newMetrics() *metrics {
 		Help: "Registry bytes, every blob counted once."})
 	m.reclaimMe = prometheus.NewGauge(prometheus.GaugeOpts{Name: "layerwise_registry_reclaimable_bytes",
 		Help: "Bytes the prune policy would free."})
-	m.reg.MustRegister(m.requests, m.latency, m.jobRuns, m.jobTime, m.panics, m.nsBytes, m.regBytes, m.reclaimMe,
+	m.reg.MustRegister(m.requests, m.latency, m.jobRuns, m.jobTime, m.panics, m.nsBytes, m.regBytes, m.reclaimMe, buildInfo(build),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// buildInfo is layerwise_build_info: always 1, its labels name the build
+// (the go_build_info convention), so a dashboard can show what runs where.
+func buildInfo(b buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layerwise_build_info",
+		Help: "Always 1; the labels say which build of Layerwise runs."}, []string{"version", "commit", "date", "goversion"})
+	g.WithLabelValues(b.Version, b.Commit, b.Date, b.GoVersion).Set(1)
+	return g
 }
 
 // middleware counts requests by route pattern (not raw path: bounded labels).

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"layerwise/buildinfo"
 	"layerwise/change"
 	"layerwise/handlers"
 	"layerwise/jobs"
@@ -94,6 +95,7 @@ type Server struct {
 	accounts atomic.Bool
 	limiter  *handlers.LoginLimiter
 	managed  *registry.Managed // nil without RegistryURL
+	build    buildinfo.Info    // this binary, for the footer and /metrics
 }
 
 // New wires the server; nothing runs until Run.
@@ -113,7 +115,8 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.Auth == "proxy" && len(cfg.TrustedProxies) == 0 {
 		return nil, fmt.Errorf("LAYERWISE_AUTH=proxy needs LAYERWISE_TRUSTED_PROXIES (the proxy's addresses); otherwise anyone could send X-Forwarded-User")
 	}
-	srv := &Server{cfg: cfg, store: s, log: log, metrics: newMetrics(), limiter: handlers.NewLoginLimiter(5, 5*time.Minute)}
+	build := buildinfo.Read()
+	srv := &Server{cfg: cfg, store: s, log: log, build: build, metrics: newMetrics(build), limiter: handlers.NewLoginLimiter(5, 5*time.Minute)}
 	if cfg.Auth == "oidc" {
 		srv.oidc = &oidcLogin{cfg: cfg.OIDC}
 	}
@@ -241,7 +244,7 @@ func (srv *Server) routes() *echo.Echo {
 	// trusted proxy forwarded the request: X-Forwarded-For is anyone's to write.
 	e.IPExtractor = srv.cfg.TrustedProxies.ClientIP
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Change: srv.change, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy}
+		Change: srv.change, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy, Build: srv.build}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
