@@ -34,6 +34,9 @@ type Figures struct {
 	// Shares says for every blob how many images list it and how many
 	// tags, streams and namespaces hold it in their history.
 	Shares map[string]Shares
+	// Holders names, for every blob, the streams ("ns/stream") and the
+	// namespaces whose history holds it, sorted.
+	Holders map[string]Holders
 	// Plan is what applying the policy removes.
 	Plan *Plan
 }
@@ -83,6 +86,11 @@ type RevisionFigures struct {
 // Shares are the "shared by" counts of a blob.
 type Shares struct {
 	Images, Tags, Streams, Namespaces int
+}
+
+// Holders are the streams and namespaces sharing a blob.
+type Holders struct {
+	Streams, Namespaces []string
 }
 
 // Saving is a line of the weekly e-mail's "biggest savings first":
@@ -271,7 +279,7 @@ func inTag(ns, stream, tag string) func(ref) bool {
 func Compute(r *Registry, platform Policy, now time.Time) *Figures {
 	o := newOracle(r)
 	plan := o.plan(platform, now)
-	f := &Figures{Plan: plan, ImageBytes: map[string]int64{}, Shares: map[string]Shares{}}
+	f := &Figures{Plan: plan, ImageBytes: map[string]int64{}, Shares: map[string]Shares{}, Holders: map[string]Holders{}}
 	for _, img := range r.Images {
 		f.ImageBytes[img.Digest] = o.bytes(o.imageBlobs(img.Digest))
 	}
@@ -303,6 +311,9 @@ func Compute(r *Registry, platform Policy, now time.Time) *Figures {
 			Reclaimable: o.bytes(nsBlobs.and(plan.Blobs))}
 		for b := range nsBlobs {
 			shares[b].Namespaces++
+			h := f.Holders[b]
+			h.Namespaces = append(h.Namespaces, n.Name)
+			f.Holders[b] = h
 		}
 		for _, st := range n.Streams {
 			stRefs := o.where(inStream(n.Name, st.Name))
@@ -311,6 +322,9 @@ func Compute(r *Registry, platform Policy, now time.Time) *Figures {
 				Unknown: map[string]bool{}, ImageBytes: map[string]int64{}}
 			for b := range stBlobs {
 				shares[b].Streams++
+				h := f.Holders[b]
+				h.Streams = append(h.Streams, n.Name+"/"+st.Name)
+				f.Holders[b] = h
 			}
 			for _, rf := range stRefs {
 				if rf.Created.After(sf.Updated) {
