@@ -500,7 +500,9 @@ func reductions(r *oracle.Registry) []*oracle.Registry {
 			}
 		}
 		if n.KeepTagRevisions != nil || n.KeepYoungerThan != nil {
-			edit(func(c *oracle.Registry) { c.Namespaces[ni].KeepTagRevisions, c.Namespaces[ni].KeepYoungerThan = nil, nil })
+			edit(func(c *oracle.Registry) {
+				c.Namespaces[ni].KeepTagRevisions, c.Namespaces[ni].KeepYoungerThan = nil, nil
+			})
 		}
 	}
 	for pi := range r.Pins {
