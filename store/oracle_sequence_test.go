@@ -66,7 +66,10 @@ func runSequence(t *testing.T, s *store.Store, seed uint64, steps int) bool {
 		}
 		desc, expect := q.step(before)
 		q.log = append(q.log, desc)
-		after, _, d := compareWithOracle(t, s, q.policy)
+		// Usage, the plan and the stream pages after every write; the image
+		// and blob pages (plain queries, covered fully on random
+		// registries) every third write and at the end.
+		after, _, d := compareWithOracle(t, s, q.policy, step%3 == 0 || step == steps)
 		if msg := expect(after); msg != "" {
 			d = append(d, mismatch{rankRegistry, "after " + desc, msg, "", ""})
 		}

@@ -112,9 +112,10 @@ func keysOf[V any](m map[string]V) []string {
 }
 
 // compareWithOracle reads the registry back, computes the oracle's figures
-// and compares every figure of the product with them. It returns the
-// registry as read and the oracle's figures.
-func compareWithOracle(t *testing.T, s *store.Store, policy store.Policy) (*oracle.Registry, *oracle.Figures, diffs) {
+// and compares every figure of the product with them (the image and blob
+// pages, which read the database directly, only when pages is set). It
+// returns the registry as read and the oracle's figures.
+func compareWithOracle(t *testing.T, s *store.Store, policy store.Policy, pages bool) (*oracle.Registry, *oracle.Figures, diffs) {
 	t.Helper()
 	reg, err := oracle.Load(octx, s.DB())
 	if err != nil {
@@ -125,7 +126,9 @@ func compareWithOracle(t *testing.T, s *store.Store, policy store.Policy) (*orac
 	compareUsage(t, s, policy, f, &d)
 	comparePlan(t, s, policy, reg, f, &d)
 	compareStreamSizes(t, s, reg, f, &d)
-	compareImagesAndBlobs(t, s, reg, f, &d)
+	if pages {
+		compareImagesAndBlobs(t, s, reg, f, &d)
+	}
 	return reg, f, d
 }
 
@@ -441,7 +444,7 @@ func runCase(t *testing.T, s *store.Store, reg *oracle.Registry, policy store.Po
 	if err := oracle.Insert(octx, s.DB(), reg); err != nil {
 		t.Fatal(err)
 	}
-	_, _, d := compareWithOracle(t, s, policy)
+	_, _, d := compareWithOracle(t, s, policy, true)
 	return d
 }
 

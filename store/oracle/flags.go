@@ -17,12 +17,15 @@ var (
 
 // Seeds are the seeds a property test runs: -oracle.seed alone when set,
 // else n seeds from -oracle.first, where n is -oracle.cases (or
-// $LAYERWISE_ORACLE_CASES), else def.
+// $LAYERWISE_ORACLE_CASES), else def (a quarter of it under -race).
 func Seeds(def int) []uint64 {
 	if *seedFlag != 0 {
 		return []uint64{*seedFlag}
 	}
 	n := def
+	if raceDetector {
+		n = max(1, def/4)
+	}
 	if v, err := strconv.Atoi(os.Getenv("LAYERWISE_ORACLE_CASES")); err == nil && v > 0 {
 		n = v
 	}
