@@ -26,7 +26,7 @@ func TestOracleWriteSequences(t *testing.T) {
 	s := openOracleStore(t)
 	const steps = 12
 	failures := 0
-	for _, seed := range oracle.Seeds(50) {
+	for _, seed := range oracle.Seeds(40) {
 		if !runSequence(t, s, seed, steps) {
 			if failures++; failures == 3 {
 				t.Fatal("stopping after 3 failing seeds")

@@ -419,7 +419,7 @@ func oracleFailure(t *testing.T, seed uint64, test string, d diffs, reg *oracle.
 func TestOracleRandomRegistries(t *testing.T) {
 	s := openOracleStore(t)
 	failures := 0
-	for _, seed := range oracle.Seeds(300) {
+	for _, seed := range oracle.Seeds(250) {
 		reg := oracle.Generate(seed, oracleNow)
 		policy := casePolicy(seed)
 		d := runCase(t, s, reg, policy)
