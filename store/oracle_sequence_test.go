@@ -44,7 +44,7 @@ type sequence struct {
 	now    time.Time
 	policy store.Policy
 	log    []string
-	fresh  int // names of new images and blobs
+	fresh  int // counter that names new images and blobs
 }
 
 func runSequence(t *testing.T, s *store.Store, seed uint64, steps int) bool {

@@ -125,7 +125,7 @@ func compareWithOracle(t *testing.T, s *store.Store, policy store.Policy, pages 
 	var d diffs
 	compareUsage(t, s, policy, f, &d)
 	comparePlan(t, s, policy, reg, f, &d)
-	compareStreamSizes(t, s, reg, f, &d)
+	compareStreamSizes(t, s, f, &d)
 	if pages {
 		compareImagesAndBlobs(t, s, reg, f, &d)
 	}
@@ -331,7 +331,7 @@ func comparePlan(t *testing.T, s *store.Store, policy store.Policy, reg *oracle.
 }
 
 // compareStreamSizes checks the sizes the stream page and `describe` show.
-func compareStreamSizes(t *testing.T, s *store.Store, reg *oracle.Registry, f *oracle.Figures, d *diffs) {
+func compareStreamSizes(t *testing.T, s *store.Store, f *oracle.Figures, d *diffs) {
 	t.Helper()
 	for _, wn := range f.Namespaces {
 		for _, ws := range wn.Streams {
@@ -599,7 +599,7 @@ func tidy(c *oracle.Registry) *oracle.Registry {
 	return c
 }
 
-// errorsIs reports whether err is one of the refusals a random write may
+// refused reports whether err is one of the refusals a random write may
 // rightly meet.
 func refused(err error) bool {
 	return errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists)
