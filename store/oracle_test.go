@@ -376,7 +376,7 @@ func compareImagesAndBlobs(t *testing.T, s *store.Store, reg *oracle.Registry, f
 		d.eq(rankItem, "image "+oracle.Short(img.Digest), "bytes", info.Bytes, f.ImageBytes[img.Digest])
 	}
 	for _, b := range reg.Blobs {
-		info, err := s.GetBlob(octx, b.Digest, 1000)
+		info, err := s.GetBlob(octx, b.Digest, 1000, nil)
 		if err != nil {
 			t.Fatalf("get blob %s: %v", b.Digest, err)
 		}
