@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/bytesum"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -196,7 +197,7 @@ func streamParts(m views.StreamPage) []views.Part {
 	for _, t := range m.Tags {
 		if t.ExclusiveBytes > 0 {
 			parts = append(parts, views.Part{Label: ":" + t.Name + " only", Bytes: t.ExclusiveBytes, Href: t.Href, Kind: "tag"})
-			own += t.ExclusiveBytes
+			own = bytesum.Add(own, t.ExclusiveBytes)
 		}
 	}
 	if shared := m.ExclusiveBytes - own; shared > 0 {

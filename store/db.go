@@ -23,6 +23,7 @@ type Store struct {
 	db      *gorm.DB
 	now     func() time.Time
 	dialect string // "sqlite" or "postgres"
+	maxBlob int64  // the largest blob size accepted; 0: DefaultMaxBlobSize
 
 	dummy *dummyHash // shared by the Stores of transactions
 }
@@ -169,7 +170,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		if err := bumpDataVersion(db); err != nil {
 			return fmt.Errorf("bump the data version: %w", err)
 		}
-		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect})
+		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob})
 	})
 }
 

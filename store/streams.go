@@ -105,38 +105,6 @@ func (s *Store) DeleteStream(ctx context.Context, ref StreamRef) error {
 	})
 }
 
-func validateStreamSnapshot(snap StreamSnapshot) error {
-	ref := StreamRef{snap.Namespace, snap.Name}
-	if err := ref.Validate(); err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, t := range snap.Tags {
-		if err := ValidateTag(t.Name); err != nil {
-			return err
-		}
-		if seen[t.Name] {
-			return invalidf("tag %q appears twice", t.Name)
-		}
-		seen[t.Name] = true
-		if t.From != nil {
-			switch t.From.Kind {
-			case KindDockerImage, KindImageStreamTag, KindImageStreamImage:
-			default:
-				return invalidf("tag %q: from.kind %q must be one of DockerImage, ImageStreamTag, ImageStreamImage", t.Name, t.From.Kind)
-			}
-		}
-		for i, it := range t.Items {
-			if it.Image != "" {
-				if err := ValidateDigest(it.Image); err != nil {
-					return fmt.Errorf("tag %q: history item %d: %w", t.Name, i, err)
-				}
-			}
-		}
-	}
-	return nil
-}
-
 // The kinds of a tag source.
 const (
 	KindDockerImage      = "DockerImage"
@@ -191,7 +159,7 @@ func sameTagRow(a, b Tag) bool {
 // their histories; tags not in snap are deleted. Unknown image digests get
 // placeholders. Putting the same snapshot again changes nothing.
 func (s *Store) PutStream(ctx context.Context, snap StreamSnapshot) (bool, error) {
-	if err := validateStreamSnapshot(snap); err != nil {
+	if err := snap.validate(); err != nil {
 		return false, err
 	}
 	changed := false
