@@ -92,8 +92,8 @@ type SizeConflictError struct {
 }
 
 func (e *SizeConflictError) Error() string {
-	return fmt.Sprintf("blob %s is %d bytes (%s); this manifest says %d bytes (%s). A digest names one content, so it has one size: refused",
-		e.Digest, e.Known, e.KnownFrom, e.Claimed, e.ClaimFrom)
+	return fmt.Sprintf("blob %s is %d bytes (%s); this manifest says %d bytes. A digest names one content, so it has one size: the manifest is refused",
+		e.Digest, e.Known, e.KnownFrom, e.Claimed)
 }
 
 // Is makes the conflict a refused request.
