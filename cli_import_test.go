@@ -82,3 +82,44 @@ func TestImportRefusesAnotherBlobSize(t *testing.T) {
 		}
 	})
 }
+
+// TestImportRefusesWhatTheAPIRefuses: `import openshift` refuses the
+// degenerate inputs the API refuses — a self alias, an alias cycle,
+// bytes that are not UTF-8, a pull spec with spaces and HTML — and writes
+// nothing of such a file.
+func TestImportRefusesWhatTheAPIRefuses(t *testing.T) {
+	stream := func(specTags, statusTags string) string {
+		return `{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{"name":"app","namespace":"team-a","labels":{"team":"a"}},
+			"spec":{"tags":[` + specTags + `]},"status":{"tags":[` + statusTags + `]}}`
+	}
+	alias := func(tag, from string) string {
+		return `{"name":"` + tag + `","from":{"kind":"ImageStreamTag","name":"` + from + `"}}`
+	}
+	item := func(tag, ref string) string {
+		return `{"tag":"` + tag + `","items":[{"created":"2026-01-02T03:04:05Z","dockerImageReference":"` + ref + `","image":"` + imgA + `"}]}`
+	}
+	good := "reg.example.com/team-a/app@" + imgA
+	cases := []struct{ name, body, says string }{
+		{"self alias", stream(alias("latest", "latest"), item("latest", good)), "team-a/app:latest: reference tag is circular (latest → latest)"},
+		{"alias cycle", stream(alias("a", "app:b")+","+alias("b", "a"), item("a", good)), "team-a/app:a: reference tag is circular (a → b → a)"},
+		{"not UTF-8", strings.Replace(stream(alias("a", "b"), item("b", good)), `"team":"a"`, "\"team\":\"a\xff\xfe\"", 1), "line 1, column 125: the file is not valid UTF-8"},
+		{"spaces and HTML in a pull spec", stream(`{"name":"a"}`, item("a", `x <script>alert(1)</script>`)),
+			`history item 0: dockerImageReference: image reference "x <script>alert(1)</script>" contains white space`},
+		{"HTML in a pull spec", stream(`{"name":"a","from":{"kind":"DockerImage","name":"evil.example.com/<b>x</b>"}}`, ""), `has a malformed repository`},
+		{"NUL in a label", strings.Replace(stream(alias("a", "b"), item("b", good)), `"team":"a"`, `"team":"a\u0000"`, 1), `labels["team"] contains a NUL character`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db := newDB(t)
+			ok(t, lw(t, db, "", "import", "openshift", writeFile(t, "first.json", imageDoc(imgA, base, 10))))
+			before := dump(t, db)
+			r := lw(t, db, "", "import", "openshift", writeFile(t, "bad.json", c.body))
+			if r.code != 1 || !strings.Contains(r.err, c.says) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", r.code, r.err, c.says)
+			}
+			if after := dump(t, db); after != before {
+				t.Errorf("a refused file wrote to the database")
+			}
+		})
+	}
+}
