@@ -9,7 +9,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"layerwise/format"
 	"layerwise/store"
@@ -96,7 +95,7 @@ func (c *cli) printHelp(w io.Writer) {
 	fmt.Fprintln(w, "\nEvery command takes --db (LAYERWISE_DB, default layerwise.db). -o json prints machine-readable output.")
 }
 
-// oneLine keeps an error on one line, as the contract asks.
+// oneLine keeps an error on one line, as docs/REFERENCE.md promises.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
 }
@@ -177,18 +176,15 @@ func (c *cli) env(name, def string) string {
 
 // policyFlags adds the prune policy settings (used for reclaimable bytes).
 func (c *cli) policyFlags(f *flags) func() (store.Policy, error) {
-	keep := f.String("keep-tag-revisions", c.env("LAYERWISE_KEEP_TAG_REVISIONS", "3"), "prune policy: revisions kept per tag")
-	younger := f.String("keep-younger-than", c.env("LAYERWISE_KEEP_YOUNGER_THAN", "96h"), "prune policy: keep revisions younger than this")
+	def := store.DefaultPolicy
+	keep := f.String("keep-tag-revisions", c.env("LAYERWISE_KEEP_TAG_REVISIONS", strconv.Itoa(def.KeepTagRevisions)), "prune policy: revisions kept per tag")
+	younger := f.String("keep-younger-than", c.env("LAYERWISE_KEEP_YOUNGER_THAN", def.KeepYoungerThan.String()), "prune policy: keep revisions younger than this")
 	return func() (store.Policy, error) {
-		n, err := strconv.Atoi(*keep)
-		if err != nil || n < 0 {
-			return store.Policy{}, usagef("--keep-tag-revisions %q: want a whole number ≥ 0", *keep)
+		p, err := store.ParsePolicy(*keep, *younger)
+		if err != nil {
+			return store.Policy{}, usagef("%v", err)
 		}
-		d, err := time.ParseDuration(*younger)
-		if err != nil || d < 0 {
-			return store.Policy{}, usagef("--keep-younger-than %q: want a Go duration such as 96h", *younger)
-		}
-		return store.Policy{KeepTagRevisions: n, KeepYoungerThan: d}, nil
+		return p, nil
 	}
 }
 

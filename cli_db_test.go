@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,13 +25,9 @@ func usageJSON(t *testing.T, db string) string {
 // file by nature of the test; the PostgreSQL legs skip without
 // LAYERWISE_TEST_POSTGRES, the SQLite → SQLite copy always runs.
 func TestDBCopyRoundTrip(t *testing.T) {
-	entries, err := os.ReadDir(fixtures)
-	if err != nil {
-		t.Skipf("no fixtures: %v", err)
-	}
 	src := storetest.SQLitePath(t)
-	for _, e := range entries {
-		ok(t, lw(t, src, "", "import", "openshift", filepath.Join(fixtures, e.Name())))
+	for _, f := range fixtureFiles(t) {
+		ok(t, lw(t, src, "", "import", "openshift", f))
 	}
 	ok(t, lw(t, src, "a long passphrase\n", "user", "add", "ann", "--password-stdin"))
 	ok(t, lw(t, src, "", "token", "create", "ci", "--user", "ann"))

@@ -111,7 +111,7 @@ func keys(m map[string]any) []string {
 	return out
 }
 
-// The contract's JSON shape, key for key at every level.
+// The JSON shape of docs/REFERENCE.md ("usage -o json"), key for key at every level.
 func TestUsageJSONShape(t *testing.T) {
 	db := demoDB(t)
 	var doc map[string]any

@@ -54,18 +54,8 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 		c.printPlan(plan, false)
 	}
 	// A CLI run shows on /jobs like the nightly one.
-	run, err := s.StartJobRun(ctx, "prune")
-	if err != nil {
-		return fmt.Errorf("record the prune run: %w", err)
-	}
+	set.RecordRun = true
 	out, perr := jobs.Prune(ctx, s, set, "cli", plan)
-	run.Status, run.Count, run.BytesFreed, run.Message = "ok", out.Result.Revisions, out.Result.BytesFreed, "cli: "+out.Summary()
-	if perr != nil {
-		run.Status, run.Message = "failed", "cli: "+perr.Error()
-	}
-	if err := s.FinishJobRun(context.WithoutCancel(ctx), run); err != nil && perr == nil {
-		perr = err
-	}
 	if perr != nil {
 		return fmt.Errorf("prune: %w", perr)
 	}

@@ -85,7 +85,7 @@ func (c *cli) cmdReport(ctx context.Context, args []string) error {
 	}
 	var override []string
 	if *to != "" {
-		override = splitList(*to)
+		override = store.SplitList(*to)
 	}
 	s, err := f.open(ctx)
 	if err != nil {

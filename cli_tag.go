@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"layerwise/format"
 	"layerwise/store"
@@ -234,11 +233,12 @@ func (c *cli) cmdDelete(ctx context.Context, args []string) error {
 
 func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 	f := c.newFlags("namespace", false)
-	contacts := f.String("contacts", "", "comma-separated e-mail addresses that get the weekly report")
-	threshold := f.String("threshold", "", "usage threshold for the weekly report, e.g. 50GiB; \"default\" clears it")
-	ladder := f.String("ladder", "", "promotion ladder, e.g. latest,test,prod")
-	keep := f.String("keep-tag-revisions", "", "this namespace's prune policy: revisions kept per tag; \"default\" clears it")
-	younger := f.String("keep-younger-than", "", "this namespace's prune policy: keep revisions younger than this; \"default\" clears it")
+	// Read through f.Visit below: only the flags given change anything.
+	f.String("contacts", "", "comma-separated e-mail addresses that get the weekly report")
+	f.String("threshold", "", "usage threshold for the weekly report, e.g. 50GiB; \"default\" clears it")
+	f.String("ladder", "", "promotion ladder, e.g. latest,test,prod; \"default\" clears it")
+	f.String("keep-tag-revisions", "", "this namespace's prune policy: revisions kept per tag (0-1000); \"default\" clears it")
+	f.String("keep-younger-than", "", "this namespace's prune policy: keep revisions younger than this (96h, 14d); \"default\" clears it")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -246,47 +246,31 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 	if len(pos) != 2 || pos[0] != "set" {
 		return usagef("namespace: want `namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod]`")
 	}
-	var set store.NamespaceSettings
+	// Only the flags given change anything; the rules are the settings
+	// form's (store.SettingsInput).
+	var in store.SettingsInput
 	f.Visit(func(fl *flagT) {
+		v := fl.Value.String()
 		switch fl.Name {
 		case "contacts":
-			set.Contacts = splitList(*contacts)
-			if set.Contacts == nil {
-				set.Contacts = []string{}
-			}
+			in.Contacts = &v
+		case "threshold":
+			in.Threshold = &v
 		case "ladder":
-			set.Ladder = splitList(*ladder)
-			if set.Ladder == nil {
-				set.Ladder = []string{}
-			}
+			in.Ladder = &v
+		case "keep-tag-revisions":
+			in.KeepTagRevisions = &v
+		case "keep-younger-than":
+			in.KeepYoungerThan = &v
 		}
 	})
-	if *keep != "" {
-		n := -1
-		if *keep != "default" {
-			if n, err = strconv.Atoi(*keep); err != nil || n < 0 {
-				return usagef("--keep-tag-revisions %q: want a whole number ≥ 0, or default", *keep)
-			}
+	set, field, err := in.Parse()
+	if err != nil {
+		flag := map[string]string{"keep": "keep-tag-revisions", "younger": "keep-younger-than"}[field]
+		if flag == "" {
+			flag = field
 		}
-		set.PruneKeepTagRevisions = &n
-	}
-	if *younger != "" {
-		d := time.Duration(-1)
-		if *younger != "default" {
-			if d, err = time.ParseDuration(*younger); err != nil || d < 0 {
-				return usagef("--keep-younger-than %q: want a Go duration such as 96h, or default", *younger)
-			}
-		}
-		set.PruneKeepYoungerThan = &d
-	}
-	if *threshold != "" {
-		n := int64(-1)
-		if *threshold != "default" {
-			if n, err = format.ParseSize(*threshold); err != nil {
-				return usagef("--threshold: %v", err)
-			}
-		}
-		set.ThresholdBytes = &n
+		return usagef("--%s: %v", flag, err)
 	}
 	s, err := f.open(ctx)
 	if err != nil {
@@ -319,16 +303,6 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stdout, "namespace %s: prune keeps %s revisions per tag, younger than %s\n", ns.Name, k, y)
 	}
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func orNone(s string) string {

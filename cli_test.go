@@ -13,15 +13,35 @@ import (
 	"layerwise/store/storetest"
 )
 
-const fixtures = "../shared/fixtures/openshift/"
+// fixtures holds real `oc` output (see its README.md for where each file
+// comes from).
+const fixtures = "testdata/openshift"
 
 func fixture(t *testing.T, name string) string {
 	t.Helper()
 	p := filepath.Join(fixtures, name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s not found: the tests expect ../shared beside the checkout (%v)", p, err)
+		t.Fatalf("fixture %s: %v", p, err)
 	}
 	return p
+}
+
+// fixtureFiles are every OpenShift fixture: the JSON and YAML files of
+// testdata/openshift (not its README).
+func fixtureFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, pat := range []string{"*.json", "*.yaml"} {
+		m, err := filepath.Glob(filepath.Join(fixtures, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no fixtures in %s", fixtures)
+	}
+	return files
 }
 
 type result struct {
@@ -71,15 +91,7 @@ func dump(t *testing.T, db string) string {
 }
 
 func TestImportFixturesTwiceChangesNothing(t *testing.T) {
-	entries, err := os.ReadDir(fixtures)
-	if err != nil {
-		t.Skipf("no fixtures: %v", err)
-	}
-	files := []string{"testdata/openshift/seed-imagestreammapping.yaml"}
-	for _, e := range entries {
-		files = append(files, filepath.Join(fixtures, e.Name()))
-	}
-	for _, f := range files {
+	for _, f := range fixtureFiles(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			db := newDB(t)
 			ok(t, lw(t, db, "", "import", "openshift", f))

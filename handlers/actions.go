@@ -504,10 +504,8 @@ func (h *Handler) formActions(c echo.Context, ns string, tags ...*views.TagView)
 		if t.Current == nil || t.Current.Image == "" {
 			continue
 		}
-		for i, rung := range ladder {
-			if rung == t.Name && i+1 < len(ladder) {
-				t.PromoteTo = ladder[i+1]
-			}
+		if next, ok := store.NextRung(ladder, t.Name); ok {
+			t.PromoteTo = next
 		}
 	}
 	return a

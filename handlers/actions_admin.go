@@ -9,14 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/labstack/echo/v4"
 
-	"layerwise/format"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -95,19 +92,6 @@ func (h *Handler) Settings(c echo.Context) error {
 	return render(c, http.StatusOK, views.ViewSettings(m))
 }
 
-// splitList reads a list separated by commas, semicolons, white space or
-// arrows ("latest → test → prod"), dropping blanks. No e-mail address or
-// tag name holds any of these.
-func splitList(s string) []string {
-	out := []string{}
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == '→' || unicode.IsSpace(r) }) {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // SaveSettings is POST /ns/{ns}/settings.
 func (h *Handler) SaveSettings(c echo.Context) error {
 	ns, ok, err := h.adminNamespace(c)
@@ -120,27 +104,12 @@ func (h *Handler) SaveSettings(c echo.Context) error {
 		m.Error, m.ErrorField = msg, field
 		return render(c, status, views.ViewSettings(m))
 	}
-	set := store.NamespaceSettings{Contacts: splitList(m.Contacts)}
-	switch th := strings.ToLower(m.Threshold); th {
-	case "", "default", "none":
-		clear := int64(-1)
-		set.ThresholdBytes = &clear
-	default:
-		n, err := format.ParseSize(m.Threshold)
-		if err != nil {
-			return failed("threshold", http.StatusBadRequest, err.Error())
-		}
-		set.ThresholdBytes = &n
-	}
-	if set.Ladder = splitList(m.Ladder); len(set.Ladder) == 0 {
-		set.Ladder = append([]string(nil), store.DefaultLadder...)
-	}
 	m.KeepTagRevisions, m.KeepYoungerThan = strings.TrimSpace(c.FormValue("keep_tag_revisions")), strings.TrimSpace(c.FormValue("keep_younger_than"))
-	keep, younger, field, err := parsePrunePolicy(m.KeepTagRevisions, m.KeepYoungerThan)
+	set, field, err := store.SettingsInput{Contacts: &m.Contacts, Threshold: &m.Threshold, Ladder: &m.Ladder,
+		KeepTagRevisions: &m.KeepTagRevisions, KeepYoungerThan: &m.KeepYoungerThan}.Parse()
 	if err != nil {
 		return failed(field, http.StatusBadRequest, err.Error())
 	}
-	set.PruneKeepTagRevisions, set.PruneKeepYoungerThan = &keep, &younger
 	if err := h.Ops.SetNamespace(c.Request().Context(), principal(c), ns.Name, set); err != nil {
 		status, msg := formStatus(c, err)
 		field := ""
@@ -291,31 +260,6 @@ func (h *Handler) RemoveMember(c echo.Context) error {
 	}
 	v := url.Values{"done": {"removed"}, "user": {user}}
 	return c.Redirect(http.StatusSeeOther, views.NamespaceMembersHref(ns.Name)+"?"+v.Encode())
-}
-
-// parsePrunePolicy reads the settings form's prune policy; "" (or
-// "default") clears the override, which the store takes as a negative value.
-func parsePrunePolicy(keepText, youngerText string) (int, time.Duration, string, error) {
-	keep, younger := -1, time.Duration(-1)
-	switch strings.ToLower(keepText) {
-	case "", "default":
-	default:
-		n, err := strconv.Atoi(keepText)
-		if err != nil || n < 0 || n > 1000 {
-			return 0, 0, "keep", fmt.Errorf("revisions kept per tag: %q is not a whole number from 0 to 1000 (empty means the platform's policy)", keepText)
-		}
-		keep = n
-	}
-	switch strings.ToLower(youngerText) {
-	case "", "default":
-	default:
-		d, err := time.ParseDuration(youngerText)
-		if err != nil || d < 0 {
-			return 0, 0, "younger", fmt.Errorf("keep revisions younger than: %q is not a duration such as 96h or 14d written as 336h (empty means the platform's policy)", youngerText)
-		}
-		younger = d
-	}
-	return keep, younger, "", nil
 }
 
 // durationInput writes a duration as a person types it: 96h, 90m, 1h30m.

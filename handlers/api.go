@@ -1,6 +1,6 @@
 package handlers
 
-// The JSON API of CONTRACT.md under /api/v1: the common parts. Reads need
+// The JSON API of docs/REFERENCE.md under /api/v1: the common parts. Reads need
 // the viewer role (canSee); every change goes through Ops, which checks the
 // role and writes the change and its audit record in one transaction.
 //
@@ -83,7 +83,7 @@ func (h *Handler) apiFail(c echo.Context, err error) error {
 // APINotFound answers unknown paths under /api/v1.
 func (h *Handler) APINotFound(c echo.Context) error {
 	return WriteAPIError(c, http.StatusNotFound, "no such API endpoint: "+c.Request().Method+" "+c.Request().URL.Path+
-		" (see the HTTP section of CONTRACT.md)")
+		" (see the HTTP section of docs/REFERENCE.md)")
 }
 
 // apiNamespace reads {ns} and checks the caller may see it: an invalid name

@@ -57,8 +57,8 @@ func (o *Ops) done() {
 }
 
 // SetTag is `oc tag`: editor in the destination namespace and, for a
-// source in another namespace, editor there too (DESIGN.md: promoting
-// across namespaces needs editor rights on both).
+// source in another namespace, editor there too (docs/REFERENCE.md,
+// "Roles": promoting across namespaces needs editor rights on both).
 func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, dst store.TagRef, opt store.TagOptions) (store.TagResult, error) {
 	if err := o.need(p, dst.Namespace, store.RoleEditor); err != nil {
 		return store.TagResult{}, err

@@ -66,10 +66,7 @@ func points(snaps []store.UsageSnapshot) []views.Point {
 
 // threshold is a namespace's own threshold or the global default.
 func (h *Handler) threshold(ns store.Namespace) int64 {
-	if ns.ThresholdBytes != nil {
-		return *ns.ThresholdBytes
-	}
-	return h.Threshold
+	return ns.Threshold(h.Threshold)
 }
 
 // Overview is "/": the registry total and the namespaces ranked by usage.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"layerwise/jobs/registry"
+	"layerwise/panics"
 	"layerwise/store"
 )
 
@@ -146,7 +147,7 @@ func (im *Importer) Run(ctx context.Context) (ImportStats, error) {
 		go func() {
 			defer wg.Done()
 			for t := range queue {
-				im.check(ctx, run, t)
+				im.safeCheck(ctx, run, t)
 			}
 		}()
 	}
@@ -290,6 +291,24 @@ func (im *Importer) failed(ctx context.Context, run *importRun, t store.Schedule
 		run.failed[host] = &hostFailure{reason: reason, message: err.Error()}
 	case !hostDown && host != "":
 		run.reached[host] = true // it answered
+	}
+}
+
+// safeCheck is check in a worker goroutine, which the scheduler's recover
+// does not reach: a panic on one tag fails the run (a panics.Error, so the
+// scheduler logs its stack and counts it) and the other tags go on.
+func (im *Importer) safeCheck(ctx context.Context, run *importRun, t store.ScheduledTag) {
+	var err error
+	func() {
+		defer panics.Recover(&err)
+		im.check(ctx, run, t)
+	}()
+	if err != nil {
+		run.mu.Lock()
+		defer run.mu.Unlock()
+		if _, first := panics.As(run.internal); !first {
+			run.internal = fmt.Errorf("import %s: %w", t.Ref, err)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"layerwise/jobs/registry"
+	"layerwise/panics"
 	"layerwise/store"
 )
 
@@ -301,5 +302,28 @@ func TestBackoffGrowsAcrossRuns(t *testing.T) {
 			t.Errorf("run %d: during the backoff %+v", i+1, st)
 		}
 		e.now = e.now.Add(want - want/2)
+	}
+}
+
+// A panic while checking one tag happens in a worker goroutine, out of the
+// scheduler's reach: it fails the run as a recovered panic (logged with its
+// stack and counted by the scheduler) instead of ending the process, and
+// the other tags are still checked.
+func TestAPanicInAnImportWorkerFailsTheRun(t *testing.T) {
+	e := newImportEnv(t, 2)
+	for i := range 3 {
+		ref := store.TagRef{Namespace: "team-a", Stream: fmt.Sprintf("app%d", i), Tag: "latest"}
+		repo := fmt.Sprintf("team-a/app%d:latest", i)
+		e.reg.push(t, repo)
+		e.schedule(t, ref, repo, "")
+	}
+	e.im.Checker = nil // a bug: the HEAD check dereferences nil
+	_, err := e.im.Run(context.Background())
+	pe, ok := panics.As(err)
+	if !ok {
+		t.Fatalf("run error = %v, want a recovered panic", err)
+	}
+	if !strings.Contains(string(pe.Stack), "jobs.(*Importer).check") {
+		t.Errorf("the stack does not show the check:\n%s", pe.Stack)
 	}
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,6 +19,9 @@ type PruneSettings struct {
 	Registry *registry.Deleter
 	// BatchTags bounds each transaction (default 500 tags).
 	BatchTags int
+	// RecordRun records the run on /jobs once the lock is held (the CLI;
+	// the scheduler records its own runs).
+	RecordRun bool
 }
 
 // PruneOutcome is what one run did.
@@ -31,33 +35,35 @@ type PruneOutcome struct {
 // two runs — the nightly job and `prune --confirm` — never overlap; then
 // deletes the dropped manifests from the managed registry and writes an
 // audit event. holder names the runner ("job", "cli").
-func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string, plan *store.PrunePlan) (PruneOutcome, error) {
-	var out PruneOutcome
-	err := s.WithLock(ctx, "prune", holder, func(renew func() error) error {
-		var err error
-		if plan == nil {
-			if plan, err = s.PlanPrune(ctx, set.Policy, nil); err != nil {
-				return err
+func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string, plan *store.PrunePlan) (out PruneOutcome, err error) {
+	// The lock's holder names this process, so that a run of a dead
+	// process is told from a live one (abandoned runs on /jobs).
+	lockHolder := holder + "@" + processName()
+	var run *store.JobRun // recorded once the lock is held
+	defer func() {
+		if run == nil && set.RecordRun && errors.Is(err, store.ErrBusy) {
+			// Refused: /jobs says so too.
+			if r, serr := s.StartJobRun(context.WithoutCancel(ctx), "prune", lockHolder); serr == nil {
+				run = &r
 			}
 		}
-		out.Plan = plan
-		out.Result, err = s.ApplyPrune(ctx, plan, store.ApplyOptions{Holder: holder, Locked: true, BatchTags: set.BatchTags,
-			QueueRegistry: set.Registry != nil})
-		if err != nil {
-			return err
+		if run != nil {
+			finishPruneRun(ctx, s, *run, holder, out, err)
 		}
-		if set.Registry != nil {
-			if err := renew(); err != nil {
-				return err
-			}
-			d, err := set.Registry.DeletePending(ctx, s)
-			out.Registry = &d
-			if err != nil {
-				return fmt.Errorf("registry %s: %w", set.Registry.URL, err)
+	}()
+	locked := func(renew func() error) error {
+		return prune(ctx, s, set, holder, lockHolder, plan, &out, &run, renew)
+	}
+	err = s.WithLock(ctx, "prune", lockHolder, locked)
+	if errors.Is(err, store.ErrBusy) {
+		// The holder may be a process of this host that died (kill -9):
+		// then take its lock over now rather than after its TTL.
+		if l, lerr := s.Lock(ctx, "prune"); lerr == nil && deadHere(l.Holder) {
+			if err = s.BreakLock(ctx, "prune", l.Holder); err == nil {
+				err = s.WithLock(ctx, "prune", lockHolder, locked)
 			}
 		}
-		return nil
-	})
+	}
 	if out.Plan != nil && (err == nil || out.Result.Revisions+out.Result.Images > 0) {
 		// Record what changed, also when a run failed half way.
 		after := out.Summary()
@@ -71,6 +77,51 @@ func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string
 		}
 	}
 	return out, err
+}
+
+// prune is one run holding the lock: record it (CLI), plan if needed, apply,
+// then delete from the managed registry.
+func prune(ctx context.Context, s *store.Store, set PruneSettings, holder, lockHolder string, plan *store.PrunePlan,
+	out *PruneOutcome, run **store.JobRun, renew func() error) error {
+	var err error
+	if set.RecordRun {
+		r, err := s.StartJobRun(ctx, "prune", lockHolder)
+		if err != nil {
+			return fmt.Errorf("record the prune run: %w", err)
+		}
+		*run = &r
+	}
+	if plan == nil {
+		if plan, err = s.PlanPrune(ctx, set.Policy, nil); err != nil {
+			return err
+		}
+	}
+	out.Plan = plan
+	out.Result, err = s.ApplyPrune(ctx, plan, store.ApplyOptions{Holder: lockHolder, Locked: true, BatchTags: set.BatchTags,
+		QueueRegistry: set.Registry != nil})
+	if err != nil {
+		return err
+	}
+	if set.Registry != nil {
+		if err := renew(); err != nil {
+			return err
+		}
+		d, err := set.Registry.DeletePending(ctx, s)
+		out.Registry = &d
+		if err != nil {
+			return fmt.Errorf("registry %s: %w", set.Registry.URL, err)
+		}
+	}
+	return nil
+}
+
+// finishPruneRun records how a run that the CLI started ended.
+func finishPruneRun(ctx context.Context, s *store.Store, run store.JobRun, holder string, out PruneOutcome, err error) {
+	run.Status, run.Count, run.BytesFreed, run.Message = "ok", out.Result.Revisions, out.Result.BytesFreed, holder+": "+out.Summary()
+	if err != nil {
+		run.Status, run.Message = "failed", holder+": "+err.Error()
+	}
+	_ = s.FinishJobRun(context.WithoutCancel(ctx), run) // the run's own error matters more
 }
 
 // Summary is one line, in the manner of `oc adm prune images`.

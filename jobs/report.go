@@ -51,18 +51,23 @@ type reportInput struct {
 func loadReportInput(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time) (*reportInput, error) {
 	in := &reportInput{u: u, set: set, now: now, week: store.ISOWeek(now), nss: map[string]store.Namespace{}, weeksOver: map[int64]int{}}
 	in.set.BaseURL = strings.TrimRight(set.BaseURL, "/")
-	nss, err := s.ListNamespaces(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range nss {
-		in.nss[n.Name] = n
-	}
-	// "Last week" is the newest snapshot a week ago, give or take three days.
-	if in.lastWeek, err = s.SnapshotsBefore(ctx, now.AddDate(0, 0, -7).Add(72*time.Hour), 6*24*time.Hour); err != nil {
-		return nil, err
-	}
-	deliveries, err := s.Deliveries(ctx, store.ISOWeek(now.AddDate(-1, 0, 0)))
+	// Settings, last week's snapshots and the delivery log from one view.
+	var deliveries []store.ReportDelivery
+	err := s.Snapshot(ctx, func(s *store.Store) error {
+		nss, err := s.ListNamespaces(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range nss {
+			in.nss[n.Name] = n
+		}
+		// "Last week" is the newest snapshot a week ago, give or take three days.
+		if in.lastWeek, err = s.SnapshotsBefore(ctx, now.AddDate(0, 0, -7).Add(72*time.Hour), 6*24*time.Hour); err != nil {
+			return err
+		}
+		deliveries, err = s.Deliveries(ctx, store.ISOWeek(now.AddDate(-1, 0, 0)))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -84,10 +89,7 @@ func loadReportInput(ctx context.Context, s *store.Store, u *store.Usage, set Re
 }
 
 func (in *reportInput) threshold(ns string) int64 {
-	if n, ok := in.nss[ns]; ok && n.ThresholdBytes != nil {
-		return *n.ThresholdBytes
-	}
-	return in.set.Threshold
+	return in.nss[ns].Threshold(in.set.Threshold)
 }
 
 func (in *reportInput) link(path string) string { return in.set.BaseURL + path }

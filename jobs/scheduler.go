@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"layerwise/panics"
 	"layerwise/store"
 )
 
@@ -50,6 +50,8 @@ type Scheduler struct {
 	running map[string]*sync.Mutex
 	// OnRun is called after each run (metrics).
 	OnRun func(job, status string, d time.Duration)
+	// OnPanic is called when a run panicked (metrics).
+	OnPanic func(job string)
 	// Holder names this replica in the leases (default host:pid:random).
 	Holder string
 	// LeaseTTL bounds how long a replica that died mid-run keeps a job from
@@ -169,7 +171,7 @@ func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
 		}
 	}()
 	start := time.Now()
-	run, err := sc.store.StartJobRun(ctx, name)
+	run, err := sc.store.StartJobRun(ctx, name, sc.Holder)
 	if err != nil {
 		sc.log.Error("job not started: cannot record the run", "job", name, "err", err)
 		return false
@@ -177,7 +179,15 @@ func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
 	res, err := safeRun(ctx, job.Run)
 	run.Count, run.BytesFreed, run.Message = res.Count, res.BytesFreed, res.Message
 	run.Status = "ok"
-	if err != nil {
+	if pe, ok := panics.As(err); ok {
+		// A bug, not bad luck: the stack goes to the log, the run is
+		// failed on /jobs and counted; the process and the next runs go on.
+		run.Status, run.Message = "failed", err.Error()
+		sc.log.Error("job panicked", "job", name, "err", err, "stack", string(pe.Stack), "duration", time.Since(start))
+		if sc.OnPanic != nil {
+			sc.OnPanic(name)
+		}
+	} else if err != nil {
 		run.Status, run.Message = "failed", err.Error()
 		sc.log.Error("job failed", "job", name, "err", err, "duration", time.Since(start))
 	} else {
@@ -226,10 +236,6 @@ func defaultHolder() string {
 }
 
 func safeRun(ctx context.Context, fn func(context.Context) (Result, error)) (res Result, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
-		}
-	}()
+	defer panics.Recover(&err)
 	return fn(ctx)
 }

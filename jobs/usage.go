@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"layerwise/panics"
 	"layerwise/store"
 )
 
@@ -28,6 +29,9 @@ type UsageCache struct {
 	VersionEvery time.Duration
 	// OnRefresh is called with each new result (metrics).
 	OnRefresh func(*store.Usage)
+	// OnPanic is called when a computation panicked (metrics); the last
+	// good figures stay served.
+	OnPanic func(job string)
 
 	mu    sync.RWMutex
 	cur   *store.Usage
@@ -76,13 +80,18 @@ func (c *UsageCache) Invalidate() {
 	}
 }
 
-// Refresh computes now.
-func (c *UsageCache) Refresh(ctx context.Context) (*store.Usage, error) {
+// UsageRefreshJob names usage computations that failed on /jobs.
+const UsageRefreshJob = "usage-refresh"
+
+// Refresh computes now. A panic in the computation comes back as a
+// panics.Error and leaves the figures served before it in place.
+func (c *UsageCache) Refresh(ctx context.Context) (u *store.Usage, err error) {
+	defer panics.Recover(&err)
 	fp, err := c.store.Fingerprint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := c.store.ComputeUsage(ctx, c.policy)
+	u, err = c.store.ComputeUsage(ctx, c.policy)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +110,9 @@ func (c *UsageCache) Run(ctx context.Context) {
 	refresh := func(why string) {
 		start := time.Now()
 		if _, err := c.Refresh(ctx); err != nil {
-			if ctx.Err() == nil {
+			if pe, ok := panics.As(err); ok {
+				c.panicked(ctx, pe)
+			} else if ctx.Err() == nil {
 				c.log.Error("usage computation failed", "err", err)
 			}
 			return
@@ -145,6 +156,24 @@ func (c *UsageCache) Run(ctx context.Context) {
 			// Bulk loads (generate, db copy) write outside Store.Tx.
 			check()
 		}
+	}
+}
+
+// panicked logs a panic of the background computation with its stack,
+// counts it and records it on /jobs as a failed run.
+func (c *UsageCache) panicked(ctx context.Context, pe *panics.Error) {
+	c.log.Error("usage computation panicked; the last good figures stay served", "err", pe, "stack", string(pe.Stack))
+	if c.OnPanic != nil {
+		c.OnPanic(UsageRefreshJob)
+	}
+	ctx = context.WithoutCancel(ctx)
+	run, err := c.store.StartJobRun(ctx, UsageRefreshJob, "usage-cache")
+	if err == nil {
+		run.Status, run.Message = "failed", pe.Error()
+		err = c.store.FinishJobRun(ctx, run)
+	}
+	if err != nil {
+		c.log.Error("cannot record the failed usage computation", "err", err)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // Role is what a user may do in a namespace; each includes the ones below.
 type Role int
 
-// The roles of CONTRACT.md.
+// The roles of docs/REFERENCE.md ("Roles").
 const (
 	RoleNone Role = iota
 	RoleViewer

@@ -73,16 +73,25 @@ func Copy(ctx context.Context, src, dst *Store, progress func(CopyTable)) ([]Cop
 	}
 	defer tx.Rollback() // a no-op after Commit
 	var done []CopyTable
-	for _, t := range tables {
-		n, err := copyTable(ctx, src, dst, conn, tx, t)
-		if err != nil {
-			return nil, fmt.Errorf("copy %s: %w", t, err)
+	// Every source table from one snapshot: a serving source keeps taking
+	// pushes, and a copy whose tables were read at different moments would
+	// hold history rows naming images it never copied.
+	err = src.Snapshot(ctx, func(src *Store) error {
+		for _, t := range tables {
+			n, err := copyTable(ctx, src, dst, conn, tx, t)
+			if err != nil {
+				return fmt.Errorf("copy %s: %w", t, err)
+			}
+			ct := CopyTable{Name: t, Rows: n}
+			done = append(done, ct)
+			if progress != nil {
+				progress(ct)
+			}
 		}
-		ct := CopyTable{Name: t, Rows: n}
-		done = append(done, ct)
-		if progress != nil {
-			progress(ct)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if dst.postgres() {
 		if _, err := tx.ExecContext(ctx, FixSequencesSQL); err != nil {

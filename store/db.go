@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -24,6 +25,9 @@ type Store struct {
 	now     func() time.Time
 	dialect string // "sqlite" or "postgres"
 	maxBlob int64  // the largest blob size accepted; 0: DefaultMaxBlobSize
+	// snapshot: this Store reads one consistent view (Snapshot); nested
+	// Snapshot calls reuse it.
+	snapshot bool
 
 	dummy *dummyHash // shared by the Stores of transactions
 }
@@ -172,6 +176,47 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		}
 		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob})
 	})
+}
+
+// Snapshot runs fn against one consistent view of the database, for reads
+// that take several statements to build one picture (usage, prune plan,
+// exports, db copy): rows written meanwhile by other requests, replicas or
+// the CLI are either all visible or not at all, so ids, links and sizes read
+// by separate statements agree. Inside Tx or another Snapshot it reuses
+// that view. fn must not write.
+func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
+	if s.snapshot || inTx(s.db) {
+		return fn(s)
+	}
+	if s.postgres() {
+		// REPEATABLE READ: every statement sees the transaction's first
+		// snapshot. Read-only, so it never takes the writer lock.
+		return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+			return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, snapshot: true})
+		}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	}
+	// SQLite: the pool's transactions are BEGIN IMMEDIATE (one writer), which
+	// would make a long read block every writer. A plain deferred BEGIN on
+	// one connection gives WAL's read snapshot from its first SELECT to the
+	// end, and writers go on meanwhile.
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	// Ends the read even when ctx is cancelled: the connection goes back to
+	// the pool with no transaction open.
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // a read has nothing to undo
+	db := s.db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
+	db.Statement.ConnPool = conn
+	return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, snapshot: true})
 }
 
 func inTx(db *gorm.DB) bool {

@@ -36,28 +36,43 @@ func (p StreamPage) More() bool {
 	return false
 }
 
-// GetStreamPage is GetStream with every tag's history cut to w.
-func (s *Store) GetStreamPage(ctx context.Context, ref StreamRef, w HistoryWindow) (StreamPage, error) {
-	if w.Offset < 0 || w.Limit < 1 {
-		return StreamPage{}, invalidf("a history window starts at 0 or later and holds at least one entry (got %d, %d)", w.Offset, w.Limit)
+// GetStreamPage is GetStream with every tag's history cut to w, read in
+// one snapshot as GetStream is.
+func (s *Store) GetStreamPage(ctx context.Context, ref StreamRef, w HistoryWindow) (p StreamPage, err error) {
+	if err := w.validate(); err != nil {
+		return p, err
 	}
-	st, err := s.findStream(ctx, ref)
-	if err != nil {
-		return StreamPage{}, err
-	}
-	pages, err := s.loadStreams(ctx, []ImageStream{st}, map[int64]string{st.NamespaceID: ref.Namespace}, &w)
-	if err != nil {
-		return StreamPage{}, err
-	}
-	return pages[0], nil
+	err = s.Snapshot(ctx, func(s *Store) error {
+		st, err := s.findStream(ctx, ref)
+		if err != nil {
+			return err
+		}
+		pages, err := s.loadStreams(ctx, []ImageStream{st}, map[int64]string{st.NamespaceID: ref.Namespace}, &w)
+		if err == nil {
+			p = pages[0]
+		}
+		return err
+	})
+	return p, err
 }
 
 // ListStreamPages is ListStreams with every tag's history cut to w.
-func (s *Store) ListStreamPages(ctx context.Context, ns string, w HistoryWindow) ([]StreamPage, error) {
-	if w.Offset < 0 || w.Limit < 1 {
-		return nil, invalidf("a history window starts at 0 or later and holds at least one entry (got %d, %d)", w.Offset, w.Limit)
+func (s *Store) ListStreamPages(ctx context.Context, ns string, w HistoryWindow) (out []StreamPage, err error) {
+	if err := w.validate(); err != nil {
+		return nil, err
 	}
-	return s.listStreams(ctx, ns, &w)
+	err = s.Snapshot(ctx, func(s *Store) error {
+		out, err = s.listStreams(ctx, ns, &w)
+		return err
+	})
+	return out, err
+}
+
+func (w HistoryWindow) validate() error {
+	if w.Offset < 0 || w.Limit < 1 {
+		return invalidf("a history window starts at 0 or later and holds at least one entry (got %d, %d)", w.Offset, w.Limit)
+	}
+	return nil
 }
 
 // historyLengths adds the history length of every tag of the streams to

@@ -195,11 +195,63 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 	return hits, nil
 }
 
-// StartJobRun records the start of a job run.
-func (s *Store) StartJobRun(ctx context.Context, job string) (JobRun, error) {
-	run := JobRun{Job: job, Started: s.now(), Status: "running"}
-	err := s.conn(ctx).Create(&run).Error
+// StartJobRun records the start of a run of job by holder, the lease or
+// lock holder that runs it. First, runs of the same job still marked running
+// whose holder no longer holds the job's lease ("run:"+job) or lock (job)
+// are marked abandoned: their process died mid-run (kill -9, a lost node)
+// and would otherwise show as running forever.
+func (s *Store) StartJobRun(ctx context.Context, job, holder string) (JobRun, error) {
+	run := JobRun{Job: job, Holder: holder, Started: s.now(), Status: "running"}
+	err := s.Tx(ctx, func(tx *Store) error {
+		if err := tx.abandonDeadRuns(ctx, job); err != nil {
+			return fmt.Errorf("mark abandoned runs of %s: %w", job, err)
+		}
+		return tx.conn(ctx).Create(&run).Error
+	})
 	return run, err
+}
+
+// AbandonedMessage is what /jobs says of a run whose holder died.
+const AbandonedMessage = "abandoned: the run stopped without finishing (its process died or lost its lease); what it committed stays"
+
+func (s *Store) abandonDeadRuns(ctx context.Context, job string) error {
+	db := s.conn(ctx)
+	var stale []JobRun
+	if err := db.Where("job = ? AND status = ?", job, "running").Find(&stale).Error; err != nil {
+		return err
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	live := map[string]bool{}
+	var leases []JobLease
+	// Leases run on the wall clock, locks on the store's (see each).
+	if err := db.Where("name = ? AND expires_at > ?", "run:"+job, time.Now().UTC()).Find(&leases).Error; err != nil {
+		return err
+	}
+	for _, l := range leases {
+		live[l.Holder] = true
+	}
+	var locks []Lock
+	if err := db.Where("name = ? AND expires_at > ?", job, s.now()).Find(&locks).Error; err != nil {
+		return err
+	}
+	for _, l := range locks {
+		live[l.Holder] = true
+	}
+	for _, r := range stale {
+		// A row from before holders were recorded is abandoned only when
+		// nobody runs the job.
+		if live[r.Holder] || r.Holder == "" && len(live) > 0 {
+			continue
+		}
+		err := db.Model(&JobRun{}).Where("id = ? AND status = ?", r.ID, "running").
+			Updates(map[string]any{"status": "abandoned", "message": AbandonedMessage}).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FinishJobRun records how a run ended.

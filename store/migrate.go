@@ -67,7 +67,15 @@ var migrations = []migration{
 		return tx.AutoMigrate(&ImportCheck{}, &RegistryBackoff{})
 	}},
 	{"0006_leases", migrateLeases},
-	{"0007_blob_size_source", migrateBlobSizeSource},
+	{"0007_job_run_holder", func(tx *gorm.DB) error {
+		// job_runs.holder: who runs it, so that a run whose holder died is
+		// told from one still going (Store.StartJobRun).
+		if !tx.Migrator().HasColumn(&JobRun{}, "Holder") {
+			return tx.Migrator().AddColumn(&JobRun{}, "Holder")
+		}
+		return nil
+	}},
+	{"0008_blob_size_source", migrateBlobSizeSource},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

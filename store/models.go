@@ -161,11 +161,13 @@ type UsageSnapshot struct {
 
 // JobRun is one run of a scheduled job.
 type JobRun struct {
-	ID         int64     `gorm:"primaryKey"`
-	Job        string    `gorm:"not null;index:ix_job_runs_job_started,priority:1"`
-	Started    time.Time `gorm:"not null;index:ix_job_runs_job_started,priority:2"`
-	Finished   *time.Time
-	Status     string `gorm:"not null;default:''"` // running, ok, failed
+	ID       int64     `gorm:"primaryKey"`
+	Job      string    `gorm:"not null;index:ix_job_runs_job_started,priority:1"`
+	Started  time.Time `gorm:"not null;index:ix_job_runs_job_started,priority:2"`
+	Finished *time.Time
+	Status   string `gorm:"not null;default:''"` // running, ok, failed, abandoned
+	// Holder is the lease or lock holder running it (empty before 0007).
+	Holder     string `gorm:"not null;default:''"`
 	Count      int64  `gorm:"not null;default:0"`
 	BytesFreed int64  `gorm:"not null;default:0"`
 	Message    string `gorm:"not null;default:''"`

@@ -6,7 +6,7 @@ import (
 	"unicode"
 )
 
-// The name rules of DESIGN.md ("Names"), quoted in every refusal so a person
+// The name rules of docs/REFERENCE.md ("Names"), quoted in every refusal so a person
 // can see what to change.
 const (
 	streamNameRule    = `^[a-z0-9]+(?:[._-][a-z0-9]+)*$`

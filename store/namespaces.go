@@ -32,7 +32,8 @@ func (s *Store) SetNamespace(ctx context.Context, name string, set NamespaceSett
 			}
 		}
 	}
-	if set.Ladder != nil {
+	// An empty ladder clears the namespace's own (DefaultLadder applies).
+	if len(set.Ladder) > 0 {
 		if len(set.Ladder) < 2 {
 			return invalidf("a promotion ladder needs at least two tags, e.g. latest,test,prod")
 		}

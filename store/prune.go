@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -395,9 +396,11 @@ type ApplyOptions struct {
 	Locked bool
 }
 
-// LockTTL is how long a prune lock lives without being renewed; a run
-// renews it every batch, so only a dead run's lock expires.
-const LockTTL = 10 * time.Minute
+// LockTTL is how long a prune lock lives without being renewed. WithLock
+// renews it every LockTTL/3 while its run goes on (and ApplyPrune every
+// batch), so only a dead run's lock expires, and the next run waits at
+// most this long after a kill -9.
+const LockTTL = time.Minute
 
 // AcquireLock takes the named lock for holder, or fails with ErrBusy. An
 // expired lock (its holder died) is taken over.
@@ -416,8 +419,8 @@ func (s *Store) AcquireLock(ctx context.Context, name, holder string, ttl time.D
 		if err := db.Where("name = ?", name).Take(&l).Error; err != nil {
 			return kindError{ErrBusy, fmt.Sprintf("another %s run is in progress; try again later", name)}
 		}
-		return kindError{ErrBusy, fmt.Sprintf("another %s run (%s, started %s) is in progress; try again when it has finished",
-			name, l.Holder, l.AcquiredAt.UTC().Format(time.RFC3339))}
+		return kindError{ErrBusy, fmt.Sprintf("another %s run (%s, started %s) is in progress; try again when it has finished (if it died, its lock expires at %s)",
+			name, l.Holder, l.AcquiredAt.UTC().Format(time.RFC3339), l.ExpiresAt.UTC().Format(time.RFC3339))}
 	}
 	return nil
 }
@@ -429,6 +432,25 @@ func (s *Store) WithLock(ctx context.Context, name, holder string, fn func(renew
 		return err
 	}
 	defer s.ReleaseLock(context.WithoutCancel(ctx), name, holder)
+	// A heartbeat keeps the lock while fn works on something long (a
+	// registry's deletions); a renewal that fails is seen by fn's own renew.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = s.RenewLock(context.WithoutCancel(ctx), name, holder, LockTTL)
+			}
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
 	return fn(func() error { return s.RenewLock(ctx, name, holder, LockTTL) })
 }
 
@@ -442,6 +464,23 @@ func (s *Store) RenewLock(ctx context.Context, name, holder string, ttl time.Dur
 		return kindError{ErrBusy, fmt.Sprintf("lost the %s lock (it expired and another run took it)", name)}
 	}
 	return nil
+}
+
+// Lock returns the named lock as it is (ErrNotFound when nobody holds it).
+func (s *Store) Lock(ctx context.Context, name string) (Lock, error) {
+	var l Lock
+	err := s.conn(ctx).Where("name = ?", name).Take(&l).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return l, notFoundf("nobody holds the %s lock", name)
+	}
+	return l, err
+}
+
+// BreakLock removes the lock of a holder known to be dead (its process is
+// gone); only that holder's lock goes, so a run that took it meanwhile keeps
+// its own.
+func (s *Store) BreakLock(ctx context.Context, name, deadHolder string) error {
+	return s.ReleaseLock(ctx, name, deadHolder)
 }
 
 // ReleaseLock gives a held lock back.

@@ -348,7 +348,15 @@ func snapshots(rows []eventRow) []EventSnapshot {
 }
 
 // GetStream returns one stream with its tags (in creation order) and histories.
-func (s *Store) GetStream(ctx context.Context, ref StreamRef) (StreamSnapshot, error) {
+func (s *Store) GetStream(ctx context.Context, ref StreamRef) (snap StreamSnapshot, err error) {
+	err = s.Snapshot(ctx, func(s *Store) error {
+		snap, err = s.getStream(ctx, ref)
+		return err
+	})
+	return snap, err
+}
+
+func (s *Store) getStream(ctx context.Context, ref StreamRef) (StreamSnapshot, error) {
 	st, err := s.findStream(ctx, ref)
 	if err != nil {
 		return StreamSnapshot{}, err
@@ -362,12 +370,18 @@ func (s *Store) GetStream(ctx context.Context, ref StreamRef) (StreamSnapshot, e
 
 // ListStreams returns every stream of a namespace ("" = all namespaces),
 // ordered by namespace and name, in a fixed number of queries.
-func (s *Store) ListStreams(ctx context.Context, ns string) ([]StreamSnapshot, error) {
-	pages, err := s.listStreams(ctx, ns, nil)
+// One snapshot: streams, tags and histories agree (an export or `get is`
+// never shows a tag whose history was written after its stream was read).
+func (s *Store) ListStreams(ctx context.Context, ns string) (out []StreamSnapshot, err error) {
+	var pages []StreamPage
+	err = s.Snapshot(ctx, func(s *Store) error {
+		pages, err = s.listStreams(ctx, ns, nil)
+		return err
+	})
 	if err != nil || pages == nil {
 		return nil, err
 	}
-	out := make([]StreamSnapshot, len(pages))
+	out = make([]StreamSnapshot, len(pages))
 	for i, p := range pages {
 		out[i] = p.StreamSnapshot
 	}

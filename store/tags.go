@@ -516,10 +516,8 @@ func (s *Store) NextRung(ctx context.Context, ns, from string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for i, rung := range ladder {
-		if rung == from && i+1 < len(ladder) {
-			return ladder[i+1], nil
-		}
+	if next, ok := NextRung(ladder, from); ok {
+		return next, nil
 	}
 	return "", invalidf("%q has no next step on the promotion ladder %s of namespace %s; name the destination tag",
 		from, strings.Join(ladder, " → "), ns)

@@ -92,7 +92,8 @@ type Policy struct {
 	KeepYoungerThan  time.Duration
 }
 
-// DefaultPolicy is the seeds' rule: keep 3 revisions, and anything younger than 96h.
+// DefaultPolicy keeps 3 revisions per tag, and anything younger than 96h
+// (docs/REFERENCE.md, LAYERWISE_KEEP_*).
 var DefaultPolicy = Policy{KeepTagRevisions: 3, KeepYoungerThan: 96 * time.Hour}
 
 // ComputeUsage computes the usage of the whole registry in one set-based
@@ -165,7 +166,19 @@ type graph struct {
 // (group_concat per image, per tag, per 1024 blobs) so that the driver
 // crosses into SQLite a few hundred thousand times instead of ~10 million:
 // per-row driver overhead, not SQLite, was most of the time.
-func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
+//
+// It reads in one snapshot: the arrays are sized by MAX(id) and indexed by
+// the ids later statements return, so a row written between two statements
+// would otherwise index past them (the crash of two editors tagging at once).
+func (s *Store) loadGraph(ctx context.Context) (g *graph, err error) {
+	err = s.Snapshot(ctx, func(s *Store) error {
+		g, err = s.readGraph(ctx)
+		return err
+	})
+	return g, err
+}
+
+func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 	db := s.conn(ctx)
 	g := &graph{children: map[int64][]int64{}, pinned: map[int64][]int64{}}
 
@@ -229,8 +242,14 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 		if err := sc(&img, &raw); err != nil {
 			return err
 		}
+		if img <= 0 || img > maxImage {
+			return fmt.Errorf("image id %d out of range", img)
+		}
 		g.blobStart[img] = int32(len(g.blobList))
 		err := eachInts(raw, 1, func(v []int64) error {
+			if v[0] <= 0 || v[0] > maxBlob {
+				return fmt.Errorf("blob id %d out of range", v[0])
+			}
 			g.blobList = append(g.blobList, int32(v[0]))
 			return nil
 		})
@@ -259,6 +278,9 @@ func (s *Store) loadGraph(ctx context.Context) (*graph, error) {
 		var known bool
 		if err := sc(&id, &digest, &known, &created); err != nil {
 			return err
+		}
+		if id <= 0 || id > maxImage {
+			return fmt.Errorf("image id %d out of range", id)
 		}
 		g.digest[id], g.known[id], g.imgCreated[id] = digest, known, created
 		return nil

@@ -219,6 +219,8 @@ func jobStatusClass(status string) string {
 		return "badge badge-danger"
 	case "running":
 		return "badge badge-info"
+	case "abandoned":
+		return "badge badge-warn"
 	}
 	return "badge"
 }

@@ -3,7 +3,7 @@ package views
 import "time"
 
 // Report is one namespace's weekly registry-usage e-mail. Every figure is
-// counted once in its own scope (see DESIGN.md); the handlers, the CLI and
+// counted once in its own scope (see docs/ARCHITECTURE.md); the handlers, the CLI and
 // the weekly job fill it from one usage computation.
 type Report struct {
 	Namespace      string

@@ -16,7 +16,7 @@ import (
 	"layerwise/store"
 )
 
-// The JSON API of CONTRACT.md, through the real server with the demo data.
+// The JSON API of docs/REFERENCE.md, through the real server with the demo data.
 
 // apiCall is one request to the API.
 type apiCall struct {

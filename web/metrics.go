@@ -18,6 +18,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	jobRuns   *prometheus.CounterVec
 	jobTime   *prometheus.HistogramVec
+	panics    *prometheus.CounterVec
 	nsBytes   *prometheus.GaugeVec
 	regBytes  prometheus.Gauge
 	reclaimMe prometheus.Gauge
@@ -34,13 +35,15 @@ func newMetrics() *metrics {
 		Help: "Scheduled job runs by job and status (ok, failed)."}, []string{"job", "status"})
 	m.jobTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "layerwise_job_duration_seconds",
 		Help: "Scheduled job run time.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, []string{"job"})
+	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layerwise_panics_total",
+		Help: "Panics recovered in background work (jobs, the usage computation), by job."}, []string{"job"})
 	m.nsBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layerwise_namespace_bytes",
 		Help: "Registry bytes of a namespace, shared layers counted once."}, []string{"namespace"})
 	m.regBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "layerwise_registry_bytes",
 		Help: "Registry bytes, every blob counted once."})
 	m.reclaimMe = prometheus.NewGauge(prometheus.GaugeOpts{Name: "layerwise_registry_reclaimable_bytes",
 		Help: "Bytes the prune policy would free."})
-	m.reg.MustRegister(m.requests, m.latency, m.jobRuns, m.jobTime, m.nsBytes, m.regBytes, m.reclaimMe,
+	m.reg.MustRegister(m.requests, m.latency, m.jobRuns, m.jobTime, m.panics, m.nsBytes, m.regBytes, m.reclaimMe,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -72,6 +75,8 @@ func (m *metrics) usage(u *store.Usage) {
 		m.nsBytes.WithLabelValues(n.Name).Set(float64(n.Bytes))
 	}
 }
+
+func (m *metrics) panicked(job string) { m.panics.WithLabelValues(job).Inc() }
 
 func (m *metrics) job(name, status string, d time.Duration) {
 	m.jobRuns.WithLabelValues(name, status).Inc()

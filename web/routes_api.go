@@ -12,7 +12,7 @@ import (
 	"layerwise/handlers"
 )
 
-// apiRoutes are the JSON API of CONTRACT.md under /api/v1.
+// apiRoutes are the JSON API of docs/REFERENCE.md under /api/v1.
 //
 // Authentication runs in a Pre middleware (apiGate): before the global
 // CSRF middleware, so that a bad credential is answered 401 rather than
@@ -157,7 +157,7 @@ func (srv *Server) writeAPIError(c echo.Context, err error) {
 			msg = "missing or invalid CSRF token: a call authenticated by the session cookie must send the token of the session's pages " +
 				"in X-CSRF-Token; scripts should use Authorization: Bearer TOKEN instead"
 		case he.Code == http.StatusNotFound:
-			msg = "no such API endpoint: " + req.Method + " " + req.URL.Path + " (see the HTTP section of CONTRACT.md)"
+			msg = "no such API endpoint: " + req.Method + " " + req.URL.Path + " (see the HTTP section of docs/REFERENCE.md)"
 		case he.Code == http.StatusMethodNotAllowed:
 			msg = "method " + req.Method + " is not allowed on " + req.URL.Path
 		case he.Code == http.StatusRequestEntityTooLarge:

@@ -109,6 +109,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
 	srv.usage.OnRefresh = srv.metrics.usage
+	srv.usage.OnPanic = srv.metrics.panicked
 	if cfg.RegistryURL != "" {
 		m, err := registry.NewManaged(cfg.RegistryURL, cfg.RegistryAuthFile)
 		if err != nil {
@@ -152,6 +153,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		sched.OnRun = srv.metrics.job
+		sched.OnPanic = srv.metrics.panicked
 		srv.sched = sched
 	}
 	srv.echo = srv.routes()

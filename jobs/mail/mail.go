@@ -31,7 +31,7 @@ type Sender interface {
 	Send(ctx context.Context, msgs []Message) ([]error, error)
 }
 
-// Config is the SMTP settings of CONTRACT.md.
+// Config is the SMTP settings (LAYERWISE_SMTP_*, docs/REFERENCE.md).
 type Config struct {
 	Host     string
 	Port     int

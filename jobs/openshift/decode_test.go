@@ -238,7 +238,7 @@ func TestDecodeFixtures(t *testing.T) {
 			},
 		},
 	}
-	covered := map[string]bool{}
+	covered := map[string]bool{"seed-imagestreammapping.yaml": true} // TestDecodeSeedMapping
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			covered[tt.file] = true
@@ -256,7 +256,7 @@ func ptr[T any](v T) *T { return &v }
 
 func TestDecodeSeedMapping(t *testing.T) {
 	now := mustTime(t, "2026-11-20T12:00:00Z")
-	objs := decodeFile(t, "../../testdata/openshift/seed-imagestreammapping.yaml", Options{Now: now})
+	objs := decodeFile(t, fixture(t, "seed-imagestreammapping.yaml"), Options{Now: now})
 	eq(t, "objects", len(objs), 1)
 	o := objs[0]
 	eq(t, "object", o.String(), `ImageStreamMapping "test/origin-ruby-sample"`)
@@ -442,12 +442,11 @@ spec:
 	}
 }
 
-// registryFile reads one of the shared registry fixtures: a manifest whose
-// sha256 is the digest its manifest list gives.
+// registryFile reads one of the registry fixtures: a manifest whose sha256
+// is the digest its manifest list gives.
 func registryFile(t *testing.T, name string) (string, string) {
 	t.Helper()
-	fixture(t, "")
-	b, err := os.ReadFile(filepath.Join(fixtureDir, "../registry", "openshift-openshift-apiserver__pkg-image-apiserver-importer-testdata-"+name))
+	b, err := os.ReadFile(filepath.Join(registryDir, "openshift-openshift-apiserver__pkg-image-apiserver-importer-testdata-"+name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,24 +12,37 @@ import (
 	"layerwise/store"
 )
 
-const fixtureDir = "../../../shared/fixtures/openshift"
+// fixtureDir holds real `oc` output (its README.md says where each file
+// comes from); registryDir real registry manifests and configs.
+const (
+	fixtureDir  = "../../testdata/openshift"
+	registryDir = "../../testdata/registry"
+)
 
-// fixture returns the path of a shared fixture, skipping the test when the
-// shared directory is not checked out next to the repository.
+// fixture returns the path of an OpenShift fixture.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	if _, err := os.Stat(fixtureDir); err != nil {
-		t.Skipf("shared fixtures not available at %s (they live beside the repository): %v", fixtureDir, err)
+	p := filepath.Join(fixtureDir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("fixture %s: %v", p, err)
 	}
-	return filepath.Join(fixtureDir, name)
+	return p
 }
 
+// allFixtures are every OpenShift fixture: the JSON and YAML files of
+// fixtureDir (not its README).
 func allFixtures(t *testing.T) []string {
 	t.Helper()
-	fixture(t, "")
-	files, err := filepath.Glob(filepath.Join(fixtureDir, "*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in %s: %v", fixtureDir, err)
+	var files []string
+	for _, pat := range []string{"*.json", "*.yaml"} {
+		m, err := filepath.Glob(filepath.Join(fixtureDir, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no fixtures in %s", fixtureDir)
 	}
 	return files
 }

@@ -33,7 +33,7 @@ type fakeCluster struct {
 	failAt   map[string]int // collection → page (1-based) that fails
 }
 
-// newFakeCluster serves every ImageStream and Image of the shared fixtures.
+// newFakeCluster serves every ImageStream and Image of the fixtures.
 func newFakeCluster(t *testing.T) *fakeCluster {
 	t.Helper()
 	c := &fakeCluster{token: "sha256~cluster-token", requests: map[string]int{}, failAt: map[string]int{}}

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"layerwise/panics"
 	"layerwise/store"
 )
 
@@ -404,6 +405,8 @@ func (f *fetch) children(list store.ImageSnapshot) ([]store.ImageSnapshot, error
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			// Nothing above this goroutine would catch a panic.
+			defer panics.Recover(&errs[i])
 			out[i], errs[i] = f.child(m.Digest)
 		}()
 	}

@@ -298,14 +298,15 @@ func TestKeychainKeys(t *testing.T) {
 
 // The fixtures are a real manifest list with its two manifests (their
 // digests are their sha256) and configs (reformatted, so they no longer
-// match their digests).
-const fixtures = "../../../shared/fixtures/registry/openshift-openshift-apiserver__pkg-image-apiserver-importer-testdata-"
+// match their digests); testdata/registry/README.md says where they come
+// from.
+const fixtures = "../../testdata/registry/openshift-openshift-apiserver__pkg-image-apiserver-importer-testdata-"
 
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(fixtures + name)
 	if err != nil {
-		t.Skipf("shared fixture %s not available (it lives beside the repository): %v", name, err)
+		t.Fatalf("fixture %s: %v", name, err)
 	}
 	return b
 }
