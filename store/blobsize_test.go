@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"layerwise/store/storetest"
 )
 
 // The ways a blob size reaches the store, from the weakest source to the
@@ -266,4 +268,32 @@ func TestSumsNeverWrap(t *testing.T) {
 	if n, _ := u.Namespace("team-b"); n.Bytes != math.MaxInt64 {
 		t.Errorf("team-b = %d bytes, want 2^63−1 + 3 held at 2^63−1", n.Bytes)
 	}
+}
+
+// TestMigrationKeepsKnownSizes: a database from before size sources gets
+// the column, and the sizes it holds count as registry reads, so a claim
+// cannot change them afterwards.
+func TestMigrationKeepsKnownSizes(t *testing.T) {
+	path := storetest.DSN(t)
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushTo(t, s, "team-a/app:v1", image("old", 5, layer{"base", 2142}), t0)
+	if err := s.DB().Exec(`ALTER TABLE blobs DROP COLUMN size_source`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Exec(`DELETE FROM schema_migrations WHERE id = ?`, "0008_blob_size_source").Error; err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if b := blobRow(t, s, dg("layer:base")); b.Size != 2142 || b.SizeSource != SizeImported {
+		t.Errorf("after migration base is %d bytes from %v, want 2142 from an import", b.Size, b.SizeSource)
+	}
+	wantErr(t, byDump(t, s, "team-b/x:v1", image("liar", 1, layer{"base", 142})), ErrInvalid, "is 2142 bytes")
 }
