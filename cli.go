@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"layerwise/format"
+	"layerwise/settings"
 	"layerwise/store"
 )
 
@@ -54,6 +56,7 @@ func (c *cli) commands() []command {
 		{"rolebinding", "rolebinding add NS USER viewer|editor|admin", (*cli).cmdRoleBinding},
 		{"generate", "generate [--namespaces N] [--seed S]   fill the database with a synthetic registry", (*cli).cmdGenerate},
 		{"db", "db copy --from DSN --to DSN      copy a registry between SQLite and PostgreSQL (into an empty database)", (*cli).cmdDB},
+		{"version", "version [-o json]               version, commit, its date and Go version of this build (also --version)", (*cli).cmdVersion},
 	}
 }
 
@@ -64,6 +67,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, cmd := range c.commands() {
 		if cmd.name != args[0] {
@@ -167,7 +173,14 @@ func (f *flags) open(ctx context.Context) (*store.Store, error) {
 	return s, nil
 }
 
+// env reads a setting; def is the value when it is unset. Reading a
+// variable that settings.All does not list is a programming error (the
+// manifests in deploy/ are checked against that list): it panics, and
+// TestEverySettingIsRead finds it.
 func (c *cli) env(name, def string) string {
+	if _, ok := settings.Lookup(name); !ok {
+		panic(fmt.Sprintf("layerwise reads %s, which settings.All does not list", name))
+	}
 	if v := c.getenv(name); v != "" {
 		return v
 	}
@@ -192,6 +205,17 @@ func (c *cli) printJSON(v any) error {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// readSecretFile reads a credential from a file (a mounted Secret), for
+// the setting named in errors; surrounding white space is dropped, and an
+// empty file is an unset credential.
+func readSecretFile(setting, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", setting, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 type flagT = flag.Flag

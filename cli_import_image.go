@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -64,6 +65,12 @@ func (c *cli) cmdImportImage(ctx context.Context, args []string) error {
 	opt := registry.ImportOptions{Scheduled: *scheduled, Insecure: *insecure, ImportMode: mode, ReferencePolicy: policy,
 		Platform: *platform, Confirm: *confirm, Actor: "cli"}
 	res, err := registry.Import(ctx, s, registry.NewFetcher(*authFile), dst, *from, opt)
+	var rerr *registry.Error
+	if errors.As(err, &rerr) && rerr.Detail() != "" {
+		// The operator at the command line gets what exactly failed, which
+		// the dashboard keeps from its users.
+		return fmt.Errorf("%w [%s]", err, rerr.Detail())
+	}
 	if err != nil {
 		return err
 	}

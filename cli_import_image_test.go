@@ -116,4 +116,10 @@ func TestCLIImportImage(t *testing.T) {
 	if !strings.Contains(r.out, "failed (NotFound)") || !strings.Contains(r.out, d2.String()) {
 		t.Errorf("describe does not show the failed import:\n%s", r.out)
 	}
+	// A registry that cannot be read: the operator sees what exactly failed.
+	r = lw(t, db, "", "import-image", "team-a/api:1.0", "--from", "127.0.0.1:1/acme/api:1", "--confirm")
+	if r.code != 1 || !strings.Contains(r.err, "cannot read from registry 127.0.0.1:1") || !strings.Contains(r.err, "connection refused") ||
+		strings.Count(r.err, "\n") != 1 {
+		t.Errorf("registry down: %+v", r)
+	}
 }

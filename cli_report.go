@@ -16,15 +16,18 @@ import (
 // mailSettings are the SMTP and report settings shared by serve and report.
 type mailSettings struct {
 	host, port, user, password, tls, from, replyTo *string
+	passwordFile                                   *string
 	threshold, baseURL, admin                      *string
 }
 
 func (c *cli) mailFlags(f *flags) *mailSettings {
 	return &mailSettings{
-		host:      f.String("smtp-host", c.env("LAYERWISE_SMTP_HOST", ""), "mail server (LAYERWISE_SMTP_HOST)"),
-		port:      f.String("smtp-port", c.env("LAYERWISE_SMTP_PORT", "587"), "mail server port (LAYERWISE_SMTP_PORT)"),
-		user:      f.String("smtp-user", c.env("LAYERWISE_SMTP_USER", ""), "SMTP user (LAYERWISE_SMTP_USER)"),
-		password:  f.String("smtp-password", c.env("LAYERWISE_SMTP_PASSWORD", ""), "SMTP password (LAYERWISE_SMTP_PASSWORD; prefer the variable)"),
+		host:     f.String("smtp-host", c.env("LAYERWISE_SMTP_HOST", ""), "mail server (LAYERWISE_SMTP_HOST)"),
+		port:     f.String("smtp-port", c.env("LAYERWISE_SMTP_PORT", "587"), "mail server port (LAYERWISE_SMTP_PORT)"),
+		user:     f.String("smtp-user", c.env("LAYERWISE_SMTP_USER", ""), "SMTP user (LAYERWISE_SMTP_USER)"),
+		password: f.String("smtp-password", c.env("LAYERWISE_SMTP_PASSWORD", ""), "SMTP password (LAYERWISE_SMTP_PASSWORD; prefer the variable)"),
+		passwordFile: f.String("smtp-password-file", c.env("LAYERWISE_SMTP_PASSWORD_FILE", ""),
+			"file holding the SMTP password, e.g. a mounted Secret (LAYERWISE_SMTP_PASSWORD_FILE; wins over --smtp-password)"),
 		tls:       f.String("smtp-tls", c.env("LAYERWISE_SMTP_TLS", "opportunistic"), "none, opportunistic, mandatory or tls (LAYERWISE_SMTP_TLS)"),
 		from:      f.String("mail-from", c.env("LAYERWISE_MAIL_FROM", ""), "sender address (LAYERWISE_MAIL_FROM)"),
 		replyTo:   f.String("mail-reply-to", c.env("LAYERWISE_MAIL_REPLY_TO", ""), "Reply-To address (LAYERWISE_MAIL_REPLY_TO)"),
@@ -56,7 +59,13 @@ func (m *mailSettings) sender() (*mail.SMTP, error) {
 	if err != nil || port <= 0 || port > 65535 {
 		return nil, usagef("--smtp-port %q: want a port number", *m.port)
 	}
-	return mail.NewSMTP(mail.Config{Host: *m.host, Port: port, User: *m.user, Password: *m.password, TLS: *m.tls,
+	password := *m.password
+	if *m.passwordFile != "" {
+		if password, err = readSecretFile("the SMTP password (--smtp-password-file, LAYERWISE_SMTP_PASSWORD_FILE)", *m.passwordFile); err != nil {
+			return nil, err
+		}
+	}
+	return mail.NewSMTP(mail.Config{Host: *m.host, Port: port, User: *m.user, Password: password, TLS: *m.tls,
 		From: *m.from, ReplyTo: *m.replyTo})
 }
 

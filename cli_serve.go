@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -28,11 +27,17 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	issuer := f.String("oidc-issuer", c.env("LAYERWISE_OIDC_ISSUER", ""), "OpenID Connect issuer URL (LAYERWISE_OIDC_ISSUER)")
 	clientID := f.String("oidc-client-id", c.env("LAYERWISE_OIDC_CLIENT_ID", ""), "OpenID Connect client ID (LAYERWISE_OIDC_CLIENT_ID)")
 	secretFile := f.String("oidc-client-secret-file", c.env("LAYERWISE_OIDC_CLIENT_SECRET_FILE", ""), "file holding the client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)")
-	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-User/-Groups are believed in proxy mode (LAYERWISE_TRUSTED_PROXIES)")
+	proxies := f.String("trusted-proxies", c.env("LAYERWISE_TRUSTED_PROXIES", ""), "CIDRs of the reverse proxies whose X-Forwarded-For/-Proto (and, in proxy mode, -User/-Groups) are believed (LAYERWISE_TRUSTED_PROXIES)")
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "a .dockerconfigjson file with registry credentials for imports (LAYERWISE_REGISTRY_AUTH_FILE)")
 	syncSchedule := f.String("sync-schedule", c.env("LAYERWISE_SYNC_SCHEDULE", "@hourly"), "full sync of the managed registry and the OpenShift cluster (LAYERWISE_SYNC_SCHEDULE)")
 	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000; prune deletes dropped manifests there (LAYERWISE_REGISTRY_URL)")
-	webhookTokenFile := f.String("webhook-token-file", "", "file holding the bearer token of registry notifications (default: LAYERWISE_WEBHOOK_TOKEN)")
+	// Tokens: a literal value, or a file (a mounted Secret) that wins.
+	webhookToken, metricsToken := c.env("LAYERWISE_WEBHOOK_TOKEN", ""), c.env("LAYERWISE_METRICS_TOKEN", "")
+	webhookTokenFile := f.String("webhook-token-file", c.env("LAYERWISE_WEBHOOK_TOKEN_FILE", ""),
+		"file holding the bearer token of registry notifications (LAYERWISE_WEBHOOK_TOKEN_FILE; or the token in LAYERWISE_WEBHOOK_TOKEN)")
+	metricsAddr := f.String("metrics-addr", c.env("LAYERWISE_METRICS_ADDR", ""), "serve /metrics on this address alone, e.g. 127.0.0.1:9090, and not on --addr (LAYERWISE_METRICS_ADDR)")
+	metricsTokenFile := f.String("metrics-token-file", c.env("LAYERWISE_METRICS_TOKEN_FILE", ""),
+		"file holding the bearer token /metrics needs (LAYERWISE_METRICS_TOKEN_FILE; or the token in LAYERWISE_METRICS_TOKEN); with no token and no --metrics-addr /metrics is off")
 	openshiftURL := f.String("openshift-url", c.env("LAYERWISE_OPENSHIFT_URL", ""), "an OpenShift API to sync image streams and images from (LAYERWISE_OPENSHIFT_URL)")
 	openshiftToken := f.String("openshift-token-file", c.env("LAYERWISE_OPENSHIFT_TOKEN_FILE", ""), "file holding the OpenShift API token (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	importSettings := c.importFlags(f)
@@ -81,14 +86,13 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		OIDC:          web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
 	cfg.RegistryURL, cfg.SyncSchedule = *registryURL, *syncSchedule
 	cfg.OpenShiftURL, cfg.OpenShiftTokenFile = *openshiftURL, *openshiftToken
-	cfg.WebhookToken = strings.TrimSpace(c.env("LAYERWISE_WEBHOOK_TOKEN", ""))
-	if *webhookTokenFile != "" {
-		b, err := os.ReadFile(*webhookTokenFile)
-		if err != nil {
-			return fmt.Errorf("read the webhook token (--webhook-token-file): %w", err)
-		}
-		cfg.WebhookToken = strings.TrimSpace(string(b))
+	if cfg.WebhookToken, err = secretValue(webhookToken, *webhookTokenFile, "the webhook token (--webhook-token-file, LAYERWISE_WEBHOOK_TOKEN_FILE)"); err != nil {
+		return err
 	}
+	if cfg.MetricsToken, err = secretValue(metricsToken, *metricsTokenFile, "the metrics token (--metrics-token-file, LAYERWISE_METRICS_TOKEN_FILE)"); err != nil {
+		return err
+	}
+	cfg.MetricsAddr = *metricsAddr
 	if cfg.OpenShiftURL != "" && cfg.OpenShiftTokenFile == "" {
 		return usagef("--openshift-url needs --openshift-token-file (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	}
@@ -96,11 +100,9 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	if *secretFile != "" {
-		b, err := os.ReadFile(*secretFile)
-		if err != nil {
-			return fmt.Errorf("read the OIDC client secret: %w", err)
+		if cfg.OIDC.ClientSecret, err = readSecretFile("the OIDC client secret (LAYERWISE_OIDC_CLIENT_SECRET_FILE)", *secretFile); err != nil {
+			return err
 		}
-		cfg.OIDC.ClientSecret = strings.TrimSpace(string(b))
 	}
 	if sender != nil {
 		cfg.Sender = sender
@@ -119,6 +121,15 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stdout, "Log in as demo / demo.")
 	}
 	return srv.Run(ctx)
+}
+
+// secretValue is a credential given as a value or, winning, as a file
+// (what names it in an error: the flag and the variable).
+func secretValue(value, file, what string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(value), nil
+	}
+	return readSecretFile(what, file)
 }
 
 func loopback(addr string) bool {

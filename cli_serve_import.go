@@ -15,6 +15,8 @@ func (c *cli) importFlags(f *flags) func(cfg *web.Config, demo bool) error {
 	schedule := f.String("import-schedule", c.env("LAYERWISE_IMPORT_SCHEDULE", "@every 15m"),
 		`re-import scheduled tags (LAYERWISE_IMPORT_SCHEDULE); "off" runs no import job`)
 	workers := f.Int("import-workers", 8, "how many scheduled tags the import job checks at once")
+	allow := f.String("import-allow", c.env("LAYERWISE_IMPORT_ALLOW", ""),
+		"non-public CIDRs and hosts (host or host:port) that imports may read from, comma-separated; loopback, link-local and private addresses are refused otherwise (LAYERWISE_IMPORT_ALLOW)")
 	return func(cfg *web.Config, demo bool) error {
 		if *workers < 1 {
 			return usagef("--import-workers %d: want at least 1", *workers)
@@ -26,6 +28,7 @@ func (c *cli) importFlags(f *flags) func(cfg *web.Config, demo bool) error {
 			cfg.ImportSchedule = ""
 		}
 		cfg.Import = jobs.ImportSettings{Workers: *workers}
+		cfg.ImportAllow = *allow
 		return nil
 	}
 }

@@ -84,4 +84,12 @@ func TestServeSyncFlags(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "--webhook-token-file") {
 		t.Errorf("missing webhook token file: exit %d %q", r.code, r.err)
 	}
+	r = lw(t, db, "", "serve", "--no-jobs", "--addr", "127.0.0.1:0", "--metrics-token-file", "/nonexistent/token")
+	if r.code != 1 || !strings.Contains(r.err, "--metrics-token-file") {
+		t.Errorf("missing metrics token file: exit %d %q", r.code, r.err)
+	}
+	r = lw(t, db, "", "serve", "--no-jobs", "--addr", "127.0.0.1:0", "--import-allow", "10.0.0.0/8,http://registry.internal")
+	if r.code != 1 || !strings.Contains(r.err, "LAYERWISE_IMPORT_ALLOW") {
+		t.Errorf("bad --import-allow: exit %d %q", r.code, r.err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"layerwise/format"
+	"layerwise/jobs/registry"
 	"layerwise/store"
 )
 
@@ -70,12 +71,24 @@ func (c *cli) cmdTag(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
+	// A source by digest in the managed registry is read from it; any
+	// other is linked only where the namespace holds it already.
+	verified, err := m.Verify(ctx, src, opt)
+	if err != nil {
+		return err
+	}
 	for _, a := range pos[1:] {
 		dst, err := store.ParseTagRef(a, *f.ns)
 		if err != nil {
 			return err
 		}
-		res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) { return tx.SetTag(ctx, src, dst, opt) })
+		res, err := writeThrough(ctx, s, m, func(tx *store.Store) (store.TagResult, error) {
+			opt := opt
+			if err := registry.RecordVerified(ctx, tx, verified, &opt); err != nil {
+				return store.TagResult{}, err
+			}
+			return tx.SetTag(ctx, src, dst, opt)
+		})
 		if err != nil {
 			return err
 		}
@@ -108,7 +121,13 @@ func (c *cli) printTagResult(res store.TagResult, src store.Source, opt store.Ta
 	if !res.Changed && res.Image != "" {
 		fmt.Fprintf(c.stdout, "  (already at %s: history unchanged)\n", res.Image)
 	}
-	if res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference {
+	switch {
+	case res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference && strings.Contains(src.Ref, "@"):
+		// A digest no tag of the namespace holds is not borrowed from
+		// another namespace: it is recorded until read from its registry.
+		fmt.Fprintf(c.stdout, "  %s records %s unverified (not read from its registry, no image linked): run `layerwise import-image %s --from %s` to read it.\n",
+			dst, src.Ref, res.Tag, src.Ref)
+	case res.Image == "" && src.Kind == store.KindDockerImage && !opt.Reference:
 		fmt.Fprintf(c.stdout, "  %s has no image yet: run `layerwise import-image %s --from %s` to import it.\n",
 			dst, res.Tag, src.Ref)
 	}

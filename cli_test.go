@@ -317,3 +317,30 @@ func TestAccountCommands(t *testing.T) {
 		t.Fatal("the token is stored in clear")
 	}
 }
+
+// TestTagByDigestBorrowsNothing: `tag host/repo@DIGEST` into a namespace
+// that does not hold that image records the pull spec unverified — the
+// image another namespace has with that digest (its environment, layers)
+// does not reach it — and links it where the namespace holds it.
+func TestTagByDigestBorrowsNothing(t *testing.T) {
+	db := newDB(t)
+	ok(t, lw(t, db, "", "import", "openshift", "testdata/openshift/seed-imagestreammapping.yaml"))
+	seed := "sha256:47463d94eb5c049b2d23b03a9530bf944f8f967a0fe79147dd6b9135bf7dd13d"
+	r := ok(t, lw(t, db, "", "tag", "evil.example.com/x@"+seed, "other/app:borrowed"))
+	if !strings.Contains(r.out, "unverified") {
+		t.Errorf("tag into another namespace: %q", r.out)
+	}
+	r = ok(t, lw(t, db, "", "describe", "istag", "other/app:borrowed"))
+	for _, secret := range []string{"RACK_ENV", "ruby-hello-world", "Image Size"} {
+		if strings.Contains(r.out, secret) {
+			t.Errorf("describe istag other/app:borrowed shows %q:\n%s", secret, r.out)
+		}
+	}
+	r = ok(t, lw(t, db, "", "tag", "quay.io/acme/ruby@"+seed, "test/origin-ruby-sample:mirror"))
+	if strings.Contains(r.out, "unverified") {
+		t.Errorf("tag into the namespace that holds it: %q", r.out)
+	}
+	if r = ok(t, lw(t, db, "", "describe", "istag", "test/origin-ruby-sample:mirror")); !strings.Contains(r.out, "RACK_ENV") {
+		t.Errorf("describe istag test/origin-ruby-sample:mirror lacks the image's environment:\n%s", r.out)
+	}
+}

@@ -42,6 +42,8 @@ func (h *Handler) formImportFailed(c echo.Context, b formBack, ae views.ActionEr
 	switch {
 	case errors.Is(err, registry.ErrTimeout):
 		status = http.StatusGatewayTimeout
+	case errors.Is(err, registry.ErrForbidden):
+		status = http.StatusForbidden
 	case errors.Is(err, registry.ErrInvalidReference):
 		status = http.StatusBadRequest
 	}

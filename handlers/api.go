@@ -83,7 +83,7 @@ func (h *Handler) apiFail(c echo.Context, err error) error {
 // APINotFound answers unknown paths under /api/v1.
 func (h *Handler) APINotFound(c echo.Context) error {
 	return WriteAPIError(c, http.StatusNotFound, "no such API endpoint: "+c.Request().Method+" "+c.Request().URL.Path+
-		" (see the HTTP section of docs/REFERENCE.md)")
+		" (the endpoints are described in /api/v1/openapi.json)")
 }
 
 // apiNamespace reads {ns} and checks the caller may see it: an invalid name

@@ -26,8 +26,8 @@ type APIImportResult struct {
 //
 // A registry failure answers 404 when the image is not there, 502 when
 // the registry is unreachable, refuses our credentials or sends something
-// unreadable, 504 when it does not answer in time; an existing tag then
-// carries ImportSuccess=False with the same message.
+// unreadable, 403 when its address is not allowed (LAYERWISE_IMPORT_ALLOW);
+// an existing tag then carries ImportSuccess=False with the same message.
 func (h *Handler) apiImport(c echo.Context, ref store.TagRef, req APIImportRequest) error {
 	if h.Importer == nil {
 		return WriteAPIError(c, http.StatusNotImplemented, "importing from registries is not configured in this server")
@@ -59,6 +59,8 @@ func importStatus(err error) error {
 		status = http.StatusNotFound
 	case errors.Is(err, registry.ErrTimeout):
 		status = http.StatusGatewayTimeout
+	case errors.Is(err, registry.ErrForbidden):
+		status = http.StatusForbidden
 	case errors.Is(err, registry.ErrUnauthorized), errors.Is(err, registry.ErrUnreachable), errors.Is(err, registry.ErrMalformed):
 		status = http.StatusBadGateway
 	case errors.Is(err, registry.ErrInvalidReference):

@@ -26,13 +26,27 @@ func (h *Handler) apiUsage(c echo.Context) (*store.Usage, error) {
 	return u, nil
 }
 
+// apiUsageHead is `usage -o json` with its namespaces left to stream.
+// Scope "namespaces" says that "registry" holds the figures of the
+// namespaces listed, summed (blobs and unknownImages are not known per
+// namespace: 0), as for a caller who is no platform admin.
+type apiUsageHead struct {
+	Registry   store.RegistryUsage    `json:"registry"`
+	Namespaces []store.NamespaceUsage `json:"namespaces"`
+	ComputedAt time.Time              `json:"computedAt"`
+	Scope      string                 `json:"scope,omitempty"`
+}
+
 // APIUsage is GET /api/v1/usage, as `usage -o json`: the namespaces the
-// caller can see, with the registry totals of the whole registry.
+// caller can see; the registry's totals for a platform admin, the sums of
+// their namespaces' for anyone else (the registry's count namespaces they
+// hold no role in).
 func (h *Handler) APIUsage(c echo.Context) error {
 	u, err := h.apiUsage(c)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
+	head := apiUsageHead{Registry: u.Registry, ComputedAt: u.ComputedAt}
 	nss := u.Namespaces
 	if !seesAll(c) {
 		nss = []store.NamespaceUsage{}
@@ -41,10 +55,10 @@ func (h *Handler) APIUsage(c echo.Context) error {
 				nss = append(nss, nu)
 			}
 		}
+		head.Registry, head.Scope = scopedSum(c, u), "namespaces"
 	}
 	// The whole registry's usage is ~170 MB of JSON on a large registry:
 	// streamed namespace by namespace, never encoded whole in memory.
-	head := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt}
 	return writeJSONLists(c, &head, jsonlist.List{Key: "namespaces", Len: len(nss), Item: func(i int) any { return nss[i] }})
 }
 

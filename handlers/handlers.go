@@ -14,6 +14,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"layerwise/buildinfo"
 	"layerwise/jobs"
 	"layerwise/jobs/registry"
 	"layerwise/store"
@@ -53,6 +54,8 @@ type Handler struct {
 	// Policy is the global prune policy (namespaces may override it); the
 	// zero value means store.DefaultPolicy.
 	Policy *store.Policy
+	// Build is the running binary, named in every page's footer.
+	Build buildinfo.Info
 
 	fallback pageCache // used when Ops is nil (read-only tests)
 	Now      func() time.Time
@@ -79,6 +82,10 @@ func canSee(c echo.Context, ns string) bool {
 	return p == nil || p.Can(ns, store.RoleViewer)
 }
 
+// scopeOf is what the request may read (nil: everything): the one rule
+// for reads that name digests, which belong to no namespace of their own.
+func scopeOf(c echo.Context) *store.Scope { return principal(c).Scope() }
+
 // seesAll is true for platform admins and installs without accounts.
 func seesAll(c echo.Context) bool {
 	p := principal(c)
@@ -93,7 +100,7 @@ func (h *Handler) now() time.Time {
 }
 
 func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) views.Page {
-	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now()}
+	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now(), Build: h.Build}
 	p.User, _ = c.Get(UserKey).(string)
 	p.CSRF, _ = c.Get(CSRFKey).(string)
 	if u := h.Usage.Get(); u != nil {
@@ -150,8 +157,7 @@ func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
 		// A typo ("apii") matches nothing; shorter and shorter prefixes
 		// find the near names.
 		for len(q) >= 3 {
-			hits, err := h.Store.Search(c.Request().Context(), q, 10)
-			hits = visibleHits(c, hits)
+			hits, err := h.Store.Search(c.Request().Context(), q, 10, scopeOf(c))
 			if err != nil || len(hits) > 0 {
 				m.Suggestions = append(m.Suggestions, results(hits)...)
 				break

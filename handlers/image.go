@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -69,32 +70,42 @@ func (h *Handler) Image(c echo.Context) error {
 	if err := store.ValidateDigest(digest); err != nil {
 		return h.notFound(c, "image "+digest, strings.TrimPrefix(digest, "sha256:"))
 	}
-	iv, err := h.imageView(ctx, digest, "")
-	if err != nil {
+	// An image the user's namespaces do not hold is "not found", word for
+	// word as a missing one.
+	sc := scopeOf(c)
+	if ok, err := h.Store.ImageInScope(ctx, digest, sc); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("image %s: %w", digest, store.ErrNotFound)
+		}
 		return h.failWith(c, "image "+digest, err, digest)
 	}
-	m := views.ImagePage{Page: h.page(c, "Image "+views.ShortDigest(digest), home(), views.Crumb{Label: views.ShortDigest(digest)}), Image: iv}
-	holders, err := h.Store.ImageHolders(ctx, digest, 500)
+	holders, err := h.Store.ImageHolders(ctx, digest, 500, sc)
 	if err != nil {
 		return h.fail(c, "image "+digest, err)
 	}
-	if !seesAll(c) {
-		var mine []store.HolderRow
-		for _, r := range holders {
-			if canSee(c, r.Namespace) {
-				mine = append(mine, r)
-			}
+	// The pull spec one of the holders recorded. The image row keeps the
+	// one it was last recorded with — maybe another namespace's
+	// repository — so only a reader who sees everything falls back to it.
+	ref := ""
+	for _, r := range holders {
+		if r.Ref != "" {
+			ref = r.Ref
+			break
 		}
-		if len(mine) == 0 {
-			return h.notFound(c, "image "+digest)
-		}
-		holders = mine
 	}
+	iv, err := h.imageView(ctx, digest, ref)
+	if err != nil {
+		return h.failWith(c, "image "+digest, err, digest)
+	}
+	if sc != nil && ref == "" {
+		iv.Ref = ""
+	}
+	m := views.ImagePage{Page: h.page(c, "Image "+views.ShortDigest(digest), home(), views.Crumb{Label: views.ShortDigest(digest)}), Image: iv}
 	for _, r := range holders {
 		m.Holders = append(m.Holders, views.Holder{Namespace: r.Namespace, Stream: r.Stream, Tag: r.Tag,
 			Href: views.TagHref(r.Namespace, r.Stream, r.Tag), Current: r.Position == 0, Created: r.Created})
 	}
-	lists, err := h.Store.ManifestListsOf(ctx, digest)
+	lists, err := h.Store.ManifestListsOf(ctx, digest, sc)
 	if err != nil {
 		return h.fail(c, "image "+digest, err)
 	}
@@ -119,8 +130,16 @@ func (h *Handler) Blob(c echo.Context) error {
 		info   store.BlobInfo
 		shares store.BlobShares
 	}
-	bd, err := cached(h, "blob:"+digest, func() (blobData, error) {
-		b, err := h.Store.GetBlob(ctx, digest, limit)
+	// Cached per scope: a reader sees the streams and namespaces of their
+	// own namespaces only, and a blob none of their images lists is "not
+	// found", as a missing one.
+	sc := scopeOf(c)
+	key := "blob:" + digest
+	if sc != nil {
+		key += "\x00" + strings.Join(sc.Namespaces, ",")
+	}
+	bd, err := cached(h, key, func() (blobData, error) {
+		b, err := h.Store.GetBlob(ctx, digest, limit, sc)
 		if err != nil {
 			return blobData{}, err
 		}
@@ -137,31 +156,11 @@ func (h *Handler) Blob(c echo.Context) error {
 	if err != nil {
 		return h.failWith(c, "blob "+digest, err, digest)
 	}
-	b := bd.info // a copy: what is narrowed below for this user stays out of the cache
+	b := bd.info
 	m := views.BlobPage{Page: h.page(c, "Blob "+views.ShortDigest(digest), home(), views.Crumb{Label: views.ShortDigest(digest)}),
 		Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Namespaces: b.Namespaces, Shares: bd.shares}
 	if m.Shares.Images == 0 {
 		m.Shares.Images = int(b.ImageCount)
-	}
-	if !seesAll(c) {
-		// Only what the user's namespaces hold; the image list spans them all.
-		var streams []store.StreamRef
-		var nss []string
-		for _, st := range b.Streams {
-			if canSee(c, st.Namespace) {
-				streams = append(streams, st)
-			}
-		}
-		for _, ns := range b.Namespaces {
-			if canSee(c, ns) {
-				nss = append(nss, ns)
-			}
-		}
-		if len(streams) == 0 {
-			return h.notFound(c, "blob "+digest)
-		}
-		b.Streams, b.Namespaces, b.Images, b.ImageCount = streams, nss, nil, 0
-		m.Namespaces = nss
 	}
 	for _, im := range b.Images {
 		m.Images = append(m.Images, views.BlobImage{Digest: im.Digest, Href: views.ImageHref(im.Digest), Config: im.Config})

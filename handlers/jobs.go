@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/store"
 	"layerwise/views"
 )
 
@@ -18,5 +19,22 @@ func (h *Handler) JobsPage(c echo.Context) error {
 	if m.Runs, err = h.Store.RecentJobRuns(c.Request().Context(), 100); err != nil {
 		return h.fail(c, "jobs", err)
 	}
+	m.Runs = runsFor(c, m.Runs)
 	return render(c, http.StatusOK, views.ViewJobs(m))
+}
+
+// runsFor is job runs as the request may read them: a run's message (the
+// first failure of a sync names a repository, a report's an address) is
+// about the whole registry, so only a platform admin reads it; others see
+// status, times and counts.
+func runsFor(c echo.Context, runs []store.JobRun) []store.JobRun {
+	if seesAll(c) {
+		return runs
+	}
+	out := make([]store.JobRun, len(runs))
+	for i, r := range runs {
+		r.Message = ""
+		out[i] = r
+	}
+	return out
 }

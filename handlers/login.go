@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -14,15 +15,26 @@ import (
 	"layerwise/views"
 )
 
-// SessionCookie is the name of the session cookie.
-const SessionCookie = "layerwise_session"
-
 // SessionTTL is how long a login lasts.
 const SessionTTL = 12 * time.Hour
 
-// SafeNext keeps a post-login redirect on this site.
+// SafeNext keeps a post-login redirect on this site: it returns next when
+// it is a clean path on this origin and "/" otherwise. Browsers drop tabs
+// and newlines from a Location and read a backslash as "/", so a tab or a
+// backslash between two slashes leaves the site as "//evil.com" does:
+// anything but printable ASCII, a backslash, "//" anywhere, a scheme or a
+// host is refused, not cleaned up.
 func SafeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.Contains(next, "//") || len(next) > 2048 {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next
@@ -66,25 +78,23 @@ func (h *Handler) Login(c echo.Context) error {
 	if h.Limiter != nil {
 		h.Limiter.Succeed(keys...)
 	}
-	if old, err := c.Cookie(SessionCookie); err == nil {
-		_ = h.Store.DeleteSession(ctx, old.Value)
+	if old := ReadCookie(c, SessionCookie); old != "" {
+		_ = h.Store.DeleteSession(ctx, old)
 	}
 	token, err := h.Store.CreateSession(ctx, u.ID, SessionTTL)
 	if err != nil {
 		return h.fail(c, "login", err)
 	}
-	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.IsTLS(),
-		SameSite: http.SameSiteLaxMode, MaxAge: int(SessionTTL.Seconds())})
+	SetCookie(c, SessionCookie, token, int(SessionTTL.Seconds()), http.SameSiteLaxMode)
 	h.Log.Info("login", "user", u.Name)
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // Logout is POST /logout.
 func (h *Handler) Logout(c echo.Context) error {
-	if old, err := c.Cookie(SessionCookie); err == nil {
-		_ = h.Store.DeleteSession(c.Request().Context(), old.Value)
+	if old := ReadCookie(c, SessionCookie); old != "" {
+		_ = h.Store.DeleteSession(c.Request().Context(), old)
 	}
-	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: c.IsTLS(),
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	SetCookie(c, SessionCookie, "", -1, http.SameSiteLaxMode)
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

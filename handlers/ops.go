@@ -68,10 +68,25 @@ func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, 
 			return store.TagResult{}, err
 		}
 	}
+	if src.Kind == store.KindDockerImage {
+		if err := o.needRepository(p, src.Ref, dst.Namespace); err != nil {
+			return store.TagResult{}, err
+		}
+	}
+	// A source by digest in the managed registry is read from it (the
+	// registry is the source of truth); any other is linked only if the
+	// namespace holds it already (store.SetTag).
+	verified, err := o.Mirror.Verify(ctx, src, opt)
+	if err != nil {
+		return store.TagResult{}, err
+	}
 	var res store.TagResult
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err = o.Store.Tx(ctx, func(tx *store.Store) error {
 		before, err := tx.CurrentImage(ctx, dst)
 		if err != nil {
+			return err
+		}
+		if err := registry.RecordVerified(ctx, tx, verified, &opt); err != nil {
 			return err
 		}
 		if res, err = tx.SetTag(ctx, src, dst, opt); err != nil {
@@ -91,6 +106,31 @@ func (o *Ops) SetTag(ctx context.Context, p *store.Principal, src store.Source, 
 		o.done()
 	}
 	return res, err
+}
+
+// needRepository checks that a pull spec naming a repository of the
+// managed registry names one of a namespace where p may take images from,
+// as a stream source in another namespace needs (editor there): Layerwise
+// reads that registry with its own credentials, so without this check it
+// would read, and write through, another namespace's images on anyone's
+// behalf. A repository that belongs to no namespace is for platform admins.
+func (o *Ops) needRepository(p *store.Principal, ref, dstNS string) error {
+	ns, managed := o.Mirror.Namespace(ref)
+	switch {
+	case !managed || ns == dstNS:
+		return nil
+	case ns == "":
+		if p != nil && p.PlatformAdmin {
+			return nil
+		}
+		who := "a logged-in user"
+		if p != nil {
+			who = p.User
+		}
+		return fmt.Errorf("%w: %s names a repository of the managed registry that belongs to no namespace; only a platform admin may use it, %s is not one",
+			ErrForbidden, ref, who)
+	}
+	return o.need(p, ns, store.RoleEditor)
 }
 
 func afterOf(res store.TagResult) string {
@@ -280,6 +320,14 @@ func (o *Ops) Import(ctx context.Context, p *store.Principal, f registry.Fetcher
 	if err := o.need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return store.TagResult{}, err
 	}
+	src := from
+	if src == "" {
+		// Re-importing the tag's own source reads what its spec names.
+		src = o.specOf(ctx, ref)
+	}
+	if err := o.needRepository(p, src, ref.Namespace); err != nil {
+		return store.TagResult{}, err
+	}
 	opt.Actor = p.User
 	res, err := registry.Import(ctx, o.Store, f, ref, from, opt)
 	var rerr *registry.Error
@@ -288,6 +336,21 @@ func (o *Ops) Import(ctx context.Context, p *store.Principal, f registry.Fetcher
 		o.done()
 	}
 	return res, err
+}
+
+// specOf is the DockerImage pull spec a tag is defined from, "" when it
+// has none (or the tag cannot be read: the import then says why).
+func (o *Ops) specOf(ctx context.Context, ref store.TagRef) string {
+	st, err := o.Store.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
+	if err != nil {
+		return ""
+	}
+	for _, t := range st.Tags {
+		if t.Name == ref.Tag && t.From != nil && t.From.Kind == store.KindDockerImage {
+			return t.From.Name
+		}
+	}
+	return ""
 }
 
 // Pin pins an image in a namespace with a note ("used by deployment api in

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -90,8 +91,15 @@ func (h *Handler) Overview(c echo.Context) error {
 		m.Computing = true
 		m.NamespaceCount = len(byName)
 	} else {
-		m.RegistryBytes, m.RegistryBlobs = u.Registry.Bytes, u.Registry.Blobs
-		m.ReclaimableBytes, m.UnknownImages = u.Registry.ReclaimableBytes, u.Registry.UnknownImages
+		if seesAll(c) {
+			m.RegistryBytes, m.RegistryBlobs = u.Registry.Bytes, u.Registry.Blobs
+			m.ReclaimableBytes, m.UnknownImages = u.Registry.ReclaimableBytes, u.Registry.UnknownImages
+		} else {
+			// Not the registry's figures: they count other namespaces.
+			m.Scoped = true
+			sum := scopedSum(c, u)
+			m.RegistryBytes, m.ReclaimableBytes = sum.Bytes, sum.ReclaimableBytes
+		}
 		// Ranked once per data version, not per request.
 		ranked, _ := cached(h, "ranking", func() ([]*store.NamespaceUsage, error) {
 			r := make([]*store.NamespaceUsage, len(u.Namespaces))
@@ -134,7 +142,12 @@ func (h *Handler) Overview(c echo.Context) error {
 			i++
 		}
 	}
-	m.Trend, _ = h.trend(ctx, "")
+	if sc := scopeOf(c); sc != nil {
+		m.Scoped = true
+		m.Trend, _ = h.trendOf(ctx, sc.Namespaces)
+	} else {
+		m.Trend, _ = h.trend(ctx, "")
+	}
 	m.Jobs, err = h.jobStatuses(c)
 	if err != nil {
 		return h.fail(c, "jobs", err)
@@ -157,7 +170,7 @@ func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {
 				js.Next = &next
 			}
 			if r, ok := last[j.Name]; ok {
-				r := r
+				r := runsFor(c, []store.JobRun{r})[0]
 				js.Last = &r
 			}
 			seen[j.Name] = true
@@ -173,10 +186,36 @@ func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {
 	}
 	sort.Strings(rest)
 	for _, name := range rest {
-		r := last[name]
+		r := runsFor(c, []store.JobRun{last[name]})[0]
 		out = append(out, views.JobStatus{Name: name, Schedule: "not scheduled here", Last: &r})
 	}
 	return out, nil
+}
+
+// scopedSum is the figures of the namespaces the request sees, summed:
+// what the overview and GET /api/v1/usage show a user who is not a
+// platform admin instead of the registry's. A sum, not counted once: the
+// usage pass keeps per-namespace figures, not the blob sets a union over
+// any set of namespaces would need (millions of (namespace, blob) pairs on
+// a large registry), so a blob two of the user's namespaces share counts
+// in each; with one namespace the sum is exact. The labels say so.
+func scopedSum(c echo.Context, u *store.Usage) store.RegistryUsage {
+	var sum store.RegistryUsage
+	for _, n := range u.Namespaces {
+		if canSee(c, n.Name) {
+			sum.Bytes += n.Bytes
+			sum.ReclaimableBytes += n.ReclaimableBytes
+		}
+	}
+	return sum
+}
+
+// trendOf is the summed recent snapshots of a set of namespaces.
+func (h *Handler) trendOf(ctx context.Context, namespaces []string) ([]views.Point, error) {
+	return cached(h, "trendof\x00"+strings.Join(namespaces, ","), func() ([]views.Point, error) {
+		snaps, err := h.Store.TrendOf(ctx, namespaces, h.now().Add(-trendWindow))
+		return points(snaps), err
+	})
 }
 
 // trend is a namespace's ("" = the registry's) recent snapshots.

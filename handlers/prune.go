@@ -93,6 +93,7 @@ func (h *Handler) PrunePage(c echo.Context) error {
 	if m.Runs, err = h.Store.JobRunsOf(ctx, "prune", 30); err != nil {
 		return h.fail(c, "prune", err)
 	}
+	m.Runs = runsFor(c, m.Runs)
 	if h.Jobs != nil {
 		for _, j := range h.Jobs.Statuses() {
 			if j.Name == "prune" {

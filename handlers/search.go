@@ -31,20 +31,6 @@ func results(hits []store.SearchHit) []views.Result {
 	return out
 }
 
-func visibleHits(c echo.Context, hits []store.SearchHit) []store.SearchHit {
-	if seesAll(c) {
-		return hits
-	}
-	var out []store.SearchHit
-	for _, h := range hits {
-		// Digest hits carry no namespace: their pages check on their own.
-		if h.Namespace == "" || canSee(c, h.Namespace) {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
 // Search jumps to what the box names exactly (ns, ns/stream, ns/stream:tag,
 // a digest) and otherwise lists what contains the words.
 func (h *Handler) Search(c echo.Context) error {
@@ -56,11 +42,13 @@ func (h *Handler) Search(c echo.Context) error {
 	if target := h.exact(c, q); target != "" {
 		return c.Redirect(http.StatusSeeOther, target)
 	}
-	hits, err := h.Store.Search(ctx, q, 50)
+	// Only what the user may see: a name or digest of a namespace they
+	// hold no role in gets the answer a missing one gets.
+	hits, err := h.Store.Search(ctx, q, 50, scopeOf(c))
 	if err != nil {
 		return h.fail(c, "search", err)
 	}
-	res := results(visibleHits(c, hits))
+	res := results(hits)
 	if len(res) == 1 {
 		return c.Redirect(http.StatusSeeOther, res[0].Href)
 	}
@@ -69,19 +57,28 @@ func (h *Handler) Search(c echo.Context) error {
 	return render(c, http.StatusOK, views.ViewSearch(views.SearchPage{Page: p, Results: res}))
 }
 
-// exact returns the page a query names exactly, or "".
+// exact returns the page a query names exactly, or "" — also when the
+// user may not see it, so that the answer is the one for a missing name.
 func (h *Handler) exact(c echo.Context, q string) string {
 	ctx := c.Request().Context()
+	sc := scopeOf(c)
 	if store.ValidateDigest(q) == nil {
-		if _, err := h.Store.GetImage(ctx, q); err == nil {
+		if ok, err := h.Store.ImageInScope(ctx, q, sc); err == nil && ok {
 			return views.ImageHref(q)
 		}
-		if _, err := h.Store.GetBlob(ctx, q, 1); err == nil {
+		if ok, err := h.Store.BlobInScope(ctx, q, sc); err == nil && ok {
 			return views.BlobHref(q)
 		}
 		return ""
 	}
-	if ns, rest, ok := strings.Cut(q, "/"); ok {
+	ns, rest, ok := strings.Cut(q, "/")
+	if !ok {
+		ns = q
+	}
+	if !sc.Sees(ns) {
+		return ""
+	}
+	if ok {
 		if ref, err := store.ParseTagRef(q, ""); err == nil && strings.Contains(rest, ":") {
 			if _, err := h.Store.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}); err == nil {
 				return views.TagHref(ref.Namespace, ref.Stream, ref.Tag)

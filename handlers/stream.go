@@ -91,6 +91,7 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 	v.Source = tagSource(ns, stream, t)
 	v.Alias = t.From != nil && t.From.Kind == store.KindImageStreamTag && sameStream(ns, stream, t.From)
 	v.External = t.From != nil && t.From.Kind == store.KindDockerImage && !t.Reference
+	v.Unverified = v.External && len(t.Items) > 0 && t.Items[0].Image == "" && t.Items[0].DockerImageReference != ""
 	if c := t.Condition; c != nil && c.Status == "False" {
 		v.ImportError = &views.ImportError{Reason: c.Reason, Message: c.Message, At: c.Time}
 	}

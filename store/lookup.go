@@ -24,42 +24,52 @@ type HolderRow struct {
 	Namespace, Stream, Tag string
 	Position               int
 	Created                time.Time
+	Ref                    string // a pull spec the tag recorded for it
 }
 
 // ImageHolders lists every tag that has the image in its history, current
-// holders first; limit bounds the list.
-func (s *Store) ImageHolders(ctx context.Context, digest string, limit int) ([]HolderRow, error) {
+// holders first, of the namespaces the scope sees (nil: all); limit bounds
+// the list.
+func (s *Store) ImageHolders(ctx context.Context, digest string, limit int, sc *Scope) ([]HolderRow, error) {
 	var raw []struct {
-		Namespace, Stream, Tag string
-		Position               int
-		Created                int64
+		Namespace, Stream, Tag, Ref string
+		Position                    int
+		Created                     int64
 	}
 	// MAX() loses the column's type in SQLite, so the time travels as unix seconds.
-	err := s.conn(ctx).Table("tag_events e").
-		Select("n.name AS namespace, st.name AS stream, t.name AS tag, MIN(e.position) AS position, MAX("+s.epoch("e.created")+") AS created").
+	q := s.conn(ctx).Table("tag_events e").
+		Select("n.name AS namespace, st.name AS stream, t.name AS tag, MIN(e.position) AS position, MAX("+s.epoch("e.created")+") AS created, MAX(e.docker_image_reference) AS ref").
 		Joins("JOIN images i ON i.id = e.image_id").
 		Joins("JOIN tags t ON t.id = e.tag_id").
 		Joins("JOIN image_streams st ON st.id = t.stream_id").
 		Joins("JOIN namespaces n ON n.id = st.namespace_id").
-		Where("i.digest = ?", digest).
-		Group("n.name, st.name, t.name").
+		Where("i.digest = ?", digest)
+	if sc != nil {
+		q = q.Where("n.name IN ?", sc.Namespaces)
+	}
+	err := q.Group("n.name, st.name, t.name").
 		Order("MIN(e.position) = 0 DESC, n.name, st.name, t.name").Limit(limit).Scan(&raw).Error
 	if err != nil {
 		return nil, fmt.Errorf("tags holding %s: %w", digest, err)
 	}
 	rows := make([]HolderRow, len(raw))
 	for i, r := range raw {
-		rows[i] = HolderRow{Namespace: r.Namespace, Stream: r.Stream, Tag: r.Tag, Position: r.Position, Created: time.Unix(r.Created, 0).UTC()}
+		rows[i] = HolderRow{Namespace: r.Namespace, Stream: r.Stream, Tag: r.Tag, Position: r.Position, Created: time.Unix(r.Created, 0).UTC(), Ref: r.Ref}
 	}
 	return rows, nil
 }
 
-// ManifestListsOf returns the digests of the manifest lists that contain an image.
-func (s *Store) ManifestListsOf(ctx context.Context, digest string) ([]string, error) {
+// ManifestListsOf returns the digests of the manifest lists that contain
+// an image, of those the scope sees (nil: all).
+func (s *Store) ManifestListsOf(ctx context.Context, digest string, sc *Scope) ([]string, error) {
 	var out []string
-	err := s.conn(ctx).Table("image_manifests m").Select("l.digest").
+	q := s.conn(ctx).Table("image_manifests m").Select("l.digest").
 		Joins("JOIN images c ON c.id = m.child_id").Joins("JOIN images l ON l.id = m.list_id").
-		Where("c.digest = ?", digest).Order("l.digest").Pluck("l.digest", &out).Error
+		Where("c.digest = ?", digest)
+	if sc != nil {
+		q = q.Where("l.id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces)
+	}
+	err := q.Order("l.digest").Pluck("l.digest", &out).Error
 	return out, err
 }
 
@@ -78,8 +88,19 @@ type BlobImageRow struct {
 	Config bool
 }
 
-// GetBlob returns a blob and the images, streams and namespaces sharing it.
-func (s *Store) GetBlob(ctx context.Context, digest string, limit int) (BlobInfo, error) {
+// GetBlob returns a blob and the images, streams and namespaces sharing
+// it; with a scope (nil: everything) the streams and namespaces are those
+// the scope sees, the images are left out, and a blob no image in the
+// scope lists is "not found", as a missing one.
+func (s *Store) GetBlob(ctx context.Context, digest string, limit int, sc *Scope) (BlobInfo, error) {
+	if sc != nil {
+		if ok, err := s.BlobInScope(ctx, digest, sc); err != nil || !ok {
+			if err == nil {
+				err = notFoundf("blob %s not found", digest)
+			}
+			return BlobInfo{}, err
+		}
+	}
 	db := s.conn(ctx)
 	var info BlobInfo
 	err := db.Where("digest = ?", digest).Take(&info.Blob).Error
@@ -89,14 +110,21 @@ func (s *Store) GetBlob(ctx context.Context, digest string, limit int) (BlobInfo
 	if err != nil {
 		return info, fmt.Errorf("look up blob %s: %w", digest, err)
 	}
-	err = db.Table("image_blobs ib").Select("DISTINCT i.digest, ib.position = -1 AS config").
-		Joins("JOIN images i ON i.id = ib.image_id").Where("ib.blob_id = ?", info.ID).
-		Order("i.digest").Limit(limit).Scan(&info.Images).Error
-	if err != nil {
-		return info, fmt.Errorf("images of blob %s: %w", digest, err)
+	if sc == nil {
+		err = db.Table("image_blobs ib").Select("DISTINCT i.digest, ib.position = -1 AS config").
+			Joins("JOIN images i ON i.id = ib.image_id").Where("ib.blob_id = ?", info.ID).
+			Order("i.digest").Limit(limit).Scan(&info.Images).Error
+		if err != nil {
+			return info, fmt.Errorf("images of blob %s: %w", digest, err)
+		}
+		if err := db.Raw(`SELECT COUNT(DISTINCT image_id) FROM image_blobs WHERE blob_id = ?`, info.ID).Scan(&info.ImageCount).Error; err != nil {
+			return info, err
+		}
 	}
-	if err := db.Raw(`SELECT COUNT(DISTINCT image_id) FROM image_blobs WHERE blob_id = ?`, info.ID).Scan(&info.ImageCount).Error; err != nil {
-		return info, err
+	// Only the scope's namespaces: a fixed condition when there is none.
+	scoped, args := "1 = 1", []any{}
+	if sc != nil {
+		scoped, args = "n.name IN ?", []any{sc.Namespaces}
 	}
 	// Images holding the blob directly or through a manifest list.
 	err = db.Raw(`
@@ -106,7 +134,8 @@ func (s *Store) GetBlob(ctx context.Context, digest string, limit int) (BlobInfo
 		FROM tag_events e JOIN imgs ON imgs.id = e.image_id
 		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 		JOIN namespaces n ON n.id = st.namespace_id
-		ORDER BY n.name, st.name LIMIT ?`, info.ID, info.ID, limit).Scan(&info.Streams).Error
+		WHERE `+scoped+`
+		ORDER BY n.name, st.name LIMIT ?`, append(append([]any{info.ID, info.ID}, args...), limit)...).Scan(&info.Streams).Error
 	if err != nil {
 		return info, fmt.Errorf("streams of blob %s: %w", digest, err)
 	}
@@ -118,7 +147,8 @@ func (s *Store) GetBlob(ctx context.Context, digest string, limit int) (BlobInfo
 		FROM tag_events e JOIN imgs ON imgs.id = e.image_id
 		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 		JOIN namespaces n ON n.id = st.namespace_id
-		ORDER BY n.name`, info.ID, info.ID).Scan(&info.Namespaces).Error
+		WHERE `+scoped+`
+		ORDER BY n.name`, append([]any{info.ID, info.ID}, args...)...).Scan(&info.Namespaces).Error
 	if err != nil {
 		return info, fmt.Errorf("namespaces of blob %s: %w", digest, err)
 	}
@@ -135,8 +165,10 @@ type SearchHit struct {
 }
 
 // Search finds namespaces, streams and tags whose names contain q, and
-// images and blobs whose digest starts with it.
-func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, error) {
+// images and blobs whose digest starts with it — only what the scope sees
+// (nil: everything), so a reader learns no name or digest of a namespace
+// they hold no role in.
+func (s *Store) Search(ctx context.Context, q string, limit int, sc *Scope) ([]SearchHit, error) {
 	q = strings.TrimSpace(q)
 	if q == "" {
 		return nil, nil
@@ -149,32 +181,53 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 		if !strings.HasPrefix(prefix, "sha256:") {
 			prefix = "sha256:" + prefix
 		}
-		var digests []string
-		if err := db.Model(&Image{}).Where("digest >= ? AND digest < ?", prefix, prefix+"~").Order("digest").Limit(limit).Pluck("digest", &digests).Error; err != nil {
-			return nil, err
+		var images, blobs []string
+		var err error
+		if sc == nil {
+			err = db.Model(&Image{}).Where("digest >= ? AND digest < ?", prefix, prefix+"~").Order("digest").Limit(limit).Pluck("digest", &images).Error
+			if err == nil {
+				err = db.Model(&Blob{}).Where("digest >= ? AND digest < ?", prefix, prefix+"~").Order("digest").Limit(limit).Pluck("digest", &blobs).Error
+			}
+		} else {
+			// From the scope's images outward: bounded by what the reader
+			// holds, not by the size of the registry.
+			err = db.Raw(`SELECT i.digest FROM images i WHERE i.id IN (`+heldImagesSQL+`)
+				AND i.digest >= ? AND i.digest < ? ORDER BY i.digest LIMIT ?`,
+				sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&images).Error
+			if err == nil {
+				err = db.Raw(`SELECT b.digest FROM blobs b WHERE b.id IN (
+					SELECT ib.blob_id FROM image_blobs ib WHERE ib.image_id IN (`+heldImagesSQL+`))
+				AND b.digest >= ? AND b.digest < ? ORDER BY b.digest LIMIT ?`,
+					sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&blobs).Error
+			}
 		}
-		for _, d := range digests {
+		if err != nil {
+			return nil, fmt.Errorf("search digests: %w", err)
+		}
+		for _, d := range images {
 			hits = append(hits, SearchHit{Kind: "image", Digest: d})
 		}
-		digests = nil
-		if err := db.Model(&Blob{}).Where("digest >= ? AND digest < ?", prefix, prefix+"~").Order("digest").Limit(limit).Pluck("digest", &digests).Error; err != nil {
-			return nil, err
-		}
-		for _, d := range digests {
+		for _, d := range blobs {
 			hits = append(hits, SearchHit{Kind: "blob", Digest: d})
 		}
 		return hits, nil
 	}
+	inScope := func(q *gorm.DB, col string) *gorm.DB {
+		if sc == nil {
+			return q
+		}
+		return q.Where(col+" IN ?", sc.Namespaces)
+	}
 	var names []string
-	if err := db.Model(&Namespace{}).Where(`name `+s.like()+` ? ESCAPE '\'`, like).Order("name").Limit(limit).Pluck("name", &names).Error; err != nil {
+	if err := inScope(db.Model(&Namespace{}), "name").Where(`name `+s.like()+` ? ESCAPE '\'`, like).Order("name").Limit(limit).Pluck("name", &names).Error; err != nil {
 		return nil, err
 	}
 	for _, n := range names {
 		hits = append(hits, SearchHit{Kind: "namespace", Namespace: n})
 	}
 	var streams []StreamRef
-	err := db.Table("image_streams st").Select("n.name AS namespace, st.name AS stream").
-		Joins("JOIN namespaces n ON n.id = st.namespace_id").
+	err := inScope(db.Table("image_streams st").Select("n.name AS namespace, st.name AS stream").
+		Joins("JOIN namespaces n ON n.id = st.namespace_id"), "n.name").
 		Where(`st.name `+s.like()+` ? ESCAPE '\'`, like).Order("n.name, st.name").Limit(limit).Scan(&streams).Error
 	if err != nil {
 		return nil, err
@@ -183,8 +236,8 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]SearchHit, e
 		hits = append(hits, SearchHit{Kind: "stream", Namespace: st.Namespace, Stream: st.Stream})
 	}
 	var tags []TagRef
-	err = db.Table("tags t").Select("n.name AS namespace, st.name AS stream, t.name AS tag").
-		Joins("JOIN image_streams st ON st.id = t.stream_id").Joins("JOIN namespaces n ON n.id = st.namespace_id").
+	err = inScope(db.Table("tags t").Select("n.name AS namespace, st.name AS stream, t.name AS tag").
+		Joins("JOIN image_streams st ON st.id = t.stream_id").Joins("JOIN namespaces n ON n.id = st.namespace_id"), "n.name").
 		Where(`t.name `+s.like()+` ? ESCAPE '\'`, like).Order("n.name, st.name, t.name").Limit(limit).Scan(&tags).Error
 	if err != nil {
 		return nil, err
@@ -312,6 +365,21 @@ func (s *Store) Trend(ctx context.Context, ns string, since time.Time) ([]UsageS
 	var out []UsageSnapshot
 	err := q.Find(&out).Error
 	return out, err
+}
+
+// TrendOf is the trend of a set of namespaces: their snapshots taken at
+// the same time summed, oldest first. A blob two of them share counts in
+// each (snapshots keep no blob sets to count it once).
+func (s *Store) TrendOf(ctx context.Context, namespaces []string, since time.Time) ([]UsageSnapshot, error) {
+	var out []UsageSnapshot
+	err := s.conn(ctx).Model(&UsageSnapshot{}).
+		Select("taken_at, SUM(bytes) AS bytes, SUM(exclusive_bytes) AS exclusive_bytes, SUM(reclaimable_bytes) AS reclaimable_bytes").
+		Where("taken_at >= ? AND namespace_id IN (SELECT id FROM namespaces WHERE name IN ?)", since, namespaces).
+		Group("taken_at").Order("taken_at").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("trend of %d namespaces: %w", len(namespaces), err)
+	}
+	return out, nil
 }
 
 // Fingerprint changes when anything usage depends on changes: rows added

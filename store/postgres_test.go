@@ -10,7 +10,7 @@ import (
 func TestSearchIgnoresCase(t *testing.T) {
 	s := newTestStore(t)
 	pushTo(t, s, "team-a/api:Release-1", image("r1", 5, layer{"l", 50}), t0)
-	hits, err := s.Search(ctx, "release", 10)
+	hits, err := s.Search(ctx, "release", 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,11 @@ type TagOptions struct {
 	Reference       bool
 	ReferencePolicy string // Source (default) or Local
 	ImportMode      string // Legacy or PreserveOriginal; DockerImage only
+	// Verified says the caller read a DockerImage source by digest from
+	// its registry and recorded the image (the managed registry: see
+	// registry.Mirror.Read), so it is linked even though no tag of the
+	// destination namespace holds it yet.
+	Verified bool
 }
 
 // TagResult says what a tag operation did.
@@ -210,12 +215,25 @@ func (s *Store) setTag(ctx context.Context, src Source, dst TagRef, opt TagOptio
 	case KindDockerImage:
 		from = ObjectRef{Kind: KindDockerImage, Name: src.Ref}
 		if _, digest, ok := strings.Cut(src.Ref, "@"); ok && !opt.Reference {
-			ids, err := s.ensureImages(ctx, []string{digest})
+			// Images are global by digest: naming one must not borrow
+			// another namespace's image (its metadata, layers, a pin).
+			// Link it only when the namespace holds it already or the
+			// caller read it from its registry; otherwise the entry
+			// records the pull spec, unverified, until an import reads it.
+			held, err := s.namespaceHolds(ctx, dst.Namespace, digest)
 			if err != nil {
 				return res, err
 			}
-			id := ids[digest]
-			next = &current{ImageID: &id, Digest: digest, Ref: src.Ref}
+			if held || opt.Verified {
+				ids, err := s.ensureImages(ctx, []string{digest})
+				if err != nil {
+					return res, err
+				}
+				id := ids[digest]
+				next = &current{ImageID: &id, Digest: digest, Ref: src.Ref}
+			} else {
+				next = &current{Ref: src.Ref}
+			}
 		} else if opt.Reference {
 			next = &current{Ref: src.Ref}
 		}

@@ -170,14 +170,20 @@ func TestExternalSources(t *testing.T) {
 	if tg := st.Tags[0]; !tg.Scheduled || tg.ImportMode != "Legacy" || tg.From.Kind != KindDockerImage || len(tg.Items) != 0 {
 		t.Fatalf("spec = %+v", tg)
 	}
-	// By digest: a history entry with that image.
+	// By digest, never read: a history entry with the pull spec and no
+	// image (unverified) until an import reads it.
 	ref := "quay.io/acme/tool@" + dg("tool")
 	res, err = s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: ref}, TagRef{"py", "tool", "1"}, TagOptions{})
-	if err != nil || !res.Changed || res.Image != dg("tool") {
+	if err != nil || !res.Changed || res.Image != "" || res.Ref != ref {
 		t.Fatalf("by digest: %+v %v", res, err)
 	}
-	if h := history(t, s, "py/tool:1"); len(h) != 1 || h[0].DockerImageReference != ref {
+	if h := history(t, s, "py/tool:1"); len(h) != 1 || h[0].DockerImageReference != ref || h[0].Image != "" {
 		t.Fatalf("history = %+v", h)
+	}
+	// Read from its registry by the caller (the managed registry): linked.
+	res, err = s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: ref}, TagRef{"py", "tool", "2"}, TagOptions{Verified: true})
+	if err != nil || !res.Changed || res.Image != dg("tool") {
+		t.Fatalf("by digest, verified: %+v %v", res, err)
 	}
 	// A reference records the pull spec with no image.
 	res, err = s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "registry.example.com/x/y:2"}, TagRef{"py", "tool", "ref"}, TagOptions{Reference: true})

@@ -10,6 +10,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
 
+	"layerwise/buildinfo"
 	"layerwise/store"
 )
 
@@ -32,6 +33,7 @@ func tp(t time.Time) *time.Time     { return &t }
 func page(title string) Page {
 	return Page{
 		Title: title, User: "alice", CSRF: "tok-123", Now: now, UsageAt: ago(3 * time.Minute),
+		Build:  buildinfo.Info{Version: "v1.2.0", Commit: "83aeb84a1b2c3d4e5f60718293a4b5c6d7e8f901", Date: "2026-12-02T13:31:00Z", GoVersion: "go1.26.8"},
 		Crumbs: []Crumb{{Label: "Overview", Href: "/"}, {Label: "payments", Href: "/ns/payments"}, {Label: title}},
 	}
 }

@@ -276,3 +276,30 @@ func importTitle(e *ImportError) string {
 	}
 	return "Import failed: " + e.Reason
 }
+
+// yourNamespaces names a non-admin's namespaces on the overview.
+func yourNamespaces(n int) string {
+	if n == 1 {
+		return "your namespace"
+	}
+	return "your " + plural(n, "namespace")
+}
+
+// scopeLabel heads a non-admin's total: theirs, never the registry's.
+func scopeLabel(n int) string {
+	if n == 1 {
+		return "Your namespace, every blob counted once"
+	}
+	return "Your " + plural(n, "namespace") + ", their totals summed"
+}
+
+// scopeSub says how far a non-admin's total is counted once.
+func scopeSub(n int) string {
+	switch n {
+	case 0:
+		return "you hold a role in no namespace yet"
+	case 1:
+		return "the registry's other namespaces are not counted"
+	}
+	return "a blob two of them share counts in each; the registry's other namespaces are not counted"
+}

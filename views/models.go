@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"layerwise/buildinfo"
 	"layerwise/store"
 )
 
@@ -21,6 +22,8 @@ type Page struct {
 	// UsageAt is when the figures on the page were computed; zero when the
 	// first computation is still running.
 	UsageAt time.Time
+	// Build is the running binary, named in the footer (zero: not shown).
+	Build buildinfo.Info
 }
 
 // Crumb is one step of the breadcrumbs; the last one has no Href.
@@ -55,6 +58,10 @@ type Overview struct {
 	Pager            Pager
 	Jobs             []JobStatus
 	Trend            []Point // registry snapshots, oldest first
+	// Scoped: the user is no platform admin, so the figures above and the
+	// trend are their namespaces' summed, not the registry's;
+	// RegistryBlobs and UnknownImages are not known per namespace (zero).
+	Scoped bool
 }
 
 // NamespaceBar is one namespace in the overview ranking.
@@ -169,6 +176,10 @@ type TagView struct {
 	// when the tag is on no rung but the last, or has no image to promote.
 	PromoteTo string
 	External  bool // tagged from an external image: scheduled import can be toggled
+	// Unverified: the current entry records a pull spec that was never
+	// read from its registry (a DockerImage source by digest that the
+	// namespace does not hold): no image is linked until an import reads it.
+	Unverified bool
 }
 
 // ImportError is a failed ImportSuccess condition.

@@ -120,7 +120,7 @@ func TestImportNowButton(t *testing.T) {
 	r = actPost(t, ts, editor, importHref, f, false)
 	actExpect(t, r, http.StatusBadGateway, "import from a registry that is down")
 	d = doc(t, r.body)
-	if got := squash(d.Find(`.tag-actions .field-error`).Text()); !strings.Contains(got, "registry "+reg.host+" is unreachable") {
+	if got := squash(d.Find(`.tag-actions .field-error`).Text()); !strings.Contains(got, "cannot read from registry "+reg.host) {
 		t.Errorf("error next to the button: %q", got)
 	}
 	for _, path := range []string{toolHref, streamPath} {
@@ -129,7 +129,7 @@ func TestImportNowButton(t *testing.T) {
 		if path == streamPath {
 			box = d.Find(`article#tag-tool .alert-danger`)
 		}
-		if got := squash(box.Text()); !strings.Contains(got, "is unreachable") || !strings.Contains(got, "keeps its current image") {
+		if got := squash(box.Text()); !strings.Contains(got, "cannot read from registry") || !strings.Contains(got, "keeps its current image") {
 			t.Errorf("%s: import failure box %q", path, got)
 		}
 	}
@@ -183,7 +183,7 @@ func TestScheduledImportJob(t *testing.T) {
 		t.Errorf("failed job run %+v", r)
 	}
 	d := doc(t, ts.get(t, editor, views.StreamHref("payments", "api"), http.StatusOK))
-	if got := squash(d.Find(`article#tag-tool .alert-danger`).Text()); !strings.Contains(got, "is unreachable") {
+	if got := squash(d.Find(`article#tag-tool .alert-danger`).Text()); !strings.Contains(got, "cannot read from registry") {
 		t.Errorf("stream page after a failed scheduled import: %q", got)
 	}
 }

@@ -655,23 +655,19 @@ func TestViewerSeesNoActionsAndIsRefused(t *testing.T) {
 	r = actPost(t, ts, ed, "/ns/ml/settings", url.Values{"_csrf": {actCSRF(t, ts.get(t, ed, streamPath, http.StatusOK))}}, false)
 	actExpect(t, r, http.StatusNotFound, "settings of a hidden namespace")
 
-	// Without accounts the dashboard is read-only: no forms, and a forged
-	// POST (the CSRF token is the cookie's) is refused.
+	// Without accounts the dashboard is read-only: no forms, and a POST
+	// with a valid CSRF token (the login form's) is refused.
 	open := newTestServer(t, false)
 	oc := open.client(t)
 	d := doc(t, open.get(t, oc, streamPath, http.StatusOK))
 	if n := d.Find("form[method=post]").Length(); n != 0 {
 		t.Errorf("anonymous stream page has %d POST forms", n)
 	}
-	var csrf string
-	for _, ck := range oc.Jar.Cookies(mustURL(t, open.URL)) {
-		if ck.Name == "layerwise_csrf" {
-			csrf = ck.Value
-		}
+	m := csrfRe.FindStringSubmatch(open.get(t, oc, "/login", http.StatusOK))
+	if m == nil {
+		t.Fatal("no CSRF field in the login form")
 	}
-	if csrf == "" {
-		t.Fatal("no CSRF cookie")
-	}
+	csrf := m[1]
 	before = actDump(t, open)
 	r = actPost(t, open, oc, views.TagActionHref(tagPath, "promote"), url.Values{"_csrf": {csrf}}, false)
 	actExpect(t, r, http.StatusForbidden, "anonymous promote")

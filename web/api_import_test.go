@@ -153,7 +153,7 @@ func TestAPIImport(t *testing.T) {
 
 	// A registry that is down: 502.
 	msg = ts.apiMust(t, http.StatusBadGateway, importCall(editor, "down:1", "127.0.0.1:1/payments/down:1")).errorText(t)
-	if !strings.Contains(msg, "unreachable") {
+	if !strings.Contains(msg, "cannot read from registry 127.0.0.1:1") {
 		t.Errorf("down: %q", msg)
 	}
 }

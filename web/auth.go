@@ -13,12 +13,12 @@ import (
 
 // principalFromSession resolves the session cookie, if any.
 func (srv *Server) principalFromSession(c echo.Context) *store.Principal {
-	ck, err := c.Cookie(handlers.SessionCookie)
-	if err != nil || ck.Value == "" {
+	session := handlers.ReadCookie(c, handlers.SessionCookie)
+	if session == "" {
 		return nil
 	}
 	ctx := c.Request().Context()
-	u, err := srv.store.SessionUser(ctx, ck.Value)
+	u, err := srv.store.SessionUser(ctx, session)
 	if err != nil {
 		return nil
 	}

@@ -90,7 +90,8 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	cfg := Config{Addr: "127.0.0.1:0", Threshold: 50 << 30, Policy: store.DefaultPolicy, SnapshotSchedule: "@daily"}
+	cfg := Config{Addr: "127.0.0.1:0", Threshold: 50 << 30, Policy: store.DefaultPolicy, SnapshotSchedule: "@daily",
+		MetricsToken: testMetricsToken, ImportAllow: testImportAllow}
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -102,9 +103,36 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(checkAPIResponses(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, store: s, srv: srv, usage: u, logs: logs}
+}
+
+// testMetricsToken is the harness's LAYERWISE_METRICS_TOKEN.
+const testMetricsToken = "metrics-s3cret"
+
+// testImportAllow is the harness's LAYERWISE_IMPORT_ALLOW: the test
+// registries listen on loopback, which imports may not reach by default.
+const testImportAllow = "127.0.0.0/8,::1"
+
+// scrape reads /metrics as Prometheus would, with the harness's token.
+func (ts *testServer) scrape(t testing.TB) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, ts.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics with the token: %d\n%s", resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // client is a browser-like client: cookies, no automatic redirects.

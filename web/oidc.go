@@ -66,7 +66,8 @@ func randomString() string {
 const oidcCookie = "layerwise_oidc"
 
 // start sends the browser to the provider with a state, a nonce and a
-// PKCE verifier remembered in a short-lived HttpOnly cookie.
+// PKCE verifier remembered in a short-lived HttpOnly cookie (site-wide, so
+// that over HTTPS it can carry the __Host- prefix).
 func (srv *Server) oidcStart(c echo.Context) error {
 	p, err := srv.oidc.discover(c.Request().Context())
 	if err != nil {
@@ -75,8 +76,7 @@ func (srv *Server) oidcStart(c echo.Context) error {
 	}
 	state, nonce, verifier := randomString(), randomString(), oauth2.GenerateVerifier()
 	next := c.QueryParam("next")
-	c.SetCookie(&http.Cookie{Name: oidcCookie, Value: state + "." + nonce + "." + verifier + "." + base64.RawURLEncoding.EncodeToString([]byte(next)),
-		Path: "/auth/oidc/", HttpOnly: true, Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode, MaxAge: 600})
+	handlers.SetCookie(c, oidcCookie, state+"."+nonce+"."+verifier+"."+base64.RawURLEncoding.EncodeToString([]byte(next)), 600, http.SameSiteLaxMode)
 	url := srv.oidc.oauth(p).AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
 	return c.Redirect(http.StatusFound, url)
 }
@@ -89,12 +89,12 @@ func (srv *Server) oidcCallback(c echo.Context) error {
 		srv.log.Warn("oidc login refused", "reason", msg, "err", err)
 		return c.String(status, "Single sign-on failed: "+msg+". Start again from the login page.\n")
 	}
-	ck, err := c.Cookie(oidcCookie)
-	if err != nil {
-		return fail(http.StatusBadRequest, "the login took too long or cookies are blocked", err)
+	ck := handlers.ReadCookie(c, oidcCookie)
+	if ck == "" {
+		return fail(http.StatusBadRequest, "the login took too long or cookies are blocked", nil)
 	}
-	c.SetCookie(&http.Cookie{Name: oidcCookie, Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true})
-	parts := strings.SplitN(ck.Value, ".", 4)
+	handlers.SetCookie(c, oidcCookie, "", -1, http.SameSiteLaxMode)
+	parts := strings.SplitN(ck, ".", 4)
 	if len(parts) != 4 || subtle.ConstantTimeCompare([]byte(parts[0]), []byte(c.QueryParam("state"))) != 1 {
 		return fail(http.StatusBadRequest, "the state does not match", nil)
 	}
@@ -142,8 +142,10 @@ func (srv *Server) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.SetCookie(&http.Cookie{Name: handlers.SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.IsTLS(),
-		SameSite: http.SameSiteLaxMode, MaxAge: int(handlers.SessionTTL.Seconds())})
+	if old := handlers.ReadCookie(c, handlers.SessionCookie); old != "" {
+		_ = srv.store.DeleteSession(ctx, old)
+	}
+	handlers.SetCookie(c, handlers.SessionCookie, token, int(handlers.SessionTTL.Seconds()), http.SameSiteLaxMode)
 	srv.log.Info("login", "user", u.Name, "via", "oidc")
 	next := "/"
 	if b, err := base64.RawURLEncoding.DecodeString(parts[3]); err == nil {

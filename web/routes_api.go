@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
+	"layerwise/docs"
 	"layerwise/handlers"
 )
 
@@ -24,6 +24,8 @@ import (
 func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 	e.Pre(srv.apiGate)
 	api := e.Group("/api/v1", srv.apiAuth)
+	openAPI := docs.OpenAPI()
+	api.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPI) })
 	api.GET("/usage", h.APIUsage)
 	api.GET("/namespaces/:ns/usage", h.APINamespaceUsage)
 	api.GET("/namespaces/:ns/imagestreams", h.APIImageStreams)
@@ -51,6 +53,10 @@ const apiAuthKey = "layerwise.apiAuth"
 // apiWebhookPath carries the registry's own bearer token (LAYERWISE_WEBHOOK_TOKEN),
 // not an API token.
 const apiWebhookPath = "/api/v1/registry/events"
+
+// apiDescriptionPath is the API's OpenAPI document: public, like the
+// README that describes the same API; it holds no data.
+const apiDescriptionPath = "/api/v1/openapi.json"
 
 func isAPIPath(p string) bool { return p == "/api" || strings.HasPrefix(p, "/api/") }
 
@@ -105,7 +111,7 @@ func (srv *Server) apiAuthenticate(c echo.Context) error {
 	}
 	c.Set(apiAuthKey, true)
 	req := c.Request()
-	if req.URL.Path == apiWebhookPath {
+	if req.URL.Path == apiWebhookPath || req.URL.Path == apiDescriptionPath && req.Method == http.MethodGet {
 		return nil
 	}
 	p, given, ok := srv.principalFromToken(c)
@@ -152,12 +158,11 @@ func (srv *Server) writeAPIError(c echo.Context, err error) {
 	case errors.As(err, &he):
 		status, msg = he.Code, fmt.Sprint(he.Message)
 		switch {
-		case he == middleware.ErrCSRFInvalid || he.Code == http.StatusBadRequest && strings.HasPrefix(msg, "missing csrf token"):
-			status = http.StatusForbidden
+		case he == errCSRF:
 			msg = "missing or invalid CSRF token: a call authenticated by the session cookie must send the token of the session's pages " +
 				"in X-CSRF-Token; scripts should use Authorization: Bearer TOKEN instead"
 		case he.Code == http.StatusNotFound:
-			msg = "no such API endpoint: " + req.Method + " " + req.URL.Path + " (see the HTTP section of docs/REFERENCE.md)"
+			msg = "no such API endpoint: " + req.Method + " " + req.URL.Path + " (the endpoints are described in /api/v1/openapi.json)"
 		case he.Code == http.StatusMethodNotAllowed:
 			msg = "method " + req.Method + " is not allowed on " + req.URL.Path
 		case he.Code == http.StatusRequestEntityTooLarge:

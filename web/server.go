@@ -10,15 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"layerwise/buildinfo"
 	"layerwise/handlers"
 	"layerwise/jobs"
 	"layerwise/jobs/mail"
@@ -39,9 +37,11 @@ type Config struct {
 	Sender           mail.Sender // nil: no mail server configured
 	NoJobs           bool
 	// Auth is local, oidc or proxy (LAYERWISE_AUTH).
-	Auth            string
-	OIDC            OIDCConfig
-	TrustedProxies  []netip.Prefix
+	Auth string
+	OIDC OIDCConfig
+	// TrustedProxies (LAYERWISE_TRUSTED_PROXIES) are the only peers whose
+	// X-Forwarded-For, -Proto and (in proxy mode) -User/-Groups count.
+	TrustedProxies  Proxies
 	ShutdownTimeout time.Duration
 	// RegistryAuthFile is a .dockerconfigjson for imports (LAYERWISE_REGISTRY_AUTH_FILE).
 	RegistryAuthFile string
@@ -64,8 +64,18 @@ type Config struct {
 	ImportSchedule string
 	// Import tunes the scheduled import (workers, backoff).
 	Import jobs.ImportSettings
+	// ImportAllow (LAYERWISE_IMPORT_ALLOW) lists the non-public CIDRs and
+	// hosts that imports may read from (registry.ParseDestinations); the
+	// managed registry is always allowed.
+	ImportAllow string
 	// PruneSchedule is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); "" runs none.
 	PruneSchedule string
+	// MetricsToken (LAYERWISE_METRICS_TOKEN) is the bearer token /metrics
+	// needs; MetricsAddr (LAYERWISE_METRICS_ADDR) is a listen address that
+	// serves /metrics alone, and then the main address does not. With
+	// neither, /metrics is not served (404).
+	MetricsToken string
+	MetricsAddr  string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -84,6 +94,7 @@ type Server struct {
 	accounts atomic.Bool
 	limiter  *handlers.LoginLimiter
 	managed  *registry.Managed // nil without RegistryURL
+	build    buildinfo.Info    // this binary, for the footer and /metrics
 }
 
 // New wires the server; nothing runs until Run.
@@ -103,7 +114,8 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.Auth == "proxy" && len(cfg.TrustedProxies) == 0 {
 		return nil, fmt.Errorf("LAYERWISE_AUTH=proxy needs LAYERWISE_TRUSTED_PROXIES (the proxy's addresses); otherwise anyone could send X-Forwarded-User")
 	}
-	srv := &Server{cfg: cfg, store: s, log: log, metrics: newMetrics(), limiter: handlers.NewLoginLimiter(5, 5*time.Minute)}
+	build := buildinfo.Read()
+	srv := &Server{cfg: cfg, store: s, log: log, build: build, metrics: newMetrics(build), limiter: handlers.NewLoginLimiter(5, 5*time.Minute)}
 	if cfg.Auth == "oidc" {
 		srv.oidc = &oidcLogin{cfg: cfg.OIDC}
 	}
@@ -118,7 +130,11 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		srv.managed = m
 	}
 	srv.ops = &handlers.Ops{Store: s, Changed: srv.usage.Invalidate}
+	var err error
 	srv.fetcher = registry.NewFetcher(cfg.RegistryAuthFile)
+	if srv.fetcher.Destinations, err = importDestinations(cfg); err != nil {
+		return nil, err
+	}
 	mirror, err := registry.NewMirror(cfg.RegistryURL, srv.fetcher)
 	if err != nil {
 		return nil, err
@@ -160,6 +176,36 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	return srv, nil
 }
 
+// importDestinations is where the server's imports (API, forms, the
+// scheduled import, write-through) may connect: public addresses,
+// LAYERWISE_IMPORT_ALLOW, and the managed registry.
+func importDestinations(cfg Config) (*registry.Destinations, error) {
+	d, err := registry.ParseDestinations(cfg.ImportAllow)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RegistryURL != "" {
+		host, insecure, err := registry.ParseRegistryURL(cfg.RegistryURL)
+		if err != nil {
+			return nil, err
+		}
+		hosts := []string{host}
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			// No port: HTTPS, and for an http:// URL plain HTTP too.
+			hosts = []string{net.JoinHostPort(host, "443")}
+			if insecure {
+				hosts = append(hosts, net.JoinHostPort(host, "80"))
+			}
+		}
+		for _, h := range hosts {
+			if err := d.TrustHost(h); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
+}
+
 // syncSettings are the sync job's: the managed registry and the cluster.
 func (srv *Server) syncSettings() jobs.SyncSettings {
 	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: srv.ops.Refresh}
@@ -191,12 +237,18 @@ func (j jobList) Statuses() []handlers.JobInfo {
 func (srv *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// The client address (the login limiter's key) is the peer's unless a
+	// trusted proxy forwarded the request: X-Forwarded-For is anyone's to write.
+	e.IPExtractor = srv.cfg.TrustedProxies.ClientIP
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy}
+		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy, Build: srv.build}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
 	e.HTTPErrorHandler = srv.errorHandler(h)
+	// First of all: cookie names and flags depend on it, and the API gate
+	// (another Pre middleware) reads the session cookie.
+	e.Pre(srv.markHTTPS)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 		srv.log.Error("panic in handler", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
 		return err
@@ -211,29 +263,11 @@ func (srv *Server) routes() *echo.Echo {
 		ReferrerPolicy:        "same-origin",
 	}))
 	e.Use(middleware.BodyLimit("1M"))
-	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
-		CookieName:     "layerwise_csrf",
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSameSite: http.SameSiteStrictMode,
-		ContextKey:     handlers.CSRFKey,
-		Skipper: func(c echo.Context) bool {
-			// Probes and metrics carry no forms; a bearer token is not sent
-			// by browsers on their own, so token calls need no CSRF token.
-			// Cookie-authenticated API calls still do (X-CSRF-Token).
-			switch c.Path() {
-			case "/healthz", "/readyz", "/metrics", "/api/v1/registry/events":
-				return true
-			}
-			return strings.HasPrefix(c.Request().URL.Path, "/api/") &&
-				strings.HasPrefix(strings.ToLower(c.Request().Header.Get("Authorization")), "bearer ")
-		},
-	}))
+	e.Use(srv.csrf)
 
 	e.GET("/healthz", h.Healthz)
 	e.GET("/readyz", h.Readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(srv.metrics.reg, promhttp.HandlerOpts{Registry: srv.metrics.reg})))
+	e.GET("/metrics", srv.metrics.route(srv.cfg))
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
 	e.GET("/login", h.LoginForm)
@@ -281,12 +315,7 @@ func (srv *Server) errorHandler(h *handlers.Handler) echo.HTTPErrorHandler {
 				_ = h.NotFound(c)
 				return
 			}
-			msg := fmt.Sprint(he.Message)
-			if he.Code == http.StatusForbidden && msg == "invalid csrf token" || he.Code == http.StatusBadRequest && strings.HasPrefix(msg, "missing csrf token") {
-				msg = "The form expired or did not come from this site: reload the page and try again."
-				he.Code = http.StatusForbidden
-			}
-			_ = c.String(he.Code, msg+"\n")
+			_ = c.String(he.Code, fmt.Sprint(he.Message)+"\n")
 			return
 		}
 		srv.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
@@ -311,41 +340,72 @@ func (srv *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // Run serves until ctx ends, then shuts down gracefully: stop accepting,
-// finish requests in flight, stop the scheduler.
+// finish requests in flight, stop the scheduler. With MetricsAddr it also
+// serves /metrics there.
 func (srv *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", srv.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.cfg.Addr, err)
 	}
-	return srv.Serve(ctx, ln)
+	var mln net.Listener
+	if srv.cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", srv.cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (LAYERWISE_METRICS_ADDR): %w", srv.cfg.MetricsAddr, err)
+		}
+	}
+	return srv.serve(ctx, ln, mln)
 }
 
-// Serve is Run on a listener the caller made.
-func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Serve is Run on a listener the caller made (and no metrics address).
+func (srv *Server) Serve(ctx context.Context, ln net.Listener) error { return srv.serve(ctx, ln, nil) }
+
+func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go srv.usage.Run(bg)
 	if srv.sched != nil {
 		srv.sched.Start()
 	}
-	hs := &http.Server{Handler: srv.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	servers := []*http.Server{{Handler: srv.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}}
+	listeners := []net.Listener{ln}
+	if mln != nil {
+		servers = append(servers, &http.Server{Handler: srv.metrics.mux(srv.cfg.MetricsToken), ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second})
+		listeners = append(listeners, mln)
+	}
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
 	srv.log.Info("serving", "addr", ln.Addr().String())
+	switch {
+	case mln != nil:
+		srv.log.Info("serving /metrics", "addr", mln.Addr().String())
+	case srv.cfg.MetricsToken == "":
+		srv.log.Info("/metrics is off: set LAYERWISE_METRICS_TOKEN or LAYERWISE_METRICS_ADDR to serve it")
+	}
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		serveErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+		srv.log.Info("shutting down")
 	}
-	srv.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ShutdownTimeout)
 	defer cancel()
-	err := hs.Shutdown(sctx)
+	var err error
+	for _, hs := range servers {
+		err = errors.Join(err, hs.Shutdown(sctx))
+	}
 	if srv.sched != nil {
 		srv.sched.Stop(sctx)
 	}
 	stopBG()
+	if serveErr != nil {
+		return serveErr
+	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -414,7 +414,7 @@ func TestHeadersHealthAndMetrics(t *testing.T) {
 	// A request is counted after its response went out: poll briefly.
 	var metrics string
 	for i := 0; i < 50; i++ {
-		metrics = ts.get(t, anon, "/metrics", http.StatusOK)
+		metrics = ts.scrape(t)
 		// The counter and the histogram are recorded one after the other.
 		if strings.Contains(metrics, `route="/"`) && strings.Contains(metrics, `layerwise_http_request_duration_seconds_bucket{route="/",le=`) {
 			break
@@ -505,7 +505,7 @@ func TestJobsPage(t *testing.T) {
 	if snaps[0].Bytes != n.Bytes || snaps[0].ExclusiveBytes != n.ExclusiveBytes {
 		t.Errorf("snapshot %+v does not match usage %d/%d", snaps[0], n.Bytes, n.ExclusiveBytes)
 	}
-	if !strings.Contains(ts.get(t, c, "/metrics", http.StatusOK), `layerwise_job_runs_total{job="usage-snapshot",status="ok"} 1`) {
+	if !strings.Contains(ts.scrape(t), `layerwise_job_runs_total{job="usage-snapshot",status="ok"} 1`) {
 		t.Error("job run not counted in /metrics")
 	}
 }
@@ -562,7 +562,7 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 	}
 	ml, _ := ts.store.GetStream(ctx, store.StreamRef{Namespace: "ml", Stream: "trainer"})
 	mlOnly := ml.Tags[0].Items[0].Image
-	holders, _ := ts.store.ImageHolders(ctx, mlOnly, 100)
+	holders, _ := ts.store.ImageHolders(ctx, mlOnly, 100, nil)
 	for _, h := range holders {
 		if h.Namespace == "payments" {
 			t.Skip("fixture: the trainer image is also in payments")
@@ -572,7 +572,7 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 	// A shared base layer: ann sees it, but only through payments.
 	img, _ := ts.store.GetImage(ctx, ml.Tags[0].Items[0].Image)
 	for _, l := range img.Layers {
-		b, _ := ts.store.GetBlob(ctx, l.Digest, 100)
+		b, _ := ts.store.GetBlob(ctx, l.Digest, 100, nil)
 		inPayments := false
 		for _, ns := range b.Namespaces {
 			inPayments = inPayments || ns == "payments"

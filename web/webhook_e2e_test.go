@@ -57,7 +57,7 @@ func startHookServer(t *testing.T, ln net.Listener, cfg Config) *hookServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler()}}
+	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: checkAPIResponses(t, srv.Handler())}}
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &hookServer{URL: ts.URL, store: s, srv: srv, logs: logs}

@@ -32,11 +32,34 @@ type Cluster struct {
 // SyncActor is the system principal the OpenShift sync writes as.
 const SyncActor = "system:openshift-sync"
 
-// The collections a sync reads.
-const (
-	pathImageStreams = "/apis/image.openshift.io/v1/imagestreams"
-	pathImages       = "/apis/image.openshift.io/v1/images"
-)
+// Collection is an API collection that the sync lists cluster-wide: GET
+// of the collection, page by page (the RBAC verb "list"), and nothing else.
+type Collection struct {
+	Group, Version, Resource string
+	// ListKind is the kind of the list the API answers with.
+	ListKind string
+}
+
+// ListVerb is the RBAC verb of every request the sync makes.
+const ListVerb = "list"
+
+// Path is the collection's URL path on the API server.
+func (c Collection) Path() string {
+	if c.Group == "" {
+		return "/api/" + c.Version + "/" + c.Resource
+	}
+	return "/apis/" + c.Group + "/" + c.Version + "/" + c.Resource
+}
+
+// Reads are the collections a sync lists, in order (images first, so that
+// the streams' tags find their images). The ClusterRole in deploy/base
+// grants exactly these with ListVerb; deploy's test holds the two equal.
+func Reads() []Collection {
+	return []Collection{
+		{Group: "image.openshift.io", Version: "v1", Resource: "images", ListKind: "ImageList"},
+		{Group: "image.openshift.io", Version: "v1", Resource: "imagestreams", ListKind: "ImageStreamList"},
+	}
+}
 
 // Source is what streams synced from this cluster record as their source.
 func (c *Cluster) Source() string { return "openshift:" + strings.TrimRight(c.URL, "/") }
@@ -66,20 +89,13 @@ func (c *Cluster) Sync(ctx context.Context, s *store.Store) (ClusterSync, error)
 	if err != nil {
 		return res, err
 	}
-	images, err := c.list(ctx, token, pathImages)
-	if err != nil {
-		return res, err
-	}
-	streams, err := c.list(ctx, token, pathImageStreams)
-	if err != nil {
-		return res, err
-	}
 	var doc bytes.Buffer
-	for _, l := range []struct {
-		kind  string
-		items []json.RawMessage
-	}{{"ImageList", images}, {"ImageStreamList", streams}} {
-		b, err := json.Marshal(map[string]any{"kind": l.kind, "apiVersion": apiVersionImage, "items": l.items})
+	for _, coll := range Reads() {
+		items, err := c.list(ctx, token, coll.Path())
+		if err != nil {
+			return res, err
+		}
+		b, err := json.Marshal(map[string]any{"kind": coll.ListKind, "apiVersion": coll.Group + "/" + coll.Version, "items": items})
 		if err != nil {
 			return res, err
 		}

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +94,8 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 	return c
 }
 
+const pathImageStreams = "/apis/image.openshift.io/v1/imagestreams"
+
 func strOf(v any) string { s, _ := v.(string); return s }
 
 func (c *fakeCluster) serve(w http.ResponseWriter, r *http.Request) {
@@ -106,9 +110,9 @@ func (c *fakeCluster) serve(w http.ResponseWriter, r *http.Request) {
 	var items []map[string]any
 	var kind string
 	switch r.URL.Path {
-	case pathImageStreams:
+	case "/apis/image.openshift.io/v1/imagestreams":
 		items, kind = c.streams, "ImageStreamList"
-	case pathImages:
+	case "/apis/image.openshift.io/v1/images":
 		items, kind = c.images, "ImageList"
 	default:
 		http.NotFound(w, r)
@@ -251,6 +255,20 @@ func TestClusterSync(t *testing.T) {
 	req := fc.take()
 	if want := (len(fc.streams) + 3) / 4; req[pathImageStreams] != want {
 		t.Errorf("%d pages of image streams, want %d", req[pathImageStreams], want)
+	}
+	// The sync asks for exactly the collections of Reads (what the
+	// ClusterRole in deploy/ grants), and nothing else.
+	var asked, listed []string
+	for p := range req {
+		asked = append(asked, p)
+	}
+	for _, coll := range Reads() {
+		listed = append(listed, coll.Path())
+	}
+	sort.Strings(asked)
+	sort.Strings(listed)
+	if !slices.Equal(asked, listed) {
+		t.Errorf("the sync requested %v; Reads lists %v", asked, listed)
 	}
 	// The same mapping as `import openshift` of the same objects.
 	want, err := store.Open(t.Context(), storetest.DSN(t))

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +26,7 @@ var (
 	ErrTimeout          = errors.New("the registry did not answer in time")
 	ErrInvalidReference = errors.New("invalid image reference")
 	ErrMalformed        = errors.New("malformed or unsupported manifest")
+	ErrForbidden        = errors.New("the registry's address is not allowed for imports")
 )
 
 // The reasons an import failure records in a tag's ImportSuccess condition.
@@ -35,6 +37,7 @@ const (
 	ReasonTimeout          = "Timeout"
 	ReasonInvalidReference = "InvalidReference"
 	ReasonInvalidManifest  = "InvalidManifest"
+	ReasonForbidden        = "Forbidden"
 	ReasonInternalError    = "InternalError"
 )
 
@@ -43,9 +46,26 @@ type Error struct {
 	Reason string // one of the Reason constants
 	Msg    string
 	kind   error
+	// detail is the network failure under an Unreachable error, for the
+	// server log only: the user's message does not tell one kind from
+	// another.
+	detail string
 }
 
 func (e *Error) Error() string { return e.Msg }
+
+// LogValue is what the server log shows: the message and, for a network
+// failure, what exactly failed.
+func (e *Error) LogValue() slog.Value {
+	if e.detail == "" {
+		return slog.StringValue(e.Msg)
+	}
+	return slog.StringValue(e.Msg + " [" + e.detail + "]")
+}
+
+// Detail is what exactly failed under an Unreachable error ("" otherwise),
+// for an operator: the message a user sees does not say.
+func (e *Error) Detail() string { return e.detail }
 
 // Is matches the kind, and store.ErrNotFound / store.ErrInvalid for the
 // kinds that mean the same.
@@ -80,33 +100,37 @@ func (f *fetch) fail(err error) error {
 		return e
 	}
 	host := f.host()
+	var refused *refusedError
 	switch {
-	case errors.Is(f.ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return &Error{Reason: ReasonTimeout, kind: ErrTimeout,
-			Msg: fmt.Sprintf("registry %s did not answer within %s while reading %s", host, f.timeout, f.ref)}
-	case f.parent.Err() != nil:
+	case errors.As(err, &refused):
+		return &Error{Reason: ReasonForbidden, kind: ErrForbidden,
+			Msg: fmt.Sprintf("imports may not read from registry %s: its address is not public (loopback, link-local, private or reserved); "+
+				"an administrator can allow it in LAYERWISE_IMPORT_ALLOW", host)}
+	case f.parent.Err() != nil && !errors.Is(f.ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("reading %s from %s: %w", f.ref, host, f.parent.Err())
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		return f.httpError(te)
 	}
-	if msg, ok := tlsProblem(err); ok {
-		hint := "; if it serves plain HTTP or a self-signed certificate, import with --insecure"
-		if f.insecure {
-			hint = ""
-		}
-		return &Error{Reason: ReasonUnreachable, kind: ErrUnreachable,
-			Msg: fmt.Sprintf("cannot talk TLS to registry %s: %s%s", host, msg, hint)}
-	}
 	var ue *url.Error
 	var ne net.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) {
-		return &Error{Reason: ReasonUnreachable, kind: ErrUnreachable,
-			Msg: fmt.Sprintf("registry %s is unreachable: %s", host, rootCause(err))}
+	if tlsProblem(err) || errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return f.unreachable(rootCause(err))
 	}
 	return &Error{Reason: ReasonInvalidManifest, kind: ErrMalformed,
 		Msg: fmt.Sprintf("registry %s sent something unreadable for %s: %v", host, f.ref, err)}
+}
+
+// unreachable is every failure to talk to a registry at all — refused,
+// reset, timed out, TLS, an HTTP server that is not a registry — in one
+// message: which of them it was would tell a user about a host's ports
+// and services (a closed port from an open web server), and imports may
+// name any host. The server log keeps the detail.
+func (f *fetch) unreachable(detail string) error {
+	return &Error{Reason: ReasonUnreachable, kind: ErrUnreachable, detail: detail,
+		Msg: fmt.Sprintf("cannot read from registry %s: no registry answered (the connection was refused, reset or timed out, TLS failed, "+
+			"or the server there is not a registry); check the host and port, and import as insecure if it serves plain HTTP or a self-signed certificate", f.host())}
 }
 
 func (f *fetch) httpError(te *transport.Error) error {
@@ -122,6 +146,12 @@ func (f *fetch) httpError(te *transport.Error) error {
 		return false
 	}
 	detail := strings.TrimSpace(strings.TrimPrefix(te.Error(), requestPrefix(te)))
+	if te.Request != nil && te.Request.URL.Path == "/v2/" || te.StatusCode == http.StatusBadRequest && strings.Contains(detail, "HTTP request to an HTTPS server") {
+		// A registry answers its base endpoint with 200 or 401; anything
+		// else there is not a registry. The 400 is a loopback or private
+		// address tried over plain HTTP after HTTPS failed.
+		return f.unreachable(requestPrefix(te) + detail)
+	}
 	switch {
 	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
 		has(transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
@@ -142,11 +172,6 @@ func (f *fetch) httpError(te *transport.Error) error {
 		has(transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode):
 		return &Error{Reason: ReasonNotFound, kind: ErrNotFound,
 			Msg: fmt.Sprintf("%s not found in %s: %s", f.ref, host, detail)}
-	case te.StatusCode == http.StatusBadRequest && strings.Contains(detail, "HTTP request to an HTTPS server"):
-		// A loopback or private address is tried over plain HTTP when
-		// HTTPS fails: what failed is the certificate.
-		return &Error{Reason: ReasonUnreachable, kind: ErrUnreachable,
-			Msg: fmt.Sprintf("cannot talk TLS to registry %s: its certificate does not verify; import with --insecure if you trust it", host)}
 	case te.StatusCode == http.StatusTooManyRequests || has(transport.TooManyRequestsErrorCode):
 		return &Error{Reason: ReasonUnreachable, kind: ErrUnreachable,
 			Msg: fmt.Sprintf("registry %s refuses more requests for now (429 Too Many Requests); try again later", host)}
@@ -165,26 +190,16 @@ func requestPrefix(te *transport.Error) string {
 	return fmt.Sprintf("%s %s: ", te.Request.Method, te.Request.URL.Redacted())
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 // tlsProblem says whether err is about TLS: a certificate that does not
 // verify, or a server that does not speak TLS.
-func tlsProblem(err error) (string, bool) {
+func tlsProblem(err error) bool {
 	var ua x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var ci x509.CertificateInvalidError
 	var cv *tls.CertificateVerificationError
 	var rh tls.RecordHeaderError
-	switch {
-	case errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci), errors.As(err, &cv):
-		return "its certificate does not verify: " + rootCause(err), true
-	case errors.As(err, &rh), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return "it does not answer HTTPS", true
-	}
-	return "", false
+	return errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) || errors.As(err, &cv) || errors.As(err, &rh) ||
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // rootCause is the innermost message of a chain of wrapped errors (the

@@ -193,7 +193,7 @@ func TestImport(t *testing.T) {
 	// Registry down: the same.
 	reg.Close()
 	_, err = Import(ctx, s, f, dst, "", ImportOptions{Actor: "bob"})
-	wantErr(t, err, ErrUnreachable, "unreachable")
+	wantErr(t, err, ErrUnreachable, "cannot read from registry")
 	if c := tagOf(t, s, dst).Condition; c == nil || c.Status != "False" || c.Reason != ReasonUnreachable {
 		t.Errorf("condition with the registry down: %+v", c)
 	}

@@ -147,3 +147,64 @@ func (m *Mirror) put(ctx context.Context, src name.Digest, dst store.TagRef, tag
 	}
 	return nil
 }
+
+// Namespace says whether a pull spec names a repository of the managed
+// registry and, if so, the namespace that repository belongs to ("" for
+// a repository that maps to no namespace, such as "busybox"). A nil
+// Mirror manages nothing.
+func (m *Mirror) Namespace(ref string) (ns string, managed bool) {
+	if m == nil {
+		return "", false
+	}
+	var opts []name.Option
+	if m.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, opts...)
+	if err != nil || r.Context().RegistryStr() != m.Host {
+		return "", false
+	}
+	stream, err := MapRepository(r.Context().RepositoryStr())
+	if err != nil {
+		return "", true
+	}
+	return stream.Namespace, true
+}
+
+// Verify reads a DockerImage source by digest that names the managed
+// registry from that registry (every platform, as a push is recorded):
+// the registry is the source of truth, so what it serves is proven to be
+// there and may be linked. It returns nil for any other source. A digest
+// the repository does not hold is an error that matches store.ErrNotFound;
+// a registry that cannot answer, ErrWriteThrough.
+func (m *Mirror) Verify(ctx context.Context, src store.Source, opt store.TagOptions) ([]store.ImageSnapshot, error) {
+	if src.Kind != store.KindDockerImage || opt.Reference || !strings.Contains(src.Ref, "@") {
+		return nil, nil
+	}
+	if _, managed := m.Namespace(src.Ref); !managed {
+		return nil, nil
+	}
+	res, err := m.Client.Fetch(ctx, src.Ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("not in the managed registry, the source of truth for its images (push it there first): %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: could not read %s from it (nothing was changed): %v", ErrWriteThrough, src.Ref, err)
+	}
+	return res.Images, nil
+}
+
+// RecordVerified writes the images Verify read in the change's
+// transaction and marks the tag options verified (nothing for none).
+func RecordVerified(ctx context.Context, tx *store.Store, imgs []store.ImageSnapshot, opt *store.TagOptions) error {
+	if len(imgs) == 0 {
+		return nil
+	}
+	for _, img := range imgs {
+		if _, err := tx.PutImage(ctx, img); err != nil {
+			return fmt.Errorf("record image %s: %w", img.Digest, err)
+		}
+	}
+	opt.Verified = true
+	return nil
+}

@@ -83,6 +83,10 @@ type Client struct {
 	Timeout time.Duration
 	// Transport is the base HTTP transport; nil means remote.DefaultTransport.
 	Transport http.RoundTripper
+	// Destinations, when set, limits where the client connects
+	// (LAYERWISE_IMPORT_ALLOW): the server's imports run on behalf of its
+	// users. nil connects anywhere (the command line, the managed registry).
+	Destinations *Destinations
 }
 
 // NewFetcher returns a Client with the credentials of authFile ("" for none).
@@ -168,6 +172,9 @@ func (c *Client) transport(insecure bool) http.RoundTripper {
 	if base == nil {
 		base = remote.DefaultTransport
 	}
+	if c.Destinations != nil {
+		base = c.Destinations.guard(base)
+	}
 	if !insecure {
 		return base
 	}
@@ -246,6 +253,10 @@ func result(repo string, img store.ImageSnapshot, all []store.ImageSnapshot) Res
 }
 
 func (f *fetch) unsupported(mt types.MediaType, digest string) error {
+	if strings.HasPrefix(string(mt), "text/") {
+		// A web page: whatever answered is not a registry.
+		return f.unreachable(fmt.Sprintf("%s answered %s with %s", f.host(), f.ref, mt))
+	}
 	what := string(mt)
 	if what == "" {
 		what = "a manifest without a media type"

@@ -197,7 +197,10 @@ func TestFetchErrors(t *testing.T) {
 	downHost := strings.TrimPrefix(down.URL, "http://")
 	down.Close()
 	_, err = c.Fetch(ctx, downHost+"/payments/api:1.0", FetchOptions{})
-	wantErr(t, err, ErrUnreachable, "registry "+downHost+" is unreachable", "connection refused")
+	wantErr(t, err, ErrUnreachable, "cannot read from registry "+downHost)
+	if d := err.(*Error).Detail(); !strings.Contains(d, "connection refused") {
+		t.Errorf("detail %q", d)
+	}
 	if Reason(err) != ReasonUnreachable {
 		t.Errorf("reason %q", Reason(err))
 	}
@@ -209,7 +212,7 @@ func TestFetchErrors(t *testing.T) {
 	slow := &Client{Timeout: 300 * time.Millisecond}
 	start := time.Now()
 	_, err = slow.Fetch(ctx, hangHost+"/payments/api:1.0", FetchOptions{})
-	wantErr(t, err, ErrTimeout, "registry "+hangHost+" did not answer within 300ms")
+	wantErr(t, err, ErrUnreachable, "cannot read from registry "+hangHost)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the timeout took %s", d)
 	}
