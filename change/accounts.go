@@ -10,12 +10,12 @@ import (
 
 // CreateUser adds a local account: platform admin only. The password is
 // hashed by the store and never reaches the audit log.
-func (o *Service) CreateUser(ctx context.Context, p *store.Principal, name, password string, admin bool) (store.User, error) {
+func (svc *Service) CreateUser(ctx context.Context, p *store.Principal, name, password string, admin bool) (store.User, error) {
 	if err := NeedPlatformAdmin(p, "create accounts"); err != nil {
 		return store.User{}, err
 	}
 	var u store.User
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if u, err = tx.CreateUser(ctx, name, password, admin); err != nil {
 			return err
@@ -26,20 +26,20 @@ func (o *Service) CreateUser(ctx context.Context, p *store.Principal, name, pass
 		}
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Action: "user.add", Target: name, Before: "none", After: kind})
 	})
-	o.finish(err, true)
+	svc.finish(err, true)
 	return u, err
 }
 
 // CreateToken makes an API token for user: the user themselves or a
 // platform admin. The token is returned once; the audit log names it by
 // name and number, never by its secret.
-func (o *Service) CreateToken(ctx context.Context, p *store.Principal, user, name string, ttl time.Duration) (string, store.APIToken, error) {
+func (svc *Service) CreateToken(ctx context.Context, p *store.Principal, user, name string, ttl time.Duration) (string, store.APIToken, error) {
 	if err := needSelf(p, user, "create API tokens for"); err != nil {
 		return "", store.APIToken{}, err
 	}
 	var token string
 	var row store.APIToken
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if token, row, err = tx.CreateToken(ctx, user, name, ttl); err != nil {
 			return err
@@ -56,11 +56,11 @@ func (o *Service) CreateToken(ctx context.Context, p *store.Principal, user, nam
 
 // RevokeToken revokes one of user's live tokens: the user themselves or a
 // platform admin.
-func (o *Service) RevokeToken(ctx context.Context, p *store.Principal, user string, id int64) error {
+func (svc *Service) RevokeToken(ctx context.Context, p *store.Principal, user string, id int64) error {
 	if err := needSelf(p, user, "revoke API tokens of"); err != nil {
 		return err
 	}
-	return o.Store.Tx(ctx, func(tx *store.Store) error {
+	return svc.Store.Tx(ctx, func(tx *store.Store) error {
 		if err := tx.RevokeToken(ctx, user, id); err != nil {
 			return err
 		}

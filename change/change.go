@@ -75,29 +75,29 @@ func New(s *store.Store, m *registry.Mirror) *Service {
 
 // OnChange registers fn to run after every change made through the
 // Service, and on Notify: the server's page cache and usage cache.
-func (o *Service) OnChange(fn func()) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.hooks = append(o.hooks, fn)
+func (svc *Service) OnChange(fn func()) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	svc.hooks = append(svc.hooks, fn)
 }
 
 // Notify tells the hooks that data changed outside the Service (the
 // scheduled import, sync and prune): pages start over and usage is
 // recomputed.
-func (o *Service) Notify() { o.done() }
+func (svc *Service) Notify() { svc.done() }
 
-func (o *Service) done() {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	for _, fn := range o.hooks {
+func (svc *Service) done() {
+	svc.mu.RLock()
+	defer svc.mu.RUnlock()
+	for _, fn := range svc.hooks {
 		fn()
 	}
 }
 
 // finish runs the hooks after a change that changed something.
-func (o *Service) finish(err error, changed bool) {
+func (svc *Service) finish(err error, changed bool) {
 	if err == nil && changed {
-		o.done()
+		svc.done()
 	}
 }
 
@@ -112,7 +112,7 @@ func audit(ctx context.Context, tx *store.Store, changed bool, ev store.AuditEve
 // SetTag is `oc tag`: editor in the destination namespace and, for a
 // source in another namespace, editor there too (docs/REFERENCE.md,
 // "Roles": promoting across namespaces needs editor rights on both).
-func (o *Service) SetTag(ctx context.Context, p *store.Principal, src store.Source, dst store.TagRef, opt store.TagOptions) (store.TagResult, error) {
+func (svc *Service) SetTag(ctx context.Context, p *store.Principal, src store.Source, dst store.TagRef, opt store.TagOptions) (store.TagResult, error) {
 	if err := Need(p, dst.Namespace, store.RoleEditor); err != nil {
 		return store.TagResult{}, err
 	}
@@ -122,19 +122,19 @@ func (o *Service) SetTag(ctx context.Context, p *store.Principal, src store.Sour
 		}
 	}
 	if src.Kind == store.KindDockerImage {
-		if err := o.needRepository(p, src.Ref, dst.Namespace); err != nil {
+		if err := svc.needRepository(p, src.Ref, dst.Namespace); err != nil {
 			return store.TagResult{}, err
 		}
 	}
 	// A source by digest in the managed registry is read from it (the
 	// registry is the source of truth); any other is linked only if the
 	// namespace holds it already (store.SetTag).
-	verified, err := o.Mirror.Verify(ctx, src, opt)
+	verified, err := svc.Mirror.Verify(ctx, src, opt)
 	if err != nil {
 		return store.TagResult{}, err
 	}
 	var res store.TagResult
-	err = o.Store.Tx(ctx, func(tx *store.Store) error {
+	err = svc.Store.Tx(ctx, func(tx *store.Store) error {
 		before, err := tx.CurrentImage(ctx, dst)
 		if err != nil {
 			return err
@@ -153,9 +153,9 @@ func (o *Service) SetTag(ctx context.Context, p *store.Principal, src store.Sour
 			Before: before, After: afterOf(res) + " from " + src.String()}); err != nil {
 			return err
 		}
-		return o.Mirror.Publish(ctx, tx, dst, res)
+		return svc.Mirror.Publish(ctx, tx, dst, res)
 	})
-	o.finish(err, !res.NoOp())
+	svc.finish(err, !res.NoOp())
 	return res, err
 }
 
@@ -165,8 +165,8 @@ func (o *Service) SetTag(ctx context.Context, p *store.Principal, src store.Sour
 // reads that registry with its own credentials, so without this check it
 // would read, and write through, another namespace's images on anyone's
 // behalf. A repository that belongs to no namespace is for platform admins.
-func (o *Service) needRepository(p *store.Principal, ref, dstNS string) error {
-	ns, managed := o.Mirror.Namespace(ref)
+func (svc *Service) needRepository(p *store.Principal, ref, dstNS string) error {
+	ns, managed := svc.Mirror.Namespace(ref)
 	switch {
 	case !managed || ns == dstNS:
 		return nil
@@ -191,12 +191,12 @@ func afterOf(res store.TagResult) string {
 }
 
 // Promote copies a tag to the next step of the ladder (or to), editor only.
-func (o *Service) Promote(ctx context.Context, p *store.Principal, ref store.StreamRef, from, to string) (store.TagResult, error) {
+func (svc *Service) Promote(ctx context.Context, p *store.Principal, ref store.StreamRef, from, to string) (store.TagResult, error) {
 	if err := Need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return store.TagResult{}, err
 	}
 	var res store.TagResult
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		dstTag := to
 		if dstTag == "" {
@@ -216,19 +216,19 @@ func (o *Service) Promote(ctx context.Context, p *store.Principal, ref store.Str
 			Target: dst.String(), Before: before, After: afterOf(res) + " from :" + from}); err != nil {
 			return err
 		}
-		return o.Mirror.Publish(ctx, tx, dst, res)
+		return svc.Mirror.Publish(ctx, tx, dst, res)
 	})
-	o.finish(err, !res.NoOp())
+	svc.finish(err, !res.NoOp())
 	return res, err
 }
 
 // Rollback makes an image of the tag's history current again, editor only.
-func (o *Service) Rollback(ctx context.Context, p *store.Principal, ref store.TagRef, digest string) (store.TagResult, error) {
+func (svc *Service) Rollback(ctx context.Context, p *store.Principal, ref store.TagRef, digest string) (store.TagResult, error) {
 	if err := Need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return store.TagResult{}, err
 	}
 	var res store.TagResult
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		before, err := tx.CurrentImage(ctx, ref)
 		if err != nil {
 			return err
@@ -240,9 +240,9 @@ func (o *Service) Rollback(ctx context.Context, p *store.Principal, ref store.Ta
 			Target: ref.String(), Before: before, After: afterOf(res)}); err != nil {
 			return err
 		}
-		return o.Mirror.Publish(ctx, tx, ref, res)
+		return svc.Mirror.Publish(ctx, tx, ref, res)
 	})
-	o.finish(err, !res.NoOp())
+	svc.finish(err, !res.NoOp())
 	return res, err
 }
 
@@ -252,11 +252,11 @@ func (o *Service) Rollback(ctx context.Context, p *store.Principal, ref store.Ta
 // that image (and the rollback target) with it. The registry's tag stays
 // until prune deletes the image's manifest (when no remaining tag of the
 // repository points at it).
-func (o *Service) DeleteTag(ctx context.Context, p *store.Principal, ref store.TagRef) error {
+func (svc *Service) DeleteTag(ctx context.Context, p *store.Principal, ref store.TagRef) error {
 	if err := Need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return err
 	}
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		before, err := tx.CurrentImage(ctx, ref)
 		if err != nil {
 			return err
@@ -267,7 +267,7 @@ func (o *Service) DeleteTag(ctx context.Context, p *store.Principal, ref store.T
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.delete",
 			Target: ref.String(), Before: before, After: "none"})
 	})
-	o.finish(err, true)
+	svc.finish(err, true)
 	return err
 }
 
@@ -275,12 +275,12 @@ func (o *Service) DeleteTag(ctx context.Context, p *store.Principal, ref store.T
 // namespace admin only. A namespace that does not exist yet is created
 // (contacts may be known before the first push); only a platform admin
 // holds a role there. It reports whether anything changed.
-func (o *Service) SetNamespace(ctx context.Context, p *store.Principal, ns string, set store.NamespaceSettings) (bool, error) {
+func (svc *Service) SetNamespace(ctx context.Context, p *store.Principal, ns string, set store.NamespaceSettings) (bool, error) {
 	if err := Need(p, ns, store.RoleAdmin); err != nil {
 		return false, err
 	}
 	var changed bool
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		before := "none"
 		switch n, err := tx.GetNamespace(ctx, ns); {
 		case err == nil:
@@ -300,7 +300,7 @@ func (o *Service) SetNamespace(ctx context.Context, p *store.Principal, ns strin
 		return audit(ctx, tx, changed, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "namespace.settings", Target: ns,
 			Before: before, After: after})
 	})
-	o.finish(err, changed)
+	svc.finish(err, changed)
 	return changed, err
 }
 
@@ -321,12 +321,12 @@ func settingsText(n store.Namespace) string {
 
 // SetRole binds (or with RoleNone unbinds) a user in a namespace: admin
 // only. The account must exist. It reports whether the role changed.
-func (o *Service) SetRole(ctx context.Context, p *store.Principal, ns, user string, role store.Role) (bool, error) {
+func (svc *Service) SetRole(ctx context.Context, p *store.Principal, ns, user string, role store.Role) (bool, error) {
 	if err := Need(p, ns, store.RoleAdmin); err != nil {
 		return false, err
 	}
 	var changed bool
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		if role != store.RoleNone {
 			if _, err := tx.GetUser(ctx, user); errors.Is(err, store.ErrNotFound) {
 				return invalidf("there is no account named “%s”: create it first (layerwise user add %s), or let them log in once through single sign-on", user, user)
@@ -360,18 +360,18 @@ func (o *Service) SetRole(ctx context.Context, p *store.Principal, ns, user stri
 		changed = true
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: action, Target: user, Before: before, After: role.String()})
 	})
-	o.finish(err, changed)
+	svc.finish(err, changed)
 	return changed, err
 }
 
 // SetScheduled toggles periodic re-import of an external tag, editor
 // only. It reports whether the setting changed.
-func (o *Service) SetScheduled(ctx context.Context, p *store.Principal, ref store.TagRef, on bool) (bool, error) {
+func (svc *Service) SetScheduled(ctx context.Context, p *store.Principal, ref store.TagRef, on bool) (bool, error) {
 	if err := Need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return false, err
 	}
 	var changed bool
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if changed, err = tx.SetScheduled(ctx, ref, on); err != nil {
 			return err
@@ -379,7 +379,7 @@ func (o *Service) SetScheduled(ctx context.Context, p *store.Principal, ref stor
 		return audit(ctx, tx, changed, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "tag.scheduled",
 			Target: ref.String(), Before: fmt.Sprint(!on), After: fmt.Sprint(on)})
 	})
-	o.finish(err, changed)
+	svc.finish(err, changed)
 	return changed, err
 }
 
@@ -389,32 +389,32 @@ func (o *Service) SetScheduled(ctx context.Context, p *store.Principal, ref stor
 // the tag stays as it was) in one transaction; the scheduled import shares
 // it. A registry failure leaves ImportSuccess=False on an existing tag and
 // nothing else.
-func (o *Service) Import(ctx context.Context, p *store.Principal, f registry.Fetcher, ref store.TagRef, from string, opt registry.ImportOptions) (store.TagResult, error) {
+func (svc *Service) Import(ctx context.Context, p *store.Principal, f registry.Fetcher, ref store.TagRef, from string, opt registry.ImportOptions) (store.TagResult, error) {
 	if err := Need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return store.TagResult{}, err
 	}
 	src := from
 	if src == "" {
 		// Re-importing the tag's own source reads what its spec names.
-		src = o.specOf(ctx, ref)
+		src = svc.specOf(ctx, ref)
 	}
-	if err := o.needRepository(p, src, ref.Namespace); err != nil {
+	if err := svc.needRepository(p, src, ref.Namespace); err != nil {
 		return store.TagResult{}, err
 	}
 	opt.Actor = p.User
-	res, err := registry.Import(ctx, o.Store, f, ref, from, opt)
+	res, err := registry.Import(ctx, svc.Store, f, ref, from, opt)
 	var rerr *registry.Error
 	if err == nil && !res.NoOp() || errors.As(err, &rerr) {
 		// A failure changed the tag's condition: pages must show it.
-		o.done()
+		svc.done()
 	}
 	return res, err
 }
 
 // specOf is the DockerImage pull spec a tag is defined from, "" when it
 // has none (or the tag cannot be read: the import then says why).
-func (o *Service) specOf(ctx context.Context, ref store.TagRef) string {
-	st, err := o.Store.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
+func (svc *Service) specOf(ctx context.Context, ref store.TagRef) string {
+	st, err := svc.Store.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
 	if err != nil {
 		return ""
 	}
@@ -429,13 +429,13 @@ func (o *Service) specOf(ctx context.Context, ref store.TagRef) string {
 // Pin pins an image in a namespace with a note ("used by deployment api in
 // prod"): prune never removes it. Editor only. Pinning again with the
 // same note changes nothing; it reports whether anything changed.
-func (o *Service) Pin(ctx context.Context, p *store.Principal, ns, digest, note string) (bool, error) {
+func (svc *Service) Pin(ctx context.Context, p *store.Principal, ns, digest, note string) (bool, error) {
 	if err := Need(p, ns, store.RoleEditor); err != nil {
 		return false, err
 	}
 	note = strings.TrimSpace(note) // as the pin keeps it
 	var changed bool
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		before, err := tx.PinImage(ctx, ns, digest, note, p.User)
 		if err != nil {
 			return err
@@ -448,16 +448,16 @@ func (o *Service) Pin(ctx context.Context, p *store.Principal, ns, digest, note 
 		return audit(ctx, tx, changed, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "image.pin", Target: ns + "@" + digest,
 			Before: was, After: "pinned: " + note})
 	})
-	o.finish(err, changed)
+	svc.finish(err, changed)
 	return changed, err
 }
 
 // Unpin removes a pin, editor only.
-func (o *Service) Unpin(ctx context.Context, p *store.Principal, ns, digest string) error {
+func (svc *Service) Unpin(ctx context.Context, p *store.Principal, ns, digest string) error {
 	if err := Need(p, ns, store.RoleEditor); err != nil {
 		return err
 	}
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		was, err := tx.UnpinImage(ctx, ns, digest)
 		if err != nil {
 			return err
@@ -465,7 +465,7 @@ func (o *Service) Unpin(ctx context.Context, p *store.Principal, ns, digest stri
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "image.unpin", Target: ns + "@" + digest,
 			Before: "pinned: " + was.Note, After: "unpinned"})
 	})
-	o.finish(err, true)
+	svc.finish(err, true)
 	return err
 }
 

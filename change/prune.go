@@ -12,14 +12,14 @@ import (
 // writes the one audit event "prune.apply" as p (none when the run removed
 // nothing); the nightly job calls it directly as prune:job, since jobs
 // cannot import this package (it imports jobs).
-func (o *Service) Prune(ctx context.Context, p *store.Principal, set jobs.PruneSettings, holder string, plan *store.PrunePlan) (jobs.PruneOutcome, error) {
+func (svc *Service) Prune(ctx context.Context, p *store.Principal, set jobs.PruneSettings, holder string, plan *store.PrunePlan) (jobs.PruneOutcome, error) {
 	if err := NeedPlatformAdmin(p, "prune"); err != nil {
 		return jobs.PruneOutcome{}, err
 	}
 	set.Actor = p.User
-	out, err := jobs.Prune(ctx, o.Store, set, holder, plan)
+	out, err := jobs.Prune(ctx, svc.Store, set, holder, plan)
 	if out.Changed() {
-		o.done()
+		svc.done()
 	}
 	return out, err
 }

@@ -18,22 +18,22 @@ func System(name string) *store.Principal {
 // ApplyPush records a tagged manifest push the managed registry m
 // announced (registry.Managed.ApplyPush: read back, recorded, audited as
 // p when the history changed, in one transaction). Platform principals only.
-func (o *Service) ApplyPush(ctx context.Context, p *store.Principal, m *registry.Managed, repo, tag, digest string, at time.Time) (store.PushResult, error) {
+func (svc *Service) ApplyPush(ctx context.Context, p *store.Principal, m *registry.Managed, repo, tag, digest string, at time.Time) (store.PushResult, error) {
 	if err := NeedPlatformAdmin(p, "record registry pushes"); err != nil {
 		return store.PushResult{}, err
 	}
-	res, err := m.ApplyPush(ctx, o.Store, repo, tag, digest, at, p.User)
-	o.finish(err, res.Changed)
+	res, err := m.ApplyPush(ctx, svc.Store, repo, tag, digest, at, p.User)
+	svc.finish(err, res.Changed)
 	return res, err
 }
 
 // ApplyDelete removes a manifest the managed registry deleted from the
 // history of repo's stream, audited as p when something was removed.
-func (o *Service) ApplyDelete(ctx context.Context, p *store.Principal, m *registry.Managed, repo, digest string) (int64, error) {
+func (svc *Service) ApplyDelete(ctx context.Context, p *store.Principal, m *registry.Managed, repo, digest string) (int64, error) {
 	if err := NeedPlatformAdmin(p, "record registry deletes"); err != nil {
 		return 0, err
 	}
-	n, err := m.ApplyDelete(ctx, o.Store, repo, digest, p.User)
-	o.finish(err, n > 0)
+	n, err := m.ApplyDelete(ctx, svc.Store, repo, digest, p.User)
+	svc.finish(err, n > 0)
 	return n, err
 }

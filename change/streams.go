@@ -11,35 +11,35 @@ import (
 
 // CreateStream creates an empty image stream, editor only (the namespace
 // is created with it, which only a platform admin can reach).
-func (o *Service) CreateStream(ctx context.Context, p *store.Principal, ref store.StreamRef) error {
+func (svc *Service) CreateStream(ctx context.Context, p *store.Principal, ref store.StreamRef) error {
 	if err := ref.Validate(); err != nil {
 		return err
 	}
 	if err := Need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return err
 	}
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		if err := tx.CreateStream(ctx, ref); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "stream.create",
 			Target: ref.String(), Before: "none", After: "empty"})
 	})
-	o.finish(err, true)
+	svc.finish(err, true)
 	return err
 }
 
 // DeleteStream deletes a stream with its tags and history, editor only.
 // Its images stay until prune; like a deleted tag it is not written
 // through (see DeleteTag).
-func (o *Service) DeleteStream(ctx context.Context, p *store.Principal, ref store.StreamRef) error {
+func (svc *Service) DeleteStream(ctx context.Context, p *store.Principal, ref store.StreamRef) error {
 	if err := ref.Validate(); err != nil {
 		return err
 	}
 	if err := Need(p, ref.Namespace, store.RoleEditor); err != nil {
 		return err
 	}
-	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+	err := svc.Store.Tx(ctx, func(tx *store.Store) error {
 		st, err := tx.GetStream(ctx, ref)
 		if err != nil {
 			return err
@@ -50,7 +50,7 @@ func (o *Service) DeleteStream(ctx context.Context, p *store.Principal, ref stor
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ref.Namespace, Action: "stream.delete",
 			Target: ref.String(), Before: fmt.Sprintf("%d tags", len(st.Tags)), After: "none"})
 	})
-	o.finish(err, true)
+	svc.finish(err, true)
 	return err
 }
 
@@ -59,7 +59,7 @@ func (o *Service) DeleteStream(ctx context.Context, p *store.Principal, ref stor
 // a dump holds images, which belong to no namespace, and streams of any
 // namespace. It writes one audit event "dump.import" naming the file, or
 // none when the dump changed nothing.
-func (o *Service) ImportDump(ctx context.Context, p *store.Principal, name string, r io.Reader, opt openshift.Options) (openshift.Summary, error) {
+func (svc *Service) ImportDump(ctx context.Context, p *store.Principal, name string, r io.Reader, opt openshift.Options) (openshift.Summary, error) {
 	if err := NeedPlatformAdmin(p, "import whole dumps"); err != nil {
 		return openshift.Summary{}, err
 	}
@@ -68,7 +68,7 @@ func (o *Service) ImportDump(ctx context.Context, p *store.Principal, name strin
 		return openshift.Summary{}, err
 	}
 	var sum openshift.Summary
-	err = o.Store.Tx(ctx, func(tx *store.Store) error {
+	err = svc.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if sum, err = openshift.Apply(ctx, tx, objs); err != nil {
 			return err
@@ -80,6 +80,6 @@ func (o *Service) ImportDump(ctx context.Context, p *store.Principal, name strin
 	if err != nil {
 		return sum, fmt.Errorf("%s: %w (nothing from this file was written)", name, err)
 	}
-	o.finish(err, sum.Changed())
+	svc.finish(err, sum.Changed())
 	return sum, nil
 }
