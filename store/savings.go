@@ -1,0 +1,642 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"layerwise/bytesum"
+)
+
+// Savings: which tags and streams a namespace over its threshold can delete
+// to get under it. Exclusive bytes of separate tags do not add up (a layer
+// two tags share is exclusive to neither, yet deleting both frees it), so a
+// plan is measured as a set: its deletions are taken out of the graph
+// together and what the namespace still holds is counted once.
+//
+//   - A namespace's usage after a set of deletions is the distinct blobs of
+//     the history entries that remain: not in a deleted tag or stream, and
+//     kept by tonight's prune (the policy and the pins, graph.prunable).
+//   - Its freed bytes are the blobs its entries hold now that no image
+//     keeps once the set is gone and prune has run (graph.keep's rule with
+//     the set's entries removed); for an empty set that is the namespace's
+//     reclaimable bytes.
+//   - A plan never deletes the ladder's last rung (prod) nor a stream that
+//     holds it, nor a tag whose history holds an image the namespace pinned.
+
+// Deletion is one tag, or a whole image stream (Tag ""), to delete.
+type Deletion struct {
+	Stream string `json:"stream"`
+	Tag    string `json:"tag,omitempty"`
+}
+
+// String is "api:old" for a tag, "api" for a stream.
+func (d Deletion) String() string {
+	if d.Tag == "" {
+		return d.Stream
+	}
+	return d.Stream + ":" + d.Tag
+}
+
+// DeletionEffect is what deleting a set of tags and streams of one
+// namespace does, tonight's prune included, each blob counted once.
+type DeletionEffect struct {
+	// Bytes is the namespace's usage now, AfterPrune once tonight's prune
+	// ran, After once the set is deleted as well.
+	Bytes      int64 `json:"bytes"`
+	AfterPrune int64 `json:"afterPrune"`
+	After      int64 `json:"after"`
+	// Freed is what leaves the disk: blobs the namespace holds now that no
+	// image keeps once the set is deleted and prune ran.
+	Freed int64 `json:"freed"`
+}
+
+// SavingsStep is one deletion of a plan; Bytes is what it takes off the
+// namespace's usage after the steps before it, so the steps add up.
+type SavingsStep struct {
+	Deletion
+	Bytes int64 `json:"bytes"`
+}
+
+// LeftAlone is a tag a plan may not delete, and why.
+type LeftAlone struct {
+	Deletion
+	Reason string `json:"reason"`
+}
+
+// SavingsPlan is a set of deletions that brings a namespace under its
+// threshold, or, when none can, the most the allowed deletions do.
+type SavingsPlan struct {
+	Namespace string `json:"namespace"`
+	Threshold int64  `json:"threshold"`
+	DeletionEffect
+	// Steps are the deletions in the order their Bytes are counted; empty
+	// when the namespace is under its threshold or prune alone gets it there.
+	Steps []SavingsStep `json:"steps"`
+	// Reaches says After is under the threshold.
+	Reaches   bool        `json:"reaches"`
+	LeftAlone []LeftAlone `json:"leftAlone"`
+}
+
+// Over says the namespace is at or over its threshold now.
+func (p *SavingsPlan) Over() bool { return p.Threshold > 0 && p.Bytes >= p.Threshold }
+
+// PruneSuffices says tonight's prune alone gets the namespace under its
+// threshold.
+func (p *SavingsPlan) PruneSuffices() bool { return p.Over() && p.AfterPrune < p.Threshold }
+
+// PlanSavings plans, for each namespace named in thresholds, deletions that
+// bring its usage under that threshold. It reads the graph once.
+func (s *Store) PlanSavings(ctx context.Context, policy Policy, thresholds map[string]int64) (map[string]*SavingsPlan, error) {
+	var g *graph
+	var ladders map[string][]string
+	err := s.Snapshot(ctx, func(s *Store) error {
+		var err error
+		if g, err = s.readGraph(ctx); err != nil {
+			return err
+		}
+		ladders, err = s.ladders(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plan savings: %w", err)
+	}
+	sv := newSavings(g, policy, s.now())
+	out := make(map[string]*SavingsPlan, len(thresholds))
+	for _, n := range g.namespaces {
+		if th, ok := thresholds[n.name]; ok {
+			out[n.name] = sv.plan(n, ladderOr(ladders[n.name]), th)
+		}
+	}
+	for name := range thresholds {
+		if out[name] == nil {
+			return nil, notFoundf("namespace %s not found", name)
+		}
+	}
+	return out, nil
+}
+
+// EffectOfDeletions measures deleting dels (tags and streams of ns)
+// together, with tonight's prune.
+func (s *Store) EffectOfDeletions(ctx context.Context, policy Policy, ns string, dels []Deletion) (DeletionEffect, error) {
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return DeletionEffect{}, fmt.Errorf("effect of deletions: %w", err)
+	}
+	for _, n := range g.namespaces {
+		if n.name != ns {
+			continue
+		}
+		sv := newSavings(g, policy, s.now())
+		v := sv.view(n)
+		gone, err := v.resolve(dels)
+		if err != nil {
+			return DeletionEffect{}, err
+		}
+		return v.effect(gone), nil
+	}
+	return DeletionEffect{}, notFoundf("namespace %s not found", ns)
+}
+
+// ladders reads every namespace's own promotion ladder.
+func (s *Store) ladders(ctx context.Context) (map[string][]string, error) {
+	var rows []Namespace
+	if err := s.conn(ctx).Select("name, ladder").Where("ladder <> ''").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read promotion ladders: %w", err)
+	}
+	out := make(map[string][]string, len(rows))
+	for _, r := range rows {
+		out[r.Name] = strings.Split(r.Ladder, ",")
+	}
+	return out, nil
+}
+
+func ladderOr(l []string) []string {
+	if len(l) == 0 {
+		return DefaultLadder
+	}
+	return l
+}
+
+// savings holds what every namespace's plan shares: the prune rule's
+// answer for the whole registry, with the counts that let one namespace's
+// deletions be measured without running it again.
+type savings struct {
+	g      *graph
+	policy Policy
+	now    time.Time
+	// keptImage is graph.keep's answer; keptBy counts, per blob, the kept
+	// images that list it.
+	keptImage []bool
+	keptBy    []int32
+	// hold counts, per image, the entries prune keeps that hold it (as
+	// their image or a child of their list); refs counts every entry.
+	hold, refs []int32
+	pinHeld    []bool    // pinned somewhere, or a child of a pinned list
+	young      []bool    // recorded after the platform cutoff (the orphan rule)
+	parents    [][]int64 // manifest lists that list each image
+	cutoffs    map[*gNamespace]int64
+}
+
+func newSavings(g *graph, policy Policy, now time.Time) *savings {
+	sv := &savings{g: g, policy: policy, now: now, cutoffs: map[*gNamespace]int64{}}
+	ni := len(g.blobStart)
+	sv.keptImage, _, _ = g.keep(policy, now)
+	sv.hold, sv.refs = make([]int32, ni), make([]int32, ni)
+	sv.pinHeld, sv.young = make([]bool, ni), make([]bool, ni)
+	sv.parents = make([][]int64, ni)
+	for list, kids := range g.children {
+		for _, c := range kids {
+			if c > 0 && int(c) < ni {
+				sv.parents[c] = append(sv.parents[c], list)
+			}
+		}
+	}
+	for img := range g.pinned {
+		sv.each(img, func(i int64) { sv.pinHeld[i] = true })
+	}
+	cut := now.Add(-policy.KeepYoungerThan).Unix()
+	for img := 1; img < ni; img++ {
+		sv.young[img] = g.digest[img] != "" && g.imgCreated[img] > cut
+	}
+	for _, n := range g.namespaces {
+		p := g.policyOf(n, policy)
+		cutoff := now.Add(-p.KeepYoungerThan).Unix()
+		sv.cutoffs[n] = cutoff
+		for _, st := range n.streams {
+			for _, t := range st.tags {
+				for _, ev := range t.events {
+					if ev.image == 0 {
+						continue
+					}
+					kept := !g.prunable(n, ev, p, cutoff)
+					sv.each(ev.image, func(i int64) {
+						sv.refs[i]++
+						if kept {
+							sv.hold[i]++
+						}
+					})
+				}
+			}
+		}
+	}
+	sv.keptBy = make([]int32, len(g.blobSize))
+	stamp := make([]int32, len(g.blobSize))
+	for img, ok := range sv.keptImage {
+		if !ok {
+			continue
+		}
+		for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+			if stamp[b] != int32(img)+1 {
+				stamp[b] = int32(img) + 1
+				sv.keptBy[b]++
+			}
+		}
+	}
+	return sv
+}
+
+// each calls fn for an image and its manifest-list children.
+func (sv *savings) each(img int64, fn func(int64)) {
+	if img <= 0 || int(img) >= len(sv.hold) {
+		return
+	}
+	fn(img)
+	for _, c := range sv.g.children[img] {
+		if c > 0 && int(c) < len(sv.hold) {
+			fn(c)
+		}
+	}
+}
+
+// sTag is one tag of the namespace being planned.
+type sTag struct {
+	stream int // index into nsView.streams
+	tag    *gTag
+	blobs  []int32 // distinct blobs of the entries prune keeps
+	pinned bool    // its history holds an image the namespace pinned
+}
+
+// nsView is one namespace, ready to measure sets of deletions.
+type nsView struct {
+	sv      *savings
+	n       *gNamespace
+	tags    []sTag
+	streams []*gStream
+	all     []int32 // distinct blobs of every entry: the usage now
+	count   map[int32]int32
+}
+
+func (sv *savings) view(n *gNamespace) *nsView {
+	g := sv.g
+	v := &nsView{sv: sv, n: n, streams: n.streams, count: map[int32]int32{}}
+	p, cutoff := g.policyOf(n, sv.policy), sv.cutoffs[n]
+	seenAll := map[int32]bool{}
+	for si, st := range n.streams {
+		for _, t := range st.tags {
+			tg := sTag{stream: si, tag: t}
+			seen := map[int32]bool{}
+			for _, ev := range t.events {
+				if ev.image == 0 {
+					continue
+				}
+				sv.each(ev.image, func(i int64) {
+					if g.pinnedIn(n.id, i) {
+						tg.pinned = true
+					}
+				})
+				kept := !g.prunable(n, ev, p, cutoff)
+				g.forBlobs(ev.image, func(b int32) {
+					if !seenAll[b] {
+						seenAll[b] = true
+						v.all = append(v.all, b)
+					}
+					if kept && !seen[b] {
+						seen[b] = true
+						tg.blobs = append(tg.blobs, b)
+						v.count[b]++
+					}
+				})
+			}
+			v.tags = append(v.tags, tg)
+		}
+	}
+	return v
+}
+
+// resolve turns named deletions into tag indexes.
+func (v *nsView) resolve(dels []Deletion) ([]int, error) {
+	var out []int
+	in := map[int]bool{}
+	for _, d := range dels {
+		found := false
+		for i, t := range v.tags {
+			if v.streams[t.stream].name == d.Stream && (d.Tag == "" || t.tag.name == d.Tag) {
+				found = true
+				if !in[i] {
+					in[i] = true
+					out = append(out, i)
+				}
+			}
+		}
+		if !found && d.Tag != "" {
+			return nil, notFoundf("tag %s/%s not found", v.n.name, d)
+		}
+		if !found && !v.hasStream(d.Stream) {
+			return nil, notFoundf("image stream %s/%s not found", v.n.name, d.Stream)
+		}
+	}
+	return out, nil
+}
+
+func (v *nsView) hasStream(name string) bool {
+	for _, st := range v.streams {
+		if st.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *nsView) size(bs []int32) int64 {
+	var n int64
+	for _, b := range bs {
+		n = bytesum.Add(n, v.sv.g.blobSize[b])
+	}
+	return n
+}
+
+// usage is the namespace's usage after prune, with count as it stands.
+func (v *nsView) usage() int64 {
+	var n int64
+	for b, c := range v.count {
+		if c > 0 {
+			n = bytesum.Add(n, v.sv.g.blobSize[b])
+		}
+	}
+	return n
+}
+
+// remove takes tags out of count (add puts them back) and returns the bytes
+// that left the namespace's usage.
+func (v *nsView) remove(tags []int) int64 {
+	var freed int64
+	for _, i := range tags {
+		for _, b := range v.tags[i].blobs {
+			v.count[b]--
+			if v.count[b] == 0 {
+				freed = bytesum.Add(freed, v.sv.g.blobSize[b])
+			}
+		}
+	}
+	return freed
+}
+
+func (v *nsView) add(tags []int) {
+	for _, i := range tags {
+		for _, b := range v.tags[i].blobs {
+			v.count[b]++
+		}
+	}
+}
+
+// gain is what removing tags would take off the usage, leaving count as it was.
+func (v *nsView) gain(tags []int) int64 {
+	g := v.remove(tags)
+	v.add(tags)
+	return g
+}
+
+// effect measures deleting the tags gone together, with prune; count is
+// left as it was.
+func (v *nsView) effect(gone []int) DeletionEffect {
+	e := DeletionEffect{Bytes: v.size(v.all), AfterPrune: v.usage()}
+	e.After = bytesum.Diff(e.AfterPrune, v.remove(gone))
+	v.add(gone)
+	e.Freed = v.freed(gone)
+	return e
+}
+
+// freed is the bytes of the namespace's blobs that no image keeps once the
+// tags gone lose their entries: graph.keep's rule, recomputed only for the
+// images those entries hold.
+func (v *nsView) freed(gone []int) int64 {
+	sv, g := v.sv, v.sv.g
+	p, cutoff := g.policyOf(v.n, sv.policy), sv.cutoffs[v.n]
+	dHold, dRefs := map[int64]int32{}, map[int64]int32{}
+	isGone := map[int]bool{}
+	for _, i := range gone {
+		if isGone[i] {
+			continue
+		}
+		isGone[i] = true
+		for _, ev := range v.tags[i].tag.events {
+			if ev.image == 0 {
+				continue
+			}
+			kept := !g.prunable(v.n, ev, p, cutoff)
+			sv.each(ev.image, func(img int64) {
+				dRefs[img]++
+				if kept {
+					dHold[img]++
+				}
+			})
+		}
+	}
+	orphanKept := func(img int64) bool { return sv.refs[img]-dRefs[img] == 0 && sv.young[img] }
+	keptAfter := func(img int64) bool {
+		if sv.hold[img]-dHold[img] > 0 || sv.pinHeld[img] || orphanKept(img) {
+			return true
+		}
+		for _, l := range sv.parents[img] {
+			if orphanKept(l) {
+				return true
+			}
+		}
+		return false
+	}
+	// Kept images that list a blob and go, less those that stay only now:
+	// an old revision's image, prunable tonight, is kept once no entry
+	// names it and it is younger than the platform's age.
+	lost := map[int32]int32{}
+	for img := range dRefs {
+		d := int32(0)
+		switch before, after := sv.keptImage[img], keptAfter(img); {
+		case before && !after:
+			d = 1
+		case !before && after:
+			d = -1
+		default:
+			continue
+		}
+		seen := map[int32]bool{}
+		for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+			if !seen[b] {
+				seen[b] = true
+				lost[b] += d
+			}
+		}
+	}
+	var freed int64
+	for _, b := range v.all {
+		if sv.keptBy[b]-lost[b] == 0 {
+			freed = bytesum.Add(freed, g.blobSize[b])
+		}
+	}
+	return freed
+}
+
+// plan picks deletions greedily: while the namespace is at or over the
+// threshold, the smallest allowed deletion that gets it under, else the one
+// taking off the most; then it drops steps the rest can do without, and a
+// stream whose every tag goes becomes one stream deletion.
+func (sv *savings) plan(n *gNamespace, ladder []string, threshold int64) *SavingsPlan {
+	v := sv.view(n)
+	out := &SavingsPlan{Namespace: n.name, Threshold: threshold, Steps: []SavingsStep{}, LeftAlone: []LeftAlone{}}
+	last := ladder[len(ladder)-1]
+	// What may go: tags that are not the last rung and hold no pinned
+	// image; streams whose tags may all go and that hold no last rung.
+	allowed := make([]bool, len(v.tags))
+	streamOK := make([]bool, len(v.streams))
+	streamTags := make([][]int, len(v.streams))
+	for i := range streamOK {
+		streamOK[i] = true
+	}
+	for i, t := range v.tags {
+		streamTags[t.stream] = append(streamTags[t.stream], i)
+		switch {
+		case t.tag.name == last:
+			out.LeftAlone = append(out.LeftAlone, LeftAlone{Deletion{v.streams[t.stream].name, t.tag.name}, "the last rung of the promotion ladder"})
+		case t.pinned:
+			out.LeftAlone = append(out.LeftAlone, LeftAlone{Deletion{v.streams[t.stream].name, t.tag.name}, "holds a pinned image"})
+		default:
+			allowed[i] = true
+			continue
+		}
+		streamOK[t.stream] = false
+	}
+	effect := v.effect(nil)
+	out.DeletionEffect = effect
+	if !out.Over() || effect.AfterPrune < threshold {
+		out.Reaches = true
+		return out
+	}
+	type cand struct {
+		tags  []int
+		whole bool // a whole stream
+		name  string
+	}
+	var cands []cand
+	for i, ok := range allowed {
+		if ok {
+			t := v.tags[i]
+			cands = append(cands, cand{tags: []int{i}, name: v.streams[t.stream].name + ":" + t.tag.name})
+		}
+	}
+	for si, ok := range streamOK {
+		if ok && len(streamTags[si]) > 1 {
+			cands = append(cands, cand{tags: streamTags[si], whole: true, name: v.streams[si].name})
+		}
+	}
+	taken := make([]bool, len(v.tags))
+	var chosen [][]int
+	current := effect.AfterPrune
+	for current >= threshold {
+		need := current - threshold + 1
+		best, bestGain, bestReaches := -1, int64(0), false
+		for ci, c := range cands {
+			var rest []int
+			for _, i := range c.tags {
+				if !taken[i] {
+					rest = append(rest, i)
+				}
+			}
+			if len(rest) == 0 || c.whole && len(rest) == 1 { // the tag's own candidate
+				continue
+			}
+			gain := v.gain(rest)
+			if gain <= 0 {
+				continue
+			}
+			reaches := gain >= need
+			better := false
+			switch {
+			case best < 0:
+				better = true
+			case reaches != bestReaches:
+				better = reaches
+			case reaches: // the smallest that suffices disturbs least
+				better = gain < bestGain || gain == bestGain && !c.whole && cands[best].whole
+			default:
+				better = gain > bestGain || gain == bestGain && !c.whole && cands[best].whole
+			}
+			if better {
+				best, bestGain, bestReaches = ci, gain, reaches
+			}
+		}
+		if best < 0 {
+			// No tag or stream takes anything off alone; tags of different
+			// streams may together (a layer only they hold). Take every tag
+			// left, one step each: the pass below keeps those that count.
+			var rest []int
+			for i, ok := range allowed {
+				if ok && !taken[i] {
+					rest = append(rest, i)
+				}
+			}
+			gain := v.gain(rest)
+			if gain <= 0 {
+				break
+			}
+			for _, i := range rest {
+				taken[i] = true
+				chosen = append(chosen, []int{i})
+			}
+			v.remove(rest)
+			current -= gain
+			continue
+		}
+		var step []int
+		for _, i := range cands[best].tags {
+			if !taken[i] {
+				taken[i] = true
+				step = append(step, i)
+			}
+		}
+		v.remove(step)
+		current -= bestGain
+		chosen = append(chosen, step)
+	}
+	out.Reaches = current < threshold
+	// Drop a step the others do without, latest first: they still reach
+	// the threshold or, when nothing reaches it, get as low.
+	good := func(u int64) bool { return u < threshold || !out.Reaches && u <= current }
+	for k := len(chosen) - 1; k >= 0; k-- {
+		v.add(chosen[k])
+		if good(v.usage()) {
+			chosen = append(chosen[:k], chosen[k+1:]...)
+			continue
+		}
+		v.remove(chosen[k])
+	}
+	// Back to the untouched counts, then count the steps in order.
+	var gone []int
+	for _, step := range chosen {
+		gone = append(gone, step...)
+	}
+	v.add(gone)
+	inSet := map[int]bool{}
+	for _, i := range gone {
+		inSet[i] = true
+	}
+	whole := map[int]bool{} // streams whose every tag goes
+	for si, tags := range streamTags {
+		all := streamOK[si] && len(tags) > 0
+		for _, i := range tags {
+			all = all && inSet[i]
+		}
+		whole[si] = all
+	}
+	emitted := map[int]bool{}
+	for _, step := range chosen {
+		for _, i := range step {
+			si := v.tags[i].stream
+			if whole[si] {
+				if emitted[si] {
+					continue
+				}
+				emitted[si] = true
+				out.Steps = append(out.Steps, SavingsStep{Deletion: Deletion{Stream: v.streams[si].name}, Bytes: v.remove(streamTags[si])})
+				continue
+			}
+			out.Steps = append(out.Steps, SavingsStep{Deletion: Deletion{v.streams[si].name, v.tags[i].tag.name}, Bytes: v.remove([]int{i})})
+		}
+	}
+	v.add(gone)
+	after := v.effect(gone)
+	out.After, out.Freed = after.After, after.Freed
+	sort.SliceStable(out.LeftAlone, func(i, j int) bool { return out.LeftAlone[i].String() < out.LeftAlone[j].String() })
+	return out
+}
