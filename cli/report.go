@@ -92,6 +92,7 @@ func (c *cli) cmdReport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	set.Policy = &p
 	var override []string
 	if *to != "" {
 		override = store.SplitList(*to)

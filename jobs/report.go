@@ -20,6 +20,16 @@ type ReportSettings struct {
 	Threshold  int64  // LAYERWISE_REPORT_THRESHOLD
 	BaseURL    string // LAYERWISE_BASE_URL, for absolute links
 	AdminEmail string // LAYERWISE_ADMIN_EMAIL, "" = no digest
+	// Policy is the prune policy the plans count tonight's prune with
+	// (nil: store.DefaultPolicy); the usage passed in is computed with it.
+	Policy *store.Policy
+}
+
+func (set ReportSettings) policy() store.Policy {
+	if set.Policy != nil {
+		return *set.Policy
+	}
+	return store.DefaultPolicy
 }
 
 // Reports is one week's e-mails, built from one usage computation.
@@ -46,6 +56,18 @@ type reportInput struct {
 	nss       map[string]store.Namespace
 	lastWeek  map[int64]store.UsageSnapshot
 	weeksOver map[int64]int // consecutive earlier weeks with a delivery row
+	plans     map[string]*store.SavingsPlan
+}
+
+// planFor plans the savings of the namespaces (one read of the graph).
+func (in *reportInput) planFor(ctx context.Context, s *store.Store, names []string) error {
+	th := make(map[string]int64, len(names))
+	for _, n := range names {
+		th[n] = in.threshold(n)
+	}
+	var err error
+	in.plans, err = s.PlanSavings(ctx, in.set.policy(), th)
+	return err
 }
 
 func loadReportInput(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time) (*reportInput, error) {
@@ -120,23 +142,44 @@ func (in *reportInput) report(nu store.NamespaceUsage) views.Report {
 					Current: rev.Current, Prunable: rev.Prunable})
 			}
 			rs.Tags = append(rs.Tags, rt)
-			if tg.ExclusiveBytes > 0 {
-				r.Savings = append(r.Savings, views.Saving{Kind: "tag", Name: st.Name + ":" + tg.Name, Bytes: tg.ExclusiveBytes,
-					Command: fmt.Sprintf("oc tag -d %s/%s:%s", nu.Name, st.Name, tg.Name), URL: rt.URL})
-			}
 		}
 		r.Streams = append(r.Streams, rs)
-		if st.ExclusiveBytes > 0 {
-			r.Savings = append(r.Savings, views.Saving{Kind: "stream", Name: st.Name, Bytes: st.ExclusiveBytes,
-				Command: fmt.Sprintf("oc delete imagestream %s -n %s", st.Name, nu.Name), URL: rs.URL})
-		}
 	}
 	sort.SliceStable(r.Streams, func(i, j int) bool { return r.Streams[i].Bytes > r.Streams[j].Bytes })
-	sort.SliceStable(r.Savings, func(i, j int) bool { return r.Savings[i].Bytes > r.Savings[j].Bytes })
-	if len(r.Savings) > 10 {
-		r.Savings = r.Savings[:10]
+	if p := in.plans[nu.Name]; p != nil {
+		r.Plan = in.reportPlan(p)
 	}
 	return r
+}
+
+// reportPlan is a savings plan as the e-mail shows it, with its commands.
+func (in *reportInput) reportPlan(p *store.SavingsPlan) views.ReportPlan {
+	out := views.ReportPlan{Over: p.Over(), PruneBytes: bytesum.Diff(p.Bytes, p.AfterPrune), AfterPrune: p.AfterPrune,
+		After: p.After, Freed: p.Freed, Reaches: p.Reaches}
+	for _, st := range p.Steps {
+		s := views.Saving{Kind: "stream", Name: st.String(), Bytes: st.Bytes, URL: in.link(views.StreamHref(p.Namespace, st.Stream)),
+			Command: fmt.Sprintf("oc delete imagestream %s -n %s", st.Stream, p.Namespace)}
+		switch len(st.Tags) {
+		case 0:
+		case 1:
+			s.Kind, s.URL = "tag", in.link(views.TagHref(p.Namespace, st.Stream, st.Tags[0]))
+		default:
+			s.Kind = "tags"
+		}
+		if len(st.Tags) > 0 {
+			// oc tag -d takes several tags at once.
+			refs := make([]string, len(st.Tags))
+			for i, t := range st.Tags {
+				refs[i] = p.Namespace + "/" + st.Stream + ":" + t
+			}
+			s.Command = "oc tag -d " + strings.Join(refs, " ")
+		}
+		out.Steps = append(out.Steps, s)
+	}
+	for _, l := range p.LeftAlone {
+		out.LeftAlone = append(out.LeftAlone, l.String()+" ("+l.Reason+")")
+	}
+	return out
 }
 
 // BuildReport builds the e-mail of one namespace, over its threshold or not
@@ -150,6 +193,9 @@ func BuildReport(ctx context.Context, s *store.Store, u *store.Usage, set Report
 	if err != nil {
 		return views.Report{}, err
 	}
+	if err := in.planFor(ctx, s, []string{ns}); err != nil {
+		return views.Report{}, err
+	}
 	return in.report(nu), nil
 }
 
@@ -158,6 +204,15 @@ func BuildReport(ctx context.Context, s *store.Store, u *store.Usage, set Report
 func BuildReports(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time) (*Reports, error) {
 	in, err := loadReportInput(ctx, s, u, set, now)
 	if err != nil {
+		return nil, err
+	}
+	var due []string
+	for _, nu := range u.Namespaces {
+		if th := in.threshold(nu.Name); th > 0 && nu.Bytes >= th {
+			due = append(due, nu.Name)
+		}
+	}
+	if err := in.planFor(ctx, s, due); err != nil {
 		return nil, err
 	}
 	out := &Reports{Week: in.week, ids: map[string]int64{}}

@@ -454,11 +454,13 @@ func TestWeeksOverAndChangeSinceLastWeek(t *testing.T) {
 	if r.Share <= 0 || r.Share > 1 || r.RegistryBytes != u.Registry.Bytes {
 		t.Errorf("share %v of %d", r.Share, r.RegistryBytes)
 	}
-	// Savings are exclusive bytes, biggest first.
-	for i := 1; i < len(r.Savings); i++ {
-		if r.Savings[i].Bytes > r.Savings[i-1].Bytes {
-			t.Fatalf("savings not biggest first: %+v", r.Savings)
-		}
+	// The plan's steps add up to what it says is left.
+	left := r.Plan.AfterPrune
+	for _, st := range r.Plan.Steps {
+		left -= st.Bytes
+	}
+	if !r.Plan.Over || left != r.Plan.After || r.Plan.AfterPrune != r.Bytes-r.Plan.PruneBytes {
+		t.Errorf("plan does not add up: %+v", r.Plan)
 	}
 }
 

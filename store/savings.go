@@ -22,7 +22,9 @@ import (
 //   - Its freed bytes are the blobs its entries hold now that no image
 //     keeps once the set is gone and prune has run (graph.keep's rule with
 //     the set's entries removed); for an empty set that is the namespace's
-//     reclaimable bytes.
+//     reclaimable bytes. Prune keeps an image no entry names while it is
+//     younger than the policy's age: the images the set leaves unnamed
+//     count as freed, as they are once that age has passed.
 //   - A plan never deletes the ladder's last rung (prod) nor a stream that
 //     holds it, nor a tag whose history holds an image the namespace pinned.
 
@@ -49,15 +51,40 @@ type DeletionEffect struct {
 	AfterPrune int64 `json:"afterPrune"`
 	After      int64 `json:"after"`
 	// Freed is what leaves the disk: blobs the namespace holds now that no
-	// image keeps once the set is deleted and prune ran.
+	// image keeps once the set is deleted and prune ran (on the images the
+	// set leaves unnamed, once they are older than the policy's age).
 	Freed int64 `json:"freed"`
 }
 
-// SavingsStep is one deletion of a plan; Bytes is what it takes off the
-// namespace's usage after the steps before it, so the steps add up.
+// SavingsStep is one step of a plan: tags of one stream, or the whole
+// stream (no Tags); Bytes is what it takes off the namespace's usage after
+// the steps before it, so the steps add up. Tags of a stream go in one
+// step: two tags holding the same images free them only together.
 type SavingsStep struct {
-	Deletion
-	Bytes int64 `json:"bytes"`
+	Stream string   `json:"stream"`
+	Tags   []string `json:"tags,omitempty"`
+	Bytes  int64    `json:"bytes"`
+}
+
+// Deletions are the step's tags, or its stream.
+func (s SavingsStep) Deletions() []Deletion {
+	if len(s.Tags) == 0 {
+		return []Deletion{{Stream: s.Stream}}
+	}
+	out := make([]Deletion, len(s.Tags))
+	for i, t := range s.Tags {
+		out[i] = Deletion{Stream: s.Stream, Tag: t}
+	}
+	return out
+}
+
+// String is "api:old, api:dev" or "api".
+func (s SavingsStep) String() string {
+	var parts []string
+	for _, d := range s.Deletions() {
+		parts = append(parts, d.String())
+	}
+	return strings.Join(parts, ", ")
 }
 
 // LeftAlone is a tag a plan may not delete, and why.
@@ -88,7 +115,8 @@ func (p *SavingsPlan) Over() bool { return p.Threshold > 0 && p.Bytes >= p.Thres
 func (p *SavingsPlan) PruneSuffices() bool { return p.Over() && p.AfterPrune < p.Threshold }
 
 // PlanSavings plans, for each namespace named in thresholds, deletions that
-// bring its usage under that threshold. It reads the graph once.
+// bring its usage under that threshold; a namespace that does not exist
+// (any more) has no plan. It reads the graph once.
 func (s *Store) PlanSavings(ctx context.Context, policy Policy, thresholds map[string]int64) (map[string]*SavingsPlan, error) {
 	var g *graph
 	var ladders map[string][]string
@@ -108,11 +136,6 @@ func (s *Store) PlanSavings(ctx context.Context, policy Policy, thresholds map[s
 	for _, n := range g.namespaces {
 		if th, ok := thresholds[n.name]; ok {
 			out[n.name] = sv.plan(n, ladderOr(ladders[n.name]), th)
-		}
-	}
-	for name := range thresholds {
-		if out[name] == nil {
-			return nil, notFoundf("namespace %s not found", name)
 		}
 	}
 	return out, nil
@@ -425,7 +448,9 @@ func (v *nsView) freed(gone []int) int64 {
 			})
 		}
 	}
-	orphanKept := func(img int64) bool { return sv.refs[img]-dRefs[img] == 0 && sv.young[img] }
+	// An image no entry names stays while it is young; those the set
+	// leaves unnamed are counted as gone, as they will be once older.
+	orphanKept := func(img int64) bool { return dRefs[img] == 0 && sv.refs[img] == 0 && sv.young[img] }
 	keptAfter := func(img int64) bool {
 		if sv.hold[img]-dHold[img] > 0 || sv.pinHeld[img] || orphanKept(img) {
 			return true
@@ -437,9 +462,8 @@ func (v *nsView) freed(gone []int) int64 {
 		}
 		return false
 	}
-	// Kept images that list a blob and go, less those that stay only now:
-	// an old revision's image, prunable tonight, is kept once no entry
-	// names it and it is younger than the platform's age.
+	// Kept images that list a blob and go (the other way round cannot
+	// happen with the rule above; counted anyway, should it change).
 	lost := map[int32]int32{}
 	for img := range dRefs {
 		d := int32(0)
@@ -619,19 +643,27 @@ func (sv *savings) plan(n *gNamespace, ladder []string, threshold int64) *Saving
 		}
 		whole[si] = all
 	}
+	// One step per stream, where its first tag was chosen.
 	emitted := map[int]bool{}
 	for _, step := range chosen {
 		for _, i := range step {
 			si := v.tags[i].stream
-			if whole[si] {
-				if emitted[si] {
-					continue
-				}
-				emitted[si] = true
-				out.Steps = append(out.Steps, SavingsStep{Deletion: Deletion{Stream: v.streams[si].name}, Bytes: v.remove(streamTags[si])})
+			if emitted[si] {
 				continue
 			}
-			out.Steps = append(out.Steps, SavingsStep{Deletion: Deletion{v.streams[si].name, v.tags[i].tag.name}, Bytes: v.remove([]int{i})})
+			emitted[si] = true
+			st := SavingsStep{Stream: v.streams[si].name}
+			var tags []int
+			for _, k := range streamTags[si] {
+				if inSet[k] {
+					tags = append(tags, k)
+					if !whole[si] {
+						st.Tags = append(st.Tags, v.tags[k].tag.name)
+					}
+				}
+			}
+			st.Bytes = v.remove(tags)
+			out.Steps = append(out.Steps, st)
 		}
 	}
 	v.add(gone)

@@ -82,8 +82,8 @@ func TestEffectOfDeletionsCountsTheSetOnce(t *testing.T) {
 		{name: "a whole stream", dels: []Deletion{{Stream: "train"}}, want: DeletionEffect{1980, 1964, 426, 554}},
 		{name: "a stream whose older revisions prune takes anyway",
 			dels: []Deletion{{Stream: "scratch"}}, want: DeletionEffect{1980, 1964, 1579, 401}},
-		{name: "an image recorded an hour ago stays on disk (prune keeps young images)",
-			dels: []Deletion{{"fresh", "new"}}, want: DeletionEffect{1980, 1964, 1923, 16}},
+		{name: "an image recorded an hour ago is freed too, once prune's age has passed",
+			dels: []Deletion{{"fresh", "new"}}, want: DeletionEffect{1980, 1964, 1923, 57}},
 		{name: "a pinned image keeps its layers on disk", pin: true,
 			dels: []Deletion{{Stream: "scratch"}}, want: DeletionEffect{1980, 1972, 1579, 93}},
 		{name: "an unknown tag", dels: []Deletion{{"train", "nope"}}, error: "tag ml/train:nope not found"},
@@ -131,7 +131,7 @@ func TestEffectOfNothingIsTheUsage(t *testing.T) {
 func stepsText(p *SavingsPlan) string {
 	var parts []string
 	for _, s := range p.Steps {
-		parts = append(parts, fmt.Sprintf("%s %d", s.Deletion, s.Bytes))
+		parts = append(parts, fmt.Sprintf("%s %d", s, s.Bytes))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -155,16 +155,16 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 		{name: "under the threshold: nothing to do", threshold: 5000, after: 1964, reaches: true},
 		{name: "tonight's prune suffices", threshold: 1970, after: 1964, reaches: true},
 		{name: "the smallest deletion that suffices", threshold: 1960, steps: "train:v1 11", after: 1953, reaches: true},
-		{name: "two tags that only free the base together; the steps before them dropped as unneeded",
-			threshold: 1000, steps: "train:v2 21, train:v1 1011", after: 932, reaches: true},
+		{name: "two tags that only free the base together, in one step; the steps before them dropped as unneeded",
+			threshold: 1000, steps: "train:v2, train:v1 1032", after: 932, reaches: true},
 		{name: "a whole stream when all its tags go (scratch chosen whole, fresh:new on its own)", threshold: 900,
-			steps: "scratch 385, train:v2 21, train:v1 1011", after: 547, reaches: true},
+			steps: "scratch 385, train:v2, train:v1 1032", after: 547, reaches: true},
 		{name: "no plan: prod holds 506 bytes", threshold: 300,
-			steps: "scratch 385, fresh 41, train:v2 21, train:v1 1011", after: 506, reaches: false},
+			steps: "scratch 385, fresh 41, train:v2, train:v1 1032", after: 506, reaches: false},
 		{name: "a pinned image's tag stays", threshold: 1000, pin: true,
-			steps: "train:v2 21, train:v1 1011", after: 940, reaches: true, left: "scratch:exp, train:prod"},
+			steps: "train:v2, train:v1 1032", after: 940, reaches: true, left: "scratch:exp, train:prod"},
 		{name: "the namespace's own ladder: its last rung v2 stays, prod may go", threshold: 1000, ladder: "v1,v2",
-			steps: "train:prod 506, scratch 385, fresh 41, train:v1 11", after: 1021, reaches: false, left: "train:v2"},
+			steps: "train:v1, train:prod 517, scratch 385, fresh 41", after: 1021, reaches: false, left: "train:v2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := savingsStore(t, tc.pin)
@@ -186,7 +186,7 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 			var dels []Deletion
 			for _, st := range p.Steps {
 				sum -= st.Bytes
-				dels = append(dels, st.Deletion)
+				dels = append(dels, st.Deletions()...)
 			}
 			if sum != p.After {
 				t.Fatalf("after prune %d minus the steps is %d, the plan says %d", p.AfterPrune, sum, p.After)
@@ -215,7 +215,8 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 
 func TestPlanSavingsUnknownNamespace(t *testing.T) {
 	s := savingsStore(t, false)
-	if _, err := s.PlanSavings(ctx, DefaultPolicy, map[string]int64{"nope": 1}); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("error %v, want not found", err)
+	plans, err := s.PlanSavings(ctx, DefaultPolicy, map[string]int64{"nope": 1, "web": 1})
+	if err != nil || plans["nope"] != nil || plans["web"] == nil {
+		t.Fatalf("plans %v, error %v; want web's alone", plans, err)
 	}
 }

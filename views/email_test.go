@@ -80,11 +80,16 @@ func reportFixture(hasChange bool) Report {
 				}},
 			},
 		},
-		Savings: []Saving{
-			{Kind: "tag", Name: "api:old", Bytes: 1*mailGiB + 205*mailMiB, Command: "oc tag -d payments/api:old",
-				URL: mailBase + TagHref(ns, "api", "old")},
-			{Kind: "stream", Name: "worker", Bytes: 300 * mailMiB, Command: "oc delete imagestream worker -n payments",
-				URL: mailBase + StreamHref(ns, "worker")},
+		Plan: ReportPlan{Over: true, Reaches: true,
+			PruneBytes: 2*mailGiB + 256*mailMiB, AfterPrune: 60*mailGiB + 973*mailMiB, // 2.2 GiB, 60.9 GiB
+			Steps: []Saving{
+				{Kind: "tag", Name: "api:old", Bytes: 1*mailGiB + 205*mailMiB, Command: "oc tag -d payments/api:old",
+					URL: mailBase + TagHref(ns, "api", "old")},
+				{Kind: "stream", Name: "legacy", Bytes: 10*mailGiB + 512*mailMiB, Command: "oc delete imagestream legacy -n payments",
+					URL: mailBase + StreamHref(ns, "legacy")},
+			},
+			After: 49*mailGiB + 280*mailMiB, Freed: 11 * mailGiB, // 49.3 GiB
+			LeftAlone: []string{"worker:prod (the last rung of the promotion ladder)"},
 		},
 		Contacts: []string{"pay-team@example.com", "ana@example.com"},
 	}
@@ -97,8 +102,8 @@ func hostileReport() Report {
 	r.Streams[0].Name = mailHostileImg
 	r.Streams[0].Tags[0].Name = mailHostileScript
 	r.Streams[1].Tags[0].Name = mailHostileImg
-	r.Savings[0].Name = mailHostileImg + ":" + mailHostileScript
-	r.Savings[0].Command = "oc tag -d " + mailHostileScript
+	r.Plan.Steps[0].Name = mailHostileImg + ":" + mailHostileScript
+	r.Plan.Steps[0].Command = "oc tag -d " + mailHostileScript
 	r.Contacts = []string{mailHostileImg}
 	r.Subject = mailHostileScript
 	return r
@@ -274,7 +279,7 @@ func TestReportHTML(t *testing.T) {
 			}
 			var heads []string
 			doc.Find("h2").Each(func(_ int, s *goquery.Selection) { heads = append(heads, text(s)) })
-			if want := []string{"Biggest savings first", "How to fix", "Every stream, tag and revision"}; strings.Join(heads, "|") != strings.Join(want, "|") {
+			if want := []string{"A plan to get under the threshold", "How to fix", "Every stream, tag and revision"}; strings.Join(heads, "|") != strings.Join(want, "|") {
 				t.Errorf("sections %q, want %q", heads, want)
 			}
 
@@ -299,18 +304,34 @@ func TestReportHTML(t *testing.T) {
 				t.Error("no line on shared layers counted once")
 			}
 
-			// Savings, biggest first, with command and link.
+			// The plan: what it does, tonight's prune, each step with its
+			// command and link, what is left after it and what stays.
+			plan := doc.Find("h2").FilterFunction(func(_ int, h *goquery.Selection) bool { return text(h) == "A plan to get under the threshold" })
+			if got, want := text(plan.Next()), "Delete 1 stream and 1 tag below and, with tonight's prune, payments goes from 63.2 GiB to 49.3 GiB, under its threshold of 50.0 GiB. Each line takes off what it frees after the lines above it: layers they share count once, for the set."; got != want {
+				t.Errorf("plan intro %q, want %q", got, want)
+			}
+			if got := cellsText(plan.NextAll().Filter("table").First().Find("tr").First()); got != "tonight's prune −2.2 GiB" {
+				t.Errorf("first plan row %q", got)
+			}
 			for i, want := range []string{
-				"deleting tag api:old frees 1.2 GiB oc tag -d payments/api:old",
-				"deleting stream worker frees 300.0 MiB oc delete imagestream worker -n payments",
+				"delete tag api:old oc tag -d payments/api:old −1.2 GiB",
+				"delete stream legacy oc delete imagestream legacy -n payments −10.5 GiB",
 			} {
-				s := r.Savings[i]
+				s := r.Plan.Steps[i]
 				if got := rowText(doc, s.URL); got != want {
-					t.Errorf("saving %d: %q, want %q", i, got, want)
+					t.Errorf("step %d: %q, want %q", i, got, want)
 				}
 				code := doc.Find(`a[href="` + s.URL + `"]`).First().Closest("td").Find("code")
 				if text(code) != s.Command || !strings.Contains(code.AttrOr("style", ""), "monospace") {
-					t.Errorf("saving %d command %q not in monospace", i, text(code))
+					t.Errorf("step %d command %q not in monospace", i, text(code))
+				}
+			}
+			for _, want := range []string{
+				"Afterwards payments uses 49.3 GiB (threshold 50.0 GiB), and 11.0 GiB leave the registry's disk",
+				"Left alone: worker:prod (the last rung of the promotion ladder).",
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("no %q in the plan", want)
 				}
 			}
 
@@ -384,11 +405,12 @@ func TestReportHTML(t *testing.T) {
 
 func TestReportHTMLEmpty(t *testing.T) {
 	r := reportFixture(false)
-	r.Streams, r.Savings, r.Contacts, r.WeeksOver = nil, nil, nil, 1
+	r.Streams, r.Contacts, r.WeeksOver = nil, nil, 1
+	r.Plan = ReportPlan{Over: true, AfterPrune: r.Bytes, After: r.Bytes}
 	doc, html := render(t, ReportHTML(r))
 	emailRules(t, doc, html)
 	body := text(doc.Find("body"))
-	for _, want := range []string{"Nothing to suggest", "no image streams", "no contacts yet", "this week, for the first time"} {
+	for _, want := range []string{"No plan gets payments under its threshold of 50.0 GiB: no tag that may be deleted frees anything", "no image streams", "no contacts yet", "this week, for the first time"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("no %q", want)
 		}
@@ -579,12 +601,13 @@ func TestReportText(t *testing.T) {
 				"Change since last week: " + c.change,
 				"Over the threshold: 3 weeks in a row",
 				"Tonight's prune frees: 2.2 GiB",
-				"1. deleting tag api:old frees 1.2 GiB",
+				"tonight's prune: −2.2 GiB",
+				"1. delete tag api:old: −1.2 GiB",
 				"$ oc tag -d payments/api:old",
 				mailBase + "/ns/payments/istag/api:old",
-				"2. deleting stream worker frees 300.0 MiB",
-				"$ oc delete imagestream worker -n payments",
-				mailBase + "/ns/payments/is/worker",
+				"2. delete stream legacy: −10.5 GiB",
+				"$ oc delete imagestream legacy -n payments",
+				mailBase + "/ns/payments/is/legacy",
 				"Delete a tag: oc tag -d payments/STREAM:TAG",
 				"Delete an image stream: oc delete imagestream STREAM -n payments",
 				"Namespace dashboard: " + mailBase + "/ns/payments",
@@ -614,7 +637,7 @@ func TestReportText(t *testing.T) {
 			}
 			// Sections in the order of the HTML.
 			last := -1
-			for _, h := range []string{"Biggest savings first", "How to fix", "Every stream, tag and revision", "Generated by"} {
+			for _, h := range []string{"A plan to get under the threshold", "How to fix", "Every stream, tag and revision", "Generated by"} {
 				i := strings.Index(s, h)
 				if i <= last {
 					t.Errorf("%q out of order", h)

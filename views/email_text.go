@@ -121,12 +121,83 @@ func mailContactsCommand(ns string) string {
 	return "layerwise namespace set " + ns + " --contacts team@example.com"
 }
 
-// mailSaving is "deleting tag api:old frees 1.2 GiB".
+// mailSaving is "delete tag api:old: −1.2 GiB", a step of the plan.
 func mailSaving(s Saving) string {
-	return "deleting " + mailSavingKind(s) + " " + s.Name + " frees " + format.Size(s.Bytes)
+	return "delete " + mailSavingKind(s) + " " + s.Name + ": " + mailMinus(s.Bytes)
 }
 
-// mailSavingKind is "tag" or "stream".
+// mailMinus is "−1.2 GiB".
+func mailMinus(n int64) string { return "−" + format.Size(n) }
+
+// mailPlanHeading heads the plan section.
+const mailPlanHeading = "A plan to get under the threshold"
+
+// mailPlanIntro says what the plan does, or that none reaches the threshold.
+func mailPlanIntro(r Report) string {
+	p, ns, th := r.Plan, r.Namespace, mailThreshold(r.ThresholdBytes)
+	switch {
+	case r.ThresholdBytes <= 0:
+		return ns + " has no threshold: nothing to delete."
+	case !p.Over:
+		return ns + " uses " + format.Size(r.Bytes) + ", under its threshold of " + th + ": nothing to delete."
+	case p.Reaches && len(p.Steps) == 0:
+		return "Tonight's prune alone takes " + format.Size(p.PruneBytes) + " off and brings " + ns + " to " +
+			format.Size(p.After) + ", under its threshold of " + th + ": nothing to delete."
+	case p.Reaches:
+		return "Delete " + mailStepCount(p.Steps) + " below and, with tonight's prune, " + ns +
+			" goes from " + format.Size(r.Bytes) + " to " + format.Size(p.After) + ", under its threshold of " + th +
+			". Each line takes off what it frees after the lines above it: layers they share count once, for the set."
+	case len(p.Steps) == 0:
+		return "No plan gets " + ns + " under its threshold of " + th + ": no tag that may be deleted frees anything, and tonight's prune brings it to " +
+			format.Size(p.After) + ", still " + format.Size(p.After-r.ThresholdBytes) + " over."
+	}
+	return "No plan gets " + ns + " under its threshold of " + th + ": deleting every tag that may go, with tonight's prune, brings it to " +
+		format.Size(p.After) + " at best, still " + format.Size(p.After-r.ThresholdBytes) + " over. The most deleting can do:"
+}
+
+// mailStepCount is "2 tags", "1 stream and 1 tag".
+func mailStepCount(steps []Saving) string {
+	var tags, streams int
+	for _, s := range steps {
+		switch s.Kind {
+		case "stream":
+			streams++
+		case "tags":
+			tags += strings.Count(s.Name, ",") + 1
+		default:
+			tags++
+		}
+	}
+	switch {
+	case streams == 0:
+		return plural(tags, "tag")
+	case tags == 0:
+		return plural(streams, "stream")
+	}
+	return plural(streams, "stream") + " and " + plural(tags, "tag")
+}
+
+// mailPlanResult is what the plan leaves: usage and bytes off the disk.
+func mailPlanResult(r Report) string {
+	p := r.Plan
+	return "Afterwards " + r.Namespace + " uses " + format.Size(p.After) + " (threshold " + mailThreshold(r.ThresholdBytes) + "), and " +
+		format.Size(p.Freed) + " leave the registry's disk; layers that other namespaces or pinned images hold stay."
+}
+
+// mailLeftAlone names the tags no plan deletes.
+func mailLeftAlone(r Report) string {
+	if len(r.Plan.LeftAlone) == 0 {
+		return ""
+	}
+	return "Left alone: " + strings.Join(r.Plan.LeftAlone, ", ") + "."
+}
+
+// mailPlanShown says whether the plan lists steps (or tonight's prune).
+func mailPlanShown(r Report) bool {
+	return r.Plan.Over && r.ThresholdBytes > 0 && (len(r.Plan.Steps) > 0 || r.Plan.PruneBytes > 0)
+}
+
+// mailSavingKind is "tag", "tags" or "stream".
 func mailSavingKind(s Saving) string {
 	if s.Kind == "" {
 		return "tag"
@@ -213,19 +284,30 @@ func ReportText(r Report) string {
 	b.line("")
 	b.wrap(mailSharedOnce, "")
 
-	b.heading("Biggest savings first", '-')
-	if len(r.Savings) == 0 {
-		b.line("Nothing to suggest: no tag or stream frees space on its own.")
-	}
-	for i, s := range r.Savings {
-		n := strconv.Itoa(i+1) + ". "
-		pad := strings.Repeat(" ", len(n))
-		b.line(n + mailSaving(s))
-		if s.Command != "" {
-			b.line(pad + "$ " + s.Command)
+	b.heading(mailPlanHeading, '-')
+	b.wrap(mailPlanIntro(r), "")
+	if mailPlanShown(r) {
+		b.line("")
+		if r.Plan.PruneBytes > 0 {
+			b.line("   tonight's prune: " + mailMinus(r.Plan.PruneBytes))
 		}
-		if s.URL != "" {
-			b.line(pad + s.URL)
+		for i, s := range r.Plan.Steps {
+			n := strconv.Itoa(i+1) + ". "
+			pad := strings.Repeat(" ", len(n))
+			b.line(n + mailSaving(s))
+			if s.Command != "" {
+				b.line(pad + "$ " + s.Command)
+			}
+			if s.URL != "" {
+				b.line(pad + s.URL)
+			}
+		}
+		b.line("")
+		b.wrap(mailPlanResult(r), "")
+	}
+	if r.Plan.Over {
+		if l := mailLeftAlone(r); l != "" {
+			b.wrap(l, "")
 		}
 	}
 

@@ -26,8 +26,9 @@ type Report struct {
 	// Reclaimable is what tonight's prune frees in this namespace.
 	Reclaimable int64
 	Streams     []ReportStream // biggest first
-	Savings     []Saving       // biggest first, at most 10
-	Contacts    []string
+	// Plan is the deletions that get the namespace under its threshold.
+	Plan     ReportPlan
+	Contacts []string
 }
 
 // ReportStream is a stream in the report.
@@ -57,11 +58,27 @@ type ReportRevision struct {
 	Prunable bool // tonight's prune removes it
 }
 
-// Saving is "deleting X frees Y": exclusive bytes, so the promise holds.
+// ReportPlan is a set of deletions that gets the namespace under its
+// threshold, measured as a set (store.PlanSavings): each step says what it
+// takes off the usage after the steps above it, so they add up.
+type ReportPlan struct {
+	Over       bool  // at or over the threshold now
+	PruneBytes int64 // what tonight's prune takes off the usage
+	AfterPrune int64
+	Steps      []Saving
+	After      int64 // the usage once prune ran and the steps are done
+	Freed      int64 // what leaves the disk then (shared layers stay)
+	Reaches    bool  // After is under the threshold
+	// LeftAlone are the tags no plan deletes, with why:
+	// "api:prod (the last rung of the promotion ladder)".
+	LeftAlone []string
+}
+
+// Saving is one step of the plan: "delete tag api:old: −1.2 GiB".
 type Saving struct {
-	Kind    string // "tag" or "stream"
-	Name    string // "api:old" or "api"
-	Bytes   int64
+	Kind    string // "tag", "tags" (of one stream) or "stream"
+	Name    string // "api:old", "api:old, api:dev" or "api"
+	Bytes   int64  // taken off the usage after the steps before it
 	Command string // oc tag -d ns/is:tag, oc delete imagestream is -n ns
 	URL     string
 }

@@ -115,6 +115,11 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.Auth == "proxy" && len(cfg.TrustedProxies) == 0 {
 		return nil, fmt.Errorf("LAYERWISE_AUTH=proxy needs LAYERWISE_TRUSTED_PROXIES (the proxy's addresses); otherwise anyone could send X-Forwarded-User")
 	}
+	if cfg.Reports.Policy == nil {
+		// The reports' plans count tonight's prune with the server's policy.
+		p := cfg.Policy
+		cfg.Reports.Policy = &p
+	}
 	build := buildinfo.Read()
 	srv := &Server{cfg: cfg, store: s, log: log, build: build, metrics: newMetrics(build), limiter: handlers.NewLoginLimiter(5, 5*time.Minute)}
 	if cfg.Auth == "oidc" {
