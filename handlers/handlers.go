@@ -37,6 +37,7 @@ type JobLister interface {
 type JobInfo struct {
 	Name     string
 	Schedule string
+	Words    string // the schedule in words; "" when there are none
 	Next     time.Time
 }
 
@@ -45,6 +46,10 @@ type Handler struct {
 	Store     *store.Store
 	Usage     UsageSource
 	Jobs      JobLister
+	// Runner starts jobs by hand (the scheduler); nil when jobs are off.
+	Runner change.JobRunner
+	// MailConfigured: a mail server is set, so weekly-report can send.
+	MailConfigured bool
 	Log       *slog.Logger
 	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
 	Reports   jobs.ReportSettings

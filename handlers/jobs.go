@@ -20,6 +20,17 @@ func (h *Handler) JobsPage(c echo.Context) error {
 		return h.fail(c, "jobs", err)
 	}
 	m.Runs = runsFor(c, m.Runs)
+	for i := range m.Jobs {
+		m.Jobs[i].Run = h.runControl(c, m.Jobs[i].Name)
+		if m.Jobs[i].Name == "weekly-report" && m.Jobs[i].Schedule != "not scheduled here" {
+			m.ReportScheduled = true
+		}
+	}
+	m.MailConfigured = h.MailConfigured
+	m.Flash = h.runFlash(c)
+	if m.Due, err = h.dueReports(c); err != nil {
+		return h.fail(c, "jobs", err)
+	}
 	return render(c, http.StatusOK, views.ViewJobs(m))
 }
 

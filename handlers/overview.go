@@ -164,7 +164,7 @@ func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {
 	seen := map[string]bool{}
 	if h.Jobs != nil {
 		for _, j := range h.Jobs.Statuses() {
-			js := views.JobStatus{Name: j.Name, Schedule: j.Schedule}
+			js := views.JobStatus{Name: j.Name, Schedule: j.Schedule, Words: j.Words}
 			if !j.Next.IsZero() {
 				next := j.Next
 				js.Next = &next

@@ -66,7 +66,8 @@ func (h *Handler) APIPrunePlan(c echo.Context) error {
 // and stream, and the past runs.
 func (h *Handler) PrunePage(c echo.Context) error {
 	ctx := c.Request().Context()
-	m := views.PrunePage{Page: h.page(c, "Prune", home(), views.Crumb{Label: "Prune"}), All: seesAll(c)}
+	m := views.PrunePage{Page: h.page(c, "Prune", home(), views.Crumb{Label: "Prune"}), All: seesAll(c),
+		Run: h.runControl(c, "prune"), Flash: h.runFlash(c)}
 	var err error
 	if m.Plan, err = h.visiblePlan(c); err != nil {
 		return h.fail(c, "prune", err)

@@ -59,6 +59,7 @@ type Scheduler struct {
 	LeaseTTL time.Duration
 	ctx      context.Context
 	stop     context.CancelFunc
+	hand     sync.WaitGroup // runs started by Trigger
 }
 
 // NewScheduler checks every schedule up front so a typo fails at start-up.
@@ -89,25 +90,56 @@ func (sc *Scheduler) Start() { sc.cron.Start() }
 // context is cancelled so they can stop early.
 func (sc *Scheduler) Stop(ctx context.Context) {
 	done := sc.cron.Stop().Done()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	hand := make(chan struct{})
+	go func() { sc.hand.Wait(); close(hand) }()
+	for _, c := range []<-chan struct{}{done, hand} {
+		select {
+		case <-c:
+		case <-ctx.Done():
+		}
 	}
 	sc.stop()
+}
+
+// Has says whether a job of that name is scheduled here.
+func (sc *Scheduler) Has(name string) bool {
+	_, ok := sc.running[name]
+	return ok
+}
+
+// Trigger starts a run of the job now, in the background, as its schedule
+// would (RunNow: never overlapping itself, here or on another replica);
+// done receives RunNow's answer: false when the run was skipped. Stop
+// waits for the run as for a scheduled one.
+func (sc *Scheduler) Trigger(name string) (done <-chan bool, err error) {
+	if !sc.Has(name) {
+		return nil, fmt.Errorf("no job %q is scheduled in this process", name)
+	}
+	ch := make(chan bool, 1)
+	sc.hand.Add(1)
+	go func() {
+		defer sc.hand.Done()
+		ch <- sc.RunNow(sc.ctx, name)
+	}()
+	return ch, nil
 }
 
 // Status is a job with its next run time.
 type Status struct {
 	Name     string
 	Schedule string
-	Next     time.Time
+	// Words is the schedule in words ("Mondays at 07:00 UTC"); "" when
+	// DescribeSchedule has none.
+	Words string
+	Next  time.Time
 }
 
 // Statuses lists the jobs in registration order.
 func (sc *Scheduler) Statuses() []Status {
 	out := make([]Status, 0, len(sc.jobs))
 	for _, j := range sc.jobs {
-		out = append(out, Status{Name: j.Name, Schedule: j.Schedule, Next: sc.cron.Entry(sc.entries[j.Name]).Next})
+		out = append(out, Status{Name: j.Name, Schedule: j.Schedule, Words: DescribeSchedule(j.Schedule, sc.cron.Location()),
+			Next: sc.cron.Entry(sc.entries[j.Name]).Next})
 	}
 	return out
 }

@@ -81,8 +81,10 @@ type NamespaceBar struct {
 type JobStatus struct {
 	Name     string
 	Schedule string
+	Words    string // the schedule in words ("Mondays at 07:00 UTC"); "" when there are none
 	Next     *time.Time
 	Last     *store.JobRun // nil: never ran
+	Run      *RunControl   // nil: no button (not a platform admin, or not here)
 }
 
 // NamespacePage is "/ns/{ns}".
@@ -217,6 +219,10 @@ type TagPage struct {
 // PrunePage is "/prune": the plan the caller may see and the past runs.
 type PrunePage struct {
 	Page
+	// Run is the "Prune now…" button (nil: not a platform admin, or no
+	// prune job here); Flash how a run started by hand went.
+	Run      *RunControl
+	Flash    *RunFlash
 	Plan     *store.PrunePlan
 	All      bool // the whole registry's plan (platform admin)
 	Runs     []store.JobRun
@@ -359,6 +365,12 @@ type JobsPage struct {
 	Page
 	Jobs []JobStatus
 	Runs []store.JobRun // newest first
+	// ReportScheduled: the weekly-report job runs here; MailConfigured:
+	// a mail server is set, so it can send.
+	ReportScheduled bool
+	MailConfigured  bool
+	Due             []DueReport // this week's e-mails: namespaces at or over their threshold
+	Flash           *RunFlash   // a run started by hand, and how it went
 }
 
 // revisionCount is the length of a tag's whole history; a TagView made

@@ -26,6 +26,11 @@ func (srv *Server) actionRoutes(pages *echo.Group, h *handlers.Handler) {
 	pages.POST("/ns/:ns/members", h.SetMember)
 	pages.POST("/ns/:ns/members/remove", h.RemoveMember)
 
+	// Operations for platform admins (change.Service checks the role).
+	pages.POST("/jobs/:job/run", h.RunJobForm)
+	pages.GET("/prune/confirm", h.PruneConfirm)
+	pages.POST("/prune/run", h.PruneRun)
+
 	pages.GET("/audit", h.Audit)
 	pages.GET("/tokens", h.Tokens)
 	pages.POST("/tokens", h.CreateToken)

@@ -237,7 +237,7 @@ type jobList struct{ s *jobs.Scheduler }
 func (j jobList) Statuses() []handlers.JobInfo {
 	var out []handlers.JobInfo
 	for _, st := range j.s.Statuses() {
-		out = append(out, handlers.JobInfo{Name: st.Name, Schedule: st.Schedule, Next: st.Next})
+		out = append(out, handlers.JobInfo{Name: st.Name, Schedule: st.Schedule, Words: st.Words, Next: st.Next})
 	}
 	return out
 }
@@ -251,8 +251,9 @@ func (srv *Server) routes() *echo.Echo {
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
 		Change: srv.change, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy, Build: srv.build}
 	if srv.sched != nil {
-		h.Jobs = jobList{srv.sched}
+		h.Jobs, h.Runner = jobList{srv.sched}, srv.sched
 	}
+	h.MailConfigured = srv.cfg.Sender != nil
 	srv.change.OnChange(h.PagesChanged)
 	e.HTTPErrorHandler = srv.errorHandler(h)
 	// First of all: cookie names and flags depend on it, and the API gate
