@@ -43,16 +43,16 @@ type JobInfo struct {
 
 // Handler serves the pages.
 type Handler struct {
-	Store     *store.Store
-	Usage     UsageSource
-	Jobs      JobLister
+	Store *store.Store
+	Usage UsageSource
+	Jobs  JobLister
 	// Runner starts jobs by hand (the scheduler); nil when jobs are off.
 	Runner change.JobRunner
 	// MailConfigured: a mail server is set, so weekly-report can send.
 	MailConfigured bool
-	Log       *slog.Logger
-	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
-	Reports   jobs.ReportSettings
+	Log            *slog.Logger
+	Threshold      int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
+	Reports        jobs.ReportSettings
 	// Change makes every change (role check, transaction, audit event,
 	// write-through); nil serves pages only (read-only tests).
 	Change   *change.Service
