@@ -77,3 +77,51 @@ func needSelf(p *store.Principal, user, what string) error {
 	}
 	return fmt.Errorf("%w: %s may not %s %s: only %s or a platform admin may", ErrForbidden, who(p), what, user, user)
 }
+
+// ResetPassword gives an account a new password: platform admin only. The
+// audit log says that it was reset, never what to.
+func (svc *Service) ResetPassword(ctx context.Context, p *store.Principal, name, password string) error {
+	if err := NeedPlatformAdmin(p, "reset passwords"); err != nil {
+		return err
+	}
+	return svc.Store.Tx(ctx, func(tx *store.Store) error {
+		u, err := tx.GetUser(ctx, name)
+		if err != nil {
+			return err
+		}
+		before := "password set"
+		if u.PasswordHash == "" {
+			before = "no password (single sign-on)"
+		}
+		if err := tx.SetPassword(ctx, name, password); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Action: "user.password", Target: name, Before: before, After: "password reset"})
+	})
+}
+
+// SetUserDisabled disables an account or enables it again: platform admin
+// only, and not one's own (that would lock its admin out). A disabled
+// account cannot log in, its sessions end and its API tokens are refused.
+// changed is false (and nothing is audited) when it already was so.
+func (svc *Service) SetUserDisabled(ctx context.Context, p *store.Principal, name string, disabled bool) (changed bool, err error) {
+	if err := NeedPlatformAdmin(p, "disable or enable accounts"); err != nil {
+		return false, err
+	}
+	if disabled && p.User == name {
+		return false, fmt.Errorf("you cannot disable your own account (%s); another platform admin can: %w", name, store.ErrInvalid)
+	}
+	err = svc.Store.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if changed, err = tx.SetUserDisabled(ctx, name, disabled); err != nil || !changed {
+			return err
+		}
+		ev := store.AuditEvent{Actor: p.User, Action: "user.enable", Target: name, Before: "disabled", After: "active"}
+		if disabled {
+			ev.Action, ev.Before, ev.After = "user.disable", "active", "disabled"
+		}
+		return tx.Audit(ctx, ev)
+	})
+	svc.finish(err, changed)
+	return changed, err
+}

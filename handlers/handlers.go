@@ -111,6 +111,9 @@ func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) view
 	p := views.Page{Title: title, Crumbs: crumbs, Now: h.now(), Build: h.Build}
 	p.User, _ = c.Get(UserKey).(string)
 	p.CSRF, _ = c.Get(CSRFKey).(string)
+	if pr := principal(c); pr != nil {
+		p.Admin = pr.PlatformAdmin
+	}
 	if u := h.Usage.Get(); u != nil {
 		p.UsageAt = u.ComputedAt
 	}

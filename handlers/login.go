@@ -68,7 +68,11 @@ func (h *Handler) Login(c echo.Context) error {
 	if err != nil {
 		status := http.StatusUnauthorized
 		msg := "Unknown user or wrong password."
-		if !errors.Is(err, store.ErrBadCredentials) {
+		switch {
+		case errors.Is(err, store.ErrBadCredentials):
+		case errors.Is(err, store.ErrDisabled):
+			status, msg = http.StatusForbidden, "This account is disabled; ask a platform admin to enable it again."
+		default:
 			h.Log.Error("login failed", "err", err)
 			status, msg = http.StatusInternalServerError, "Logging in failed on our side; try again."
 		}

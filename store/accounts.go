@@ -33,17 +33,11 @@ func (s *Store) CreateUser(ctx context.Context, name, password string, admin boo
 	if err := ValidateUserName(name); err != nil {
 		return User{}, err
 	}
-	if len(password) < 4 {
-		return User{}, invalidf("password for %s is too short: use at least 4 characters (12 or more for real accounts)", name)
-	}
-	if len(password) > 72 {
-		return User{}, invalidf("password for %s is longer than bcrypt's 72 bytes", name)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := hashPassword(name, password)
 	if err != nil {
-		return User{}, fmt.Errorf("hash password: %w", err)
+		return User{}, err
 	}
-	u := User{Name: name, PasswordHash: string(hash), PlatformAdmin: admin, CreatedAt: s.now()}
+	u := User{Name: name, PasswordHash: hash, PlatformAdmin: admin, CreatedAt: s.now()}
 	err = s.conn(ctx).Create(&u).Error
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -100,6 +94,10 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (User, 
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
 		return User{}, ErrBadCredentials
 	}
+	// Only who knows the password learns that the account is disabled.
+	if err := u.CheckActive(); err != nil {
+		return User{}, err
+	}
 	return u, nil
 }
 
@@ -134,6 +132,9 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, error) {
 		Where("sessions.token_hash = ? AND sessions.expires_at > ?", tokenHash(token), s.now()).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return u, notFoundf("session not found or expired")
+	}
+	if err == nil {
+		err = u.CheckActive()
 	}
 	return u, err
 }

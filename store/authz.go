@@ -145,6 +145,9 @@ func (p *Principal) Can(ns string, role Role) bool { return p.RoleIn(ns) >= role
 
 // LoadPrincipal reads a user's roles.
 func (s *Store) LoadPrincipal(ctx context.Context, u User) (*Principal, error) {
+	if err := u.CheckActive(); err != nil {
+		return nil, err
+	}
 	p := &Principal{User: u.Name, PlatformAdmin: u.PlatformAdmin, Roles: map[string]Role{}}
 	var rows []struct{ Namespace, Role string }
 	err := s.conn(ctx).Table("role_bindings b").Select("n.name AS namespace, b.role").
@@ -213,6 +216,9 @@ func (s *Store) TokenUser(ctx context.Context, token string) (User, error) {
 	var u User
 	if err := s.conn(ctx).Take(&u, t.UserID).Error; err != nil {
 		return User{}, ErrBadToken
+	}
+	if err := u.CheckActive(); err != nil {
+		return User{}, err
 	}
 	return u, nil
 }

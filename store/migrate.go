@@ -76,6 +76,13 @@ var migrations = []migration{
 		return nil
 	}},
 	{"0008_blob_size_source", migrateBlobSizeSource},
+	// users.disabled_at: accounts a platform admin disabled.
+	{"0013_user_disabled", func(tx *gorm.DB) error {
+		if !tx.Migrator().HasColumn(&User{}, "DisabledAt") {
+			return tx.Migrator().AddColumn(&User{}, "DisabledAt")
+		}
+		return nil
+	}},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

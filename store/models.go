@@ -204,6 +204,9 @@ type User struct {
 	PasswordHash  string `gorm:"not null;default:''"`
 	PlatformAdmin bool   `gorm:"not null;default:false"`
 	CreatedAt     time.Time
+	// DisabledAt is when a platform admin disabled the account (nil:
+	// active); a disabled account neither logs in nor uses its tokens.
+	DisabledAt *time.Time
 }
 
 // APIToken is stored as a hash; the token itself is shown once.

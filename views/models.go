@@ -15,6 +15,7 @@ import (
 type Page struct {
 	Title  string
 	User   string // "" when nobody is logged in
+	Admin  bool   // a platform admin: the accounts page is in the menu
 	CSRF   string // token for forms (logout, search is GET)
 	Crumbs []Crumb
 	Query  string    // the search box's current text

@@ -2,6 +2,7 @@ package views
 
 import (
 	"net/url"
+	"time"
 
 	"layerwise/store"
 )
@@ -49,4 +50,49 @@ type PruneConfirmPage struct {
 	// (the data changed meanwhile) is shown the new one to confirm instead.
 	Fingerprint string
 	Changed     bool
+}
+
+// AccountsHref is the platform admins' accounts page.
+const AccountsHref = "/accounts"
+
+// AccountHref is an account's row on the accounts page.
+func AccountHref(name string) string { return AccountsHref + "#user-" + name }
+
+// AccountsPage is "/accounts": every account with its roles, for platform
+// admins, with the forms that add one, reset a password, disable or
+// enable.
+type AccountsPage struct {
+	Page
+	Users []AccountRow
+	// Done says what the last form did, next to its row (DoneUser).
+	Done, DoneUser string
+	// Error is a refused form's reason, next to it (ErrorUser "" is the add form).
+	Error, ErrorUser string
+	AddName          string
+	AddAdmin         bool
+}
+
+// AccountRow is one account.
+type AccountRow struct {
+	Name        string
+	Admin       bool
+	HasPassword bool
+	Disabled    bool
+	Self        bool
+	Created     time.Time
+	Roles       []string // "ml: editor"
+	Tokens      int
+}
+
+func accountRowID(name string) string { return "user-" + name }
+
+func accountPasswordHref(name string) string {
+	return AccountsHref + "/" + url.PathEscape(name) + "/password"
+}
+
+func accountStateHref(name string, disable bool) string {
+	if disable {
+		return AccountsHref + "/" + url.PathEscape(name) + "/disable"
+	}
+	return AccountsHref + "/" + url.PathEscape(name) + "/enable"
 }

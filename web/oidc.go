@@ -138,6 +138,9 @@ func (srv *Server) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return fail(http.StatusForbidden, "the user name "+name+" cannot be used", err)
 	}
+	if err := u.CheckActive(); err != nil {
+		return fail(http.StatusForbidden, "the account "+name+" is disabled; ask a platform admin to enable it again", err)
+	}
 	token, err := srv.store.CreateSession(ctx, u.ID, handlers.SessionTTL)
 	if err != nil {
 		return err

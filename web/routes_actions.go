@@ -30,6 +30,11 @@ func (srv *Server) actionRoutes(pages *echo.Group, h *handlers.Handler) {
 	pages.POST("/jobs/:job/run", h.RunJobForm)
 	pages.GET("/prune/confirm", h.PruneConfirm)
 	pages.POST("/prune/run", h.PruneRun)
+	pages.GET("/accounts", h.Accounts)
+	pages.POST("/accounts", h.AddAccount)
+	pages.POST("/accounts/:name/password", h.ResetAccountPassword)
+	pages.POST("/accounts/:name/disable", h.DisableAccount)
+	pages.POST("/accounts/:name/enable", h.EnableAccount)
 
 	pages.GET("/audit", h.Audit)
 	pages.GET("/tokens", h.Tokens)

@@ -118,7 +118,7 @@ func (srv *Server) apiAuthenticate(c echo.Context) error {
 	if given && !ok {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="layerwise", error="invalid_token"`)
 		return &handlers.APIError{Status: http.StatusUnauthorized,
-			Message: `invalid credentials: the API token is unknown, expired or revoked, or the Authorization header is not "Bearer TOKEN" ` +
+			Message: `invalid credentials: the API token is unknown, expired or revoked, its account is disabled, or the Authorization header is not "Bearer TOKEN" ` +
 				`(create a token with layerwise token create)`}
 	}
 	if p == nil {
