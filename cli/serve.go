@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"layerwise/change"
+	"layerwise/jobs"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/web"
@@ -73,11 +74,12 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 	if *demo {
+		pol := p
 		p, err := f.principal(ctx, s)
 		if err != nil {
 			return err
 		}
-		if err := loadDemo(ctx, change.New(s, nil), p, log); err != nil {
+		if err := loadDemo(ctx, change.New(s, nil), p, log, pol); err != nil {
 			return err
 		}
 	}
@@ -150,10 +152,12 @@ func loopback(addr string) bool {
 }
 
 // loadDemo fills an empty database with the embedded demo registry, moved in
-// time so that its newest entry is an hour old, and makes sure demo/demo
-// exists. A database that already has data keeps it. The changes go through
-// the Service as p (the operator running serve --demo), audited like any.
-func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log *slog.Logger) error {
+// time so that its newest entry is an hour old, with twelve weeks of usage
+// history (jobs.SeedDemoTrend, computed with the serve's policy), and makes
+// sure demo/demo exists. A database that already has data keeps it. The
+// changes go through the Service as p (the operator running serve --demo),
+// audited like any.
+func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log *slog.Logger, policy store.Policy) error {
 	s := svc.Store
 	nss, err := s.ListNamespaces(ctx)
 	if err != nil {
@@ -181,6 +185,15 @@ func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log 
 				return fmt.Errorf("demo settings of %s: %w", ns, err)
 			}
 		}
+		u, err := s.ComputeUsage(ctx, policy)
+		if err != nil {
+			return err
+		}
+		n, err := jobs.SeedDemoTrend(ctx, s, u, s.Now())
+		if err != nil {
+			return err
+		}
+		log.Info("demo usage history written", "weeks", jobs.DemoWeeks, "snapshots", n)
 	}
 	if _, err := svc.CreateUser(ctx, p, "demo", "demo", true); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("create the demo account: %w", err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"layerwise/change"
 	"layerwise/store"
@@ -35,7 +36,7 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 	defer s.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, op := change.New(s, nil), &store.Principal{User: "cli:op", PlatformAdmin: true}
-	if err := loadDemo(ctx, svc, op, log); err != nil {
+	if err := loadDemo(ctx, svc, op, log, store.DefaultPolicy); err != nil {
 		t.Fatal(err)
 	}
 	// Loaded through the Service: audited as who ran serve --demo.
@@ -44,7 +45,7 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 		t.Errorf("demo load audit: %d events, %v; want the dump, two namespaces' settings and the account", len(evs), err)
 	}
 	before, _ := s.DumpTables(ctx)
-	if err := loadDemo(ctx, svc, op, log); err != nil {
+	if err := loadDemo(ctx, svc, op, log, store.DefaultPolicy); err != nil {
 		t.Fatalf("second start: %v", err)
 	}
 	if after, _ := s.DumpTables(ctx); after != before {
@@ -72,6 +73,26 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 	ml, _ := s.GetNamespace(ctx, "ml")
 	if n, _ := u.Namespace("ml"); ml.ThresholdBytes == nil || n.Bytes < *ml.ThresholdBytes {
 		t.Errorf("the demo should show ml over its threshold")
+	}
+	// Twelve weeks of history, a week apart, the newest a week ago, for
+	// the registry and every namespace (issue 16: the demo had none, so
+	// the e-mail said "no snapshot from last week yet").
+	for _, ns := range append([]string{""}, "ml", "payments") {
+		snaps, err := s.Trend(ctx, ns, s.Now().AddDate(0, 0, -100))
+		if err != nil || len(snaps) != 12 {
+			t.Fatalf("%q: %d snapshots (%v), want 12", ns, len(snaps), err)
+		}
+		for i, sn := range snaps {
+			if i > 0 && sn.TakenAt.Sub(snaps[i-1].TakenAt) != 7*24*time.Hour {
+				t.Errorf("%q: snapshots %s and %s are not a week apart", ns, snaps[i-1].TakenAt, sn.TakenAt)
+			}
+			if sn.Bytes <= 0 || sn.ExclusiveBytes > sn.Bytes || sn.ReclaimableBytes > sn.Bytes {
+				t.Errorf("%q: implausible snapshot %+v", ns, sn)
+			}
+		}
+		if age := s.Now().Sub(snaps[11].TakenAt); age < 7*24*time.Hour || age > 8*24*time.Hour {
+			t.Errorf("%q: the newest snapshot is %s old, want a week", ns, age)
+		}
 	}
 }
 

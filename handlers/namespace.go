@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/bytesum"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -75,6 +76,11 @@ func (h *Handler) Namespace(c echo.Context) error {
 		m.SortHrefs[s] = views.NamespaceHref(name) + "?" + v.Encode()
 	}
 	m.Trend, _ = h.trend(ctx, name)
+	if u != nil {
+		if m.Chart, err = h.usageChart(c, ns, m); err != nil {
+			return h.fail(c, "usage over time of "+name, err)
+		}
+	}
 	c.Response().Header().Add("Vary", "HX-Request")
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.NamespaceStreams(m))
@@ -88,4 +94,36 @@ func (h *Handler) failWith(c echo.Context, what string, err error, query ...stri
 		return h.notFound(c, what, query...)
 	}
 	return h.fail(c, what, err)
+}
+
+// usageChart is the namespace's snapshots of the last 90 days, then
+// today's figures, with the change since last week's snapshot (the rule
+// the weekly e-mail uses: store.LastWeekSnapshots).
+func (h *Handler) usageChart(c echo.Context, ns store.Namespace, m views.NamespacePage) (views.UsageChart, error) {
+	ctx := c.Request().Context()
+	ch := views.UsageChart{Threshold: m.ThresholdBytes}
+	type trendData struct {
+		snaps    []store.UsageSnapshot
+		lastWeek map[int64]store.UsageSnapshot
+	}
+	d, err := cached(h, "chart\x00"+ns.Name, func() (trendData, error) {
+		var d trendData
+		var err error
+		if d.snaps, err = h.Store.Trend(ctx, ns.Name, h.now().Add(-trendWindow)); err != nil {
+			return d, err
+		}
+		d.lastWeek, err = h.Store.LastWeekSnapshots(ctx, h.now())
+		return d, err
+	})
+	if err != nil {
+		return ch, err
+	}
+	for _, s := range d.snaps {
+		ch.Points = append(ch.Points, views.ChartPoint{At: s.TakenAt, Bytes: s.Bytes, Exclusive: s.ExclusiveBytes, Reclaimable: s.ReclaimableBytes})
+	}
+	ch.Points = append(ch.Points, views.ChartPoint{At: h.now(), Bytes: m.Bytes, Exclusive: m.ExclusiveBytes, Reclaimable: m.ReclaimableBytes, Live: true})
+	if s, ok := d.lastWeek[ns.ID]; ok {
+		ch.WeekChange, ch.WeekAgo, ch.WeekBytes = bytesum.Diff(m.Bytes, s.Bytes), s.TakenAt, s.Bytes
+	}
+	return ch, nil
 }

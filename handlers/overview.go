@@ -142,6 +142,9 @@ func (h *Handler) Overview(c echo.Context) error {
 			i++
 		}
 	}
+	if err := h.rowTrends(c, m.Namespaces); err != nil {
+		return h.fail(c, "trends", err)
+	}
 	if sc := scopeOf(c); sc != nil {
 		m.Scoped = true
 		m.Trend, _ = h.trendOf(ctx, sc.Namespaces)
@@ -224,4 +227,31 @@ func (h *Handler) trend(ctx context.Context, ns string) ([]views.Point, error) {
 		snaps, err := h.Store.Trend(ctx, ns, h.now().Add(-trendWindow))
 		return points(snaps), err
 	})
+}
+
+// rowTrends fills each row's sparkline: its snapshots of the last 90 days
+// (one query for the page), then today's usage.
+func (h *Handler) rowTrends(c echo.Context, rows []views.NamespaceBar) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Name
+	}
+	trends, err := cached(h, "rowtrends\x00"+strings.Join(names, ","), func() (map[string][]store.UsageSnapshot, error) {
+		return h.Store.NamespaceTrends(c.Request().Context(), names, h.now().Add(-trendWindow))
+	})
+	if err != nil {
+		return err
+	}
+	now := h.now()
+	for i := range rows {
+		pts := points(trends[rows[i].Name])
+		if len(pts) > 0 {
+			pts = append(pts, views.Point{At: now, Bytes: rows[i].Bytes})
+		}
+		rows[i].Trend = pts
+	}
+	return nil
 }

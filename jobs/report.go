@@ -83,8 +83,7 @@ func loadReportInput(ctx context.Context, s *store.Store, u *store.Usage, set Re
 		for _, n := range nss {
 			in.nss[n.Name] = n
 		}
-		// "Last week" is the newest snapshot a week ago, give or take three days.
-		if in.lastWeek, err = s.SnapshotsBefore(ctx, now.AddDate(0, 0, -7).Add(72*time.Hour), 6*24*time.Hour); err != nil {
+		if in.lastWeek, err = s.LastWeekSnapshots(ctx, now); err != nil {
 			return err
 		}
 		deliveries, err = s.Deliveries(ctx, store.ISOWeek(now.AddDate(-1, 0, 0)))

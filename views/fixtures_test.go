@@ -93,6 +93,12 @@ func namespaceFixture() NamespacePage {
 		},
 		Pager: Pager{Page: 2, Pages: 3, Total: 61, PrevHref: "/ns/payments?page=1", NextHref: "/ns/payments?page=3"},
 		Trend: []Point{{At: ago(48 * time.Hour), Bytes: 50 << 30}, {At: ago(24 * time.Hour), Bytes: 60 << 30}},
+		Chart: UsageChart{Threshold: 50 << 30, WeekChange: 10 << 30, WeekAgo: ago(7 * 24 * time.Hour), WeekBytes: 50 << 30,
+			Points: []ChartPoint{
+				{At: ago(14 * 24 * time.Hour), Bytes: 45 << 30, Exclusive: 8 << 30, Reclaimable: 2 << 30},
+				{At: ago(7 * 24 * time.Hour), Bytes: 50 << 30, Exclusive: 9 << 30, Reclaimable: 1 << 30},
+				{At: now, Bytes: 60 << 30, Exclusive: 10 << 30, Reclaimable: 1 << 30, Live: true},
+			}},
 	}
 }
 

@@ -76,6 +76,7 @@ type NamespaceBar struct {
 	Over             bool
 	// Fraction of the biggest namespace's bytes, 0..1, for the bar width.
 	Fraction float64
+	Trend    []Point // its snapshots, then today's usage: the row's sparkline
 }
 
 // JobStatus is a scheduled job and its last run.
@@ -106,7 +107,8 @@ type NamespacePage struct {
 	Streams          []StreamRow // this page
 	Pager            Pager
 	Trend            []Point
-	CanAdmin         bool // namespace admin: links to the settings and members pages
+	Chart            UsageChart // usage over time, with the change since last week
+	CanAdmin         bool       // namespace admin: links to the settings and members pages
 }
 
 // StreamRow is one stream in a namespace listing.

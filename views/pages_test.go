@@ -220,8 +220,11 @@ func TestNamespace(t *testing.T) {
 			t.Errorf("summary lacks %q", want)
 		}
 	}
-	if main.Find("svg.spark").Length() != 1 {
-		t.Error("no sparkline for a 2-point trend")
+	if main.Find("svg.usage-chart polyline").Length() != 3 {
+		t.Error("no usage chart of three lines")
+	}
+	if got := text(main.Find(".week-change")); !strings.Contains(got, "+10.0 GiB") || !strings.Contains(got, "(+20.0%) since last week") {
+		t.Errorf("week-over-week change %q", got)
 	}
 	form := main.Find("form.filter")
 	attrs := map[string]string{
@@ -288,14 +291,19 @@ func TestNamespace(t *testing.T) {
 	t.Run("one snapshot, under threshold, empty filter result", func(t *testing.T) {
 		m := namespaceFixture()
 		m.Trend = m.Trend[:1]
+		m.Chart.Points = m.Chart.Points[2:]
+		m.Chart.WeekAgo = time.Time{}
 		m.Over = false
 		m.Bytes = 10 << 30
 		m.Streams = nil
 		m.Filter = "zz"
 		m.Pager = Pager{Page: 1, Pages: 1}
 		doc, _ := render(t, ViewNamespace(m))
-		if doc.Find("svg.spark").Length() != 0 {
-			t.Error("sparkline with one point")
+		if doc.Find("svg.usage-chart").Length() != 0 || !strings.Contains(text(doc.Find("section.usage-time")), "No usage snapshots yet") {
+			t.Error("a chart of one point")
+		}
+		if got := text(doc.Find(".week-change")); !strings.Contains(got, "no snapshot yet") {
+			t.Errorf("week change without a snapshot: %q", got)
 		}
 		if doc.Find(".badge:contains('over threshold')").Length() != 0 || doc.Find(".badge:contains('under threshold')").Length() != 1 {
 			t.Error("want 'under threshold', not 'over threshold'")
