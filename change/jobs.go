@@ -10,15 +10,17 @@ import (
 // JobRunner starts scheduled jobs by hand: jobs.Scheduler.
 type JobRunner interface {
 	Has(name string) bool
-	Trigger(name string) (done <-chan bool, err error)
+	Audits(name string) bool
+	Trigger(name, actor string) (done <-chan bool, err error)
 }
 
 // RunJob starts the scheduled job name now through the scheduler (it never
 // overlaps the job's own runs, here or on another replica), as p: platform
-// admin only. The request is audited ("job.run" by p); what the run
-// changes the job audits itself, as it does at night (prune.apply by
-// prune:job, pushes by system:sync, …). done says whether it ran (false:
-// skipped, it was running already).
+// admin only. A job that audits what it changes (prune: prune.apply) does
+// so as p, once; any other run is audited here ("job.run" by p), and what
+// it changes the job audits as it does at night (pushes by system:sync,
+// imports by system:import). done says whether it ran (false: skipped, it
+// was running already).
 func (svc *Service) RunJob(ctx context.Context, p *store.Principal, runner JobRunner, name string) (done <-chan bool, err error) {
 	if err := NeedPlatformAdmin(p, "run jobs"); err != nil {
 		return nil, err
@@ -26,11 +28,13 @@ func (svc *Service) RunJob(ctx context.Context, p *store.Principal, runner JobRu
 	if runner == nil || !runner.Has(name) {
 		return nil, fmt.Errorf("no job %q is scheduled in this server (started with --no-jobs, or the job's setting is empty): %w", name, store.ErrNotFound)
 	}
-	err = svc.Store.Tx(ctx, func(tx *store.Store) error {
-		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Action: "job.run", Target: name, Before: "scheduled", After: "run now by hand"})
-	})
-	if err != nil {
-		return nil, err
+	if !runner.Audits(name) {
+		err = svc.Store.Tx(ctx, func(tx *store.Store) error {
+			return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Action: "job.run", Target: name, Before: "scheduled", After: "run now by hand"})
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	return runner.Trigger(name)
+	return runner.Trigger(name, p.User)
 }

@@ -170,8 +170,14 @@ func first(s []string, n int) []string {
 
 // PruneJob is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); changed is
 // called after a run that removed something (the usage cache).
+// A run started by hand (Scheduler.Trigger) writes its prune.apply event as
+// the one who started it.
 func PruneJob(s *store.Store, set PruneSettings, schedule string, changed func()) Job {
-	return Job{Name: "prune", Schedule: schedule, Run: func(ctx context.Context) (Result, error) {
+	return Job{Name: "prune", Schedule: schedule, Audits: true, Run: func(ctx context.Context) (Result, error) {
+		set := set
+		if a := ActorOf(ctx); a != "" {
+			set.Actor = a
+		}
 		out, err := Prune(ctx, s, set, "job", nil)
 		if changed != nil && out.Changed() {
 			changed()

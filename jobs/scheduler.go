@@ -30,6 +30,23 @@ type Job struct {
 	Name     string
 	Schedule string // robfig/cron: "@daily", "0 7 * * 1", "@every 15m"
 	Run      func(ctx context.Context) (Result, error)
+	// Audits: a run records what it changed in one audit event, as the
+	// actor its context names (ActorOf; a run started by hand) or as the
+	// job itself; whoever starts it by hand needs no event of their own.
+	Audits bool
+}
+
+type actorKey struct{}
+
+// WithActor names who started a run by hand, for the job's audit event.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorOf is who started the run by hand ("": its schedule).
+func ActorOf(ctx context.Context) string {
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
 }
 
 // Scheduler runs jobs on their schedules. A job never overlaps itself, a
@@ -107,11 +124,21 @@ func (sc *Scheduler) Has(name string) bool {
 	return ok
 }
 
-// Trigger starts a run of the job now, in the background, as its schedule
-// would (RunNow: never overlapping itself, here or on another replica);
-// done receives RunNow's answer: false when the run was skipped. Stop
-// waits for the run as for a scheduled one.
-func (sc *Scheduler) Trigger(name string) (done <-chan bool, err error) {
+// Audits says whether the job writes its own audit event (Job.Audits).
+func (sc *Scheduler) Audits(name string) bool {
+	for _, j := range sc.jobs {
+		if j.Name == name {
+			return j.Audits
+		}
+	}
+	return false
+}
+
+// Trigger starts a run of the job now for actor, in the background, as its
+// schedule would (RunNow: never overlapping itself, here or on another
+// replica); done receives RunNow's answer: false when the run was skipped.
+// Stop waits for the run as for a scheduled one.
+func (sc *Scheduler) Trigger(name, actor string) (done <-chan bool, err error) {
 	if !sc.Has(name) {
 		return nil, fmt.Errorf("no job %q is scheduled in this process", name)
 	}
@@ -119,7 +146,7 @@ func (sc *Scheduler) Trigger(name string) (done <-chan bool, err error) {
 	sc.hand.Add(1)
 	go func() {
 		defer sc.hand.Done()
-		ch <- sc.RunNow(sc.ctx, name)
+		ch <- sc.RunNow(WithActor(sc.ctx, actor), name)
 	}()
 	return ch, nil
 }

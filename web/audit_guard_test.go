@@ -71,7 +71,9 @@ func firstN(s string, n int) string {
 
 func TestEveryWriteIsAuditedOnce(t *testing.T) {
 	reg := regtest.Start(t, regtest.Options{})
-	ts := newTestServerWith(t, true, func(cfg *Config) { cfg.RegistryURL, cfg.WebhookToken = reg.URL, hookToken })
+	ts := newTestServerWith(t, true, func(cfg *Config) {
+		cfg.RegistryURL, cfg.WebhookToken, cfg.PruneSchedule = reg.URL, hookToken, "0 0 * * *"
+	})
 	ctx := context.Background()
 	root := ts.apiUser(t, "root", true)
 	ann := actAs(t, ts, "ann", "payments=admin")
@@ -104,6 +106,20 @@ func TestEveryWriteIsAuditedOnce(t *testing.T) {
 		r := actPost(t, ts, ann, path, v, false)
 		actExpect(t, r, http.StatusSeeOther, path)
 		return mainText(ts.get(t, ann, r.location, http.StatusOK))
+	}
+	// A platform admin's browser, for the operations and accounts forms.
+	rootWeb := ts.client(t)
+	ts.login(t, rootWeb, "root", "secret-root")
+	rootCSRF := actCSRF(t, ts.get(t, rootWeb, "/accounts", http.StatusOK))
+	rootPost := func(t *testing.T, path string, kv ...string) string {
+		t.Helper()
+		v := url.Values{"_csrf": {rootCSRF}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		r := actPost(t, ts, rootWeb, path, v, false)
+		actExpect(t, r, http.StatusSeeOther, path)
+		return mainText(ts.get(t, rootWeb, r.location, http.StatusOK))
 	}
 	hook := func(t *testing.T, events ...map[string]any) string {
 		t.Helper()
@@ -262,6 +278,28 @@ func TestEveryWriteIsAuditedOnce(t *testing.T) {
 					t.Fatalf("ann's tokens: %v %v", list, err)
 				}
 				return redirect(t, fmt.Sprintf("/tokens/%d/revoke", list[0].ID), url.Values{"_csrf": {csrf}})
+			}},
+
+		// A platform admin's forms: accounts and operations, as root.
+		{route: "POST /accounts", action: "user.add", actor: "root",
+			change: func(t *testing.T) string { return rootPost(t, "/accounts", "name", "carol", "password", "pw-carol") }},
+		{route: "POST /accounts/:name/password", action: "user.password", actor: "root",
+			change: func(t *testing.T) string { return rootPost(t, "/accounts/carol/password", "password", "pw-carol-2") }},
+		{route: "POST /accounts/:name/disable", action: "user.disable", actor: "root",
+			change: func(t *testing.T) string { return rootPost(t, "/accounts/carol/disable") },
+			again:  func(t *testing.T) string { return rootPost(t, "/accounts/carol/disable") },
+			says:   "Nothing changed"},
+		{route: "POST /accounts/:name/enable", action: "user.enable", actor: "root",
+			change: func(t *testing.T) string { return rootPost(t, "/accounts/carol/enable") },
+			again:  func(t *testing.T) string { return rootPost(t, "/accounts/carol/enable") },
+			says:   "Nothing changed"},
+		{route: "POST /jobs/:job/run", action: "job.run", actor: "root",
+			change: func(t *testing.T) string { return rootPost(t, "/jobs/usage-snapshot/run") }},
+		// Prune audits itself (prune.apply), as whoever confirmed it.
+		{route: "POST /prune/run", action: "prune.apply", actor: "root",
+			change: func(t *testing.T) string {
+				d := doc(t, ts.get(t, rootWeb, "/prune/confirm", http.StatusOK))
+				return rootPost(t, "/prune/run", "plan", d.Find(`input[name="plan"]`).AttrOr("value", ""))
 			}},
 	}
 

@@ -552,7 +552,7 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 	ts.login(t, c, "ann", "ann-pass")
 	d := doc(t, ts.get(t, c, "/", http.StatusOK))
 	var listed []string
-	d.Find("main table tbody tr a[href^='/ns/']").Each(func(_ int, a *goquery.Selection) { listed = append(listed, a.Text()) })
+	d.Find("main table tbody tr th a[href^='/ns/']").Each(func(_ int, a *goquery.Selection) { listed = append(listed, a.Text()) })
 	if strings.Join(listed, ",") != "payments" {
 		t.Errorf("ann sees %v on the overview, want only payments", listed)
 	}
