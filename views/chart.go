@@ -210,15 +210,23 @@ func weekChangeText(c UsageChart) string {
 		return "no snapshot from last week yet"
 	}
 	s := signedSize(c.WeekChange)
-	if c.WeekBytes > 0 {
-		pct := float64(c.WeekChange) / float64(c.WeekBytes) * 100
-		sign := "+"
-		if pct < 0 {
-			sign, pct = "−", -pct
-		}
-		s += " (" + sign + strconv.FormatFloat(pct, 'f', 1, 64) + "%)"
+	if p := weekChangePercent(c); p != "" {
+		s += " (" + strings.TrimSpace(p) + ")"
 	}
 	return s + " since last week"
+}
+
+// weekChangePercent is "+7.1% " ("" without last week's usage).
+func weekChangePercent(c UsageChart) string {
+	if c.WeekAgo.IsZero() || c.WeekBytes <= 0 {
+		return ""
+	}
+	pct := float64(c.WeekChange) / float64(c.WeekBytes) * 100
+	sign := "+"
+	if pct < 0 {
+		sign, pct = "−", -pct
+	}
+	return sign + strconv.FormatFloat(pct, 'f', 1, 64) + "% "
 }
 
 // weekChangeClass colours the change: growth warns, shrinking is good.

@@ -343,7 +343,7 @@ func ViewOverview(m Overview) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<div class=\"table-wrap\"><table class=\"ranking\"><thead><tr><th scope=\"col\">Namespace</th><th scope=\"col\" class=\"barcol\">Usage</th><th scope=\"col\" class=\"r\">Exclusive</th><th scope=\"col\" class=\"r\">Reclaimable</th><th scope=\"col\">Threshold</th><th scope=\"col\" class=\"r\">Streams</th><th scope=\"col\">Last 12 weeks</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<div class=\"table-wrap\"><table class=\"ranking\"><thead><tr><th scope=\"col\">Namespace</th><th scope=\"col\" class=\"barcol\">Usage</th><th scope=\"col\" class=\"r\">Exclusive</th><th scope=\"col\" class=\"r\">Reclaimable</th><th scope=\"col\">Threshold</th><th scope=\"col\" class=\"r\">Streams</th><th scope=\"col\">Last 90 days</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

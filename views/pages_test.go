@@ -223,7 +223,7 @@ func TestNamespace(t *testing.T) {
 	if main.Find("svg.usage-chart polyline").Length() != 3 {
 		t.Error("no usage chart of three lines")
 	}
-	if got := text(main.Find(".week-change")); !strings.Contains(got, "+10.0 GiB") || !strings.Contains(got, "(+20.0%) since last week") {
+	if got := text(main.Find(".week-change")); !strings.Contains(got, "+10.0 GiB") || !strings.Contains(got, "+20.0% since the snapshot of") {
 		t.Errorf("week-over-week change %q", got)
 	}
 	form := main.Find("form.filter")
