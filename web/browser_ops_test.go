@@ -64,7 +64,7 @@ func TestBrowserOperationsTrendsAndAccounts(t *testing.T) {
 	if w, h := b.box("svg.usage-chart"); w < 400 || h < 100 {
 		t.Errorf("the usage chart is %.0f×%.0f px", w, h)
 	}
-	if got := b.text(".week-change"); !strings.Contains(got, "since last week") {
+	if got := b.text(".week-change"); !strings.Contains(got, "since the snapshot of") {
 		t.Errorf("week change %q", got)
 	}
 	b.screenshot("namespace-chart")

@@ -49,7 +49,7 @@ func TestTrendsOnTheDemo(t *testing.T) {
 	}
 	change := ml.Bytes - snaps[len(snaps)-1].Bytes
 	week := squash(nd.Find(".week-change").Text())
-	if want := "+" + format.Size(change); !strings.Contains(week, want) || !strings.Contains(week, "since last week") {
+	if want := "+" + format.Size(change); !strings.Contains(week, want) || !strings.Contains(week, "since the snapshot of") {
 		t.Errorf("week-over-week %q, want %s", week, want)
 	}
 	// The e-mail says the same change.
