@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+
+	"layerwise/bytesum"
 )
 
 // StreamSizes are one stream's sizes, each counted once in its own scope.
@@ -58,7 +60,7 @@ func (s *Store) StreamSizes(ctx context.Context, ref StreamRef) (StreamSizes, er
 			for _, b := range blobsOf[img] {
 				if !set[b] {
 					set[b] = true
-					total += sizes[b]
+					total = bytesum.Add(total, sizes[b])
 				}
 			}
 		}
