@@ -44,23 +44,20 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 		// Not "forbidden": users do not learn which namespaces exist.
 		return d, fmt.Errorf("image stream %s/%s: %w", ns, name, store.ErrNotFound)
 	}
-	type rows struct {
-		page  store.StreamPage
-		sizes store.StreamSizes
-	}
-	r, err := cached(h, fmt.Sprintf("stream\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (rows, error) {
-		var r rows
-		var err error
-		if r.page, err = h.Store.GetStreamPage(ctx, ref, w); err != nil {
-			return r, err
-		}
-		r.sizes, err = h.Store.StreamSizes(ctx, ref)
-		return r, err
+	// The sizes cover the whole history: one entry for every window.
+	page, err := cached(h, fmt.Sprintf("stream\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (store.StreamPage, error) {
+		return h.Store.GetStreamPage(ctx, ref, w)
 	})
 	if err != nil {
 		return d, err
 	}
-	d.page, d.st, d.sizes = r.page, r.page.StreamSnapshot, r.sizes
+	sizes, err := cached(h, "sizes\x00"+ns+"\x00"+name, func() (store.StreamSizes, error) {
+		return h.Store.StreamSizes(ctx, ref)
+	})
+	if err != nil {
+		return d, err
+	}
+	d.page, d.st, d.sizes = page, page.StreamSnapshot, sizes
 	if u := h.Usage.Get(); u != nil {
 		if nu, ok := u.Namespace(ns); ok {
 			for i := range nu.Streams {

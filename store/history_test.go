@@ -79,3 +79,19 @@ func TestStreamPages(t *testing.T) {
 		wantErr(t, err, ErrInvalid, "history window")
 	}
 }
+
+// TestStreamSizesOfALongHistory: a stream whose history holds more images
+// than SQLite binds in one statement (32766) still gets its sizes; the
+// stream and tag pages read them.
+func TestStreamSizesOfALongHistory(t *testing.T) {
+	s := pushStore(t)
+	const n = 33000
+	longStream(t, s, n)
+	sizes, err := s.StreamSizes(ctx, StreamRef{"team-a", "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sizes.UniqueImages != n || len(sizes.Unknown) != n {
+		t.Errorf("%d images, %d unknown; want %d", sizes.UniqueImages, len(sizes.Unknown), n)
+	}
+}
