@@ -559,7 +559,49 @@ func (s *Store) ListImages(ctx context.Context, sc *Scope) ([]ImageSnapshot, err
 	if err := s.fillImages(ctx, ids, byID); err != nil {
 		return nil, err
 	}
+	if sc != nil {
+		if err := s.scopedRefs(ctx, sc, out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// scopedRefs replaces each image's pull spec by one the scope's own tags
+// recorded (for a platform of a list, the list's repository): the one
+// stored is the last one recorded anywhere, maybe another namespace's
+// repository, which a scoped reader must not learn.
+func (s *Store) scopedRefs(ctx context.Context, sc *Scope, imgs []ImageSnapshot) error {
+	var rows []struct {
+		Digest string
+		Ref    string
+	}
+	err := s.conn(ctx).Raw(`SELECT i.digest, MIN(e.docker_image_reference) AS ref FROM tag_events e
+		JOIN images i ON i.id = e.image_id JOIN tags t ON t.id = e.tag_id
+		JOIN image_streams st ON st.id = t.stream_id JOIN namespaces n ON n.id = st.namespace_id
+		WHERE n.name IN ? AND e.docker_image_reference <> '' GROUP BY i.digest`, sc.Namespaces).Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("pull specs of the images: %w", err)
+	}
+	refs := map[string]string{}
+	for _, r := range rows {
+		refs[r.Digest] = r.Ref
+	}
+	for _, img := range imgs {
+		repo, _, ok := strings.Cut(refs[img.Digest], "@")
+		if !ok {
+			continue
+		}
+		for _, m := range img.Manifests {
+			if _, held := refs[m.Digest]; !held {
+				refs[m.Digest] = repo + "@" + m.Digest
+			}
+		}
+	}
+	for i := range imgs {
+		imgs[i].DockerImageReference = refs[imgs[i].Digest]
+	}
+	return nil
 }
 
 // digestMatches says whether data hashes to a sha256 digest (other
@@ -571,4 +613,26 @@ func digestMatches(digest, data string) bool {
 	}
 	sum := sha256.Sum256([]byte(data))
 	return hex.EncodeToString(sum[:]) == want
+}
+
+// GetImageInScope is GetImage for a reader with a scope: an image the
+// scope's namespaces do not hold is not found (as a missing one), and its
+// pull spec is one the scope's tags recorded.
+func (s *Store) GetImageInScope(ctx context.Context, digest string, sc *Scope) (ImageInfo, error) {
+	if ok, err := s.ImageInScope(ctx, digest, sc); err != nil || !ok {
+		if err == nil {
+			err = notFoundf("image %s not found", digest)
+		}
+		return ImageInfo{}, err
+	}
+	info, err := s.GetImage(ctx, digest)
+	if err != nil || sc == nil {
+		return info, err
+	}
+	one := []ImageSnapshot{info.ImageSnapshot}
+	if err := s.scopedRefs(ctx, sc, one); err != nil {
+		return ImageInfo{}, err
+	}
+	info.ImageSnapshot = one[0]
+	return info, nil
 }

@@ -364,3 +364,17 @@ func cloneMap(m map[string]string) map[string]string {
 	}
 	return maps.Clone(m)
 }
+
+// ExportImage is one image.openshift.io/v1 Image, as `oc get image -o json`
+// prints it (for lists that stream their items).
+func ExportImage(img store.ImageSnapshot) (json.RawMessage, error) {
+	a, err := imageToAPI(img)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("export image %s: %w", img.Digest, err)
+	}
+	return b, nil
+}
