@@ -112,7 +112,9 @@ func TestAPIImagesScope(t *testing.T) {
 	if one.Metadata.Name != mine.Items[0].Metadata.Name {
 		t.Errorf("image %+v", one)
 	}
-	var isl struct{ Items []struct{ Metadata struct{ Namespace string } } }
+	var isl struct {
+		Items []struct{ Metadata struct{ Namespace string } }
+	}
 	ts.apiMust(t, http.StatusOK, apiCall{method: "GET", path: "/api/v1/imagestreams", token: viewer}).decode(t, &isl)
 	for _, it := range isl.Items {
 		if it.Metadata.Namespace != "payments" {
