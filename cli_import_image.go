@@ -64,7 +64,7 @@ func (c *cli) cmdImportImage(ctx context.Context, args []string) error {
 	defer s.Close()
 	opt := registry.ImportOptions{Scheduled: *scheduled, Insecure: *insecure, ImportMode: mode, ReferencePolicy: policy,
 		Platform: *platform, Confirm: *confirm, Actor: "cli"}
-	res, err := registry.Import(ctx, s, registry.NewFetcher(*authFile), dst, *from, opt)
+	res, err := registry.Import(ctx, s, c.importFetcher(*authFile), dst, *from, opt)
 	var rerr *registry.Error
 	if errors.As(err, &rerr) && rerr.Detail() != "" {
 		// The operator at the command line gets what exactly failed, which
