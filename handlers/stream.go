@@ -90,6 +90,7 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 		Bytes: d.sizes.Tags[t.Name], ExclusiveBytes: -1}
 	v.Source = tagSource(ns, stream, t)
 	v.Alias = t.From != nil && t.From.Kind == store.KindImageStreamTag && sameStream(ns, stream, t.From)
+	v.KeepsSource = t.RollbackKeeps() != ""
 	v.External = t.From != nil && t.From.Kind == store.KindDockerImage && !t.Reference
 	v.Unverified = v.External && len(t.Items) > 0 && t.Items[0].Image == "" && t.Items[0].DockerImageReference != ""
 	if c := t.Condition; c != nil && c.Status == "False" {

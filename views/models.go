@@ -158,6 +158,10 @@ type TagView struct {
 	Insecure  bool
 	Reference bool
 	Alias     bool
+	// KeepsSource: the tag tracks another tag or is imported on a
+	// schedule, so a rollback keeps that source (Source says which); any
+	// other tag's spec becomes the image rolled back to.
+	KeepsSource bool
 	// ImportError is set when the last import failed (ImportSuccess=False).
 	ImportError    *ImportError
 	Bytes          int64
