@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"layerwise/format"
 	"layerwise/settings"
@@ -20,6 +21,8 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// now, when set, is the stores' clock (tests describe at a fixed time).
+	now func() time.Time
 }
 
 // usageError is a mistake in the command line itself: exit code 2.
@@ -170,6 +173,9 @@ func (f *flags) open(ctx context.Context) (*store.Store, error) {
 		return nil, err
 	}
 	s.SetMaxBlobSize(maxBlob)
+	if f.c.now != nil {
+		s.SetClock(f.c.now)
+	}
 	return s, nil
 }
 

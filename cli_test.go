@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"layerwise/store"
 	"layerwise/store/storetest"
@@ -54,6 +55,25 @@ func lw(t *testing.T, db string, stdin string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	c := &cli{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
+		getenv: func(k string) string {
+			if k == "LAYERWISE_DB" {
+				return db
+			}
+			return ""
+		}}
+	code := c.run(context.Background(), args)
+	return result{out.String(), errb.String(), code}
+}
+
+// lwAt is lw with the store's clock at the RFC 3339 time at.
+func lwAt(t *testing.T, db, at string, args ...string) result {
+	t.Helper()
+	now, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, now: func() time.Time { return now },
 		getenv: func(k string) string {
 			if k == "LAYERWISE_DB" {
 				return db

@@ -153,9 +153,9 @@ func sameStream(ns, stream string, from *store.ObjectRef) bool {
 func tagSource(ns, stream string, t store.TagSnapshot) string {
 	if t.From == nil {
 		if !t.InSpec {
-			return "pushed image"
+			return "no spec tag" // as oc describe says of a tag only in status (a push)
 		}
-		return "no source"
+		return "tag without source image"
 	}
 	from := t.From.Name
 	if t.From.Namespace != "" && t.From.Namespace != ns {

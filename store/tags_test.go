@@ -351,7 +351,10 @@ func TestParseSource(t *testing.T) {
 func TestOrderTags(t *testing.T) {
 	tags := []string{"prod", "3.9", "latest", "v1.4.2", "3.11", "test", "v2", "3.11.1"}
 	OrderTags(tags, func(s string) string { return s })
-	want := []string{"latest", "3.11", "3.11.1", "3.9", "v2", "v1.4.2", "prod", "test"}
+	// As library-go's imageutil.PrioritizeTags orders them (oc describe is):
+	// latest, minor versions newest first, full versions newest first, the
+	// rest by name ("v2" is no semantic version).
+	want := []string{"latest", "3.11", "3.9", "3.11.1", "v1.4.2", "prod", "test", "v2"}
 	if !equalStrings(tags, want) {
 		t.Fatalf("order = %v, want %v", tags, want)
 	}
