@@ -91,7 +91,9 @@ func TestDescribeThroughTheStoreIsOcs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var obj struct{ Metadata struct{ Name, Namespace string } }
+			var obj struct {
+				Metadata struct{ Name, Namespace string }
+			}
 			raw, _ := os.ReadFile(f)
 			if err := json.Unmarshal(raw, &obj); err != nil {
 				t.Fatal(err)
