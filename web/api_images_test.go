@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,20 @@ func TestAPIImagesScope(t *testing.T) {
 		if it.Metadata.Namespace != "payments" {
 			t.Errorf("viewer sees a stream of %s", it.Metadata.Namespace)
 		}
+	}
+}
+
+// TestImagePageSaysWhenAConfigSizeIsDerived: the image page lists a config
+// whose size was worked out from dockerImageMetadata.Size as such.
+func TestImagePageSaysWhenAConfigSizeIsDerived(t *testing.T) {
+	istag, err := os.ReadFile("../testdata/openshift/seed-imagestreamtag.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, c := loggedIn(t, string(istag))
+	page := ts.get(t, c, "/images/sha256:a59906e33509d14c036c8678d687bd4eec81ed7c4b8ce907b888c607f6a1e0e6", http.StatusOK)
+	d := doc(t, page)
+	if got := squash(d.Find("table.layers").Text()); !strings.Contains(got, "config (size derived)") || !strings.Contains(got, "1.4 KiB") {
+		t.Errorf("the layers table reads %q", got)
 	}
 }
