@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/change"
 	"layerwise/jobs/registry"
 	"layerwise/store"
 )
@@ -30,15 +31,16 @@ const webhookMaxBody = 1 << 20
 // 500 and the retry finds the events already applied (they are idempotent).
 // A push whose image cannot be read from the registry is counted as failed
 // and answered 200: retrying it forever would block the registry's queue,
-// and the scheduled sync re-reads it.
+// and the scheduled sync re-reads it. Each change goes through the Service
+// as the principal system:registry, audited once (not at all when a push
+// was already recorded).
 type Webhook struct {
-	Store *store.Store
 	// Registry is the managed registry (LAYERWISE_REGISTRY_URL); nil: not set.
 	Registry *registry.Managed
 	// Token is LAYERWISE_WEBHOOK_TOKEN; "": not set.
-	Token string
-	Ops   *Ops // its done() refreshes caches after a change
-	Log   *slog.Logger
+	Token  string
+	Change *change.Service
+	Log    *slog.Logger
 }
 
 // WebhookResult is the answer: what the envelope held and what came of it.
@@ -99,12 +101,7 @@ func (w *Webhook) Events(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	res := WebhookResult{Events: len(events)}
-	changed := false
-	defer func() {
-		if changed && w.Ops != nil {
-			w.Ops.done()
-		}
-	}()
+	p := change.System(WebhookActor)
 	for _, ev := range events {
 		t := ev.Target
 		switch {
@@ -114,11 +111,10 @@ func (w *Webhook) Events(c echo.Context) error {
 				res.Skipped = append(res.Skipped, err.Error())
 				continue
 			}
-			pr, err := w.Registry.ApplyPush(ctx, w.Store, t.Repository, t.Tag, t.Digest, ev.Timestamp, WebhookActor)
+			pr, err := w.Change.ApplyPush(ctx, p, w.Registry, t.Repository, t.Tag, t.Digest, ev.Timestamp)
 			switch {
 			case err == nil && pr.Changed:
 				res.Changed++
-				changed = true
 			case err == nil:
 				res.Unchanged++
 			case registry.IsFetchError(err) || errors.Is(err, store.ErrInvalid):
@@ -132,13 +128,12 @@ func (w *Webhook) Events(c echo.Context) error {
 				res.Skipped = append(res.Skipped, err.Error())
 				continue
 			}
-			n, err := w.Registry.ApplyDelete(ctx, w.Store, t.Repository, t.Digest, WebhookActor)
+			n, err := w.Change.ApplyDelete(ctx, p, w.Registry, t.Repository, t.Digest)
 			if err != nil {
 				return err
 			}
 			if n > 0 {
 				res.Deletes++
-				changed = true
 			} else {
 				res.Ignored++ // a blob, or a manifest no tag history held
 			}

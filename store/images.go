@@ -441,11 +441,17 @@ type ImageInfo struct {
 	Bytes int64
 }
 
-// snapshotOf is an image row as a snapshot, without its blobs.
+// snapshotOf is an image row as a snapshot, without its blobs. An image
+// known only by digest has no creation time to give: when it was first
+// named is not when the image was made.
 func snapshotOf(row Image) ImageSnapshot {
+	created := utc(row.CreatedAt)
+	if !row.Known {
+		created = time.Time{}
+	}
 	return ImageSnapshot{
 		Digest: row.Digest, MediaType: row.MediaType, DockerImageReference: row.DockerImageReference,
-		ConfigDigest: row.ConfigDigest, Created: utc(row.CreatedAt),
+		ConfigDigest: row.ConfigDigest, Created: created,
 		Meta: ImageMeta{Created: utcPtr(row.ImageCreated), Architecture: row.Architecture, OS: row.OS, Variant: row.Variant,
 			Author: row.Author, Entrypoint: jsonList(row.Entrypoint), Cmd: jsonList(row.Cmd), Env: jsonList(row.Env),
 			Labels: jsonMap(row.Labels), Ports: jsonList(row.Ports), User: row.User, WorkingDir: row.WorkingDir},

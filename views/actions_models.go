@@ -63,6 +63,7 @@ type SettingsPage struct {
 	Error                                           string
 	ErrorField                                      string // contacts, threshold, ladder, keep, younger
 	Saved                                           bool
+	Unchanged                                       bool // saved, and nothing changed
 }
 
 // MembersPage is "/ns/{ns}/members" (namespace admins).

@@ -44,7 +44,7 @@ func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 	api.PUT("/namespaces/:ns/pins/:digest", h.APIPin)
 	api.DELETE("/namespaces/:ns/pins/:digest", h.APIUnpin)
 	api.GET("/audit", h.APIAudit)
-	wh := &handlers.Webhook{Store: srv.store, Registry: srv.managed, Token: srv.cfg.WebhookToken, Ops: h.Ops, Log: srv.log}
+	wh := &handlers.Webhook{Registry: srv.managed, Token: srv.cfg.WebhookToken, Change: srv.change, Log: srv.log}
 	api.POST("/registry/events", wh.Events)
 	api.RouteNotFound("", h.APINotFound)
 	api.RouteNotFound("/*", h.APINotFound)
