@@ -662,6 +662,7 @@ func (sv *savings) plan(n *gNamespace, ladder []string, threshold int64) *Saving
 					}
 				}
 			}
+			sort.Strings(st.Tags)
 			st.Bytes = v.remove(tags)
 			out.Steps = append(out.Steps, st)
 		}

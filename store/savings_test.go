@@ -156,15 +156,15 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 		{name: "tonight's prune suffices", threshold: 1970, after: 1964, reaches: true},
 		{name: "the smallest deletion that suffices", threshold: 1960, steps: "train:v1 11", after: 1953, reaches: true},
 		{name: "two tags that only free the base together, in one step; the steps before them dropped as unneeded",
-			threshold: 1000, steps: "train:v2, train:v1 1032", after: 932, reaches: true},
+			threshold: 1000, steps: "train:v1, train:v2 1032", after: 932, reaches: true},
 		{name: "a whole stream when all its tags go (scratch chosen whole, fresh:new on its own)", threshold: 900,
-			steps: "scratch 385, train:v2, train:v1 1032", after: 547, reaches: true},
+			steps: "scratch 385, train:v1, train:v2 1032", after: 547, reaches: true},
 		{name: "no plan: prod holds 506 bytes", threshold: 300,
-			steps: "scratch 385, fresh 41, train:v2, train:v1 1032", after: 506, reaches: false},
+			steps: "scratch 385, fresh 41, train:v1, train:v2 1032", after: 506, reaches: false},
 		{name: "a pinned image's tag stays", threshold: 1000, pin: true,
-			steps: "train:v2, train:v1 1032", after: 940, reaches: true, left: "scratch:exp, train:prod"},
+			steps: "train:v1, train:v2 1032", after: 940, reaches: true, left: "scratch:exp, train:prod"},
 		{name: "the namespace's own ladder: its last rung v2 stays, prod may go", threshold: 1000, ladder: "v1,v2",
-			steps: "train:v1, train:prod 517, scratch 385, fresh 41", after: 1021, reaches: false, left: "train:v2"},
+			steps: "train:prod, train:v1 517, scratch 385, fresh 41", after: 1021, reaches: false, left: "train:v2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := savingsStore(t, tc.pin)
