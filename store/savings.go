@@ -278,25 +278,28 @@ func (sv *savings) each(img int64, fn func(int64)) {
 type sTag struct {
 	stream int // index into nsView.streams
 	tag    *gTag
-	blobs  []int32 // distinct blobs of the entries prune keeps
+	blobs  []int32 // distinct blobs of the entries prune keeps, as indexes into nsView.all
 	pinned bool    // its history holds an image the namespace pinned
 }
 
-// nsView is one namespace, ready to measure sets of deletions.
+// nsView is one namespace, ready to measure sets of deletions. Its blobs
+// are numbered densely (all[i] is the graph's blob), so that counting a
+// set is a walk over small arrays.
 type nsView struct {
 	sv      *savings
 	n       *gNamespace
 	tags    []sTag
 	streams []*gStream
 	all     []int32 // distinct blobs of every entry: the usage now
-	count   map[int32]int32
+	size    []int64 // by index into all
+	count   []int32 // by index into all: the tags whose kept entries hold it
 }
 
 func (sv *savings) view(n *gNamespace) *nsView {
 	g := sv.g
-	v := &nsView{sv: sv, n: n, streams: n.streams, count: map[int32]int32{}}
+	v := &nsView{sv: sv, n: n, streams: n.streams}
 	p, cutoff := g.policyOf(n, sv.policy), sv.cutoffs[n]
-	seenAll := map[int32]bool{}
+	local := map[int32]int32{}
 	for si, st := range n.streams {
 		for _, t := range st.tags {
 			tg := sTag{stream: si, tag: t}
@@ -312,14 +315,18 @@ func (sv *savings) view(n *gNamespace) *nsView {
 				})
 				kept := !g.prunable(n, ev, p, cutoff)
 				g.forBlobs(ev.image, func(b int32) {
-					if !seenAll[b] {
-						seenAll[b] = true
+					k, ok := local[b]
+					if !ok {
+						k = int32(len(v.all))
+						local[b] = k
 						v.all = append(v.all, b)
+						v.size = append(v.size, g.blobSize[b])
+						v.count = append(v.count, 0)
 					}
-					if kept && !seen[b] {
-						seen[b] = true
-						tg.blobs = append(tg.blobs, b)
-						v.count[b]++
+					if kept && !seen[k] {
+						seen[k] = true
+						tg.blobs = append(tg.blobs, k)
+						v.count[k]++
 					}
 				})
 			}
@@ -363,46 +370,43 @@ func (v *nsView) hasStream(name string) bool {
 	return false
 }
 
-func (v *nsView) size(bs []int32) int64 {
-	var n int64
-	for _, b := range bs {
-		n = bytesum.Add(n, v.sv.g.blobSize[b])
-	}
-	return n
-}
-
 // usage is the namespace's usage after prune, with count as it stands.
 func (v *nsView) usage() int64 {
 	var n int64
-	for b, c := range v.count {
+	for k, c := range v.count {
 		if c > 0 {
-			n = bytesum.Add(n, v.sv.g.blobSize[b])
+			n = bytesum.Add(n, v.size[k])
 		}
 	}
 	return n
 }
 
-// remove takes tags out of count (add puts them back) and returns the bytes
-// that left the namespace's usage.
+// remove takes tags out of count and returns the bytes that left the
+// namespace's usage; add puts them back and returns the bytes that came back.
 func (v *nsView) remove(tags []int) int64 {
 	var freed int64
 	for _, i := range tags {
-		for _, b := range v.tags[i].blobs {
-			v.count[b]--
-			if v.count[b] == 0 {
-				freed = bytesum.Add(freed, v.sv.g.blobSize[b])
+		for _, k := range v.tags[i].blobs {
+			v.count[k]--
+			if v.count[k] == 0 {
+				freed = bytesum.Add(freed, v.size[k])
 			}
 		}
 	}
 	return freed
 }
 
-func (v *nsView) add(tags []int) {
+func (v *nsView) add(tags []int) int64 {
+	var back int64
 	for _, i := range tags {
-		for _, b := range v.tags[i].blobs {
-			v.count[b]++
+		for _, k := range v.tags[i].blobs {
+			if v.count[k] == 0 {
+				back = bytesum.Add(back, v.size[k])
+			}
+			v.count[k]++
 		}
 	}
+	return back
 }
 
 // gain is what removing tags would take off the usage, leaving count as it was.
@@ -415,7 +419,7 @@ func (v *nsView) gain(tags []int) int64 {
 // effect measures deleting the tags gone together, with prune; count is
 // left as it was.
 func (v *nsView) effect(gone []int) DeletionEffect {
-	e := DeletionEffect{Bytes: v.size(v.all), AfterPrune: v.usage()}
+	e := DeletionEffect{Bytes: bytesum.Sum(v.size...), AfterPrune: v.usage()}
 	e.After = bytesum.Diff(e.AfterPrune, v.remove(gone))
 	v.add(gone)
 	e.Freed = v.freed(gone)
@@ -527,26 +531,133 @@ func (sv *savings) plan(n *gNamespace, ladder []string, threshold int64) *Saving
 		out.Reaches = true
 		return out
 	}
-	type cand struct {
-		tags  []int
-		whole bool // a whole stream
-		name  string
-	}
-	var cands []cand
+	var allowedTags []int
 	for i, ok := range allowed {
 		if ok {
-			t := v.tags[i]
-			cands = append(cands, cand{tags: []int{i}, name: v.streams[t.stream].name + ":" + t.tag.name})
-		}
-	}
-	for si, ok := range streamOK {
-		if ok && len(streamTags[si]) > 1 {
-			cands = append(cands, cand{tags: streamTags[si], whole: true, name: v.streams[si].name})
+			allowedTags = append(allowedTags, i)
 		}
 	}
 	taken := make([]bool, len(v.tags))
 	var chosen [][]int
 	current := effect.AfterPrune
+	if most := v.gain(allowedTags); effect.AfterPrune-most >= threshold {
+		// No set gets there: the most is every tag that may go; the pass
+		// below drops those that take nothing off.
+		for _, i := range allowedTags {
+			chosen = append(chosen, []int{i})
+		}
+		current -= v.remove(allowedTags)
+	} else {
+		chosen, current = v.greedy(allowed, streamOK, streamTags, taken, current, threshold)
+	}
+	out.Reaches = current < threshold
+	// Drop a step the others do without, latest first: they still reach
+	// the threshold or, when nothing reaches it, get as low.
+	for k := len(chosen) - 1; k >= 0; k-- {
+		back := v.add(chosen[k])
+		if current+back < threshold || !out.Reaches && back == 0 {
+			current += back
+			chosen = append(chosen[:k], chosen[k+1:]...)
+			continue
+		}
+		v.remove(chosen[k])
+	}
+	// Back to the untouched counts, then count the steps in order.
+	var gone []int
+	for _, step := range chosen {
+		gone = append(gone, step...)
+	}
+	v.add(gone)
+	inSet := map[int]bool{}
+	for _, i := range gone {
+		inSet[i] = true
+	}
+	// One step per stream, where its first tag was chosen: the stream
+	// itself when every tag of it goes.
+	var groups []SavingsStep
+	var groupTags [][]int
+	emitted := map[int]bool{}
+	for _, step := range chosen {
+		for _, i := range step {
+			si := v.tags[i].stream
+			if emitted[si] {
+				continue
+			}
+			emitted[si] = true
+			st := SavingsStep{Stream: v.streams[si].name}
+			var tags []int
+			whole := streamOK[si]
+			for _, k := range streamTags[si] {
+				whole = whole && inSet[k]
+				if inSet[k] {
+					tags = append(tags, k)
+					st.Tags = append(st.Tags, v.tags[k].tag.name)
+				}
+			}
+			if whole {
+				st.Tags = nil
+			}
+			sort.Strings(st.Tags)
+			groups, groupTags = append(groups, st), append(groupTags, tags)
+		}
+	}
+	if !out.Reaches {
+		// No plan: list what helps most first.
+		order := make([]int, 0, len(groups))
+		left := make([]bool, len(groups))
+		for i := range left {
+			left[i] = true
+		}
+		for range groups {
+			best, bestGain := -1, int64(-1)
+			for g, ok := range left {
+				if gain := v.gain(groupTags[g]); ok && gain > bestGain {
+					best, bestGain = g, gain
+				}
+			}
+			left[best] = false
+			order = append(order, best)
+			v.remove(groupTags[best])
+		}
+		v.add(gone)
+		sorted, sortedTags := make([]SavingsStep, len(order)), make([][]int, len(order))
+		for i, g := range order {
+			sorted[i], sortedTags[i] = groups[g], groupTags[g]
+		}
+		groups, groupTags = sorted, sortedTags
+	}
+	for g, st := range groups {
+		st.Bytes = v.remove(groupTags[g])
+		out.Steps = append(out.Steps, st)
+	}
+	v.add(gone)
+	after := v.effect(gone)
+	out.After, out.Freed = after.After, after.Freed
+	sort.SliceStable(out.LeftAlone, func(i, j int) bool { return out.LeftAlone[i].String() < out.LeftAlone[j].String() })
+	return out
+}
+
+// greedy picks steps while the namespace is at or over the threshold: the
+// smallest tag or whole stream that gets it under, else the one taking off
+// the most; when none takes anything off alone, every tag left (a layer
+// only tags of two streams hold). count is left with the steps removed.
+func (v *nsView) greedy(allowed, streamOK []bool, streamTags [][]int, taken []bool, current, threshold int64) ([][]int, int64) {
+	type cand struct {
+		tags  []int
+		whole bool // a whole stream
+	}
+	var cands []cand
+	for i, ok := range allowed {
+		if ok {
+			cands = append(cands, cand{tags: []int{i}})
+		}
+	}
+	for si, ok := range streamOK {
+		if ok && len(streamTags[si]) > 1 {
+			cands = append(cands, cand{tags: streamTags[si], whole: true})
+		}
+	}
+	var chosen [][]int
 	for current >= threshold {
 		need := current - threshold + 1
 		best, bestGain, bestReaches := -1, int64(0), false
@@ -580,96 +691,36 @@ func (sv *savings) plan(n *gNamespace, ladder []string, threshold int64) *Saving
 				best, bestGain, bestReaches = ci, gain, reaches
 			}
 		}
-		if best < 0 {
-			// No tag or stream takes anything off alone; tags of different
-			// streams may together (a layer only they hold). Take every tag
-			// left, one step each: the pass below keeps those that count.
-			var rest []int
+		var step []int
+		if best >= 0 {
+			for _, i := range cands[best].tags {
+				if !taken[i] {
+					step = append(step, i)
+				}
+			}
+		} else {
 			for i, ok := range allowed {
 				if ok && !taken[i] {
-					rest = append(rest, i)
+					step = append(step, i)
 				}
 			}
-			gain := v.gain(rest)
-			if gain <= 0 {
-				break
-			}
-			for _, i := range rest {
-				taken[i] = true
-				chosen = append(chosen, []int{i})
-			}
-			v.remove(rest)
-			current -= gain
-			continue
 		}
-		var step []int
-		for _, i := range cands[best].tags {
-			if !taken[i] {
-				taken[i] = true
-				step = append(step, i)
-			}
+		gain := v.remove(step)
+		if gain <= 0 {
+			v.add(step)
+			break
 		}
-		v.remove(step)
-		current -= bestGain
-		chosen = append(chosen, step)
-	}
-	out.Reaches = current < threshold
-	// Drop a step the others do without, latest first: they still reach
-	// the threshold or, when nothing reaches it, get as low.
-	good := func(u int64) bool { return u < threshold || !out.Reaches && u <= current }
-	for k := len(chosen) - 1; k >= 0; k-- {
-		v.add(chosen[k])
-		if good(v.usage()) {
-			chosen = append(chosen[:k], chosen[k+1:]...)
-			continue
-		}
-		v.remove(chosen[k])
-	}
-	// Back to the untouched counts, then count the steps in order.
-	var gone []int
-	for _, step := range chosen {
-		gone = append(gone, step...)
-	}
-	v.add(gone)
-	inSet := map[int]bool{}
-	for _, i := range gone {
-		inSet[i] = true
-	}
-	whole := map[int]bool{} // streams whose every tag goes
-	for si, tags := range streamTags {
-		all := streamOK[si] && len(tags) > 0
-		for _, i := range tags {
-			all = all && inSet[i]
-		}
-		whole[si] = all
-	}
-	// One step per stream, where its first tag was chosen.
-	emitted := map[int]bool{}
-	for _, step := range chosen {
 		for _, i := range step {
-			si := v.tags[i].stream
-			if emitted[si] {
-				continue
-			}
-			emitted[si] = true
-			st := SavingsStep{Stream: v.streams[si].name}
-			var tags []int
-			for _, k := range streamTags[si] {
-				if inSet[k] {
-					tags = append(tags, k)
-					if !whole[si] {
-						st.Tags = append(st.Tags, v.tags[k].tag.name)
-					}
-				}
-			}
-			sort.Strings(st.Tags)
-			st.Bytes = v.remove(tags)
-			out.Steps = append(out.Steps, st)
+			taken[i] = true
+		}
+		current -= gain
+		if best >= 0 {
+			chosen = append(chosen, step)
+			continue
+		}
+		for _, i := range step { // one step each, for the pass that drops
+			chosen = append(chosen, []int{i})
 		}
 	}
-	v.add(gone)
-	after := v.effect(gone)
-	out.After, out.Freed = after.After, after.Freed
-	sort.SliceStable(out.LeftAlone, func(i, j int) bool { return out.LeftAlone[i].String() < out.LeftAlone[j].String() })
-	return out
+	return chosen, current
 }

@@ -160,7 +160,7 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 		{name: "a whole stream when all its tags go (scratch chosen whole, fresh:new on its own)", threshold: 900,
 			steps: "scratch 385, train:v1, train:v2 1032", after: 547, reaches: true},
 		{name: "no plan: prod holds 506 bytes", threshold: 300,
-			steps: "scratch 385, fresh 41, train:v1, train:v2 1032", after: 506, reaches: false},
+			steps: "train:v1, train:v2 1032, scratch 385, fresh 41", after: 506, reaches: false},
 		{name: "a pinned image's tag stays", threshold: 1000, pin: true,
 			steps: "train:v1, train:v2 1032", after: 940, reaches: true, left: "scratch:exp, train:prod"},
 		{name: "the namespace's own ladder: its last rung v2 stays, prod may go", threshold: 1000, ladder: "v1,v2",
