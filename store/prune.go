@@ -94,12 +94,14 @@ func (g *graph) prunable(n *gNamespace, ev gEvent, p Policy, cutoff int64) bool 
 	return entryPrunable(int(ev.position), ev.created, p.KeepTagRevisions, cutoff, ev.image != 0 && g.pinnedIn(n.id, ev.image))
 }
 
-// entryPrunable is the rule on one entry; apply re-checks with it.
+// entryPrunable is the rule on one entry; apply re-checks with it. An
+// entry created exactly at the cutoff is not younger than the policy's age,
+// so it goes (oc adm prune keeps what was created after the cutoff).
 func entryPrunable(position int, created int64, keep int, cutoff int64, pinned bool) bool {
 	if position == 0 || position < keep || pinned {
 		return false
 	}
-	return created < cutoff
+	return created <= cutoff
 }
 
 // keep decides which images and blobs survive the policy; cutoffs are the
@@ -138,7 +140,7 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 	cutoff := now.Add(-def.KeepYoungerThan).Unix()
 	for img := range keptImage {
 		// Images no history references stay while younger than the threshold.
-		if !referenced[img] && g.digest[img] != "" && g.imgCreated[img] >= cutoff {
+		if !referenced[img] && g.digest[img] != "" && g.imgCreated[img] > cutoff {
 			mark(keptImage, int64(img))
 		}
 	}

@@ -146,12 +146,14 @@ func TestPruneRuleAroundTheEdges(t *testing.T) {
 				pushTo(t, s, "p/app:latest", rev(n), ago(time.Duration(3-i)*time.Hour))
 			}
 		}, want{history: map[string]string{"p/app:latest": "d,c,b,a"}, kept: []string{"a"}}},
-		{"4th revision exactly 96h old stays", func(t *testing.T, s *Store) {
+		// Exactly 96h old is not younger than 96h (oc adm prune keeps
+		// what was created after now - 96h): it goes.
+		{"4th revision exactly 96h old goes", func(t *testing.T, s *Store) {
 			pushTo(t, s, "p/app:latest", rev("a"), ago(96*time.Hour))
 			for i, n := range []string{"b", "c", "d"} {
 				pushTo(t, s, "p/app:latest", rev(n), ago(time.Duration(3-i)*time.Hour))
 			}
-		}, want{history: map[string]string{"p/app:latest": "d,c,b,a"}, kept: []string{"a"}}},
+		}, want{history: map[string]string{"p/app:latest": "d,c,b"}, gone: []string{"a"}}},
 		{"rollback puts a digest in the history twice", func(t *testing.T, s *Store) {
 			pushOld(t, s, "p/app:latest", "a", "b", "c", "d")
 			if _, err := s.Rollback(ctx, TagRef{"p", "app", "latest"}, dg("image:a")); err != nil {
@@ -257,6 +259,29 @@ func TestPruneRuleAroundTheEdges(t *testing.T) {
 				t.Errorf("second plan still removes %d revisions, %d images", len(again.Revisions), len(again.Images))
 			}
 		})
+	}
+}
+
+// An image no history entry references stays while younger than the
+// threshold: recorded exactly 96h ago it is not younger, and goes.
+func TestPruneUnreferencedImagesAtTheThreshold(t *testing.T) {
+	s := newPruneStore(t)
+	for name, age := range map[string]time.Duration{"young": 96*time.Hour - time.Second, "edge": 96 * time.Hour, "old": 96*time.Hour + time.Second} {
+		s.SetClock(func() time.Time { return ago(age) })
+		mustPutImage(t, s, image(name, 1, layer{name, 10}))
+	}
+	s.SetClock(func() time.Time { return pruneNow })
+	pl := plan(t, s, DefaultPolicy)
+	got := append([]string(nil), pl.Images...)
+	sort.Strings(got)
+	want := []string{dg("image:edge"), dg("image:old")}
+	sort.Strings(want)
+	if !equalStrings(got, want) || pl.BytesFreed != 22 {
+		t.Errorf("plan removes %d images freeing %d bytes, want edge and old freeing 22", len(pl.Images), pl.BytesFreed)
+	}
+	apply(t, s, pl)
+	if !imageExists(t, s, dg("image:young")) || imageExists(t, s, dg("image:edge")) {
+		t.Error("the young image went or the one exactly at the threshold stayed")
 	}
 }
 
