@@ -75,6 +75,8 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// Per-namespace retention rules, and when images were last pulled.
+	{"0011_retention_rules", migrateRetention},
 }
 
 // migrateLockKey is the advisory lock that keeps replicas starting at the
