@@ -23,8 +23,8 @@ type ImagePull struct {
 	Image  *Image       `gorm:"constraint:OnDelete:CASCADE"`
 }
 
-// PullRecording is one row: since when pulls are recorded. Before that
-// nothing is known, so "not pulled in 90 days" is only said after 90 days.
+// PullRecording is one row: the earliest pull recorded, i.e. since when
+// pulls are known. Before that nothing is known of them.
 type PullRecording struct {
 	ID    int64     `gorm:"primaryKey;autoIncrement:false"`
 	Since time.Time `gorm:"not null"`
@@ -271,7 +271,9 @@ func (s *Store) RecordPulls(ctx context.Context, pulls []Pull) (int, error) {
 			return err
 		}
 		n = len(rows)
-		return db.Clauses(clause.OnConflict{DoNothing: true}).Create(&PullRecording{ID: 1, Since: first}).Error
+		earlier := clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.Set{{Column: clause.Column{Name: "since"},
+			Value: gorm.Expr("CASE WHEN excluded.since < pull_recordings.since THEN excluded.since ELSE pull_recordings.since END")}}}
+		return db.Clauses(earlier).Create(&PullRecording{ID: 1, Since: first}).Error
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record pulls: %w", err)
