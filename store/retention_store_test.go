@@ -126,8 +126,8 @@ func TestPulledWithinKeepsPulledRevisions(t *testing.T) {
 
 	recordPull(t, s, "shop/app", dg("image:a"), ago(10*24*time.Hour))
 	recordPull(t, s, "shop/app", dg("image:b"), ago(30*24*time.Hour)) // exactly 30 days: not within
-	recordPull(t, s, "shop/copy", dg("image:b"), ago(time.Hour))       // another stream's pull
-	recordPull(t, s, "shop/multi", amd.Digest, ago(24*time.Hour))      // the list's platform image
+	recordPull(t, s, "shop/copy", dg("image:b"), ago(time.Hour))      // another stream's pull
+	recordPull(t, s, "shop/multi", amd.Digest, ago(24*time.Hour))     // the list's platform image
 
 	pl, err := s.PlanPruneWith(ctx, DefaultPolicy, nil, PlanOptions{Kept: true})
 	if err != nil {
@@ -196,9 +196,9 @@ func TestRecordPulls(t *testing.T) {
 	n, err := s.RecordPulls(ctx, []Pull{
 		{Stream: app, Digest: dg("image:a"), At: t1.Add(-time.Hour)},
 		{Stream: app, Digest: dg("image:a"), At: t1.Add(500 * time.Millisecond)}, // the newest of a batch, in whole seconds
-		{Stream: StreamRef{"shop", "nope"}, Digest: dg("image:a"), At: t1},        // no such stream
-		{Stream: app, Digest: dg("image:unknown"), At: t1},                        // no such image
-		{Stream: app, Digest: dg("image:b"), At: pruneNow.Add(time.Hour)},         // a clock ahead: now
+		{Stream: StreamRef{"shop", "nope"}, Digest: dg("image:a"), At: t1},       // no such stream
+		{Stream: app, Digest: dg("image:unknown"), At: t1},                       // no such image
+		{Stream: app, Digest: dg("image:b"), At: pruneNow.Add(time.Hour)},        // a clock ahead: now
 	})
 	if err != nil || n != 2 {
 		t.Fatalf("recorded %d, %v; want 2 (a and b)", n, err)
