@@ -20,7 +20,7 @@ func TestBuildInfoInFooterAndMetrics(t *testing.T) {
 	if !strings.Contains(page, want) {
 		t.Errorf("the overview's footer lacks %s", want)
 	}
-	metrics := ts.get(t, c, "/metrics", http.StatusOK)
+	metrics := ts.scrape(t)
 	gauge := fmt.Sprintf(`layerwise_build_info{commit=%q,date=%q,goversion=%q,version=%q} 1`, b.Commit, b.Date, b.GoVersion, b.Version)
 	if !strings.Contains(metrics, gauge) {
 		t.Errorf("/metrics lacks %s", gauge)
