@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"layerwise/jobs/registry"
@@ -263,6 +264,38 @@ func settingsText(n store.Namespace) string {
 		younger = (time.Duration(*n.PruneKeepYoungerThan) * time.Second).String()
 	}
 	return fmt.Sprintf("contacts=%s threshold=%s ladder=%s keep-tag-revisions=%s keep-younger-than=%s", n.Contacts, th, n.Ladder, keep, younger)
+}
+
+// SetRetentionRules replaces a namespace's retention rules (none: remove
+// them): namespace admin only.
+func (o *Ops) SetRetentionRules(ctx context.Context, p *store.Principal, ns string, rules []store.RetentionRule) error {
+	if err := o.need(p, ns, store.RoleAdmin); err != nil {
+		return err
+	}
+	err := o.Store.Tx(ctx, func(tx *store.Store) error {
+		before, err := tx.SetRetentionRules(ctx, ns, rules)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "namespace.retention", Target: ns,
+			Before: RulesAudit(before), After: RulesAudit(rules)})
+	})
+	if err == nil {
+		o.done()
+	}
+	return err
+}
+
+// RulesAudit writes rules for the audit log: "1. ^v.* never; 2. keep 1", or "none".
+func RulesAudit(rules []store.RetentionRule) string {
+	if len(rules) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(rules))
+	for i, r := range rules {
+		parts[i] = fmt.Sprintf("%d. %s", i+1, r)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // SetRole binds (or with RoleNone unbinds) a user in a namespace: admin only.

@@ -85,6 +85,7 @@ type Server struct {
 	log     *slog.Logger
 	echo    *echo.Echo
 	usage   *jobs.UsageCache
+	pulls   *jobs.PullRecorder
 	sched   *jobs.Scheduler
 	ops     *handlers.Ops
 	fetcher *registry.Client
@@ -122,6 +123,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
 	srv.usage.OnRefresh = srv.metrics.usage
 	srv.usage.OnPanic = srv.metrics.panicked
+	srv.pulls = jobs.NewPullRecorder(s, log)
 	if cfg.RegistryURL != "" {
 		m, err := registry.NewManaged(cfg.RegistryURL, cfg.RegistryAuthFile)
 		if err != nil {
@@ -223,6 +225,9 @@ func (srv *Server) Handler() http.Handler { return srv.echo }
 
 // Usage is the usage cache (tests wait for it).
 func (srv *Server) Usage() *jobs.UsageCache { return srv.usage }
+
+// Pulls is the pull notifications' queue (tests flush it).
+func (srv *Server) Pulls() *jobs.PullRecorder { return srv.pulls }
 
 type jobList struct{ s *jobs.Scheduler }
 
@@ -364,6 +369,11 @@ func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go srv.usage.Run(bg)
+	pullsDone := make(chan struct{})
+	go func() {
+		defer close(pullsDone)
+		srv.pulls.Run(bg) // records what waits when bg ends
+	}()
 	if srv.sched != nil {
 		srv.sched.Start()
 	}
@@ -403,6 +413,7 @@ func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 		srv.sched.Stop(sctx)
 	}
 	stopBG()
+	<-pullsDone
 	if serveErr != nil {
 		return serveErr
 	}
