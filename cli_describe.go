@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"layerwise/format"
 	"layerwise/store"
@@ -15,6 +16,7 @@ import (
 
 func (c *cli) cmdDescribe(ctx context.Context, args []string) error {
 	f := c.newFlags("describe", false)
+	policy := c.policyFlags(f) // the platform's, for why each revision is kept
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -38,7 +40,11 @@ func (c *cli) cmdDescribe(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return describeStream(ctx, s, ref, c.stdout)
+		p, err := policy()
+		if err != nil {
+			return err
+		}
+		return describeStream(ctx, s, ref, p, c.stdout)
 	case "istag", "imagestreamtag", "imagestreamtags":
 		ref, err := store.ParseTagRef(name, *f.ns)
 		if err != nil {
@@ -66,8 +72,12 @@ func kv(m map[string]string) string {
 }
 
 // describeStream prints a stream in the manner of `oc describe is`.
-func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, out io.Writer) error {
+func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, policy store.Policy, out io.Writer) error {
 	st, err := s.GetStream(ctx, ref)
+	if err != nil {
+		return err
+	}
+	retention, rules, err := streamRetention(ctx, s, ref, policy)
 	if err != nil {
 		return err
 	}
@@ -91,6 +101,13 @@ func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, ou
 		sizeLine += fmt.Sprintf("; %d of the images have no layer data, their size is unknown", n)
 	}
 	fmt.Fprintf(w, "Size:\t%s\n", sizeLine)
+	for i, r := range rules {
+		label := ""
+		if i == 0 {
+			label = "Retention Rules:"
+		}
+		fmt.Fprintf(w, "%s\t%d. %s\n", label, i+1, r)
+	}
 	w.Flush()
 
 	tags := append([]store.TagSnapshot(nil), st.Tags...)
@@ -125,6 +142,7 @@ func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, ou
 				line += ", " + format.Size(sizes.Images[it.Image])
 			}
 			fmt.Fprintf(out, "      %s\n", line)
+			describeRetention(out, retention[t.Name], i, it.Image, now)
 		}
 		if len(t.Items) == 0 && (t.Condition == nil || t.Condition.Status != "False") {
 			fmt.Fprintln(out, "  no image yet")
@@ -275,4 +293,39 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// streamRetention is why each revision of a stream is kept (by tag, in
+// history order) and the namespace's rules.
+func streamRetention(ctx context.Context, s *store.Store, ref store.StreamRef, policy store.Policy) (map[string][]store.EntryRetention, []store.RetentionRule, error) {
+	f, err := s.StreamFacts(ctx, ref, policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	pulls, err := s.StreamPulls(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.Evaluate(pulls, s.Now()), f.Rules, nil
+}
+
+// describeRetention prints why the i-th revision of a tag is kept, when it
+// becomes prunable and when it was last pulled.
+func describeRetention(out io.Writer, list []store.EntryRetention, i int, image string, now time.Time) {
+	if i >= len(list) || list[i].Position != i || list[i].Image != image {
+		return // the history changed between the two reads
+	}
+	e := list[i]
+	r := e.Retention
+	switch on := r.PrunableAt(); {
+	case !r.Kept():
+		fmt.Fprintf(out, "      prunable: %s\n", r.Text())
+	case !on.IsZero():
+		fmt.Fprintf(out, "      kept: %s; prunable on %s\n", r.Text(), on.Format("2006-01-02 15:04 UTC"))
+	default:
+		fmt.Fprintf(out, "      kept: %s\n", r.Text())
+	}
+	if !e.LastPulled.IsZero() {
+		fmt.Fprintf(out, "      last pulled %s\n", format.Ago(e.LastPulled, now))
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"layerwise/jobs/registry"
@@ -278,24 +277,12 @@ func (o *Ops) SetRetentionRules(ctx context.Context, p *store.Principal, ns stri
 			return err
 		}
 		return tx.Audit(ctx, store.AuditEvent{Actor: p.User, Namespace: ns, Action: "namespace.retention", Target: ns,
-			Before: RulesAudit(before), After: RulesAudit(rules)})
+			Before: store.RulesSummary(before), After: store.RulesSummary(rules)})
 	})
 	if err == nil {
 		o.done()
 	}
 	return err
-}
-
-// RulesAudit writes rules for the audit log: "1. ^v.* never; 2. keep 1", or "none".
-func RulesAudit(rules []store.RetentionRule) string {
-	if len(rules) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(rules))
-	for i, r := range rules {
-		parts[i] = fmt.Sprintf("%d. %s", i+1, r)
-	}
-	return strings.Join(parts, "; ")
 }
 
 // SetRole binds (or with RoleNone unbinds) a user in a namespace: admin only.

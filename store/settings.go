@@ -290,3 +290,16 @@ func NextRung(ladder []string, from string) (string, bool) {
 	}
 	return "", false
 }
+
+// RulesSummary writes rules on one line, numbered, for the audit log:
+// "1. ^v.* never; 2. keep 1", or "none".
+func RulesSummary(rules []RetentionRule) string {
+	if len(rules) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(rules))
+	for i, r := range rules {
+		parts[i] = strconv.Itoa(i+1) + ". " + r.String()
+	}
+	return strings.Join(parts, "; ")
+}
