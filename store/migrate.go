@@ -77,6 +77,8 @@ var migrations = []migration{
 	}},
 	// Per-namespace retention rules, and when images were last pulled.
 	{"0011_retention_rules", migrateRetention},
+	// A namespace's side of its threshold; alerts in the delivery log.
+	{"0012_threshold_alerts", migrateThresholdAlerts},
 }
 
 // migrateLockKey is the advisory lock that keeps replicas starting at the
