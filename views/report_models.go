@@ -30,9 +30,9 @@ type Report struct {
 	// ever was, and nothing is said about pulls).
 	NotPulledBytes int64
 	PullsSince     time.Time
-	Streams     []ReportStream // biggest first
-	Savings     []Saving       // biggest first, at most 10
-	Contacts    []string
+	Streams        []ReportStream // biggest first
+	Savings        []Saving       // biggest first, at most 10
+	Contacts       []string
 }
 
 // ReportStream is a stream in the report.
