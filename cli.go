@@ -114,6 +114,9 @@ type flags struct {
 	db     *string
 	output *string
 	ns     *string
+	// maxBlob is LAYERWISE_MAX_BLOB_SIZE: the largest blob size a manifest
+	// may claim (every command that writes images takes it).
+	maxBlob *string
 }
 
 func (c *cli) newFlags(name string, withOutput bool) *flags {
@@ -121,6 +124,7 @@ func (c *cli) newFlags(name string, withOutput bool) *flags {
 	fs.SetOutput(io.Discard)
 	f := &flags{FlagSet: fs, c: c}
 	f.db = fs.String("db", c.env("LAYERWISE_DB", "layerwise.db"), "SQLite file path or postgres:// DSN (LAYERWISE_DB)")
+	f.maxBlob = fs.String("max-blob-size", c.env("LAYERWISE_MAX_BLOB_SIZE", "1TiB"), "largest size one blob may have; larger ones are refused (LAYERWISE_MAX_BLOB_SIZE)")
 	f.ns = fs.String("n", "default", "namespace for names that have none")
 	fs.StringVar(f.ns, "namespace", "default", "namespace for names that have none")
 	if withOutput {
@@ -157,7 +161,16 @@ func (f *flags) parse(args []string) ([]string, error) {
 func (f *flags) json() bool { return f.output != nil && *f.output == "json" }
 
 func (f *flags) open(ctx context.Context) (*store.Store, error) {
-	return store.Open(ctx, *f.db)
+	maxBlob, err := format.ParseSize(*f.maxBlob)
+	if err != nil || maxBlob <= 0 {
+		return nil, usagef("%s: --max-blob-size %q: want a size above zero such as 1TiB (LAYERWISE_MAX_BLOB_SIZE)", f.Name(), *f.maxBlob)
+	}
+	s, err := store.Open(ctx, *f.db)
+	if err != nil {
+		return nil, err
+	}
+	s.SetMaxBlobSize(maxBlob)
+	return s, nil
 }
 
 // env reads a setting; def is the value when it is unset. Reading a

@@ -58,7 +58,7 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: unknown unit %q; use B, KiB, MiB, GiB or TiB", s, unit)
 	}
 	r := v * mult
-	if r > math.MaxInt64 {
+	if r >= math.MaxInt64 { // float64(MaxInt64) is 2^63, which int64 cannot hold
 		return 0, fmt.Errorf("size %q is too large", s)
 	}
 	return int64(r), nil

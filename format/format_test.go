@@ -28,6 +28,8 @@ func TestParseSize(t *testing.T) {
 	}{
 		{"50GiB", 50 << 30, false}, {"1.5 MiB", 3 << 19, false}, {"500MB", 500e6, false}, {"1024", 1024, false},
 		{"10 parsecs", 0, true}, {"GiB", 0, true}, {"-1GiB", 0, true}, {"", 0, true},
+		// 2^63 bytes does not fit an int64: refused, not wrapped negative.
+		{"8192PiB", 0, true}, {"8191PiB", 8191 << 50, false},
 	}
 	for _, c := range cases {
 		got, err := ParseSize(c.in)

@@ -501,7 +501,7 @@ func (h *Handler) formActions(c echo.Context, ns string, tags ...*views.TagView)
 		return a
 	}
 	for _, t := range tags {
-		if len(t.History) == 0 || t.History[0].Image == "" {
+		if t.Current == nil || t.Current.Image == "" {
 			continue
 		}
 		if next, ok := store.NextRung(ladder, t.Name); ok {

@@ -11,6 +11,7 @@ package handlers
 // role is 403.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,7 +166,16 @@ func apiDecode(c echo.Context, v any) error {
 		}
 		return apiErrorf(http.StatusBadRequest, "the request body must be JSON: send Content-Type: application/json (got %s)", got)
 	}
-	dec := json.NewDecoder(req.Body)
+	body, err := io.ReadAll(req.Body) // bounded by the body limit
+	if err != nil {
+		return apiJSONError(err)
+	}
+	// Checked before decoding, which would quietly turn such bytes into
+	// U+FFFD; `import openshift` refuses them the same way.
+	if i := store.InvalidUTF8At(body); i >= 0 {
+		return apiErrorf(http.StatusBadRequest, "the request body is not valid UTF-8 (byte %d)", i)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return apiJSONError(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"layerwise/format/jsonlist"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -113,35 +114,113 @@ func exportStreams(streams []store.StreamSnapshot) ([]json.RawMessage, error) {
 	return l.Items, nil
 }
 
+// The stream and tag reads answer a window of each tag's history: the
+// newest apiHistoryLimit entries unless ?limit= asks for another number
+// (at most apiHistoryMaxLimit); ?continue= goes on where an answer with
+// metadata.continue stopped.
+const (
+	apiHistoryLimit    = 100
+	apiHistoryMaxLimit = 1000
+)
+
+// apiHistoryWindow reads ?limit= and ?continue=.
+func apiHistoryWindow(c echo.Context) (store.HistoryWindow, error) {
+	w := store.HistoryWindow{Limit: apiHistoryLimit}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > apiHistoryMaxLimit {
+			return w, apiErrorf(http.StatusBadRequest, "limit %q: want the number of history entries per tag, 1 to %d", v, apiHistoryMaxLimit)
+		}
+		w.Limit = n
+	}
+	if v := c.QueryParam("continue"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return w, apiErrorf(http.StatusBadRequest, "continue %q: pass the metadata.continue of the previous answer", v)
+		}
+		w.Offset = n
+	}
+	return w, nil
+}
+
+// exportPages exports streams read through a window; a stream whose
+// histories go on gets metadata.continue, as a Kubernetes list would.
+func exportPages(pages []store.StreamPage) ([]json.RawMessage, error) {
+	streams := make([]store.StreamSnapshot, len(pages))
+	for i, p := range pages {
+		streams[i] = p.StreamSnapshot
+	}
+	items, err := exportStreams(streams)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range pages {
+		if p.More() {
+			if items[i], err = withContinue(items[i], p.Window.Offset+p.Window.Limit); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return items, nil
+}
+
+// withContinue sets metadata.continue of an exported object.
+func withContinue(raw json.RawMessage, next int) (json.RawMessage, error) {
+	var obj, meta map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("read back an exported stream: %w", err)
+	}
+	if err := json.Unmarshal(obj["metadata"], &meta); err != nil {
+		return nil, fmt.Errorf("read back an exported stream: %w", err)
+	}
+	meta["continue"] = json.RawMessage(strconv.Quote(strconv.Itoa(next)))
+	m, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	obj["metadata"] = m
+	return json.Marshal(obj)
+}
+
 // APIImageStreams is GET /api/v1/namespaces/{ns}/imagestreams: an
-// image.openshift.io/v1 ImageStreamList, as `oc get is -o json` lists them.
+// image.openshift.io/v1 ImageStreamList, as `oc get is -o json` lists them,
+// each tag's history through the window of ?limit= and ?continue=.
 func (h *Handler) APIImageStreams(c echo.Context) error {
 	ns, err := apiNamespace(c)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	streams, err := h.Store.ListStreams(c.Request().Context(), ns)
+	w, err := apiHistoryWindow(c)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	items, err := exportStreams(streams)
+	pages, err := h.Store.ListStreamPages(c.Request().Context(), ns, w)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	items, err := exportPages(pages)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
 	return c.JSON(http.StatusOK, exportedList{Kind: "ImageStreamList", APIVersion: apiVersionImage, Items: items})
 }
 
-// APIImageStream is GET /api/v1/namespaces/{ns}/imagestreams/{name}.
+// APIImageStream is GET /api/v1/namespaces/{ns}/imagestreams/{name}, each
+// tag's history through the window of ?limit= and ?continue=.
 func (h *Handler) APIImageStream(c echo.Context) error {
 	ref, err := apiStreamRef(c)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	st, err := h.Store.GetStream(c.Request().Context(), ref)
+	w, err := apiHistoryWindow(c)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	items, err := exportStreams([]store.StreamSnapshot{st})
+	p, err := h.Store.GetStreamPage(c.Request().Context(), ref, w)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	items, err := exportPages([]store.StreamPage{p})
 	if err != nil {
 		return h.apiFail(c, err)
 	}
@@ -152,7 +231,9 @@ func (h *Handler) APIImageStream(c echo.Context) error {
 // "stream:tag", the spec tag, the current image with its layers, the
 // generation and the import conditions — plus what Layerwise adds:
 // sizeBytes (the current image's blobs counted once; null while its
-// layers are unknown) and the tag's history, newest first.
+// layers are unknown) and the tag's history, newest first, through the
+// window of ?limit= and ?continue= (historyTotal and metadata.continue
+// appear when the window does not hold it all).
 type APITag struct {
 	Kind         string            `json:"kind"`
 	APIVersion   string            `json:"apiVersion"`
@@ -164,6 +245,7 @@ type APITag struct {
 	Image        json.RawMessage   `json:"image"`
 	SizeBytes    *int64            `json:"sizeBytes"`
 	History      []json.RawMessage `json:"history"`
+	HistoryTotal int               `json:"historyTotal,omitempty"`
 }
 
 // APITagMeta is the metadata of an APITag.
@@ -171,6 +253,8 @@ type APITagMeta struct {
 	Name              string  `json:"name"`
 	Namespace         string  `json:"namespace"`
 	CreationTimestamp *string `json:"creationTimestamp"`
+	// Continue is the ?continue= of the next window of the history.
+	Continue string `json:"continue,omitempty"`
 }
 
 // APILookupPolicy is the stream's lookup policy, as OpenShift repeats it.
@@ -193,14 +277,15 @@ type exportedStream struct {
 	} `json:"status"`
 }
 
-// apiTag builds the ImageStreamTag object of ref; ErrNotFound when the
-// stream has no such tag.
-func (h *Handler) apiTag(c echo.Context, ref store.TagRef) (*APITag, error) {
+// apiTag builds the ImageStreamTag object of ref with the window w of its
+// history; ErrNotFound when the stream has no such tag.
+func (h *Handler) apiTag(c echo.Context, ref store.TagRef, w store.HistoryWindow) (*APITag, error) {
 	ctx := c.Request().Context()
-	st, err := h.Store.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
+	page, err := h.Store.GetStreamPage(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, w)
 	if err != nil {
 		return nil, err
 	}
+	st := page.StreamSnapshot
 	var snap *store.TagSnapshot
 	for i := range st.Tags {
 		if st.Tags[i].Name == ref.Tag {
@@ -244,10 +329,16 @@ func (h *Handler) apiTag(c echo.Context, ref store.TagRef) (*APITag, error) {
 	if snap.Generation != nil {
 		out.Generation = *snap.Generation
 	}
-	if len(snap.Items) == 0 {
+	if total := page.Total[ref.Tag]; w.Offset > 0 || total > w.Offset+w.Limit {
+		out.HistoryTotal = total
+		if total > w.Offset+w.Limit {
+			out.Metadata.Continue = strconv.Itoa(w.Offset + w.Limit)
+		}
+	}
+	cur, ok := page.Current[ref.Tag]
+	if !ok {
 		return out, nil
 	}
-	cur := snap.Items[0]
 	out.Generation = cur.Generation
 	if !cur.Created.IsZero() {
 		ts := cur.Created.UTC().Format(time.RFC3339)
@@ -289,7 +380,11 @@ func (h *Handler) APIGetTag(c echo.Context) error {
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	t, err := h.apiTag(c, ref)
+	w, err := apiHistoryWindow(c)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	t, err := h.apiTag(c, ref, w)
 	if err != nil {
 		return h.apiFail(c, err)
 	}

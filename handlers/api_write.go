@@ -106,7 +106,7 @@ func (h *Handler) APIPutTag(c echo.Context) error {
 		}
 		return h.apiFail(c, err)
 	}
-	t, err := h.apiTag(c, ref)
+	t, err := h.apiTag(c, ref, store.HistoryWindow{Limit: apiHistoryLimit})
 	if err != nil {
 		return h.apiFail(c, err)
 	}

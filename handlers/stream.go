@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/bytesum"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -18,15 +19,21 @@ func streamCrumbs(ns, name string) []views.Crumb {
 	return []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: name}}
 }
 
-// streamData is what the stream and tag pages share: the stream, its sizes
-// computed from its own rows, and its figures in the usage cache.
+// pageHistory is how many history entries of a tag a page shows: the
+// stream page the newest ones, the tag page one page of ?page=.
+const pageHistory = 50
+
+// streamData is what the stream and tag pages share: the stream with a
+// window of each tag's history, its sizes computed from its own rows, and
+// its figures in the usage cache.
 type streamData struct {
 	st     store.StreamSnapshot
+	page   store.StreamPage
 	sizes  store.StreamSizes
 	cached *store.StreamUsage // nil while usage is computed or the stream is new
 }
 
-func (h *Handler) loadStream(c echo.Context, ns, name string) (streamData, error) {
+func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWindow) (streamData, error) {
 	ctx := c.Request().Context()
 	var d streamData
 	ref := store.StreamRef{Namespace: ns, Stream: name}
@@ -37,23 +44,20 @@ func (h *Handler) loadStream(c echo.Context, ns, name string) (streamData, error
 		// Not "forbidden": users do not learn which namespaces exist.
 		return d, fmt.Errorf("image stream %s/%s: %w", ns, name, store.ErrNotFound)
 	}
-	type rows struct {
-		st    store.StreamSnapshot
-		sizes store.StreamSizes
-	}
-	r, err := cached(h, "stream\x00"+ns+"\x00"+name, func() (rows, error) {
-		var r rows
-		var err error
-		if r.st, err = h.Store.GetStream(ctx, ref); err != nil {
-			return r, err
-		}
-		r.sizes, err = h.Store.StreamSizes(ctx, ref)
-		return r, err
+	// The sizes cover the whole history: one entry for every window.
+	page, err := cached(h, fmt.Sprintf("stream\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (store.StreamPage, error) {
+		return h.Store.GetStreamPage(ctx, ref, w)
 	})
 	if err != nil {
 		return d, err
 	}
-	d.st, d.sizes = r.st, r.sizes
+	sizes, err := cached(h, "sizes\x00"+ns+"\x00"+name, func() (store.StreamSizes, error) {
+		return h.Store.StreamSizes(ctx, ref)
+	})
+	if err != nil {
+		return d, err
+	}
+	d.page, d.st, d.sizes = page, page.StreamSnapshot, sizes
 	if u := h.Usage.Get(); u != nil {
 		if nu, ok := u.Namespace(ns); ok {
 			for i := range nu.Streams {
@@ -95,8 +99,8 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 	if cached != nil {
 		v.ExclusiveBytes = cached.ExclusiveBytes
 	}
-	for i, it := range t.Items {
-		r := views.Revision{Image: it.Image, Ref: it.DockerImageReference, Created: it.Created, Current: i == 0}
+	revision := func(pos int, it store.EventSnapshot) views.Revision {
+		r := views.Revision{Image: it.Image, Ref: it.DockerImageReference, Created: it.Created, Current: pos == 0}
 		if it.Image != "" {
 			r.Href = views.ImageHref(it.Image)
 			r.Bytes = d.sizes.Images[it.Image]
@@ -104,12 +108,36 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 		}
 		// The prune mark comes from the cache; trust it only while the
 		// entry at that position is still the same image.
-		if cached != nil && i < len(cached.Revisions) && cached.Revisions[i].Image == it.Image {
-			r.Prunable = cached.Revisions[i].Prunable
+		if cached != nil && pos < len(cached.Revisions) && cached.Revisions[pos].Image == it.Image {
+			r.Prunable = cached.Revisions[pos].Prunable
 		}
-		v.History = append(v.History, r)
+		return r
+	}
+	w := d.page.Window
+	v.HistoryFrom, v.Revisions = w.Offset, d.page.Total[t.Name]
+	for i, it := range t.Items {
+		v.History = append(v.History, revision(w.Offset+i, it))
+	}
+	if cur, ok := d.page.Current[t.Name]; ok {
+		r := revision(0, cur)
+		v.Current = &r
 	}
 	return v
+}
+
+// pageLinks sets the links of a tag's history to the tag page's pages
+// beside the one shown.
+func pageLinks(v *views.TagView) {
+	page := v.HistoryFrom/pageHistory + 1
+	switch {
+	case page == 2:
+		v.NewerHref = v.Href
+	case page > 2:
+		v.NewerHref = fmt.Sprintf("%s?page=%d", v.Href, page-1)
+	}
+	if v.HistoryFrom+len(v.History) < v.Revisions {
+		v.OlderHref = fmt.Sprintf("%s?page=%d", v.Href, page+1)
+	}
 }
 
 func sameStream(ns, stream string, from *store.ObjectRef) bool {
@@ -161,7 +189,7 @@ func (h *Handler) Stream(c echo.Context) error {
 
 // streamPage is the stream page's model, with the user's actions.
 func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage, error) {
-	d, err := h.loadStream(c, ns, name)
+	d, err := h.loadStream(c, ns, name, store.HistoryWindow{Limit: pageHistory})
 	if err != nil {
 		return views.StreamPage{}, err
 	}
@@ -173,7 +201,9 @@ func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage,
 	tags := append([]store.TagSnapshot(nil), st.Tags...)
 	store.OrderTags(tags, func(t store.TagSnapshot) string { return t.Name })
 	for _, t := range tags {
-		m.Tags = append(m.Tags, d.tagView(t))
+		v := d.tagView(t)
+		pageLinks(&v)
+		m.Tags = append(m.Tags, v)
 	}
 	if d.cached != nil {
 		m.ExclusiveBytes = d.cached.ExclusiveBytes
@@ -197,7 +227,7 @@ func streamParts(m views.StreamPage) []views.Part {
 	for _, t := range m.Tags {
 		if t.ExclusiveBytes > 0 {
 			parts = append(parts, views.Part{Label: ":" + t.Name + " only", Bytes: t.ExclusiveBytes, Href: t.Href, Kind: "tag"})
-			own += t.ExclusiveBytes
+			own = bytesum.Add(own, t.ExclusiveBytes)
 		}
 	}
 	if shared := m.ExclusiveBytes - own; shared > 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"layerwise/bytesum"
 	"layerwise/format"
 	"layerwise/jobs/mail"
 	"layerwise/store"
@@ -111,7 +112,7 @@ func (in *reportInput) report(nu store.NamespaceUsage) views.Report {
 		r.Share = float64(nu.Bytes) / float64(in.u.Registry.Bytes)
 	}
 	if snap, ok := in.lastWeek[ns.ID]; ok && ns.ID != 0 {
-		r.Change, r.HasChange = nu.Bytes-snap.Bytes, true
+		r.Change, r.HasChange = bytesum.Diff(nu.Bytes, snap.Bytes), true
 	}
 	for _, st := range nu.Streams {
 		rs := views.ReportStream{Name: st.Name, URL: in.link(views.StreamHref(nu.Name, st.Name)), Bytes: st.Bytes, ExclusiveBytes: st.ExclusiveBytes}
@@ -170,7 +171,7 @@ func BuildReports(ctx context.Context, s *store.Store, u *store.Usage, set Repor
 		th := in.threshold(nu.Name)
 		dn := views.DigestNamespace{Name: nu.Name, URL: in.link(views.NamespaceHref(nu.Name)), Bytes: nu.Bytes, ThresholdBytes: th}
 		if snap, ok := in.lastWeek[ns.ID]; ok {
-			dn.Change, dn.HasChange = nu.Bytes-snap.Bytes, true
+			dn.Change, dn.HasChange = bytesum.Diff(nu.Bytes, snap.Bytes), true
 			d.Movers = append(d.Movers, dn)
 		}
 		if th <= 0 || nu.Bytes < th {

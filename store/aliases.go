@@ -49,3 +49,22 @@ func aliasClosure(aliases []Tag, tag string) []Tag {
 	}
 	return out
 }
+
+// checkAliases refuses a change that would make dst (an alias of tag when
+// alias is set, otherwise no alias) close a cycle of alias tags in its
+// stream: the rule of aliasMap.check, on the stored tags.
+func (s *Store) checkAliases(ctx context.Context, streamID int64, dst TagRef, alias bool, tag string) error {
+	if !alias {
+		return nil // dst stops following anything: no cycle can appear
+	}
+	var rows []Tag
+	if err := s.conn(ctx).Select("name, from_name").Where("stream_id = ? AND alias = ?", streamID, true).Find(&rows).Error; err != nil {
+		return fmt.Errorf("read alias tags of %s/%s: %w", dst.Namespace, dst.Stream, err)
+	}
+	m := aliasMap{}
+	for _, r := range rows {
+		m[r.Name] = aliasTarget(r.FromName)
+	}
+	m[dst.Tag] = tag
+	return m.check(StreamRef{dst.Namespace, dst.Stream})
+}

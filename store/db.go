@@ -24,6 +24,7 @@ type Store struct {
 	db      *gorm.DB
 	now     func() time.Time
 	dialect string // "sqlite" or "postgres"
+	maxBlob int64  // the largest blob size accepted; 0: DefaultMaxBlobSize
 	// snapshot: this Store reads one consistent view (Snapshot); nested
 	// Snapshot calls reuse it.
 	snapshot bool
@@ -173,7 +174,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		if err := bumpDataVersion(db); err != nil {
 			return fmt.Errorf("bump the data version: %w", err)
 		}
-		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect})
+		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob})
 	})
 }
 
@@ -191,7 +192,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 		// REPEATABLE READ: every statement sees the transaction's first
 		// snapshot. Read-only, so it never takes the writer lock.
 		return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-			return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, snapshot: true})
+			return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, snapshot: true})
 		}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	}
 	// SQLite: the pool's transactions are BEGIN IMMEDIATE (one writer), which
@@ -215,7 +216,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // a read has nothing to undo
 	db := s.db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
 	db.Statement.ConnPool = conn
-	return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, snapshot: true})
+	return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, snapshot: true})
 }
 
 func inTx(db *gorm.DB) bool {

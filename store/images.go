@@ -8,41 +8,59 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"layerwise/bytesum"
 )
 
 // PutImage records an image with its blobs, or fills in a placeholder that
-// only knew the digest. Putting the same image again changes nothing.
+// only knew the digest. Putting the same image again changes nothing. Its
+// blob sizes are claims (SizeClaimed): an Image object of a file or an
+// OpenShift API.
 func (s *Store) PutImage(ctx context.Context, img ImageSnapshot) (bool, error) {
-	if err := validateImage(img); err != nil {
+	return s.PutImageFrom(ctx, img, SizeClaimed)
+}
+
+// PutImageFrom is PutImage for an image whose blob sizes come from src
+// (see SizeSource).
+func (s *Store) PutImageFrom(ctx context.Context, img ImageSnapshot, src SizeSource) (bool, error) {
+	if err := s.validateImage(img); err != nil {
 		return false, err
 	}
 	changed := false
 	err := s.Tx(ctx, func(tx *Store) error {
 		var err error
-		changed, err = tx.putImage(ctx, img)
+		changed, err = tx.putImage(ctx, img, src)
 		return err
 	})
 	return changed, err
 }
 
-func validateImage(img ImageSnapshot) error {
+// validateImage checks an image before anything of it is written: digests,
+// blob sizes within the store's bound, and one size per blob digest.
+func (s *Store) validateImage(img ImageSnapshot) error {
 	if err := ValidateDigest(img.Digest); err != nil {
 		return fmt.Errorf("image: %w", err)
 	}
-	for i, l := range img.Layers {
-		if err := ValidateDigest(l.Digest); err != nil {
-			return fmt.Errorf("image %s: layer %d: %w", img.Digest, i, err)
+	max := s.MaxBlobSize()
+	sizes := map[string]int64{}
+	check := func(what string, b BlobRef) error {
+		if err := b.validate(what, max); err != nil {
+			return fmt.Errorf("image %s: %w", img.Digest, err)
 		}
-		if l.Size < 0 {
-			return invalidf("image %s: layer %d has negative size %d", img.Digest, i, l.Size)
+		if n, ok := sizes[b.Digest]; ok && n != b.Size {
+			return invalidf("image %s lists blob %s twice, as %d and as %d bytes; a digest has one size", img.Digest, b.Digest, n, b.Size)
+		}
+		sizes[b.Digest] = b.Size
+		return nil
+	}
+	for i, l := range img.Layers {
+		if err := check(fmt.Sprintf("layer %d", i), l); err != nil {
+			return err
 		}
 	}
 	if img.Config != nil {
-		if err := ValidateDigest(img.Config.Digest); err != nil {
-			return fmt.Errorf("image %s: config: %w", img.Digest, err)
-		}
-		if img.Config.Size < 0 {
-			return invalidf("image %s: config has negative size %d", img.Digest, img.Config.Size)
+		if err := check("config", *img.Config); err != nil {
+			return err
 		}
 	}
 	for i, m := range img.Manifests {
@@ -52,8 +70,11 @@ func validateImage(img ImageSnapshot) error {
 		if m.Digest == img.Digest {
 			return invalidf("manifest list %s lists itself", img.Digest)
 		}
+		if m.ManifestSize < 0 || m.ManifestSize > max {
+			return invalidf("manifest list %s: manifest %d has size %d bytes; it must be 0 to %d bytes", img.Digest, i, m.ManifestSize, max)
+		}
 	}
-	return nil
+	return img.validateText()
 }
 
 func imageRow(img ImageSnapshot) Image {
@@ -100,7 +121,7 @@ func bare(img ImageSnapshot) bool {
 	return len(img.Layers) == 0 && len(img.Manifests) == 0 && img.Config == nil && img.ConfigDigest == ""
 }
 
-func (s *Store) putImage(ctx context.Context, img ImageSnapshot) (bool, error) {
+func (s *Store) putImage(ctx context.Context, img ImageSnapshot, src SizeSource) (bool, error) {
 	db := s.conn(ctx)
 	want := imageRow(img)
 	var have Image
@@ -136,7 +157,7 @@ func (s *Store) putImage(ctx context.Context, img ImageSnapshot) (bool, error) {
 			changed = true
 		}
 	}
-	c, err := s.putImageBlobs(ctx, want.ID, img)
+	c, err := s.putImageBlobs(ctx, want.ID, img, src)
 	if err != nil {
 		return false, err
 	}
@@ -155,7 +176,7 @@ type blobLink struct {
 	Media    string
 }
 
-func (s *Store) putImageBlobs(ctx context.Context, imageID int64, img ImageSnapshot) (bool, error) {
+func (s *Store) putImageBlobs(ctx context.Context, imageID int64, img ImageSnapshot, src SizeSource) (bool, error) {
 	db := s.conn(ctx)
 	var want []blobLink
 	if img.Config != nil {
@@ -173,12 +194,17 @@ func (s *Store) putImageBlobs(ctx context.Context, imageID int64, img ImageSnaps
 	if err != nil {
 		return false, fmt.Errorf("read blobs of image %s: %w", img.Digest, err)
 	}
-	if equalLinks(have, want) {
+	same := equalLinks(have, want)
+	if same && src == SizeClaimed {
 		return false, nil
 	}
-	ids, err := s.ensureBlobs(ctx, want)
+	// A registry read of an unchanged image still confirms its sizes.
+	ids, err := s.ensureBlobs(ctx, want, src)
 	if err != nil {
 		return false, fmt.Errorf("image %s: %w", img.Digest, err)
+	}
+	if same {
+		return false, nil
 	}
 	if err := db.Where("image_id = ?", imageID).Delete(&ImageBlob{}).Error; err != nil {
 		return false, fmt.Errorf("replace blobs of image %s: %w", img.Digest, err)
@@ -209,49 +235,6 @@ func equalLinks(a, b []blobLink) bool {
 		}
 	}
 	return true
-}
-
-// ensureBlobs finds or creates the blobs by digest in two statements and
-// returns their IDs. A blob's size and media type follow the newest input.
-func (s *Store) ensureBlobs(ctx context.Context, links []blobLink) (map[string]int64, error) {
-	db := s.conn(ctx)
-	byDigest := map[string]blobLink{}
-	var digests []string
-	for _, l := range links {
-		if _, ok := byDigest[l.Digest]; !ok {
-			digests = append(digests, l.Digest)
-		}
-		byDigest[l.Digest] = l
-	}
-	ids := map[string]int64{}
-	if len(digests) == 0 {
-		return ids, nil
-	}
-	rows := make([]Blob, 0, len(digests))
-	for _, d := range digests {
-		l := byDigest[d]
-		rows = append(rows, Blob{Digest: d, Size: l.Size, MediaType: l.Media})
-	}
-	err := db.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "digest"}},
-		DoUpdates: clause.Assignments(map[string]any{"size": gorm.Expr("excluded.size"), "media_type": gorm.Expr("CASE WHEN excluded.media_type = '' THEN blobs.media_type ELSE excluded.media_type END")}),
-	}).CreateInBatches(&rows, 500).Error
-	if err != nil {
-		return nil, fmt.Errorf("record blobs: %w", err)
-	}
-	var found []Blob
-	for i := 0; i < len(digests); i += 500 {
-		j := min(i+500, len(digests))
-		var part []Blob
-		if err := db.Select("id, digest").Where("digest IN ?", digests[i:j]).Find(&part).Error; err != nil {
-			return nil, fmt.Errorf("look up blobs: %w", err)
-		}
-		found = append(found, part...)
-	}
-	for _, b := range found {
-		ids[b.Digest] = b.ID
-	}
-	return ids, nil
 }
 
 func (s *Store) putImageManifests(ctx context.Context, listID int64, img ImageSnapshot) (bool, error) {
@@ -398,13 +381,16 @@ func (s *Store) GetImage(ctx context.Context, digest string) (ImageInfo, error) 
 		info.Manifests = append(info.Manifests, ManifestRef{Digest: m.Digest, MediaType: m.MediaType,
 			ManifestSize: m.ManifestSize, OS: m.OS, Architecture: m.Architecture, Variant: m.Variant})
 	}
-	// Size counted once over the image and its children, in one query.
-	err = db.Raw(`SELECT COALESCE(SUM(size), 0) FROM blobs WHERE id IN (
+	// Size counted once over the image and its children, in one query;
+	// summed here, where the sum cannot overflow (bytesum).
+	var sizes []int64
+	err = db.Raw(`SELECT size FROM blobs WHERE id IN (
 		SELECT blob_id FROM image_blobs WHERE image_id = ?
 		UNION SELECT ib.blob_id FROM image_manifests m JOIN image_blobs ib ON ib.image_id = m.child_id WHERE m.list_id = ?)`,
-		row.ID, row.ID).Scan(&info.Bytes).Error
+		row.ID, row.ID).Scan(&sizes).Error
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("size of image %s: %w", digest, err)
 	}
+	info.Bytes = bytesum.Sum(sizes...)
 	return info, nil
 }

@@ -25,7 +25,7 @@ func (s *Store) RecordImport(ctx context.Context, dst TagRef, from string, opt T
 	if err := validateSet(src, dst, opt); err != nil {
 		return TagResult{}, err
 	}
-	if err := validateImage(img); err != nil {
+	if err := s.validateImage(img); err != nil {
 		return TagResult{}, err
 	}
 	if err := ValidatePullSpec(pullSpec); err != nil {
@@ -42,7 +42,7 @@ func (s *Store) RecordImport(ctx context.Context, dst TagRef, from string, opt T
 
 func (s *Store) recordImport(ctx context.Context, dst TagRef, from string, opt TagOptions, img ImageSnapshot, pullSpec string) (TagResult, error) {
 	res := TagResult{Tag: dst, Spec: from}
-	if _, err := s.putImage(ctx, img); err != nil {
+	if _, err := s.putImage(ctx, img, SizeImported); err != nil {
 		return res, err
 	}
 	ids, err := s.ensureImages(ctx, []string{img.Digest})

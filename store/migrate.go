@@ -75,10 +75,24 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{"0008_blob_size_source", migrateBlobSizeSource},
 	// Per-namespace retention rules, and when images were last pulled.
 	{"0011_retention_rules", migrateRetention},
 	// A namespace's side of its threshold; alerts in the delivery log.
 	{"0012_threshold_alerts", migrateThresholdAlerts},
+}
+
+// migrateBlobSizeSource adds blobs.size_source. The sizes a database holds
+// already are kept as registry reads (SizeImported): nothing but the
+// managed registry may change them.
+func migrateBlobSizeSource(tx *gorm.DB) error {
+	if tx.Migrator().HasColumn(&Blob{}, "SizeSource") {
+		return nil // a database made with step 1 of these models has it
+	}
+	if err := tx.Migrator().AddColumn(&Blob{}, "SizeSource"); err != nil {
+		return err
+	}
+	return tx.Exec(`UPDATE blobs SET size_source = ?`, SizeImported).Error
 }
 
 // migrateLockKey is the advisory lock that keeps replicas starting at the

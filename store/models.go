@@ -110,12 +110,14 @@ type Image struct {
 	ConfigDigest string     `gorm:"not null;default:''"`
 }
 
-// Blob is a layer or config blob; Size is what the registry stores.
+// Blob is a layer or config blob; Size is what the registry stores, and
+// SizeSource where the store learnt it (see ensureBlobs).
 type Blob struct {
-	ID        int64  `gorm:"primaryKey"`
-	Digest    string `gorm:"not null;uniqueIndex"`
-	Size      int64  `gorm:"not null"`
-	MediaType string `gorm:"not null;default:''"`
+	ID         int64      `gorm:"primaryKey"`
+	Digest     string     `gorm:"not null;uniqueIndex"`
+	Size       int64      `gorm:"not null"`
+	SizeSource SizeSource `gorm:"not null;default:0"`
+	MediaType  string     `gorm:"not null;default:''"`
 }
 
 // ImageBlob links an image to its blobs in layer order. The config blob has

@@ -3,6 +3,7 @@ package store
 import (
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // The name rules of docs/REFERENCE.md ("Names"), quoted in every refusal so a person
@@ -88,4 +89,56 @@ func (r StreamRef) Validate() error {
 		return err
 	}
 	return ValidateStream(r.Namespace, r.Stream)
+}
+
+// The grammar of image references (distribution's reference package): a
+// registry host is DNS labels with an optional port (or an IPv6 address in
+// brackets); a repository is lower-case path components joined by '/'.
+var (
+	hostRe          = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$`)
+	pathComponentRe = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+)
+
+// ValidatePullSpec checks an external image reference:
+// [host[:port]/]path[:tag][@digest], as docker and oc parse it.
+func ValidatePullSpec(ref string) error {
+	bad := func(why string) error {
+		return invalidf("image reference %q %s; use [registry/]repository[:tag][@sha256:digest]", ref, why)
+	}
+	if ref == "" {
+		return bad("is empty")
+	}
+	if strings.ContainsFunc(ref, unicode.IsSpace) {
+		return bad("contains white space")
+	}
+	name, digest, hasDigest := strings.Cut(ref, "@")
+	if hasDigest {
+		if err := ValidateDigest(digest); err != nil {
+			return bad("has a malformed digest")
+		}
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		if !tagNameRe.MatchString(name[i+1:]) {
+			return bad("has a malformed tag")
+		}
+		name = name[:i]
+	}
+	if name == "" || len(name) > 255 {
+		return bad("has a malformed repository")
+	}
+	parts := strings.Split(name, "/")
+	// The first part is a registry host when it looks like one, as docker
+	// decides: a dot, a port, "localhost" or an upper-case letter.
+	if first := parts[0]; len(parts) > 1 && (strings.ContainsAny(first, ".:[") || first == "localhost" || strings.ToLower(first) != first) {
+		if !hostRe.MatchString(first) {
+			return bad("has a malformed registry host")
+		}
+		parts = parts[1:]
+	}
+	for _, p := range parts {
+		if !pathComponentRe.MatchString(p) {
+			return bad("has a malformed repository: each part of the path is lower-case letters and digits, joined by '.', '_', '__' or '-'")
+		}
+	}
+	return nil
 }

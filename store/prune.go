@@ -11,6 +11,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"layerwise/bytesum"
 )
 
 // Pruning. One definition of "prunable" serves usage (reclaimable bytes,
@@ -368,11 +370,11 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 						}
 						if stStamp[b] != stN {
 							stStamp[b] = stN
-							ps.BytesFreed += g.blobSize[b]
+							ps.BytesFreed = bytesum.Add(ps.BytesFreed, g.blobSize[b])
 						}
 						if nsStamp[b] != nsN {
 							nsStamp[b] = nsN
-							pn.BytesFreed += g.blobSize[b]
+							pn.BytesFreed = bytesum.Add(pn.BytesFreed, g.blobSize[b])
 						}
 					})
 				}
@@ -401,7 +403,7 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 			if !keptBlob[b] && !planStamp[b] {
 				planStamp[b] = true
 				p.blobIDs = append(p.blobIDs, int64(b))
-				p.BytesFreed += g.blobSize[b]
+				p.BytesFreed = bytesum.Add(p.BytesFreed, g.blobSize[b])
 			}
 		}
 	}
@@ -685,7 +687,7 @@ func (r *PruneResult) add(o PruneResult) {
 	r.Revisions += o.Revisions
 	r.Images += o.Images
 	r.Blobs += o.Blobs
-	r.BytesFreed += o.BytesFreed
+	r.BytesFreed = bytesum.Add(r.BytesFreed, o.BytesFreed)
 	r.Skipped += o.Skipped
 	r.Manifests += o.Manifests
 }
@@ -1151,16 +1153,16 @@ func (s *Store) pruneBlobs(ctx context.Context, ids []int64) (int64, int64, erro
 	}
 	var n, bytes int64
 	err = chunks(gone, chunk, func(part []int64) error {
-		var sum struct{ N, Bytes int64 }
-		if err := db.Model(&Blob{}).Select("COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes").Where("id IN ?", part).
-			Scan(&sum).Error; err != nil {
+		// Summed here, not by SUM(): a sum in SQL can overflow.
+		var sizes []int64
+		if err := db.Model(&Blob{}).Where("id IN ?", part).Pluck("size", &sizes).Error; err != nil {
 			return err
 		}
 		if err := db.Where("id IN ?", part).Delete(&Blob{}).Error; err != nil {
 			return err
 		}
-		n += sum.N
-		bytes += sum.Bytes
+		n += int64(len(sizes))
+		bytes = bytesum.Add(bytes, bytesum.Sum(sizes...))
 		return nil
 	})
 	if err != nil {

@@ -52,7 +52,7 @@ func (s *Store) RecordPush(ctx context.Context, p Push) (PushResult, error) {
 		return PushResult{}, invalidf("a push of %s names no image", p.Tag)
 	}
 	for _, img := range p.Images {
-		if err := validateImage(img); err != nil {
+		if err := s.validateImage(img); err != nil {
 			return PushResult{}, err
 		}
 	}
@@ -72,7 +72,7 @@ func (s *Store) recordPush(ctx context.Context, p Push) (PushResult, error) {
 	img := p.Images[len(p.Images)-1]
 	res := PushResult{Before: "none", Image: img.Digest}
 	for _, im := range p.Images {
-		if _, err := s.putImage(ctx, im); err != nil {
+		if _, err := s.putImage(ctx, im, SizeManaged); err != nil {
 			return res, err
 		}
 	}

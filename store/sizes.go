@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+
+	"layerwise/bytesum"
 )
 
 // StreamSizes are one stream's sizes, each counted once in its own scope.
@@ -58,7 +60,7 @@ func (s *Store) StreamSizes(ctx context.Context, ref StreamRef) (StreamSizes, er
 			for _, b := range blobsOf[img] {
 				if !set[b] {
 					set[b] = true
-					total += sizes[b]
+					total = bytesum.Add(total, sizes[b])
 				}
 			}
 		}
@@ -87,8 +89,16 @@ func (s *Store) blobsOf(ctx context.Context, ids []int64) (map[int64][]int64, ma
 		return blobs, sizes, nil
 	}
 	db := s.conn(ctx)
+	// In chunks: a long history holds more images than SQLite binds in
+	// one statement.
 	var kids []struct{ ListID, ChildID int64 }
-	if err := db.Table("image_manifests").Select("list_id, child_id").Where("list_id IN ?", ids).Scan(&kids).Error; err != nil {
+	err := chunks(ids, 500, func(part []int64) error {
+		var rows []struct{ ListID, ChildID int64 }
+		err := db.Table("image_manifests").Select("list_id, child_id").Where("list_id IN ?", part).Scan(&rows).Error
+		kids = append(kids, rows...)
+		return err
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	owner := map[int64][]int64{} // image whose blobs count for these images
@@ -101,8 +111,13 @@ func (s *Store) blobsOf(ctx context.Context, ids []int64) (map[int64][]int64, ma
 		all = append(all, k.ChildID)
 	}
 	var links []struct{ ImageID, BlobID, Size int64 }
-	err := db.Table("image_blobs ib").Select("ib.image_id, ib.blob_id, b.size").
-		Joins("JOIN blobs b ON b.id = ib.blob_id").Where("ib.image_id IN ?", all).Scan(&links).Error
+	err = chunks(all, 500, func(part []int64) error {
+		var rows []struct{ ImageID, BlobID, Size int64 }
+		err := db.Table("image_blobs ib").Select("ib.image_id, ib.blob_id, b.size").
+			Joins("JOIN blobs b ON b.id = ib.blob_id").Where("ib.image_id IN ?", part).Scan(&rows).Error
+		links = append(links, rows...)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -105,38 +105,6 @@ func (s *Store) DeleteStream(ctx context.Context, ref StreamRef) error {
 	})
 }
 
-func validateStreamSnapshot(snap StreamSnapshot) error {
-	ref := StreamRef{snap.Namespace, snap.Name}
-	if err := ref.Validate(); err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, t := range snap.Tags {
-		if err := ValidateTag(t.Name); err != nil {
-			return err
-		}
-		if seen[t.Name] {
-			return invalidf("tag %q appears twice", t.Name)
-		}
-		seen[t.Name] = true
-		if t.From != nil {
-			switch t.From.Kind {
-			case KindDockerImage, KindImageStreamTag, KindImageStreamImage:
-			default:
-				return invalidf("tag %q: from.kind %q must be one of DockerImage, ImageStreamTag, ImageStreamImage", t.Name, t.From.Kind)
-			}
-		}
-		for i, it := range t.Items {
-			if it.Image != "" {
-				if err := ValidateDigest(it.Image); err != nil {
-					return fmt.Errorf("tag %q: history item %d: %w", t.Name, i, err)
-				}
-			}
-		}
-	}
-	return nil
-}
-
 // The kinds of a tag source.
 const (
 	KindDockerImage      = "DockerImage"
@@ -191,7 +159,7 @@ func sameTagRow(a, b Tag) bool {
 // their histories; tags not in snap are deleted. Unknown image digests get
 // placeholders. Putting the same snapshot again changes nothing.
 func (s *Store) PutStream(ctx context.Context, snap StreamSnapshot) (bool, error) {
-	if err := validateStreamSnapshot(snap); err != nil {
+	if err := snap.validate(); err != nil {
 		return false, err
 	}
 	changed := false
@@ -245,7 +213,7 @@ func (s *Store) putStream(ctx context.Context, snap StreamSnapshot) (bool, error
 	for _, t := range tags {
 		byName[t.Name] = t
 	}
-	events, err := s.streamEvents(ctx, st.ID)
+	events, err := s.streamEvents(ctx, nil, st.ID)
 	if err != nil {
 		return false, err
 	}
@@ -270,7 +238,7 @@ func (s *Store) putStream(ctx context.Context, snap StreamSnapshot) (bool, error
 		default:
 			row.ID = have.ID
 		}
-		if sameEvents(events[row.ID], ts.Items) {
+		if sameEvents(snapshots(events[row.ID]), ts.Items) {
 			continue
 		}
 		if err := db.Where("tag_id = ?", row.ID).Delete(&TagEvent{}).Error; err != nil {
@@ -344,10 +312,10 @@ func (e eventRow) snapshot() EventSnapshot {
 }
 
 // streamEvents reads the histories of every tag of the given streams, in
-// order, in one query.
-func (s *Store) streamEvents(ctx context.Context, streamIDs ...int64) (map[int64][]EventSnapshot, error) {
+// order, in one query; w (nil: all) keeps the window and each current entry.
+func (s *Store) streamEvents(ctx context.Context, w *HistoryWindow, streamIDs ...int64) (map[int64][]eventRow, error) {
 	if len(streamIDs) == 0 {
-		return map[int64][]EventSnapshot{}, nil
+		return map[int64][]eventRow{}, nil
 	}
 	var rows []eventRow
 	q := s.conn(ctx).Table("tag_events e").
@@ -355,14 +323,28 @@ func (s *Store) streamEvents(ctx context.Context, streamIDs ...int64) (map[int64
 		Joins("JOIN tags t ON t.id = e.tag_id").
 		Joins("LEFT JOIN images i ON i.id = e.image_id").
 		Where("t.stream_id IN ?", streamIDs)
+	if w != nil {
+		q = q.Where("(e.position = 0 OR (e.position >= ? AND e.position < ?))", w.Offset, w.Offset+w.Limit)
+	}
 	if err := q.Order("e.tag_id, e.position").Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read tag history: %w", err)
 	}
-	out := map[int64][]EventSnapshot{}
+	out := map[int64][]eventRow{}
 	for _, r := range rows {
-		out[r.TagID] = append(out[r.TagID], r.snapshot())
+		out[r.TagID] = append(out[r.TagID], r)
 	}
 	return out, nil
+}
+
+func snapshots(rows []eventRow) []EventSnapshot {
+	if rows == nil {
+		return nil
+	}
+	out := make([]EventSnapshot, len(rows))
+	for i, r := range rows {
+		out[i] = r.snapshot()
+	}
+	return out
 }
 
 // GetStream returns one stream with its tags (in creation order) and histories.
@@ -379,11 +361,11 @@ func (s *Store) getStream(ctx context.Context, ref StreamRef) (StreamSnapshot, e
 	if err != nil {
 		return StreamSnapshot{}, err
 	}
-	snaps, err := s.loadStreams(ctx, []ImageStream{st}, map[int64]string{st.NamespaceID: ref.Namespace})
+	pages, err := s.loadStreams(ctx, []ImageStream{st}, map[int64]string{st.NamespaceID: ref.Namespace}, nil)
 	if err != nil {
 		return StreamSnapshot{}, err
 	}
-	return snaps[0], nil
+	return pages[0].StreamSnapshot, nil
 }
 
 // ListStreams returns every stream of a namespace ("" = all namespaces),
@@ -391,14 +373,22 @@ func (s *Store) getStream(ctx context.Context, ref StreamRef) (StreamSnapshot, e
 // One snapshot: streams, tags and histories agree (an export or `get is`
 // never shows a tag whose history was written after its stream was read).
 func (s *Store) ListStreams(ctx context.Context, ns string) (out []StreamSnapshot, err error) {
+	var pages []StreamPage
 	err = s.Snapshot(ctx, func(s *Store) error {
-		out, err = s.listStreams(ctx, ns)
+		pages, err = s.listStreams(ctx, ns, nil)
 		return err
 	})
-	return out, err
+	if err != nil || pages == nil {
+		return nil, err
+	}
+	out = make([]StreamSnapshot, len(pages))
+	for i, p := range pages {
+		out[i] = p.StreamSnapshot
+	}
+	return out, nil
 }
 
-func (s *Store) listStreams(ctx context.Context, ns string) ([]StreamSnapshot, error) {
+func (s *Store) listStreams(ctx context.Context, ns string, w *HistoryWindow) ([]StreamPage, error) {
 	db := s.conn(ctx)
 	var nss []Namespace
 	q := db.Order("name")
@@ -429,10 +419,12 @@ func (s *Store) listStreams(ctx context.Context, ns string) ([]StreamSnapshot, e
 	if len(streams) == 0 {
 		return nil, nil
 	}
-	return s.loadStreams(ctx, streams, names)
+	return s.loadStreams(ctx, streams, names, w)
 }
 
-func (s *Store) loadStreams(ctx context.Context, streams []ImageStream, nsNames map[int64]string) ([]StreamSnapshot, error) {
+// loadStreams reads the streams' tags and histories, through the window w
+// when it is not nil.
+func (s *Store) loadStreams(ctx context.Context, streams []ImageStream, nsNames map[int64]string, w *HistoryWindow) ([]StreamPage, error) {
 	db := s.conn(ctx)
 	ids := make([]int64, len(streams))
 	for i, st := range streams {
@@ -440,7 +432,8 @@ func (s *Store) loadStreams(ctx context.Context, streams []ImageStream, nsNames 
 	}
 	var tags []Tag
 	// In chunks, to stay well under SQLite's bound-parameter limit.
-	events := map[int64][]EventSnapshot{}
+	events := map[int64][]eventRow{}
+	totals := map[int64]int{}
 	var err error
 	for i := 0; i < len(ids) && err == nil; i += 500 {
 		chunk := ids[i:min(i+500, len(ids))]
@@ -449,9 +442,12 @@ func (s *Store) loadStreams(ctx context.Context, streams []ImageStream, nsNames 
 			break
 		}
 		tags = append(tags, part...)
-		var ev map[int64][]EventSnapshot
-		if ev, err = s.streamEvents(ctx, chunk...); err == nil {
+		var ev map[int64][]eventRow
+		if ev, err = s.streamEvents(ctx, w, chunk...); err == nil {
 			maps.Copy(events, ev)
+		}
+		if w != nil && err == nil {
+			err = s.historyLengths(ctx, chunk, totals)
 		}
 	}
 	if err != nil {
@@ -461,18 +457,32 @@ func (s *Store) loadStreams(ctx context.Context, streams []ImageStream, nsNames 
 	for _, t := range tags {
 		byStream[t.StreamID] = append(byStream[t.StreamID], t)
 	}
-	out := make([]StreamSnapshot, len(streams))
+	out := make([]StreamPage, len(streams))
 	for i, st := range streams {
-		snap := StreamSnapshot{
+		p := StreamPage{StreamSnapshot: StreamSnapshot{
 			Namespace: nsNames[st.NamespaceID], Name: st.Name, Created: st.Created.UTC(),
 			Labels: jsonMap(st.Labels), Annotations: jsonMap(st.Annotations),
 			DockerImageRepository: st.DockerImageRepository, PullSpec: st.PullSpec, PublicPullSpec: st.PublicPullSpec,
 			LookupLocal: st.LookupLocal, Generation: st.Generation,
+		}, Current: map[string]EventSnapshot{}, Total: map[string]int{}}
+		if w != nil {
+			p.Window = *w
 		}
 		for _, t := range byStream[st.ID] {
-			snap.Tags = append(snap.Tags, tagSnapshot(t, events[t.ID]))
+			rows := events[t.ID]
+			if len(rows) > 0 && rows[0].Position == 0 {
+				p.Current[t.Name] = rows[0].snapshot()
+			}
+			p.Total[t.Name] = len(rows)
+			if w != nil {
+				p.Total[t.Name] = totals[t.ID]
+				if w.Offset > 0 && len(rows) > 0 && rows[0].Position == 0 {
+					rows = rows[1:] // the current entry, read beside the window
+				}
+			}
+			p.Tags = append(p.Tags, tagSnapshot(t, snapshots(rows)))
 		}
-		out[i] = snap
+		out[i] = p
 	}
 	return out, nil
 }

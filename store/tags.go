@@ -131,6 +131,9 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 			return err
 		}
 		if src.Namespace == dst.Namespace && src.Stream == dst.Stream && src.Tag == dst.Tag {
+			if opt.Alias {
+				return aliasMap{dst.Tag: src.Tag}.check(StreamRef{dst.Namespace, dst.Stream})
+			}
 			return invalidf("cannot tag %s to itself", dst)
 		}
 	case KindImageStreamImage:
@@ -173,35 +176,6 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 	case "", "Legacy", "PreserveOriginal":
 	default:
 		return invalidf("valid ImportMode values are Legacy or PreserveOriginal")
-	}
-	return nil
-}
-
-// ValidatePullSpec checks an external image reference: [host[:port]/]path[:tag][@digest].
-func ValidatePullSpec(ref string) error {
-	bad := func(why string) error {
-		return invalidf("image reference %q %s; use [registry/]repository[:tag][@sha256:digest]", ref, why)
-	}
-	if ref == "" {
-		return bad("is empty")
-	}
-	if strings.ContainsAny(ref, " \t\n") {
-		return bad("contains white space")
-	}
-	name, digest, hasDigest := strings.Cut(ref, "@")
-	if hasDigest {
-		if err := ValidateDigest(digest); err != nil {
-			return bad("has a malformed digest")
-		}
-	}
-	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		if !tagNameRe.MatchString(name[i+1:]) {
-			return bad("has a malformed tag")
-		}
-		name = name[:i]
-	}
-	if name == "" || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
-		return bad("has a malformed repository")
 	}
 	return nil
 }
@@ -281,6 +255,9 @@ func (s *Store) setTag(ctx context.Context, src Source, dst TagRef, opt TagOptio
 	err = db.Where("stream_id = ? AND name = ?", st.ID, dst.Tag).Take(&t).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return res, fmt.Errorf("look up tag %s: %w", dst, err)
+	}
+	if err := s.checkAliases(ctx, st.ID, dst, opt.Alias, src.Tag); err != nil {
+		return res, err
 	}
 	want := t
 	want.StreamID, want.Name, want.InSpec = st.ID, dst.Tag, true
@@ -572,12 +549,12 @@ func (s *Store) MapImage(ctx context.Context, ns, stream, tag string, img ImageS
 	if err := ref.Validate(); err != nil {
 		return false, err
 	}
-	if err := validateImage(img); err != nil {
+	if err := s.validateImage(img); err != nil {
 		return false, err
 	}
 	changed := false
 	err := s.Tx(ctx, func(tx *Store) error {
-		c, err := tx.putImage(ctx, img)
+		c, err := tx.putImage(ctx, img, SizeClaimed)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"layerwise/bytesum"
 )
 
 // Usage is registry usage with every blob counted once per scope, in the
@@ -657,21 +659,21 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 						if lastTag[b] != tagN {
 							lastTag[b] = tagN
 							tagCount[b]++
-							tu.Bytes += size
+							tu.Bytes = bytesum.Add(tu.Bytes, size)
 						}
 						if lastStream[b] != streamN {
 							lastStream[b] = streamN
 							streamCount[b]++
-							su.Bytes += size
+							su.Bytes = bytesum.Add(su.Bytes, size)
 						}
 						if lastNS[b] != nsN {
 							lastNS[b] = nsN
 							nsCount[b]++
-							nu.Bytes += size
+							nu.Bytes = bytesum.Add(nu.Bytes, size)
 						}
 						if !seen[b] {
 							seen[b] = true
-							u.Registry.Bytes += size
+							u.Registry.Bytes = bytesum.Add(u.Registry.Bytes, size)
 							u.Registry.Blobs++
 						}
 					})
@@ -697,7 +699,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 		if !linked[b] {
 			linked[b] = true
 			if !keptBlob[b] {
-				u.Registry.ReclaimableBytes += g.blobSize[b]
+				u.Registry.ReclaimableBytes = bytesum.Add(u.Registry.ReclaimableBytes, g.blobSize[b])
 			}
 		}
 	}
@@ -717,7 +719,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 		g.forBlobs(img, func(b int32) {
 			if sizeStamp[b] != sizeN {
 				sizeStamp[b] = sizeN
-				total += g.blobSize[b]
+				total = bytesum.Add(total, g.blobSize[b])
 			}
 		})
 		return total
@@ -753,25 +755,25 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 						if lastTag[b] != tagN {
 							lastTag[b] = tagN
 							if tagCount[b] == 1 {
-								tu.ExclusiveBytes += size
+								tu.ExclusiveBytes = bytesum.Add(tu.ExclusiveBytes, size)
 							}
 						}
 						if lastStream[b] != streamN {
 							lastStream[b] = streamN
 							if streamCount[b] == 1 {
-								su.ExclusiveBytes += size
+								su.ExclusiveBytes = bytesum.Add(su.ExclusiveBytes, size)
 							}
 						}
 						if lastNS[b] != nsN {
 							lastNS[b] = nsN
 							if nsCount[b] == 1 {
-								nu.ExclusiveBytes += size
+								nu.ExclusiveBytes = bytesum.Add(nu.ExclusiveBytes, size)
 								if pulls && !recent[b] {
-									nu.NotPulledBytes += size
+									nu.NotPulledBytes = bytesum.Add(nu.NotPulledBytes, size)
 								}
 							}
 							if !keptBlob[b] {
-								nu.ReclaimableBytes += size
+								nu.ReclaimableBytes = bytesum.Add(nu.ReclaimableBytes, size)
 							}
 						}
 					})

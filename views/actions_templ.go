@@ -40,8 +40,8 @@ func AddTagHref(ns, stream string) string { return StreamHref(ns, stream) + "/ta
 func TagActionHref(tagHref, action string) string { return tagHref + "/" + action }
 
 func currentImage(t TagView) string {
-	if len(t.History) > 0 {
-		return t.History[0].Image
+	if r := currentRevision(t); r != nil {
+		return r.Image
 	}
 	return ""
 }
@@ -579,9 +579,9 @@ func tagControls(ac actionCtx, t TagView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var27 string
-				templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(plural(len(t.History), "revision"))
+				templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(plural(revisionCount(t), "revision"))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/actions.templ`, Line: 129, Col: 101}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/actions.templ`, Line: 129, Col: 103}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var27))
 				if templ_7745c5c3_Err != nil {

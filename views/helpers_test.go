@@ -105,6 +105,9 @@ func TestStackedBarSVG(t *testing.T) {
 		{"zeros skipped", []Part{{Label: "a", Bytes: 0}, {Label: "b", Bytes: 5}, {Label: "c", Bytes: -1}}, 1},
 		{"many", manyParts(37), 37},
 		{"layers", LayerParts(*imageFixture()), 3},
+		// Figures near 2^63−1 (a database from before sizes were bounded):
+		// the total must not wrap negative and drop the bar.
+		{"huge", []Part{{Label: "a", Bytes: math.MaxInt64}, {Label: "b", Bytes: math.MaxInt64}, {Label: "c", Bytes: 1}}, 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -204,6 +207,27 @@ func TestSparklineSVG(t *testing.T) {
 				t.Error("sparkline needs an aria-label")
 			}
 		})
+	}
+}
+
+// TestTrendChangeNeverWraps: a change between two snapshots keeps its sign
+// even when an old snapshot holds a figure that had wrapped negative.
+func TestTrendChangeNeverWraps(t *testing.T) {
+	p := func(h int, b int64) Point { return Point{At: now.Add(-time.Duration(h) * time.Hour), Bytes: b} }
+	cases := []struct {
+		first, last int64
+		want        string
+	}{
+		{5 << 20, 6 << 20, "+1.0 MiB"},
+		{6 << 20, 5 << 20, "\u2212" + "1.0 MiB"},
+		{-math.MaxInt64, math.MaxInt64, "+8.0 EiB"},
+		{math.MaxInt64, math.MinInt64, "\u2212" + "8.0 EiB"},
+	}
+	for _, c := range cases {
+		got := trendChange([]Point{p(48, c.first), p(1, c.last)})
+		if !strings.HasPrefix(got, c.want+" since ") {
+			t.Errorf("trendChange(%d → %d) = %q, want %q since …", c.first, c.last, got, c.want)
+		}
 	}
 }
 

@@ -162,7 +162,16 @@ type TagView struct {
 	ImportError    *ImportError
 	Bytes          int64
 	ExclusiveBytes int64 // -1 while usage is being computed
-	History        []Revision
+	// History is one page of the history, newest first: HistoryFrom is the
+	// position of its first entry, Revisions the length of the whole
+	// history, and NewerHref/OlderHref lead to the pages beside it.
+	History              []Revision
+	HistoryFrom          int
+	Revisions            int
+	NewerHref, OlderHref string
+	// Current is the current entry (nil: no history), also when History
+	// is an older page.
+	Current *Revision
 	// PromoteTo is the next rung of the namespace's promotion ladder; ""
 	// when the tag is on no rung but the last, or has no image to promote.
 	PromoteTo string
@@ -350,4 +359,29 @@ type JobsPage struct {
 	Page
 	Jobs []JobStatus
 	Runs []store.JobRun // newest first
+}
+
+// revisionCount is the length of a tag's whole history; a TagView made
+// without paging holds it all.
+func revisionCount(t TagView) int {
+	return max(t.Revisions, t.HistoryFrom+len(t.History))
+}
+
+// currentRevision is a tag's current entry, nil when it has no history.
+func currentRevision(t TagView) *Revision {
+	if t.Current != nil {
+		return t.Current
+	}
+	if len(t.History) > 0 && t.HistoryFrom == 0 {
+		return &t.History[0]
+	}
+	return nil
+}
+
+// historyRange is "Revisions 51–100 of 100000".
+func historyRange(t TagView) string {
+	if len(t.History) == 0 {
+		return "No revisions here; " + itoa(revisionCount(t)) + " in all"
+	}
+	return "Revisions " + itoa(t.HistoryFrom+1) + "–" + itoa(t.HistoryFrom+len(t.History)) + " of " + itoa(revisionCount(t))
 }

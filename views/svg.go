@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"layerwise/bytesum"
 	"layerwise/format"
 )
 
@@ -38,7 +39,7 @@ func partsTotal(parts []Part) int64 {
 	var total int64
 	for _, p := range parts {
 		if p.Bytes > 0 {
-			total += p.Bytes
+			total = bytesum.Add(total, p.Bytes)
 		}
 	}
 	return total
@@ -59,7 +60,7 @@ func layoutParts(parts []Part) []segment {
 		if p.Bytes <= 0 {
 			continue
 		}
-		cum += p.Bytes
+		cum = bytesum.Add(cum, p.Bytes)
 		edge := math.Round(float64(cum)/float64(total)*100*1000) / 1000
 		share := float64(p.Bytes) / float64(total)
 		segs = append(segs, segment{
@@ -163,7 +164,7 @@ func trendChange(points []Point) string {
 		return ""
 	}
 	first, last := points[0], points[len(points)-1]
-	d := last.Bytes - first.Bytes
+	d := bytesum.Diff(last.Bytes, first.Bytes)
 	sign := "+"
 	if d < 0 {
 		sign = "−"

@@ -103,6 +103,12 @@ func Decode(name string, r io.Reader, opt Options) ([]Object, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	// Before decoding: JSON decoding would turn such bytes into U+FFFD
+	// without a word, and the API refuses them.
+	if i := store.InvalidUTF8At(data); i >= 0 {
+		line, col := lineCol(data, i)
+		return nil, fmt.Errorf("%s: line %d, column %d: the file is not valid UTF-8; save it as UTF-8", name, line, col)
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%s: file is empty; want the output of `oc get is,images -o json` (or -o yaml)", name)

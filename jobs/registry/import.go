@@ -137,7 +137,7 @@ func Import(ctx context.Context, s *store.Store, f Fetcher, dst store.TagRef, re
 			return err
 		}
 		for _, img := range res.Images {
-			if _, err := tx.PutImage(ctx, img); err != nil {
+			if _, err := tx.PutImageFrom(ctx, img, store.SizeImported); err != nil {
 				return fmt.Errorf("record image %s of %s: %w", img.Digest, ref, err)
 			}
 		}

@@ -1,0 +1,97 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// longStream is team-a/app with tag "long" of n entries (position 0, the
+// newest, holds image 0) and tag "short" of 2 entries.
+func longStream(t *testing.T, s *Store, n int) {
+	t.Helper()
+	long := TagSnapshot{Name: "long"}
+	for i := 0; i < n; i++ {
+		d := dg(fmt.Sprint("long:", i))
+		long.Items = append(long.Items, EventSnapshot{Created: t0.Add(-time.Duration(i) * time.Minute), Image: d,
+			DockerImageReference: "reg.example.com/team-a/app@" + d})
+	}
+	short := TagSnapshot{Name: "short", Items: long.Items[:2]}
+	if _, err := s.PutStream(ctx, StreamSnapshot{Namespace: "team-a", Name: "app", Created: t0, Tags: []TagSnapshot{long, short}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStreamPages: a window of every tag's history, the current entry
+// beside it, and each history's full length.
+func TestStreamPages(t *testing.T) {
+	s := pushStore(t)
+	longStream(t, s, 250)
+	ref := StreamRef{"team-a", "app"}
+	cases := []struct {
+		w        HistoryWindow
+		first, n int // the long tag's window: first position, length
+		shortN   int
+		more     bool
+	}{
+		{HistoryWindow{0, 100}, 0, 100, 2, true},
+		{HistoryWindow{100, 100}, 100, 100, 0, true},
+		{HistoryWindow{200, 100}, 200, 50, 0, false},
+		{HistoryWindow{1, 1}, 1, 1, 1, true},
+		{HistoryWindow{0, 1000}, 0, 250, 2, false},
+		{HistoryWindow{300, 10}, 300, 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%d+%d", c.w.Offset, c.w.Limit), func(t *testing.T) {
+			p, err := s.GetStreamPage(ctx, ref, c.w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			items := map[string][]EventSnapshot{}
+			for _, tg := range p.Tags {
+				items[tg.Name] = tg.Items
+			}
+			if got := items["long"]; len(got) != c.n || (c.n > 0 && got[0].Image != dg(fmt.Sprint("long:", c.first))) {
+				t.Errorf("long: %d entries from %v, want %d from position %d", len(got), got, c.n, c.first)
+			}
+			if len(items["short"]) != c.shortN {
+				t.Errorf("short: %d entries, want %d", len(items["short"]), c.shortN)
+			}
+			if p.Current["long"].Image != dg("long:0") || p.Current["short"].Image != dg("long:0") {
+				t.Errorf("current entries %v", p.Current)
+			}
+			if p.Total["long"] != 250 || p.Total["short"] != 2 || p.More() != c.more {
+				t.Errorf("totals %v, more %v", p.Total, p.More())
+			}
+		})
+	}
+	// The whole stream reads as before, and a list reads the same window.
+	st, err := s.GetStream(ctx, ref)
+	if err != nil || len(st.Tags[0].Items) != 250 {
+		t.Fatalf("GetStream: %v, %d entries", err, len(st.Tags[0].Items))
+	}
+	pages, err := s.ListStreamPages(ctx, "team-a", HistoryWindow{0, 10})
+	if err != nil || len(pages) != 1 || len(pages[0].Tags[0].Items) != 10 || !pages[0].More() {
+		t.Fatalf("ListStreamPages: %v %+v", err, pages)
+	}
+	for _, w := range []HistoryWindow{{-1, 10}, {0, 0}} {
+		_, err := s.GetStreamPage(ctx, ref, w)
+		wantErr(t, err, ErrInvalid, "history window")
+	}
+}
+
+// TestStreamSizesOfALongHistory: a stream whose history holds more images
+// than SQLite binds in one statement (32766) still gets its sizes; the
+// stream and tag pages read them.
+func TestStreamSizesOfALongHistory(t *testing.T) {
+	s := pushStore(t)
+	const n = 33000
+	longStream(t, s, n)
+	sizes, err := s.StreamSizes(ctx, StreamRef{"team-a", "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sizes.UniqueImages != n || len(sizes.Unknown) != n {
+		t.Errorf("%d images, %d unknown; want %d", sizes.UniqueImages, len(sizes.Unknown), n)
+	}
+}
