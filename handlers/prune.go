@@ -126,6 +126,23 @@ func (h *Handler) PrunePage(c echo.Context) error {
 			}
 		}
 	}
+	// What the detail namespace keeps, and why (its own plan: the whole
+	// registry's kept revisions would be most of its history).
+	if detail != "" && store.ValidateNamespace(detail) == nil && canSee(c, detail) {
+		np, err := h.namespacePlan(c, detail)
+		if err != nil {
+			return h.fail(c, "prune", err)
+		}
+		m.DetailKept = np.Kept
+		if rules, err := h.Store.RetentionRules(ctx, detail); err == nil {
+			for _, r := range rules {
+				m.DetailRules = append(m.DetailRules, r.String())
+			}
+		}
+		if m.Detail == nil && len(np.Kept) > 0 {
+			m.Detail = &store.PruneNamespace{Name: detail, Streams: []store.PruneStream{}}
+		}
+	}
 	if m.Runs, err = h.Store.JobRunsOf(ctx, "prune", 30); err != nil {
 		return h.fail(c, "prune", err)
 	}

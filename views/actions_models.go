@@ -63,6 +63,12 @@ type SettingsPage struct {
 	Error                                           string
 	ErrorField                                      string // contacts, threshold, ladder, keep, younger
 	Saved                                           bool
+	// Rules are the namespace's retention rules, one per line, as typed or
+	// stored; RulesError why they were refused.
+	Rules           string
+	RulesError      string
+	RulesErrorField string // "rules" when refused
+	RulesSaved      bool
 }
 
 // MembersPage is "/ns/{ns}/members" (namespace admins).

@@ -241,6 +241,10 @@ type PrunePage struct {
 	Detail *store.PruneNamespace
 	// DetailRevisions are Detail's revisions by stream.
 	DetailRevisions map[string][]store.PruneRevision
+	// DetailKept are the revisions of Detail's namespace that the plan
+	// keeps, with why; DetailRules its retention rules, in order.
+	DetailKept  []store.PruneRevision
+	DetailRules []string
 }
 
 // PruneHref is the prune page listing one namespace's revisions.
