@@ -33,11 +33,12 @@ const webhookMaxBody = 1 << 20
 // and answered 200: retrying it forever would block the registry's queue,
 // and the scheduled sync re-reads it.
 //
-// A manifest pull is queued as that image's last pull from the stream
-// (jobs.PullRecorder records the queue in batches, without a new data
-// version: pages cached before a pull stay valid). Pulls that Layerwise
-// itself made (reading a push back, the sync: User-Agent "layerwise …")
-// are not pulls and are never recorded.
+// A manifest pull (GET) is queued as that image's last pull from the
+// stream (jobs.PullRecorder records the queue in batches, without a new
+// data version: pages cached before a pull stay valid). Pulls that
+// Layerwise itself made (reading a push back, the sync: User-Agent
+// "layerwise …") are not pulls and are never recorded; nor is a HEAD,
+// which only checks that a manifest exists (a client does before a push).
 type Webhook struct {
 	Store *store.Store
 	// Registry is the managed registry (LAYERWISE_REGISTRY_URL); nil: not set.
@@ -84,6 +85,7 @@ type regEvent struct {
 		Tag        string `json:"tag"`
 	} `json:"target"`
 	Request struct {
+		Method    string `json:"method"`
 		UserAgent string `json:"useragent"`
 	} `json:"request"`
 }
@@ -133,6 +135,12 @@ func (w *Webhook) Events(c echo.Context) error {
 		case ev.manifestPull():
 			if registry.OwnRequest(ev.Request.UserAgent) {
 				res.OwnPulls++
+				continue
+			}
+			if ev.Request.Method == http.MethodHead {
+				// An existence check (a client about to push checks the
+				// tag), not a pull: a pull GETs the manifest.
+				res.Ignored++
 				continue
 			}
 			ref, err := registry.MapRepository(t.Repository)
