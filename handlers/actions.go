@@ -2,8 +2,8 @@ package handlers
 
 // The browser's tag actions: add a tag, promote, roll back, delete and
 // toggle scheduled import. Each is a form POST (the CSRF middleware has
-// checked its token) that goes through Ops, which checks the role and
-// writes the change with its audit record. On success a plain form is
+// checked its token) that goes through change.Service, which checks the
+// role and writes the change with its audit record. On success a plain form is
 // redirected back (303) with what happened in the URL; an htmx request gets
 // the updated fragment. A refused action re-renders the page (or fragment)
 // with the reason next to its control and a 4xx status.
@@ -21,6 +21,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/change"
 	"layerwise/jobs/registry"
 	"layerwise/store"
 	"layerwise/views"
@@ -59,7 +60,7 @@ func formBackOf(c echo.Context, ns, stream string) formBack {
 // formDone is what an action did, carried in the redirect's query so the
 // page can say so once (no flash cookie).
 type formDone struct {
-	code  string // tagged, promoted, rolledback, deleted, scheduled, unscheduled, unchanged
+	code  string // tagged, promoted, rolledback, deleted, scheduled, unscheduled, pinned, unpinned; "same…" and unchanged: nothing changed
 	tag   string // the tag that changed
 	from  string // promoted: the source tag
 	image string // the digest now current
@@ -126,14 +127,22 @@ func (d formDone) message() string {
 			return fmt.Sprintf("%s already pointed there; nothing changed.", d.tag)
 		}
 		return fmt.Sprintf("%s already pointed to %s; nothing changed.", d.tag, img)
+	case "samescheduled":
+		return fmt.Sprintf("Scheduled import was already on for %s; nothing changed.", d.tag)
+	case "sameunscheduled":
+		return fmt.Sprintf("Scheduled import was already off for %s; nothing changed.", d.tag)
+	case "samepin":
+		return fmt.Sprintf("%s was already pinned with that note; nothing changed.", img)
 	}
 	return ""
 }
 
+// formDoneOf is what a tag change did: code, or "unchanged" (for an
+// import "reimported") when it changed nothing and wrote no audit event.
 func formDoneOf(code string, res store.TagResult, from string) formDone {
 	d := formDone{code: code, tag: res.Tag.Tag, from: from, image: res.Image}
 	switch {
-	case res.Changed, code == "tagged":
+	case !res.NoOp():
 	case code == "imported":
 		d.code = "reimported"
 	default:
@@ -143,11 +152,11 @@ func formDoneOf(code string, res store.TagResult, from string) formDone {
 }
 
 // formStatus maps an action's error to a status and the message shown.
-// The store's and Ops' messages are shown as they are: they name the
+// The store's and the Service's messages are shown as they are: they name the
 // thing and say what to do, in oc's words where oc has them.
 func formStatus(c echo.Context, err error) (int, string) {
 	switch {
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, change.ErrForbidden):
 		return http.StatusForbidden, forbiddenText(principal(c), err)
 	case errors.Is(err, errStale):
 		return http.StatusConflict, err.Error()
@@ -164,12 +173,12 @@ func formStatus(c echo.Context, err error) (int, string) {
 	return http.StatusInternalServerError, "Something went wrong on our side and nothing was changed; the error is in the server log."
 }
 
-// forbiddenText turns Ops' refusal into a sentence addressed to the user.
+// forbiddenText turns the Service's refusal into a sentence addressed to the user.
 func forbiddenText(p *store.Principal, err error) string {
 	if p == nil {
 		return "Nobody is logged in: changes need an account and a role in the namespace (create one with `layerwise user add`, then log in)."
 	}
-	msg := strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
+	msg := strings.TrimPrefix(err.Error(), change.ErrForbidden.Error()+": ")
 	if rest, ok := strings.CutPrefix(msg, p.User+" needs "); ok {
 		msg = "You need " + rest
 	}
@@ -184,10 +193,10 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// formNeed is Ops' role check, done before an action reads its fields so
-// that a refused user learns only that they are refused.
-func (h *Handler) formNeed(c echo.Context, ns string, role store.Role) error {
-	return h.Ops.need(principal(c), ns, role)
+// formNeed is the Service's role check, done before an action reads its
+// fields so that a refused user learns only that they are refused.
+func formNeed(c echo.Context, ns string, role store.Role) error {
+	return change.Need(principal(c), ns, role)
 }
 
 // formTagRef reads ns and stream:tag of "/ns/:ns/istag/:nametag/…".
@@ -307,7 +316,7 @@ func (h *Handler) AddTag(c echo.Context) error {
 	f := views.AddTagForm{Source: strings.TrimSpace(c.FormValue("source")), Tag: strings.TrimSpace(c.FormValue("tag")),
 		Alias: formChecked(c, "alias"), Scheduled: formChecked(c, "scheduled")}
 	ae := views.ActionError{Control: "add"}
-	if err := h.formNeed(c, ns, store.RoleEditor); err != nil {
+	if err := formNeed(c, ns, store.RoleEditor); err != nil {
 		return h.formFailed(c, b, ae, err, f)
 	}
 	src, err := formSource(f.Source, ns, stream)
@@ -331,14 +340,14 @@ func (h *Handler) AddTag(c echo.Context) error {
 		case h.Importer == nil:
 			return h.formFailedStatus(c, b, ae, formInvalid("importing from registries is not configured in this server"), f, http.StatusNotImplemented)
 		}
-		res, err := h.Ops.Import(c.Request().Context(), principal(c), h.Importer, dst, src.Ref,
+		res, err := h.Change.Import(c.Request().Context(), principal(c), h.Importer, dst, src.Ref,
 			registry.ImportOptions{Scheduled: f.Scheduled, Confirm: true})
 		if err != nil {
 			return h.formImportFailed(c, b, ae, err, f)
 		}
-		return h.formOK(c, b, formDone{code: "tagged", tag: f.Tag, image: res.Image})
+		return h.formOK(c, b, formDoneOf("tagged", res, ""))
 	}
-	res, err := h.Ops.SetTag(c.Request().Context(), principal(c), src, dst, store.TagOptions{Alias: f.Alias, Scheduled: f.Scheduled})
+	res, err := h.Change.SetTag(c.Request().Context(), principal(c), src, dst, store.TagOptions{Alias: f.Alias, Scheduled: f.Scheduled})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			// The source named in the form is missing: the request is
@@ -350,7 +359,7 @@ func (h *Handler) AddTag(c echo.Context) error {
 		}
 		return h.formFailed(c, b, ae, err, f)
 	}
-	return h.formOK(c, b, formDone{code: "tagged", tag: f.Tag, image: res.Image})
+	return h.formOK(c, b, formDoneOf("tagged", res, ""))
 }
 
 // formFailedStatus is formFailed with a fixed status.
@@ -384,7 +393,7 @@ func (h *Handler) PromoteTag(c echo.Context) error {
 			return h.formFailed(c, b, ae, err, views.AddTagForm{})
 		}
 	}
-	res, err := h.Ops.Promote(ctx, principal(c), store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, to)
+	res, err := h.Change.Promote(ctx, principal(c), store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, to)
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
@@ -419,7 +428,7 @@ func (h *Handler) tagForm(c echo.Context, control, digestField string) (ref stor
 	if digestField != "" {
 		ae.Digest = strings.TrimSpace(c.FormValue(digestField))
 	}
-	if err := h.formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
+	if err := formNeed(c, ref.Namespace, store.RoleEditor); err != nil {
 		return ref, b, ae, false, h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
 	return ref, b, ae, true, nil
@@ -436,7 +445,7 @@ func (h *Handler) RollbackTag(c echo.Context) error {
 	if digest == "" {
 		return h.formFailed(c, b, ae, formInvalid("choose the history entry to make current"), views.AddTagForm{})
 	}
-	res, err := h.Ops.Rollback(c.Request().Context(), principal(c), ref, digest)
+	res, err := h.Change.Rollback(c.Request().Context(), principal(c), ref, digest)
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
@@ -457,7 +466,7 @@ func (h *Handler) DeleteTagForm(c echo.Context) error {
 		}
 		return h.formFailed(c, b, ae, formInvalid("%s", msg), views.AddTagForm{})
 	}
-	if err := h.Ops.DeleteTag(c.Request().Context(), principal(c), ref); err != nil {
+	if err := h.Change.DeleteTag(c.Request().Context(), principal(c), ref); err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
 	return h.formOK(c, b, formDone{code: "deleted", tag: ref.Tag})
@@ -478,12 +487,16 @@ func (h *Handler) ScheduleTag(c echo.Context) error {
 	default:
 		return h.formFailed(c, b, ae, formInvalid("say whether scheduled import should be on or off"), views.AddTagForm{})
 	}
-	if err := h.Ops.SetScheduled(c.Request().Context(), principal(c), ref, on); err != nil {
+	changed, err := h.Change.SetScheduled(c.Request().Context(), principal(c), ref, on)
+	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
 	code := "unscheduled"
 	if on {
 		code = "scheduled"
+	}
+	if !changed {
+		code = "same" + code
 	}
 	return h.formOK(c, b, formDone{code: code, tag: ref.Tag})
 }

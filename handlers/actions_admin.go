@@ -36,7 +36,7 @@ func (h *Handler) adminNamespace(c echo.Context) (store.Namespace, bool, error) 
 	if err != nil {
 		return ns, false, h.failWith(c, "namespace "+name, err, name)
 	}
-	if err := h.formNeed(c, name, store.RoleAdmin); err != nil {
+	if err := formNeed(c, name, store.RoleAdmin); err != nil {
 		return ns, false, h.refused(c, err)
 	}
 	return ns, true, nil
@@ -94,7 +94,9 @@ func (h *Handler) Settings(c echo.Context) error {
 	}
 	m := h.settingsPage(c, ns)
 	m.Saved = c.QueryParam("saved") == "1"
+	m.Unchanged = c.QueryParam("saved") == "0"
 	m.RulesSaved = c.QueryParam("saved") == "rules"
+	m.RulesUnchanged = c.QueryParam("saved") == "rules0"
 	return render(c, http.StatusOK, views.ViewSettings(m))
 }
 
@@ -109,8 +111,9 @@ func (h *Handler) SaveRetentionRules(c echo.Context) error {
 	m := h.settingsPage(c, ns)
 	m.Rules = c.FormValue("rules")
 	rules, err := store.ParseRetentionRules(m.Rules)
+	changed := false
 	if err == nil {
-		err = h.Ops.SetRetentionRules(c.Request().Context(), principal(c), ns.Name, rules)
+		changed, err = h.Change.SetRetentionRules(c.Request().Context(), principal(c), ns.Name, rules)
 	}
 	if err != nil {
 		status, msg := formStatus(c, err)
@@ -120,7 +123,11 @@ func (h *Handler) SaveRetentionRules(c echo.Context) error {
 		m.RulesError, m.RulesErrorField = msg, "rules"
 		return render(c, status, views.ViewSettings(m))
 	}
-	return c.Redirect(http.StatusSeeOther, views.NamespaceSettingsHref(ns.Name)+"?saved=rules#rules")
+	saved := "?saved=rules#rules"
+	if !changed {
+		saved = "?saved=rules0#rules" // "nothing changed"
+	}
+	return c.Redirect(http.StatusSeeOther, views.NamespaceSettingsHref(ns.Name)+saved)
 }
 
 // SaveSettings is POST /ns/{ns}/settings.
@@ -141,7 +148,8 @@ func (h *Handler) SaveSettings(c echo.Context) error {
 	if err != nil {
 		return failed(field, http.StatusBadRequest, err.Error())
 	}
-	if err := h.Ops.SetNamespace(c.Request().Context(), principal(c), ns.Name, set); err != nil {
+	changed, err := h.Change.SetNamespace(c.Request().Context(), principal(c), ns.Name, set)
+	if err != nil {
 		status, msg := formStatus(c, err)
 		field := ""
 		switch text := err.Error(); {
@@ -156,7 +164,11 @@ func (h *Handler) SaveSettings(c echo.Context) error {
 		}
 		return failed(field, status, msg)
 	}
-	return c.Redirect(http.StatusSeeOther, views.NamespaceSettingsHref(ns.Name)+"?saved=1")
+	saved := "?saved=1"
+	if !changed {
+		saved = "?saved=0" // "nothing changed"
+	}
+	return c.Redirect(http.StatusSeeOther, views.NamespaceSettingsHref(ns.Name)+saved)
 }
 
 var grantable = []string{store.RoleViewer.String(), store.RoleEditor.String(), store.RoleAdmin.String()}
@@ -194,6 +206,10 @@ func (h *Handler) Members(c echo.Context) error {
 		case "set":
 			if _, err := store.ParseRole(role); err == nil {
 				m.Done = fmt.Sprintf("%s is now %s in %s.", user, article(role), ns.Name)
+			}
+		case "same":
+			if _, err := store.ParseRole(role); err == nil {
+				m.Done = fmt.Sprintf("%s was already %s in %s; nothing changed.", user, article(role), ns.Name)
 			}
 		case "removed":
 			m.Done = fmt.Sprintf("%s no longer holds a role in %s.", user, ns.Name)
@@ -244,21 +260,19 @@ func (h *Handler) SetMember(c echo.Context) error {
 	if user == "" {
 		return h.membersFailed(c, ns.Name, row, user, roleName, http.StatusBadRequest, "Type the user name of the account to add.")
 	}
-	if _, err := h.Store.GetUser(ctx, user); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return h.membersFailed(c, ns.Name, row, user, roleName, http.StatusBadRequest,
-				fmt.Sprintf("There is no account named “%s”. Create it first (layerwise user add %s), or let them log in once through single sign-on; then add them here.", user, user))
-		}
-		return h.fail(c, "user "+user, err)
-	}
-	if err := h.Ops.SetRole(ctx, principal(c), ns.Name, user, role); err != nil {
+	changed, err := h.Change.SetRole(ctx, principal(c), ns.Name, user, role)
+	if err != nil {
 		status, msg := formStatus(c, err)
 		if status == http.StatusInternalServerError {
 			h.Log.Error("setting a role failed", "namespace", ns.Name, "err", err)
 		}
-		return h.membersFailed(c, ns.Name, row, user, roleName, status, msg)
+		return h.membersFailed(c, ns.Name, row, user, roleName, status, upperFirst(msg)+".")
 	}
-	v := url.Values{"done": {"set"}, "user": {user}, "role": {role.String()}}
+	done := "set"
+	if !changed {
+		done = "same"
+	}
+	v := url.Values{"done": {done}, "user": {user}, "role": {role.String()}}
 	return c.Redirect(http.StatusSeeOther, views.NamespaceMembersHref(ns.Name)+"?"+v.Encode())
 }
 
@@ -282,7 +296,7 @@ func (h *Handler) RemoveMember(c echo.Context) error {
 		return h.membersFailed(c, ns.Name, "", "", "", http.StatusNotFound,
 			fmt.Sprintf("“%s” holds no role in %s; nothing to remove.", user, ns.Name))
 	}
-	if err := h.Ops.SetRole(c.Request().Context(), principal(c), ns.Name, user, store.RoleNone); err != nil {
+	if _, err := h.Change.SetRole(c.Request().Context(), principal(c), ns.Name, user, store.RoleNone); err != nil {
 		status, msg := formStatus(c, err)
 		if status == http.StatusInternalServerError {
 			h.Log.Error("removing a role failed", "namespace", ns.Name, "err", err)

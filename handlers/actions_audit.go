@@ -14,11 +14,13 @@ import (
 	"layerwise/views"
 )
 
-// auditActions are the actions Ops and the token page record, offered in
-// the filter (any other name can still be typed).
+// auditActions are the actions change.Service and the jobs record,
+// offered in the filter (any other name can still be typed).
 var auditActions = []string{
 	"tag.set", "tag.alias", "tag.promote", "tag.rollback", "tag.delete", "tag.scheduled", "tag.import",
-	"namespace.settings", "rolebinding.add", "rolebinding.remove", "token.create", "token.revoke",
+	"image.pin", "image.unpin", "namespace.settings", "rolebinding.add", "rolebinding.remove",
+	"stream.create", "stream.delete", "dump.import", "user.add", "token.create", "token.revoke",
+	"registry.push", "registry.delete", "stream.sync", "prune.apply",
 }
 
 // AuditEventJSON is one event of GET /audit?format=json.

@@ -12,7 +12,7 @@ import (
 
 // ImportTag is POST /ns/{ns}/istag/{name}:{tag}/import: "Import now"
 // re-reads the tag's DockerImage source from its registry through the same
-// path as the API (Ops.Import). A new digest adds a history entry and moves
+// path as the API (change.Service.Import). A new digest adds a history entry and moves
 // the aliases that track the tag; the same digest changes nothing. A
 // registry failure is shown next to the button (502, or 504 for a timeout)
 // and recorded on the tag as ImportSuccess=False; its image stays.
@@ -24,7 +24,7 @@ func (h *Handler) ImportTag(c echo.Context) error {
 	if h.Importer == nil {
 		return h.formFailedStatus(c, b, ae, formInvalid("importing from registries is not configured in this server"), views.AddTagForm{}, http.StatusNotImplemented)
 	}
-	res, err := h.Ops.Import(c.Request().Context(), principal(c), h.Importer, ref, "", registry.ImportOptions{})
+	res, err := h.Change.Import(c.Request().Context(), principal(c), h.Importer, ref, "", registry.ImportOptions{})
 	if err != nil {
 		return h.formImportFailed(c, b, ae, err, views.AddTagForm{})
 	}

@@ -102,20 +102,7 @@ func (h *Handler) CreateToken(c echo.Context) error {
 	if err != nil {
 		return failed(http.StatusBadRequest, err.Error())
 	}
-	var token string
-	var row store.APIToken
-	err = h.Store.Tx(ctx, func(tx *store.Store) error {
-		var err error
-		if token, row, err = tx.CreateToken(ctx, user, name, ttl); err != nil {
-			return err
-		}
-		after := "expires never"
-		if row.ExpiresAt != nil {
-			after = "expires " + row.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: user, Action: "token.create",
-			Target: fmt.Sprintf("token %q (#%d) of %s", row.Name, row.ID, user), Before: "none", After: after})
-	})
+	token, row, err := h.Change.CreateToken(ctx, principal(c), user, name, ttl)
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) {
 			return failed(http.StatusBadRequest, err.Error())
@@ -143,14 +130,7 @@ func (h *Handler) RevokeToken(c echo.Context) error {
 	if err != nil || id <= 0 {
 		return h.notFound(c, "API token "+c.Param("id"))
 	}
-	err = h.Store.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.RevokeToken(ctx, user, id); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: user, Action: "token.revoke",
-			Target: fmt.Sprintf("token #%d of %s", id, user), Before: "active", After: "revoked"})
-	})
-	if err != nil {
+	if err := h.Change.RevokeToken(ctx, principal(c), user, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			m, lerr := h.tokensPage(c, user)
 			if lerr != nil {

@@ -1,8 +1,9 @@
 package handlers
 
 // The JSON API of docs/REFERENCE.md under /api/v1: the common parts. Reads need
-// the viewer role (canSee); every change goes through Ops, which checks the
-// role and writes the change and its audit record in one transaction.
+// the viewer role (canSee); every change goes through change.Service, which
+// checks the role and writes the change and its audit record in one
+// transaction.
 //
 // Status rules: a namespace the caller cannot see answers 404 exactly as a
 // missing one (existence is never revealed); a missing thing named in the
@@ -24,6 +25,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/change"
 	"layerwise/jobs/registry"
 	"layerwise/store"
 )
@@ -54,7 +56,7 @@ func WriteAPIError(c echo.Context, status int, msg string) error {
 	return c.JSON(status, apiErrorBody{Error: msg})
 }
 
-// apiFail answers an error from the store, Ops or the request decoding.
+// apiFail answers an error from the store, the Service or the request decoding.
 func (h *Handler) apiFail(c echo.Context, err error) error {
 	var ae *APIError
 	var he *echo.HTTPError
@@ -63,7 +65,7 @@ func (h *Handler) apiFail(c echo.Context, err error) error {
 		return WriteAPIError(c, ae.Status, ae.Message)
 	case errors.As(err, &he):
 		return WriteAPIError(c, he.Code, fmt.Sprint(he.Message))
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, change.ErrForbidden):
 		return WriteAPIError(c, http.StatusForbidden, err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		return WriteAPIError(c, http.StatusNotFound, err.Error())
@@ -137,17 +139,14 @@ func apiTagRef(c echo.Context) (store.TagRef, error) {
 }
 
 // apiNeed refuses early, before the body is read, a caller without role in
-// ns (Ops checks again inside its transaction). Callers have already made
-// sure the namespace is visible.
+// ns (the Service checks again). Callers have already made sure the
+// namespace is visible.
 func apiNeed(c echo.Context, ns string, role store.Role) error {
 	p := principal(c)
 	if p == nil {
 		return apiErrorf(http.StatusForbidden, "%s", NoAccountsMessage)
 	}
-	if !p.Can(ns, role) {
-		return forbidden(p, ns, role)
-	}
-	return nil
+	return change.Need(p, ns, role)
 }
 
 // NoAccountsMessage refuses changes in an install without accounts.

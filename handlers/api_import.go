@@ -16,7 +16,7 @@ type APIImportResult struct {
 	From                 string `json:"from"`                 // the reference as given
 	Image                string `json:"image"`                // the digest the tag now points to
 	DockerImageReference string `json:"dockerImageReference"` // registry/repository@digest
-	Changed              bool   `json:"changed"`              // false: the tag already pointed there
+	Changed              bool   `json:"changed"`              // false: nothing changed (the tag already pointed there; no audit event)
 }
 
 // apiImport imports req.From into ref for APIImport, whose checks ran:
@@ -34,20 +34,17 @@ func (h *Handler) apiImport(c echo.Context, ref store.TagRef, req APIImportReque
 	}
 	ctx := c.Request().Context()
 	p := principal(c)
-	if err := h.Ops.need(p, ref.Namespace, store.RoleEditor); err != nil {
-		return h.apiFail(c, err)
-	}
 	if _, err := h.Store.GetNamespace(ctx, ref.Namespace); err != nil {
 		return h.apiFail(c, err)
 	}
 	opt := registry.ImportOptions{Scheduled: req.Scheduled, Insecure: req.Insecure, ImportMode: req.ImportMode,
 		ReferencePolicy: req.ReferencePolicy, Confirm: true}
-	res, err := h.Ops.Import(ctx, p, h.Importer, ref, req.From, opt)
+	res, err := h.Change.Import(ctx, p, h.Importer, ref, req.From, opt)
 	if err != nil {
 		return h.apiFail(c, importStatus(err))
 	}
 	return c.JSON(http.StatusOK, APIImportResult{Tag: ref.String(), From: res.Spec, Image: res.Image,
-		DockerImageReference: res.Ref, Changed: res.Changed})
+		DockerImageReference: res.Ref, Changed: !res.NoOp()})
 }
 
 // importStatus gives registry failures their HTTP status; the rest is

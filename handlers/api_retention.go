@@ -14,15 +14,17 @@ type retentionRules struct {
 	Namespace string                `json:"namespace,omitempty"`
 	Rules     []store.RetentionRule `json:"rules"`
 	Text      *string               `json:"text,omitempty"`
+	// Changed answers a PUT: false when the rules were already these.
+	Changed *bool `json:"changed,omitempty"`
 }
 
-func (h *Handler) answerRules(c echo.Context, ns string) error {
+func (h *Handler) answerRules(c echo.Context, ns string, changed *bool) error {
 	rules, err := h.Store.RetentionRules(c.Request().Context(), ns)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
 	text := store.RulesText(rules)
-	return c.JSON(http.StatusOK, retentionRules{Namespace: ns, Rules: rules, Text: &text})
+	return c.JSON(http.StatusOK, retentionRules{Namespace: ns, Rules: rules, Text: &text, Changed: changed})
 }
 
 // APIRetentionRules is GET /api/v1/namespaces/{ns}/retentionrules.
@@ -31,7 +33,7 @@ func (h *Handler) APIRetentionRules(c echo.Context) error {
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	return h.answerRules(c, ns)
+	return h.answerRules(c, ns, nil)
 }
 
 // APIPutRetentionRules is PUT /api/v1/namespaces/{ns}/retentionrules
@@ -60,11 +62,15 @@ func (h *Handler) APIPutRetentionRules(c echo.Context) error {
 	case body.Rules == nil:
 		return h.apiFail(c, apiErrorf(http.StatusBadRequest, `the body is {"rules": [...]} or {"text": "..."}; {"rules": []} removes every rule`))
 	}
+	if body.Changed != nil {
+		return h.apiFail(c, apiErrorf(http.StatusBadRequest, `"changed" is an answer, not part of a request`))
+	}
 	if body.Namespace != "" && body.Namespace != ns {
 		return h.apiFail(c, apiErrorf(http.StatusBadRequest, "the body names namespace %s, the path %s", body.Namespace, ns))
 	}
-	if err := h.Ops.SetRetentionRules(c.Request().Context(), principal(c), ns, rules); err != nil {
+	changed, err := h.Change.SetRetentionRules(c.Request().Context(), principal(c), ns, rules)
+	if err != nil {
 		return h.apiFail(c, err)
 	}
-	return h.answerRules(c, ns)
+	return h.answerRules(c, ns, &changed)
 }

@@ -73,7 +73,7 @@ func (r APISetTagRequest) source(ns string) (store.Source, error) {
 }
 
 // APIPutTag is PUT /api/v1/namespaces/{ns}/imagestreamtags/{name}:{tag}:
-// `oc tag` through Ops.SetTag; answers the tag as GET does.
+// `oc tag` through change.Service.SetTag; answers the tag as GET does.
 func (h *Handler) APIPutTag(c echo.Context) error {
 	ref, err := apiTagRef(c)
 	if err != nil {
@@ -99,7 +99,7 @@ func (h *Handler) APIPutTag(c echo.Context) error {
 	if _, err := h.Store.GetNamespace(ctx, ref.Namespace); err != nil {
 		return h.apiFail(c, err)
 	}
-	if _, err := h.Ops.SetTag(ctx, principal(c), src, ref, opt); err != nil {
+	if _, err := h.Change.SetTag(ctx, principal(c), src, ref, opt); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			// The destination is created; what is missing is the source.
 			err = apiErrorf(http.StatusBadRequest, "from %s: %v", src, err)
@@ -122,7 +122,7 @@ func (h *Handler) APIDeleteTag(c echo.Context) error {
 	if err := apiNeed(c, ref.Namespace, store.RoleEditor); err != nil {
 		return h.apiFail(c, err)
 	}
-	if err := h.Ops.DeleteTag(c.Request().Context(), principal(c), ref); err != nil {
+	if err := h.Change.DeleteTag(c.Request().Context(), principal(c), ref); err != nil {
 		return h.apiFail(c, err)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"deleted": ref.String()})
@@ -139,11 +139,11 @@ type APITagResult struct {
 	Tag                  string `json:"tag"`   // namespace/stream:tag that changed
 	Image                string `json:"image"` // the digest it now points to
 	DockerImageReference string `json:"dockerImageReference,omitempty"`
-	Changed              bool   `json:"changed"` // false: it already pointed there
+	Changed              bool   `json:"changed"` // false: nothing changed (it already pointed there; no audit event)
 }
 
 func apiResult(res store.TagResult) APITagResult {
-	return APITagResult{Tag: res.Tag.String(), Image: res.Image, DockerImageReference: res.Ref, Changed: res.Changed}
+	return APITagResult{Tag: res.Tag.String(), Image: res.Image, DockerImageReference: res.Ref, Changed: !res.NoOp()}
 }
 
 // apiBodyNotFound answers a "not found" from an operation on a stream: 404
@@ -185,7 +185,7 @@ func (h *Handler) APIPromote(c echo.Context) error {
 			return h.apiFail(c, apiErrorf(http.StatusBadRequest, "cannot promote %s to itself", req.From))
 		}
 	}
-	res, err := h.Ops.Promote(c.Request().Context(), principal(c), ref, req.From, req.To)
+	res, err := h.Change.Promote(c.Request().Context(), principal(c), ref, req.From, req.To)
 	if err != nil {
 		return h.apiFail(c, h.apiBodyNotFound(c, ref, err))
 	}
@@ -223,7 +223,7 @@ func (h *Handler) APIRollback(c echo.Context) error {
 		}
 	}
 	tag := store.TagRef{Namespace: ref.Namespace, Stream: ref.Stream, Tag: req.Tag}
-	res, err := h.Ops.Rollback(c.Request().Context(), principal(c), tag, req.Image)
+	res, err := h.Change.Rollback(c.Request().Context(), principal(c), tag, req.Image)
 	if err != nil {
 		return h.apiFail(c, h.apiBodyNotFound(c, ref, err))
 	}

@@ -29,11 +29,15 @@ const maxEntries = 4096
 // bump is called after every change made here.
 func (pc *pageCache) bump() { pc.gen.Add(1) }
 
+// PagesChanged drops the cached page reads: the server registers it with
+// change.Service.OnChange, so a page after your own change is never stale.
+func (h *Handler) PagesChanged() { h.pages.bump() }
+
 // dataVersioner is the usage source's view of the database's data version.
 type dataVersioner interface{ DataVersion() int64 }
 
 func (h *Handler) version() string {
-	v := fmt.Sprint(h.cache().gen.Load())
+	v := fmt.Sprint(h.pages.gen.Load())
 	if u := h.Usage.Get(); u != nil {
 		v += "/" + fmt.Sprint(u.Version())
 	}
@@ -43,16 +47,9 @@ func (h *Handler) version() string {
 	return v
 }
 
-func (h *Handler) cache() *pageCache {
-	if h.Ops != nil {
-		return &h.Ops.cache
-	}
-	return &h.fallback
-}
-
 // cached returns the value for key at the current version, or computes it.
 func cached[T any](h *Handler, key string, load func() (T, error)) (T, error) {
-	pc := h.cache()
+	pc := &h.pages
 	v := h.version()
 	pc.mu.Lock()
 	if pc.version != v || len(pc.entries) >= maxEntries {

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"layerwise/buildinfo"
+	"layerwise/change"
 	"layerwise/jobs"
 	"layerwise/jobs/registry"
 	"layerwise/store"
@@ -47,18 +48,20 @@ type Handler struct {
 	Log       *slog.Logger
 	Threshold int64 // the global report threshold (LAYERWISE_REPORT_THRESHOLD)
 	Reports   jobs.ReportSettings
-	Ops       *Ops
-	Importer  registry.Fetcher // reads images from registries; nil: importing answers 501
-	Limiter   *LoginLimiter    // nil: no limit
-	SSO       bool             // OpenID Connect login is offered
+	// Change makes every change (role check, transaction, audit event,
+	// write-through); nil serves pages only (read-only tests).
+	Change   *change.Service
+	Importer registry.Fetcher // reads images from registries; nil: importing answers 501
+	Limiter  *LoginLimiter    // nil: no limit
+	SSO      bool             // OpenID Connect login is offered
 	// Policy is the global prune policy (namespaces may override it); the
 	// zero value means store.DefaultPolicy.
 	Policy *store.Policy
 	// Build is the running binary, named in every page's footer.
 	Build buildinfo.Info
 
-	fallback pageCache // used when Ops is nil (read-only tests)
-	Now      func() time.Time
+	pages pageCache // pages' reads, dropped by every change (PagesChanged)
+	Now   func() time.Time
 }
 
 // Context keys the web middleware sets.

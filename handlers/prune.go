@@ -183,10 +183,14 @@ func (h *Handler) pinForm(c echo.Context, pin bool) error {
 	}
 	code := "pinned"
 	if pin {
-		err = h.Ops.Pin(c.Request().Context(), principal(c), ref.Namespace, digest, c.FormValue("note"))
+		var changed bool
+		changed, err = h.Change.Pin(c.Request().Context(), principal(c), ref.Namespace, digest, c.FormValue("note"))
+		if !changed {
+			code = "samepin"
+		}
 	} else {
 		code = "unpinned"
-		err = h.Ops.Unpin(c.Request().Context(), principal(c), ref.Namespace, digest)
+		err = h.Change.Unpin(c.Request().Context(), principal(c), ref.Namespace, digest)
 	}
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
@@ -249,7 +253,7 @@ func (h *Handler) APIPin(c echo.Context) error {
 		}
 	}
 	digest := apiParam(c, "digest")
-	if err := h.Ops.Pin(c.Request().Context(), principal(c), ns, digest, body.Note); err != nil {
+	if _, err := h.Change.Pin(c.Request().Context(), principal(c), ns, digest, body.Note); err != nil {
 		return h.apiFail(c, err)
 	}
 	pins, err := h.Store.Pins(c.Request().Context(), ns, digest)
@@ -268,7 +272,7 @@ func (h *Handler) APIUnpin(c echo.Context) error {
 	if err := apiNeed(c, ns, store.RoleEditor); err != nil {
 		return h.apiFail(c, err)
 	}
-	if err := h.Ops.Unpin(c.Request().Context(), principal(c), ns, apiParam(c, "digest")); err != nil {
+	if err := h.Change.Unpin(c.Request().Context(), principal(c), ns, apiParam(c, "digest")); err != nil {
 		return h.apiFail(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/change"
 	"layerwise/jobs"
 	"layerwise/jobs/registry"
 	"layerwise/store"
@@ -31,22 +32,25 @@ const webhookMaxBody = 1 << 20
 // 500 and the retry finds the events already applied (they are idempotent).
 // A push whose image cannot be read from the registry is counted as failed
 // and answered 200: retrying it forever would block the registry's queue,
-// and the scheduled sync re-reads it.
+// and the scheduled sync re-reads it. Each change goes through the Service
+// as the principal system:registry, audited once (not at all when a push
+// was already recorded).
 //
 // A manifest pull (GET) is queued as that image's last pull from the
 // stream (jobs.PullRecorder records the queue in batches, without a new
-// data version: pages cached before a pull stay valid). Pulls that
-// Layerwise itself made (reading a push back, the sync: User-Agent
-// "layerwise …") are not pulls and are never recorded; nor is a HEAD,
-// which only checks that a manifest exists (a client does before a push).
+// data version: pages cached before a pull stay valid). A pull time is a
+// fact about the registry's traffic, not a change anyone made: it is not
+// audited. Pulls that Layerwise itself made (reading a push back, the
+// sync: User-Agent "layerwise …") are not pulls and are never recorded;
+// nor is a HEAD, which only checks that a manifest exists (a client does
+// before a push).
 type Webhook struct {
-	Store *store.Store
 	// Registry is the managed registry (LAYERWISE_REGISTRY_URL); nil: not set.
 	Registry *registry.Managed
 	// Token is LAYERWISE_WEBHOOK_TOKEN; "": not set.
-	Token string
-	Ops   *Ops // its done() refreshes caches after a change
-	Log   *slog.Logger
+	Token  string
+	Change *change.Service
+	Log    *slog.Logger
 	// Pulls batches pull notifications; nil: each envelope's are recorded
 	// before the answer.
 	Pulls *jobs.PullRecorder
@@ -122,12 +126,7 @@ func (w *Webhook) Events(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	res := WebhookResult{Events: len(events)}
-	changed := false
-	defer func() {
-		if changed && w.Ops != nil {
-			w.Ops.done()
-		}
-	}()
+	p := change.System(WebhookActor)
 	var pulls []store.Pull
 	for _, ev := range events {
 		t := ev.Target
@@ -156,11 +155,10 @@ func (w *Webhook) Events(c echo.Context) error {
 				res.Skipped = append(res.Skipped, err.Error())
 				continue
 			}
-			pr, err := w.Registry.ApplyPush(ctx, w.Store, t.Repository, t.Tag, t.Digest, ev.Timestamp, WebhookActor)
+			pr, err := w.Change.ApplyPush(ctx, p, w.Registry, t.Repository, t.Tag, t.Digest, ev.Timestamp)
 			switch {
 			case err == nil && pr.Changed:
 				res.Changed++
-				changed = true
 			case err == nil:
 				res.Unchanged++
 			case registry.IsFetchError(err) || errors.Is(err, store.ErrInvalid):
@@ -174,13 +172,12 @@ func (w *Webhook) Events(c echo.Context) error {
 				res.Skipped = append(res.Skipped, err.Error())
 				continue
 			}
-			n, err := w.Registry.ApplyDelete(ctx, w.Store, t.Repository, t.Digest, WebhookActor)
+			n, err := w.Change.ApplyDelete(ctx, p, w.Registry, t.Repository, t.Digest)
 			if err != nil {
 				return err
 			}
 			if n > 0 {
 				res.Deletes++
-				changed = true
 			} else {
 				res.Ignored++ // a blob, or a manifest no tag history held
 			}
@@ -193,7 +190,7 @@ func (w *Webhook) Events(c echo.Context) error {
 			if err := w.Pulls.Add(pulls); err != nil {
 				return WriteAPIError(c, http.StatusServiceUnavailable, err.Error())
 			}
-		} else if _, err := w.Store.RecordPulls(ctx, pulls); err != nil {
+		} else if _, err := w.Change.Store.RecordPulls(ctx, pulls); err != nil {
 			return err
 		}
 	}

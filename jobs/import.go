@@ -210,7 +210,7 @@ func (im *Importer) check(ctx context.Context, run *importRun, t store.Scheduled
 			return
 		}
 	}
-	res, err := registry.Import(ctx, im.Store, im.Client, t.Ref, "", registry.ImportOptions{Actor: ImportActor, AuditChangesOnly: true})
+	res, err := registry.Import(ctx, im.Store, im.Client, t.Ref, "", registry.ImportOptions{Actor: ImportActor})
 	if err != nil {
 		if ctx.Err() != nil {
 			return

@@ -22,6 +22,9 @@ type PruneSettings struct {
 	// RecordRun records the run on /jobs once the lock is held (the CLI;
 	// the scheduler records its own runs).
 	RecordRun bool
+	// Actor is who prunes, for the audit log; "" means "prune:" and the
+	// holder (the nightly job is prune:job).
+	Actor string
 }
 
 // PruneOutcome is what one run did.
@@ -34,7 +37,8 @@ type PruneOutcome struct {
 // Prune applies a plan (nil: a new one) holding the prune lock, so that
 // two runs — the nightly job and `prune --confirm` — never overlap; then
 // deletes the dropped manifests from the managed registry and writes an
-// audit event. holder names the runner ("job", "cli").
+// audit event, unless the run removed nothing. holder names the runner
+// ("job", "cli").
 func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string, plan *store.PrunePlan) (out PruneOutcome, err error) {
 	// The lock's holder names this process, so that a run of a dead
 	// process is told from a live one (abandoned runs on /jobs).
@@ -64,13 +68,17 @@ func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string
 			}
 		}
 	}
-	if out.Plan != nil && (err == nil || out.Result.Revisions+out.Result.Images > 0) {
+	if out.Plan != nil && out.Changed() {
 		// Record what changed, also when a run failed half way.
 		after := out.Summary()
 		if err != nil {
 			after += " (stopped: " + err.Error() + ")"
 		}
-		if aerr := s.Audit(context.WithoutCancel(ctx), store.AuditEvent{Actor: "prune:" + holder, Action: "prune.apply", Target: "registry",
+		actor := set.Actor
+		if actor == "" {
+			actor = "prune:" + holder
+		}
+		if aerr := s.Audit(context.WithoutCancel(ctx), store.AuditEvent{Actor: actor, Action: "prune.apply", Target: "registry",
 			Before: fmt.Sprintf("keep %d revisions per tag, younger than %s", set.Policy.KeepTagRevisions, set.Policy.KeepYoungerThan),
 			After:  after}); aerr != nil && err == nil {
 			err = aerr
@@ -124,6 +132,13 @@ func finishPruneRun(ctx context.Context, s *store.Store, run store.JobRun, holde
 	_ = s.FinishJobRun(context.WithoutCancel(ctx), run) // the run's own error matters more
 }
 
+// Changed says the run removed something, from the database or the
+// managed registry: a run that removed nothing writes no audit event.
+func (o PruneOutcome) Changed() bool {
+	r := o.Result
+	return r.Revisions+r.Images+r.Blobs > 0 || o.Registry != nil && o.Registry.Deleted > 0
+}
+
 // Summary is one line, in the manner of `oc adm prune images`.
 func (o PruneOutcome) Summary() string {
 	r := o.Result
@@ -158,7 +173,7 @@ func first(s []string, n int) []string {
 func PruneJob(s *store.Store, set PruneSettings, schedule string, changed func()) Job {
 	return Job{Name: "prune", Schedule: schedule, Run: func(ctx context.Context) (Result, error) {
 		out, err := Prune(ctx, s, set, "job", nil)
-		if changed != nil && out.Result.Revisions+out.Result.Images+out.Result.Blobs > 0 {
+		if changed != nil && out.Changed() {
 			changed()
 		}
 		res := Result{Count: out.Result.Revisions, BytesFreed: out.Result.BytesFreed, Message: out.Summary()}

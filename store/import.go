@@ -73,7 +73,8 @@ func (s *Store) recordImport(ctx context.Context, dst TagRef, from string, opt T
 	if want.ImportMode == "" {
 		want.ImportMode = "Legacy"
 	}
-	if t.ID == 0 || !sameTagRow(want, t) {
+	res.SpecChanged = t.ID == 0 || !sameTagRow(want, t)
+	if res.SpecChanged {
 		// A spec change is a new generation of the stream, as in setTag.
 		st.Generation++
 		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {

@@ -53,7 +53,7 @@ func (s *Store) RetentionRules(ctx context.Context, ns string) ([]RetentionRule,
 
 // SetRetentionRules replaces a namespace's rules (an empty list removes
 // them), creating the namespace if needed like SetNamespace; it returns
-// the rules before.
+// the rules before. The same rules again write nothing.
 func (s *Store) SetRetentionRules(ctx context.Context, ns string, rules []RetentionRule) (before []RetentionRule, err error) {
 	if err := ValidateRules(rules); err != nil {
 		return nil, err
@@ -65,6 +65,9 @@ func (s *Store) SetRetentionRules(ctx context.Context, ns string, rules []Retent
 		}
 		if before, err = tx.RetentionRules(ctx, ns); err != nil {
 			return err
+		}
+		if RulesText(before) == RulesText(rules) {
+			return nil // the same rules: nothing to write
 		}
 		db := tx.conn(ctx)
 		if err := db.Where("namespace_id = ?", n.ID).Delete(&retentionRuleRow{}).Error; err != nil {

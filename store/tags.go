@@ -52,10 +52,17 @@ type TagResult struct {
 	Image   string // the digest now current, "" when none
 	Ref     string // the pull spec now current
 	Changed bool   // a new history entry was added
+	// SpecChanged says the tag's spec (source, alias, scheduled, policies)
+	// was written: a new tag, or one defined differently than before.
+	SpecChanged bool
 	// Spec says how the destination is now defined, in oc's words:
 	// "python@sha256:…", "docker.io/python:3.6.0".
 	Spec string
 }
+
+// NoOp says the operation changed nothing: neither the history nor the
+// spec. Such a change writes no audit event.
+func (r TagResult) NoOp() bool { return !r.Changed && !r.SpecChanged }
 
 // current is a tag's newest history entry.
 type current struct {
@@ -276,6 +283,7 @@ func (s *Store) setTag(ctx context.Context, src Source, dst TagRef, opt TagOptio
 		}
 	}
 	specChanged := t.ID == 0 || !sameTagRow(want, t)
+	res.SpecChanged = specChanged
 	if specChanged {
 		// Every spec change is a new generation of the stream (as in OpenShift).
 		st.Generation++
@@ -701,12 +709,13 @@ func ParseStreamRef(s, defaultNS string) (StreamRef, error) {
 }
 
 // SetScheduled turns periodic re-import of an external tag on or off; only
-// DockerImage tags can be scheduled.
-func (s *Store) SetScheduled(ctx context.Context, ref TagRef, on bool) error {
+// DockerImage tags can be scheduled. It reports whether the setting changed.
+func (s *Store) SetScheduled(ctx context.Context, ref TagRef, on bool) (bool, error) {
 	if err := ref.Validate(); err != nil {
-		return err
+		return false, err
 	}
-	return s.Tx(ctx, func(tx *Store) error {
+	changed := false
+	err := s.Tx(ctx, func(tx *Store) error {
 		t, st, err := tx.findTag(ctx, ref)
 		if err != nil {
 			return err
@@ -720,6 +729,7 @@ func (s *Store) SetScheduled(ctx context.Context, ref TagRef, on bool) error {
 		if t.Scheduled == on {
 			return nil
 		}
+		changed = true
 		st.Generation++
 		db := tx.conn(ctx)
 		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
@@ -727,6 +737,7 @@ func (s *Store) SetScheduled(ctx context.Context, ref TagRef, on bool) error {
 		}
 		return db.Model(&Tag{}).Where("id = ?", t.ID).Updates(map[string]any{"scheduled": on, "generation": st.Generation}).Error
 	})
+	return changed, err
 }
 
 func orDash(s string) string {

@@ -357,18 +357,50 @@ func TestOrderTags(t *testing.T) {
 	}
 }
 
+// TestTagResultNoOp: a tag set again as it is changes nothing; a new
+// definition with the same image changes the spec only.
+func TestTagResultNoOp(t *testing.T) {
+	s := newTestStore(t)
+	pushTo(t, s, "x/a:latest", image("a", 1, layer{"a", 1}), t0)
+	src := Source{Kind: KindImageStreamTag, Namespace: "x", Stream: "a", Tag: "latest"}
+	dst := TagRef{"x", "a", "prod"}
+	for _, c := range []struct {
+		name              string
+		opt               TagOptions
+		changed, specChgd bool
+	}{
+		{"new tag", TagOptions{}, true, true},
+		{"again", TagOptions{}, false, false},
+		{"as an alias", TagOptions{Alias: true}, false, true},
+		{"as an alias again", TagOptions{Alias: true}, false, false},
+	} {
+		res, err := s.SetTag(ctx, src, dst, c.opt)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if res.Changed != c.changed || res.SpecChanged != c.specChgd || res.NoOp() != (!c.changed && !c.specChgd) {
+			t.Errorf("%s: changed %v, spec changed %v, want %v, %v", c.name, res.Changed, res.SpecChanged, c.changed, c.specChgd)
+		}
+	}
+}
+
 func TestSetScheduled(t *testing.T) {
 	s := newTestStore(t)
 	if _, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "quay.io/a/b:1"}, TagRef{"x", "b", "1"}, TagOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetScheduled(ctx, TagRef{"x", "b", "1"}, true); err != nil {
-		t.Fatal(err)
+	if changed, err := s.SetScheduled(ctx, TagRef{"x", "b", "1"}, true); err != nil || !changed {
+		t.Fatalf("scheduling: changed %v, %v", changed, err)
 	}
 	st, _ := s.GetStream(ctx, StreamRef{"x", "b"})
 	if !st.Tags[0].Scheduled {
 		t.Fatal("not scheduled")
 	}
+	// Again: already on, nothing changes.
+	if changed, err := s.SetScheduled(ctx, TagRef{"x", "b", "1"}, true); err != nil || changed {
+		t.Fatalf("scheduling again: changed %v, %v", changed, err)
+	}
 	pushTo(t, s, "x/pushed:latest", image("p", 1, layer{"p", 1}), t0)
-	wantErr(t, s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true), ErrInvalid, "only tags from an external image")
+	_, err := s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true)
+	wantErr(t, err, ErrInvalid, "only tags from an external image")
 }

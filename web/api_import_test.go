@@ -104,10 +104,13 @@ func TestAPIImport(t *testing.T) {
 		t.Errorf("istag %s %s %v", tag.Tag, tag.Image, tag.SizeBytes)
 	}
 
-	// Again: nothing new in the history, one more audit event.
+	// Again: nothing new in the history, and no audit event for it.
 	ts.apiMust(t, http.StatusOK, importCall(editor, "app:v1", from)).decode(t, &res)
 	if res.Changed {
 		t.Errorf("re-import changed: %+v", res)
+	}
+	if n := len(ts.apiAudit(t)); n != len(evs) {
+		t.Errorf("a re-import that changed nothing wrote %d audit events", n-len(evs))
 	}
 	if _, hist := ts.apiHistory(t, "payments", "app", "v1"); len(hist) != 1 {
 		t.Errorf("history %v", hist)

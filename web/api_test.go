@@ -211,7 +211,7 @@ var apiMatrixActions = []apiMatrixAction{
 	{name: "GET usage", method: "GET", path: "/api/v1/namespaces/{ns}/usage"},
 	{name: "GET imagestreams", method: "GET", path: "/api/v1/namespaces/{ns}/imagestreams"},
 	{name: "GET istag", method: "GET", path: "/api/v1/namespaces/{ns}/imagestreamtags/{stream}:latest"},
-	{name: "PUT istag", method: "PUT", path: "/api/v1/namespaces/{ns}/imagestreamtags/{stream}:matrix",
+	{name: "PUT istag", method: "PUT", path: "/api/v1/namespaces/{ns}/imagestreamtags/{stream}:matrix{n}",
 		body: `{"from": {"kind": "ImageStreamTag", "name": "{stream}:latest"}}`, audit: "tag.set"},
 	{name: "DELETE istag", method: "DELETE", path: "/api/v1/namespaces/{ns}/imagestreamtags/{stream}:doomed", audit: "tag.delete",
 		setup: func(t *testing.T, ts *testServer, ns, stream string) {
@@ -231,7 +231,8 @@ var apiMatrixActions = []apiMatrixAction{
 // TestAPIAuthorizationMatrix: every role × every action × own namespace
 // (payments) and another (ml), with bearer tokens; where refused, nothing
 // changed — no row anywhere, not even in the audit log; where a change was
-// allowed, exactly one audit event names the caller.
+// allowed, exactly one audit event names the caller, and none where the
+// answer says nothing changed ("changed": false: a promotion repeated).
 func TestAPIAuthorizationMatrix(t *testing.T) {
 	ts := newTestServer(t, true)
 	tokens := map[string]string{
@@ -271,6 +272,7 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		{"platform admin", changer, changer},
 	}
 	targets := []struct{ label, ns, stream string }{{"own", "payments", "api"}, {"other", "ml", "trainer"}}
+	calls := 0 // numbers the tags PUT creates, so that each PUT is a change
 
 	for _, m := range matrix {
 		for ti, target := range targets {
@@ -284,7 +286,8 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 					a.setup(t, ts, target.ns, target.stream)
 				}
 				before, audits := ts.apiDump(t), len(ts.apiAudit(t))
-				fill := strings.NewReplacer("{ns}", target.ns, "{stream}", target.stream).Replace
+				fill := strings.NewReplacer("{ns}", target.ns, "{stream}", target.stream, "{n}", fmt.Sprint(calls)).Replace
+				calls++
 				call := apiCall{method: a.method, path: fill(a.path), body: fill(a.body), token: tokens[m.role]}
 				r := ts.apiDo(t, call)
 				if r.status != want[i] {
@@ -298,6 +301,10 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 					}
 				}
 				changed := r.status == ok && a.audit != ""
+				var res struct{ Changed *bool }
+				if changed && json.Unmarshal(r.body, &res) == nil && res.Changed != nil {
+					changed = *res.Changed
+				}
 				if !changed {
 					if after := ts.apiDump(t); after != before {
 						t.Errorf("%s: answered %d but the database changed:\n%s", name, r.status, diffLines(before, after))
@@ -863,7 +870,7 @@ func TestAPIReads(t *testing.T) {
 
 	// The audit log: mel's change in ml is seen by mel and root, not viola;
 	// events outside any namespace (tokens) by their actor and root.
-	ts.apiMust(t, http.StatusOK, apiCall{method: "POST", path: "/api/v1/namespaces/ml/imagestreams/trainer/promote", token: ml, body: `{"from": "latest"}`})
+	ts.apiMust(t, http.StatusOK, apiCall{method: "POST", path: "/api/v1/namespaces/ml/imagestreams/trainer/promote", token: ml, body: `{"from": "test"}`})
 	for _, who := range []string{"viola", "root"} {
 		if err := ts.store.Audit(context.Background(), store.AuditEvent{Actor: who, Action: "token.create", Target: "ci"}); err != nil {
 			t.Fatal(err)
@@ -886,7 +893,7 @@ func TestAPIReads(t *testing.T) {
 		if len(l.Events) != c.want || l.Limit != 200 {
 			t.Errorf("%s sees %d audit events (limit %d), want %d: %+v", c.who, len(l.Events), l.Limit, c.want, l.Events)
 		}
-		if len(l.Events) == 1 && l.Events[0].Action == "tag.promote" && (l.Events[0].Target != "ml/trainer:test" || l.Events[0].Actor != "mel") {
+		if len(l.Events) == 1 && l.Events[0].Action == "tag.promote" && (l.Events[0].Target != "ml/trainer:prod" || l.Events[0].Actor != "mel") {
 			t.Errorf("%s: %+v", c.who, l.Events[0])
 		}
 	}

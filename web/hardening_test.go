@@ -406,7 +406,7 @@ func TestImportsRefuseInternalAddresses(t *testing.T) {
 		store.TagOptions{Scheduled: true}); err != nil {
 		t.Fatal(err)
 	}
-	ts.srv.ops.Refresh()
+	ts.srv.change.Notify()
 	href := views.TagHref("payments", "api", "meta")
 	importHref := views.TagActionHref(href, "import")
 	r = actPost(t, ts, ed, importHref, actForm(t, doc(t, ts.get(t, ed, href, http.StatusOK)), importHref), false)

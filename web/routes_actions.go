@@ -9,7 +9,7 @@ import (
 // actionRoutes are the browser's form actions (tag, promote, roll back,
 // delete, settings, members, tokens, audit). They sit in the pages group
 // (a login once accounts exist); every POST has passed the CSRF check, and
-// each handler checks the role through Ops. GET never changes anything.
+// each handler changes through change.Service, which checks the role. GET never changes anything.
 func (srv *Server) actionRoutes(pages *echo.Group, h *handlers.Handler) {
 	pages.POST("/ns/:ns/is/:name/tags", h.AddTag)
 	pages.POST("/ns/:ns/istag/:nametag/promote", h.PromoteTag)

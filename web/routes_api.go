@@ -43,7 +43,7 @@ func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 	api.GET("/namespaces/:ns/retentionrules", h.APIRetentionRules)
 	api.PUT("/namespaces/:ns/retentionrules", h.APIPutRetentionRules)
 	api.GET("/audit", h.APIAudit)
-	wh := &handlers.Webhook{Store: srv.store, Registry: srv.managed, Token: srv.cfg.WebhookToken, Ops: h.Ops, Log: srv.log, Pulls: srv.pulls}
+	wh := &handlers.Webhook{Registry: srv.managed, Token: srv.cfg.WebhookToken, Change: srv.change, Log: srv.log, Pulls: srv.pulls}
 	api.POST("/registry/events", wh.Events)
 	api.RouteNotFound("", h.APINotFound)
 	api.RouteNotFound("/*", h.APINotFound)

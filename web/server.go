@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"layerwise/buildinfo"
+	"layerwise/change"
 	"layerwise/handlers"
 	"layerwise/jobs"
 	"layerwise/jobs/mail"
@@ -91,7 +92,7 @@ type Server struct {
 	pulls   *jobs.PullRecorder
 	alerts  *jobs.Alerter // nil with NoJobs
 	sched   *jobs.Scheduler
-	ops     *handlers.Ops
+	change  *change.Service
 	fetcher *registry.Client
 	metrics *metrics
 	oidc    *oidcLogin
@@ -148,7 +149,6 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		}
 		srv.managed = m
 	}
-	srv.ops = &handlers.Ops{Store: s, Changed: srv.usage.Invalidate}
 	var err error
 	srv.fetcher = registry.NewFetcher(cfg.RegistryAuthFile)
 	if srv.fetcher.Destinations, err = importDestinations(cfg); err != nil {
@@ -158,7 +158,10 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv.ops.Mirror = mirror
+	// Every change goes through one Service; a change made through it
+	// recomputes usage (and drops cached pages: routes registers that).
+	srv.change = change.New(s, mirror)
+	srv.change.OnChange(srv.usage.Invalidate)
 	if !cfg.NoJobs {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule), jobs.AlertJob(srv.alerts, srv.usage, "@daily")}
 		if cfg.ReportSchedule != "" {
@@ -169,7 +172,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		}
 		if cfg.ImportSchedule != "" {
 			im := jobs.NewImporter(s, srv.fetcher, cfg.Import, log)
-			im.Changed = srv.ops.Refresh
+			im.Changed = srv.change.Notify
 			list = append(list, jobs.ImportJob(im, cfg.ImportSchedule))
 		}
 		if cfg.PruneSchedule != "" {
@@ -181,7 +184,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 				}
 				set.Registry = d
 			}
-			list = append(list, jobs.PruneJob(s, set, cfg.PruneSchedule, srv.ops.Refresh))
+			list = append(list, jobs.PruneJob(s, set, cfg.PruneSchedule, srv.change.Notify))
 		}
 		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
@@ -227,7 +230,7 @@ func importDestinations(cfg Config) (*registry.Destinations, error) {
 
 // syncSettings are the sync job's: the managed registry and the cluster.
 func (srv *Server) syncSettings() jobs.SyncSettings {
-	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: srv.ops.Refresh}
+	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: srv.change.Notify}
 	if set.Schedule == "" {
 		set.Schedule = "@hourly"
 	}
@@ -266,10 +269,11 @@ func (srv *Server) routes() *echo.Echo {
 	// trusted proxy forwarded the request: X-Forwarded-For is anyone's to write.
 	e.IPExtractor = srv.cfg.TrustedProxies.ClientIP
 	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
-		Ops: srv.ops, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy, Build: srv.build}
+		Change: srv.change, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy, Build: srv.build}
 	if srv.sched != nil {
 		h.Jobs = jobList{srv.sched}
 	}
+	srv.change.OnChange(h.PagesChanged)
 	e.HTTPErrorHandler = srv.errorHandler(h)
 	// First of all: cookie names and flags depend on it, and the API gate
 	// (another Pre middleware) reads the session cookie.

@@ -138,7 +138,7 @@ func TestWriteThrough(t *testing.T) {
 		t.Errorf("the copy into payments/web links %d blobs, want its config and layers", len(links))
 	}
 
-	// Deleting a tag is not written through (see Ops.DeleteTag).
+	// Deleting a tag is not written through (see change.Service.DeleteTag).
 	ts.apiMust(t, http.StatusOK, apiCall{method: "DELETE", path: "/api/v1/namespaces/payments/imagestreamtags/shop:pinned", token: editor})
 	if got := pulled(t, r.Host, "payments/shop:pinned"); got != d2 {
 		t.Errorf("after deleting the tag the registry's tag is %q, want it left at %s", got, d2)

@@ -77,7 +77,7 @@ func TestWriteThroughEchoChangesNothing(t *testing.T) {
 	}
 
 	change("promote latest → prod", func() error {
-		_, err := hs.srv.ops.Promote(ctx, admin, store.StreamRef{Namespace: "team-a", Stream: "api"}, "latest", "prod")
+		_, err := hs.srv.change.Promote(ctx, admin, store.StreamRef{Namespace: "team-a", Stream: "api"}, "latest", "prod")
 		return err
 	})
 	prod := store.TagRef{Namespace: "team-a", Stream: "api", Tag: "prod"}
@@ -86,7 +86,7 @@ func TestWriteThroughEchoChangesNothing(t *testing.T) {
 	}
 
 	change("rollback latest", func() error {
-		_, err := hs.srv.ops.Rollback(ctx, admin, latest, digests[0])
+		_, err := hs.srv.change.Rollback(ctx, admin, latest, digests[0])
 		return err
 	})
 	if got := history(t, s, latest); len(got) == 0 || got[0] != digests[0] {

@@ -32,6 +32,10 @@ type Summary struct {
 	Ignored []string
 }
 
+// Changed says the dump wrote anything: a stream, an image or a mapping
+// that was not already recorded as it is.
+func (s Summary) Changed() bool { return s.StreamsChanged+s.ImagesChanged+s.MappingsChanged > 0 }
+
 // Notes are the lines a CLI prints about objects it left alone.
 func (s Summary) Notes() []string {
 	var notes []string

@@ -25,10 +25,6 @@ type ImportOptions struct {
 	Confirm bool
 	// Actor is who imports, for the audit log.
 	Actor string
-	// AuditChangesOnly writes the audit event only when the tag got a new
-	// history entry (the scheduled import: a re-check that finds the same
-	// image is not an event anybody needs to read).
-	AuditChangesOnly bool
 }
 
 // importError is a refused import request: it reads as its message and
@@ -46,7 +42,9 @@ func (e *importError) Is(target error) bool { return target == e.kind }
 // ref), a history entry when the digest changed, alias tags that follow,
 // ImportSuccess=True, the digest the reference resolved to (for the
 // scheduled import's HEAD check) and an audit event "tag.import" — all in
-// one transaction. ref "" re-imports the tag's own DockerImage source.
+// one transaction. An import that leaves the tag's spec and history as they
+// were (the registry still has the same image) writes no audit event.
+// ref "" re-imports the tag's own DockerImage source.
 //
 // When the registry cannot deliver, an existing tag gets ImportSuccess=False
 // with the reason and message and keeps its image; nothing else is written
@@ -147,7 +145,7 @@ func Import(ctx context.Context, s *store.Store, f Fetcher, dst store.TagRef, re
 		if err := tx.RecordImportCheck(ctx, dst, ref, topt.ImportMode, res.SourceDigest); err != nil {
 			return err
 		}
-		if opt.AuditChangesOnly && !out.Changed {
+		if out.NoOp() {
 			return nil
 		}
 		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: dst.Namespace, Action: "tag.import", Target: dst.String(),
