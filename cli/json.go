@@ -34,7 +34,7 @@ type withKept struct {
 // writeUsageJSON prints `usage -o json` as printJSON would, streaming the
 // namespaces.
 func writeUsageJSON(w io.Writer, u *store.Usage) error {
-	head := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt}
+	head := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt, PullsRecordedSince: u.PullsRecordedSince}
 	return jsonlist.Write(w, &head, true,
 		jsonlist.List{Key: "namespaces", Len: len(u.Namespaces), Item: func(i int) any { return u.Namespaces[i] }})
 }

@@ -208,10 +208,14 @@ func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage,
 		v := d.tagView(t)
 		pageLinks(&v)
 		applyRetention(&v, ret[t.Name])
-		if v.LastPulled.After(m.LastPulled) {
-			m.LastPulled = v.LastPulled
-		}
 		m.Tags = append(m.Tags, v)
+	}
+	for _, list := range ret {
+		for _, e := range list {
+			if e.LastPulled.After(m.LastPulled) {
+				m.LastPulled = e.LastPulled
+			}
+		}
 	}
 	if d.cached != nil {
 		m.ExclusiveBytes = d.cached.ExclusiveBytes

@@ -286,3 +286,30 @@ func TestParseWebhookURL(t *testing.T) {
 		}
 	}
 }
+
+// After a change, the server hands the new usage to Notify: Run checks it
+// at once (the change that crosses the threshold alerts without waiting
+// for the daily check).
+func TestThresholdAlertAfterAChange(t *testing.T) {
+	f := newAlertFixture(t)
+	a := f.alerter()
+	f.check(a, false) // team-b was over already
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { stop(); <-done }()
+
+	f.push("team-a/api:latest", "a2", 600<<10) // team-a goes over
+	u, err := f.s.ComputeUsage(context.Background(), store.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Notify(u)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.sink.received()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if msgs := f.sink.received(); len(msgs) != 1 || !strings.Contains(parse(t, msgs[0]).subject, "team-a is over its threshold") {
+		t.Fatalf("after Notify: %d e-mails", len(msgs))
+	}
+}

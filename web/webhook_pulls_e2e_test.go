@@ -129,6 +129,25 @@ func TestPullNotificationsEndToEnd(t *testing.T) {
 			t.Errorf("row %d: why %q, last pulled %q; want %q", i, why, pulledCell, wantWhy)
 		}
 	}
+	// The stream page: its newest pull.
+	resp, err = http.Get(hs.URL + "/ns/team-a/is/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := goquery.NewDocumentFromReader(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2 := ""
+	sd.Find("dl.describe dt").Each(func(_ int, dt *goquery.Selection) {
+		if squash(dt.Text()) == "Last pulled" {
+			got2 = squash(dt.Next().Text())
+		}
+	})
+	if got := got2; got == "" || got == "never recorded" {
+		t.Errorf("the stream page's last pull: %q", got)
+	}
 	// The plan keeps the pulled revision and removes the other.
 	plan, err := s.PlanPrune(ctx, store.DefaultPolicy, nil)
 	if err != nil {
