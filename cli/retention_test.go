@@ -90,9 +90,10 @@ func TestRetentionRulesCLI(t *testing.T) {
 
 	r = ok(t, lw(t, db, "", "describe", "is", "team-a/api"))
 	for _, want := range []string{
-		"Retention Rules:\t1. ^latest$ keep 1 younger-than 0s",
-		"      kept: current\n",
-		"      prunable: rule 1: not among the newest 1 and not younger than 0s\n",
+		"Retention Rules:\t",
+		"\t1. ^latest$ keep 1 younger-than 0s\n",
+		word("image:a5") + "\t1.0 MiB\n        kept: current\n",
+		word("image:a1") + "\t1.0 MiB\n        prunable: rule 1: not among the newest 1 and not younger than 0s\n",
 	} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("describe is lacks %q:\n%s", want, r.out)
