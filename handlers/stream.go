@@ -269,7 +269,8 @@ func (h *Handler) retention(c echo.Context, ns, name string) (map[string][]store
 	if err != nil {
 		return nil, err
 	}
-	return f.Evaluate(pulls, h.now()), nil
+	// The store's clock, as the prune plan's: a page and the plan agree.
+	return f.Evaluate(pulls, h.Store.Now()), nil
 }
 
 // applyRetention marks each revision shown with why prune keeps it (or

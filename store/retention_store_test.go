@@ -323,3 +323,33 @@ func TestNotPulledBytes(t *testing.T) {
 		t.Errorf("pulls recorded since %v", u.PullsRecordedSince)
 	}
 }
+
+// Times are read as whole unix seconds, rounded down, on both databases
+// and in the run's re-check alike (PostgreSQL's EXTRACT rounds to the
+// nearest second: an entry recorded 0.6 s after a whole second would be a
+// second younger there than on SQLite, in the plan than in the run).
+func TestSecondsRoundDownOnBothDatabases(t *testing.T) {
+	s := newPruneStore(t)
+	pushTo(t, s, "p/app:latest", rev("a"), ago(96*time.Hour).Add(600*time.Millisecond))
+	for i, n := range []string{"b", "c", "d"} {
+		pushTo(t, s, "p/app:latest", rev(n), ago(time.Duration(3-i)*time.Hour))
+	}
+	pl := plan(t, s, DefaultPolicy)
+	if len(pl.Revisions) != 1 || pl.Revisions[0].Image != dg("image:a") {
+		t.Fatalf("the plan removes %d revisions, want a (exactly 96h old in whole seconds)", len(pl.Revisions))
+	}
+	f, err := s.StreamFacts(ctx, StreamRef{"p", "app"}, DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.StreamPulls(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Evaluate(p, pruneNow)["latest"][3].Retention; r.Kept() {
+		t.Errorf("the stream page keeps it: %s", r.Text())
+	}
+	if res := apply(t, s, pl); res.Revisions != 1 || res.Skipped != 0 {
+		t.Errorf("the run: %+v", res)
+	}
+}

@@ -491,7 +491,7 @@ func (g *graph) readRetention(s *Store, db *gorm.DB, nsByID map[int64]*gNamespac
 // readHistoryRows reads the history one row per entry (PostgreSQL: plain
 // rows beat string_agg, 0.41 s against 0.56 s on the large dataset).
 func (g *graph) readHistoryRows(db *gorm.DB, tagByID map[int64]*gTag) error {
-	err := scanRows(db.Raw(`SELECT tag_id, id, position, COALESCE(image_id, 0), COALESCE(CAST(EXTRACT(EPOCH FROM created) AS BIGINT), 0)
+	err := scanRows(db.Raw(`SELECT tag_id, id, position, COALESCE(image_id, 0), COALESCE(CAST(FLOOR(EXTRACT(EPOCH FROM created)) AS BIGINT), 0)
 		FROM tag_events`), func(sc func(...any) error) error {
 		var tagID, id, pos, img, created int64
 		if err := sc(&tagID, &id, &pos, &img, &created); err != nil {
