@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -26,7 +27,9 @@ import (
 //     younger than the policy's age: the images the set leaves unnamed
 //     count as freed, as they are once that age has passed.
 //   - A plan never deletes the ladder's last rung (prod) nor a stream that
-//     holds it, nor a tag whose history holds an image the namespace pinned.
+//     holds it, nor a tag whose history holds an image the namespace pinned
+//     or that is in use, or an entry a retention rule keeps whatever its
+//     age (never, pulled within).
 
 // Deletion is one tag, or a whole image stream (Tag ""), to delete.
 type Deletion struct {
@@ -200,13 +203,13 @@ type savings struct {
 	pinHeld    []bool    // pinned somewhere, or a child of a pinned list
 	young      []bool    // recorded after the platform cutoff (the orphan rule)
 	parents    [][]int64 // manifest lists that list each image
-	cutoffs    map[*gNamespace]int64
+	unix       int64 // now, in unix seconds, as the retention rule reads it
 }
 
 func newSavings(g *graph, policy Policy, now time.Time) *savings {
-	sv := &savings{g: g, policy: policy, now: now, cutoffs: map[*gNamespace]int64{}}
+	sv := &savings{g: g, policy: policy, now: now, unix: now.Unix()}
 	ni := len(g.blobStart)
-	sv.keptImage, _, _ = g.keep(policy, now)
+	sv.keptImage, _ = g.keep(policy, now)
 	sv.hold, sv.refs = make([]int32, ni), make([]int32, ni)
 	sv.pinHeld, sv.young = make([]bool, ni), make([]bool, ni)
 	sv.parents = make([][]int64, ni)
@@ -226,15 +229,13 @@ func newSavings(g *graph, policy Policy, now time.Time) *savings {
 	}
 	for _, n := range g.namespaces {
 		p := g.policyOf(n, policy)
-		cutoff := now.Add(-p.KeepYoungerThan).Unix()
-		sv.cutoffs[n] = cutoff
 		for _, st := range n.streams {
 			for _, t := range st.tags {
 				for _, ev := range t.events {
 					if ev.image == 0 {
 						continue
 					}
-					kept := !g.prunable(n, ev, p, cutoff)
+					kept := !g.prunable(n, st, t, ev, p, sv.unix)
 					sv.each(ev.image, func(i int64) {
 						sv.refs[i]++
 						if kept {
@@ -274,12 +275,37 @@ func (sv *savings) each(img int64, fn func(int64)) {
 	}
 }
 
+// protectedBy says why a plan leaves the tag of entry ev alone, "" when
+// nothing keeps it: an image the namespace pinned (the entry's, or a
+// platform image of its list), an image in use, or a retention rule of the
+// namespace that keeps the entry whatever its age (never, pulled within).
+// The current entry is asked as if it were not current.
+func (sv *savings) protectedBy(n *gNamespace, st *gStream, t *gTag, ev gEvent, p Policy) string {
+	pinned := false
+	sv.each(ev.image, func(i int64) { pinned = pinned || sv.g.pinnedIn(n.id, i) })
+	if pinned {
+		return "holds a pinned image"
+	}
+	f := sv.g.facts(n, st, t, ev)
+	f.position = math.MaxInt32
+	switch r := n.rules.decide(f, p, sv.unix); r.Reason {
+	case ReasonInUse:
+		return "holds an image in use"
+	case ReasonNever, ReasonPulled:
+		return "kept by retention " + r.Text()
+	}
+	return ""
+}
+
 // sTag is one tag of the namespace being planned.
 type sTag struct {
 	stream int // index into nsView.streams
 	tag    *gTag
 	blobs  []int32 // distinct blobs of the entries prune keeps, as indexes into nsView.all
-	pinned bool    // its history holds an image the namespace pinned
+	// protected says why no plan deletes it ("": nothing keeps it): its
+	// history holds an image the namespace pinned or that is in use, or one
+	// of the namespace's retention rules keeps an entry (never, pulled within).
+	protected string
 }
 
 // nsView is one namespace, ready to measure sets of deletions. Its blobs
@@ -298,7 +324,7 @@ type nsView struct {
 func (sv *savings) view(n *gNamespace) *nsView {
 	g := sv.g
 	v := &nsView{sv: sv, n: n, streams: n.streams}
-	p, cutoff := g.policyOf(n, sv.policy), sv.cutoffs[n]
+	p := g.policyOf(n, sv.policy)
 	local := map[int32]int32{}
 	for si, st := range n.streams {
 		for _, t := range st.tags {
@@ -308,12 +334,10 @@ func (sv *savings) view(n *gNamespace) *nsView {
 				if ev.image == 0 {
 					continue
 				}
-				sv.each(ev.image, func(i int64) {
-					if g.pinnedIn(n.id, i) {
-						tg.pinned = true
-					}
-				})
-				kept := !g.prunable(n, ev, p, cutoff)
+				if tg.protected == "" {
+					tg.protected = sv.protectedBy(n, st, t, ev, p)
+				}
+				kept := !g.prunable(n, st, t, ev, p, sv.unix)
 				g.forBlobs(ev.image, func(b int32) {
 					k, ok := local[b]
 					if !ok {
@@ -431,7 +455,7 @@ func (v *nsView) effect(gone []int) DeletionEffect {
 // images those entries hold.
 func (v *nsView) freed(gone []int) int64 {
 	sv, g := v.sv, v.sv.g
-	p, cutoff := g.policyOf(v.n, sv.policy), sv.cutoffs[v.n]
+	p := g.policyOf(v.n, sv.policy)
 	dHold, dRefs := map[int64]int32{}, map[int64]int32{}
 	isGone := map[int]bool{}
 	for _, i := range gone {
@@ -439,11 +463,12 @@ func (v *nsView) freed(gone []int) int64 {
 			continue
 		}
 		isGone[i] = true
+		st := v.streams[v.tags[i].stream]
 		for _, ev := range v.tags[i].tag.events {
 			if ev.image == 0 {
 				continue
 			}
-			kept := !g.prunable(v.n, ev, p, cutoff)
+			kept := !g.prunable(v.n, st, v.tags[i].tag, ev, p, sv.unix)
 			sv.each(ev.image, func(img int64) {
 				dRefs[img]++
 				if kept {
@@ -504,8 +529,8 @@ func (sv *savings) plan(n *gNamespace, ladder []string, threshold int64) *Saving
 	v := sv.view(n)
 	out := &SavingsPlan{Namespace: n.name, Threshold: threshold, Steps: []SavingsStep{}, LeftAlone: []LeftAlone{}}
 	last := ladder[len(ladder)-1]
-	// What may go: tags that are not the last rung and hold no pinned
-	// image; streams whose tags may all go and that hold no last rung.
+	// What may go: tags that are not the last rung and that nothing
+	// protects (protectedBy); streams whose tags may all go.
 	allowed := make([]bool, len(v.tags))
 	streamOK := make([]bool, len(v.streams))
 	streamTags := make([][]int, len(v.streams))
@@ -517,8 +542,8 @@ func (sv *savings) plan(n *gNamespace, ladder []string, threshold int64) *Saving
 		switch {
 		case t.tag.name == last:
 			out.LeftAlone = append(out.LeftAlone, LeftAlone{Deletion{v.streams[t.stream].name, t.tag.name}, "the last rung of the promotion ladder"})
-		case t.pinned:
-			out.LeftAlone = append(out.LeftAlone, LeftAlone{Deletion{v.streams[t.stream].name, t.tag.name}, "holds a pinned image"})
+		case t.protected != "":
+			out.LeftAlone = append(out.LeftAlone, LeftAlone{Deletion{v.streams[t.stream].name, t.tag.name}, t.protected})
 		default:
 			allowed[i] = true
 			continue

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"layerwise/store"
 	"layerwise/store/oracle"
@@ -139,10 +141,55 @@ func oracleEffect(r *oracle.Registry, p oracle.Policy, ns string, dels []store.D
 }
 
 // mayDelete is the plan's rule, written again: not the last rung (prod, the
-// default ladder) and no image the namespace pinned in the tag's history.
-func mayDelete(r *oracle.Registry, ns string, t oracle.Tag) bool {
+// default ladder), no image the namespace pinned in the tag's history, and
+// no entry that a retention rule of the namespace keeps whatever its age
+// (never; pulled-within, with a pull of its image from the stream since).
+func mayDelete(r *oracle.Registry, ns, stream string, t oracle.Tag) bool {
 	if t.Name == "prod" {
 		return false
+	}
+	var rules []oracle.Rule
+	for _, n := range r.Namespaces {
+		if n.Name == ns {
+			rules = n.Rules
+		}
+	}
+	pulledSince := func(image string, d time.Duration) bool {
+		names := map[string]bool{image: true}
+		for _, img := range r.Images {
+			if img.Digest == image {
+				for _, c := range img.Children {
+					names[c] = true
+				}
+			}
+		}
+		for _, p := range r.Pulls {
+			if p.Namespace == ns && p.Stream == stream && names[p.Image] && p.At.After(oracleNow.Add(-d)) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range t.History {
+		if e.Image == "" {
+			continue
+		}
+	rules:
+		for _, rl := range rules {
+			if rl.Tags != "" && !regexp.MustCompile(`^(?:`+rl.Tags+`)$`).MatchString(t.Name) {
+				continue
+			}
+			switch {
+			case rl.Never:
+				return false
+			case rl.PulledWithin != nil:
+				if pulledSince(e.Image, *rl.PulledWithin) {
+					return false
+				}
+			default:
+				break rules // a keep rule decides by age
+			}
+		}
 	}
 	lists := map[string][]string{}
 	for _, img := range r.Images {
@@ -234,7 +281,7 @@ func TestSavingsAgreeWithTheOracle(t *testing.T) {
 			for _, st := range n.Streams {
 				streamOK := true
 				for _, tg := range st.Tags {
-					if mayDelete(reg, n.Name, tg) {
+					if mayDelete(reg, n.Name, st.Name, tg) {
 						allowed = append(allowed, store.Deletion{Stream: st.Name, Tag: tg.Name})
 					} else {
 						streamOK = false
@@ -245,7 +292,7 @@ func TestSavingsAgreeWithTheOracle(t *testing.T) {
 						continue
 					}
 					for _, tg := range st.Tags {
-						if (d.Tag == tg.Name || d.Tag == "") && !mayDelete(reg, n.Name, tg) {
+						if (d.Tag == tg.Name || d.Tag == "") && !mayDelete(reg, n.Name, st.Name, tg) {
 							problems = append(problems, fmt.Sprintf("%s: the plan deletes %s, which holds %s:%s", n.Name, d, st.Name, tg.Name))
 						}
 					}

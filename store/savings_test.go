@@ -151,6 +151,7 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 		after     int64
 		reaches   bool
 		left      string
+		rules     string
 	}{
 		{name: "under the threshold: nothing to do", threshold: 5000, after: 1964, reaches: true},
 		{name: "tonight's prune suffices", threshold: 1970, after: 1964, reaches: true},
@@ -163,6 +164,8 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 			steps: "train:v1, train:v2 1032, scratch 385, fresh 41", after: 506, reaches: false},
 		{name: "a pinned image's tag stays", threshold: 1000, pin: true,
 			steps: "train:v1, train:v2 1032", after: 940, reaches: true, left: "scratch:exp, train:prod"},
+		{name: "a tag a retention rule never prunes stays", threshold: 1000, rules: "^v1$ never",
+			steps: "scratch 385, fresh 41, train:v2 21", after: 1517, reaches: false, left: "train:prod, train:v1"},
 		{name: "the namespace's own ladder: its last rung v2 stays, prod may go", threshold: 1000, ladder: "v1,v2",
 			steps: "train:prod, train:v1 517, scratch 385, fresh 41", after: 1021, reaches: false, left: "train:v2"},
 	} {
@@ -170,6 +173,15 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 			s := savingsStore(t, tc.pin)
 			if tc.ladder != "" {
 				if err := s.SetNamespace(ctx, "ml", NamespaceSettings{Ladder: strings.Split(tc.ladder, ",")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.rules != "" {
+				rules, err := ParseRetentionRules(tc.rules)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.SetRetentionRules(ctx, "ml", rules); err != nil {
 					t.Fatal(err)
 				}
 			}
