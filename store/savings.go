@@ -203,7 +203,7 @@ type savings struct {
 	pinHeld    []bool    // pinned somewhere, or a child of a pinned list
 	young      []bool    // recorded after the platform cutoff (the orphan rule)
 	parents    [][]int64 // manifest lists that list each image
-	unix       int64 // now, in unix seconds, as the retention rule reads it
+	unix       int64     // now, in unix seconds, as the retention rule reads it
 }
 
 func newSavings(g *graph, policy Policy, now time.Time) *savings {
