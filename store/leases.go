@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -103,4 +104,108 @@ func (s *Store) DataVersion(ctx context.Context) (int64, error) {
 
 func bumpDataVersion(db *gorm.DB) error {
 	return db.Exec(`UPDATE data_versions SET version = version + 1 WHERE id = 1`).Error
+}
+
+// Lock is a named lease that keeps two runs of something (prune) from
+// overlapping, across processes: the CLI and the server's job.
+type Lock struct {
+	Name       string    `gorm:"primaryKey"`
+	Holder     string    `gorm:"not null;default:''"`
+	AcquiredAt time.Time `gorm:"not null"`
+	ExpiresAt  time.Time `gorm:"not null"`
+}
+
+// ErrBusy is returned when another run holds the lock.
+var ErrBusy = errors.New("busy")
+
+// LockTTL is how long a prune lock lives without being renewed. WithLock
+// renews it every LockTTL/3 while its run goes on (and ApplyPrune every
+// batch), so only a dead run's lock expires, and the next run waits at
+// most this long after a kill -9.
+const LockTTL = time.Minute
+
+// AcquireLock takes the named lock for holder, or fails with ErrBusy. An
+// expired lock (its holder died) is taken over.
+func (s *Store) AcquireLock(ctx context.Context, name, holder string, ttl time.Duration) error {
+	db := s.conn(ctx)
+	now := s.now()
+	if err := db.Where("name = ? AND expires_at < ?", name, now).Delete(&Lock{}).Error; err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&Lock{Name: name, Holder: holder, AcquiredAt: now, ExpiresAt: now.Add(ttl)})
+	if res.Error != nil {
+		return fmt.Errorf("lock %s: %w", name, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		var l Lock
+		if err := db.Where("name = ?", name).Take(&l).Error; err != nil {
+			return kindError{ErrBusy, fmt.Sprintf("another %s run is in progress; try again later", name)}
+		}
+		return kindError{ErrBusy, fmt.Sprintf("another %s run (%s, started %s) is in progress; try again when it has finished (if it died, its lock expires at %s)",
+			name, l.Holder, l.AcquiredAt.UTC().Format(time.RFC3339), l.ExpiresAt.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// WithLock runs fn holding the named lock (ErrBusy when another holds it);
+// fn may renew it.
+func (s *Store) WithLock(ctx context.Context, name, holder string, fn func(renew func() error) error) error {
+	if err := s.AcquireLock(ctx, name, holder, LockTTL); err != nil {
+		return err
+	}
+	defer s.ReleaseLock(context.WithoutCancel(ctx), name, holder)
+	// A heartbeat keeps the lock while fn works on something long (a
+	// registry's deletions); a renewal that fails is seen by fn's own renew.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = s.RenewLock(context.WithoutCancel(ctx), name, holder, LockTTL)
+			}
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
+	return fn(func() error { return s.RenewLock(ctx, name, holder, LockTTL) })
+}
+
+// RenewLock extends a held lock; it fails if the lock was lost.
+func (s *Store) RenewLock(ctx context.Context, name, holder string, ttl time.Duration) error {
+	res := s.conn(ctx).Model(&Lock{}).Where("name = ? AND holder = ?", name, holder).Update("expires_at", s.now().Add(ttl))
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return kindError{ErrBusy, fmt.Sprintf("lost the %s lock (it expired and another run took it)", name)}
+	}
+	return nil
+}
+
+// Lock returns the named lock as it is (ErrNotFound when nobody holds it).
+func (s *Store) Lock(ctx context.Context, name string) (Lock, error) {
+	var l Lock
+	err := s.conn(ctx).Where("name = ?", name).Take(&l).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return l, notFoundf("nobody holds the %s lock", name)
+	}
+	return l, err
+}
+
+// BreakLock removes the lock of a holder known to be dead (its process is
+// gone); only that holder's lock goes, so a run that took it meanwhile keeps
+// its own.
+func (s *Store) BreakLock(ctx context.Context, name, deadHolder string) error {
+	return s.ReleaseLock(ctx, name, deadHolder)
+}
+
+// ReleaseLock gives a held lock back.
+func (s *Store) ReleaseLock(ctx context.Context, name, holder string) error {
+	return s.conn(ctx).Where("name = ? AND holder = ?", name, holder).Delete(&Lock{}).Error
 }
