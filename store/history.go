@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Histories can be long (a CI that pushes every commit, an import of a
@@ -92,4 +93,102 @@ func (s *Store) historyLengths(ctx context.Context, streamIDs []int64, into map[
 		into[r.TagID] = r.N
 	}
 	return nil
+}
+
+// current is a tag's newest history entry.
+type current struct {
+	ImageID *int64
+	Digest  string
+	Ref     string
+}
+
+func (s *Store) currentOf(ctx context.Context, tagID int64) (*current, error) {
+	var rows []struct {
+		ImageID              *int64
+		Digest               *string
+		DockerImageReference string
+	}
+	err := s.conn(ctx).Table("tag_events e").Select("e.image_id, i.digest, e.docker_image_reference").
+		Joins("LEFT JOIN images i ON i.id = e.image_id").
+		Where("e.tag_id = ?", tagID).Order("e.position").Limit(1).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read current image: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	c := &current{ImageID: rows[0].ImageID, Ref: rows[0].DockerImageReference}
+	if rows[0].Digest != nil {
+		c.Digest = *rows[0].Digest
+	}
+	return c, nil
+}
+
+func (s *Store) tagHistory(ctx context.Context, tagID int64) ([]EventSnapshot, error) {
+	var rows []eventRow
+	err := s.conn(ctx).Table("tag_events e").
+		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
+		Joins("LEFT JOIN images i ON i.id = e.image_id").Where("e.tag_id = ?", tagID).
+		Order("e.position").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	out := make([]EventSnapshot, len(rows))
+	for i, r := range rows {
+		out[i] = r.snapshot()
+	}
+	return out, nil
+}
+
+type eventRow struct {
+	TagID                int64
+	Position             int
+	Created              time.Time
+	DockerImageReference string
+	Generation           int64
+	Digest               *string
+}
+
+func (e eventRow) snapshot() EventSnapshot {
+	ev := EventSnapshot{Created: e.Created.UTC(), DockerImageReference: e.DockerImageReference, Generation: e.Generation}
+	if e.Digest != nil {
+		ev.Image = *e.Digest
+	}
+	return ev
+}
+
+// streamEvents reads the histories of every tag of the given streams, in
+// order, in one query; w (nil: all) keeps the window and each current entry.
+func (s *Store) streamEvents(ctx context.Context, w *HistoryWindow, streamIDs ...int64) (map[int64][]eventRow, error) {
+	if len(streamIDs) == 0 {
+		return map[int64][]eventRow{}, nil
+	}
+	var rows []eventRow
+	q := s.conn(ctx).Table("tag_events e").
+		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
+		Joins("JOIN tags t ON t.id = e.tag_id").
+		Joins("LEFT JOIN images i ON i.id = e.image_id").
+		Where("t.stream_id IN ?", streamIDs)
+	if w != nil {
+		q = q.Where("(e.position = 0 OR (e.position >= ? AND e.position < ?))", w.Offset, w.Offset+w.Limit)
+	}
+	if err := q.Order("e.tag_id, e.position").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read tag history: %w", err)
+	}
+	out := map[int64][]eventRow{}
+	for _, r := range rows {
+		out[r.TagID] = append(out[r.TagID], r)
+	}
+	return out, nil
+}
+
+func snapshots(rows []eventRow) []EventSnapshot {
+	if rows == nil {
+		return nil
+	}
+	out := make([]EventSnapshot, len(rows))
+	for i, r := range rows {
+		out[i] = r.snapshot()
+	}
+	return out
 }

@@ -64,13 +64,6 @@ type TagResult struct {
 // spec. Such a change writes no audit event.
 func (r TagResult) NoOp() bool { return !r.Changed && !r.SpecChanged }
 
-// current is a tag's newest history entry.
-type current struct {
-	ImageID *int64
-	Digest  string
-	Ref     string
-}
-
 func (s *Store) findTag(ctx context.Context, ref TagRef) (Tag, ImageStream, error) {
 	st, err := s.findStream(ctx, StreamRef{ref.Namespace, ref.Stream})
 	if err != nil {
@@ -88,28 +81,6 @@ func (s *Store) findTag(ctx context.Context, ref TagRef) (Tag, ImageStream, erro
 		return t, st, fmt.Errorf("look up tag %s: %w", ref, err)
 	}
 	return t, st, nil
-}
-
-func (s *Store) currentOf(ctx context.Context, tagID int64) (*current, error) {
-	var rows []struct {
-		ImageID              *int64
-		Digest               *string
-		DockerImageReference string
-	}
-	err := s.conn(ctx).Table("tag_events e").Select("e.image_id, i.digest, e.docker_image_reference").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").
-		Where("e.tag_id = ?", tagID).Order("e.position").Limit(1).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("read current image: %w", err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	c := &current{ImageID: rows[0].ImageID, Ref: rows[0].DockerImageReference}
-	if rows[0].Digest != nil {
-		c.Digest = *rows[0].Digest
-	}
-	return c, nil
 }
 
 // SetTag points dst at src with oc tag's rules. A stream tag is copied once
@@ -483,22 +454,6 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 		return nil
 	})
 	return res, err
-}
-
-func (s *Store) tagHistory(ctx context.Context, tagID int64) ([]EventSnapshot, error) {
-	var rows []eventRow
-	err := s.conn(ctx).Table("tag_events e").
-		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").Where("e.tag_id = ?", tagID).
-		Order("e.position").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	out := make([]EventSnapshot, len(rows))
-	for i, r := range rows {
-		out[i] = r.snapshot()
-	}
-	return out, nil
 }
 
 // DefaultLadder is the promotion ladder of a namespace that set none.
