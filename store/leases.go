@@ -20,13 +20,6 @@ type JobLease struct {
 	ExpiresAt time.Time `gorm:"not null"`
 }
 
-// DataVersion is one row whose Version every write transaction (Store.Tx)
-// bumps: replicas poll it to drop cached pages after a change made anywhere.
-type DataVersion struct {
-	ID      int64 `gorm:"primaryKey;autoIncrement:false"`
-	Version int64 `gorm:"not null;default:0"`
-}
-
 func migrateLeases(tx *gorm.DB) error {
 	if err := tx.AutoMigrate(&JobLease{}, &DataVersion{}); err != nil {
 		return err
@@ -92,18 +85,6 @@ func (s *Store) Lease(ctx context.Context, name string) (JobLease, error) {
 		return l, notFoundf("job %s has no lease", name)
 	}
 	return l, err
-}
-
-// DataVersion is bumped by every write transaction; polling it is one
-// primary-key read.
-func (s *Store) DataVersion(ctx context.Context) (int64, error) {
-	var v int64
-	err := s.conn(ctx).Model(&DataVersion{}).Where("id = 1").Pluck("version", &v).Error
-	return v, err
-}
-
-func bumpDataVersion(db *gorm.DB) error {
-	return db.Exec(`UPDATE data_versions SET version = version + 1 WHERE id = 1`).Error
 }
 
 // Lock is a named lease that keeps two runs of something (prune) from
