@@ -113,3 +113,13 @@ func dumpTables(t *testing.T, s *Store) string {
 	}
 	return d
 }
+
+// expireLease makes a lease expired, as if its holder had stopped renewing
+// it longer than its TTL ago.
+func expireLease(t *testing.T, s *Store, name string) {
+	t.Helper()
+	res := s.DB().Model(&JobLease{}).Where("name = ?", name).Update("expires_at", time.Now().UTC().Add(-time.Second))
+	if res.Error != nil || res.RowsAffected != 1 {
+		t.Fatalf("expire lease %s: %v (%d rows)", name, res.Error, res.RowsAffected)
+	}
+}

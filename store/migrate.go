@@ -46,7 +46,9 @@ var migrations = []migration{
 				}
 			}
 		}
-		return tx.AutoMigrate(&Pin{}, &Lock{}, &ManifestDeletion{})
+		// It also made the prune lock's table, locks, which leases have
+		// replaced (0013_one_lease_table drops it).
+		return tx.AutoMigrate(&Pin{}, &ManifestDeletion{})
 	}},
 	{"0005_sync", func(tx *gorm.DB) error {
 		// image_streams.source: which OpenShift cluster a stream is synced from.
@@ -76,6 +78,7 @@ var migrations = []migration{
 		return nil
 	}},
 	{"0008_blob_size_source", migrateBlobSizeSource},
+	{"0013_one_lease_table", migrateOneLeaseTable},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

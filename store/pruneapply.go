@@ -36,12 +36,9 @@ type ApplyOptions struct {
 	// QueueRegistry records, for the managed registry, every (repository,
 	// digest) that no remaining entry of that stream references.
 	QueueRegistry bool
-	// AfterBatch is called after each committed transaction; an error stops
-	// the run there (tests use it to kill a run half way).
-	AfterBatch func(batch int) error
-	// Locked says the caller already holds the "prune" lock as Holder
-	// (WithLock); otherwise ApplyPrune takes it for the run.
-	Locked bool
+	// Leased says the caller already holds the "prune" lease as Holder
+	// (WithLease); otherwise ApplyPrune takes it for the run.
+	Leased bool
 }
 
 // ApplyPrune removes what plan lists, in bounded transactions: per batch of
@@ -51,10 +48,11 @@ type ApplyOptions struct {
 // references any more, then their blobs that no image lists. A final pass
 // removes the plan's images that no entry referenced. Each transaction
 // leaves the database consistent, so a run killed half way loses nothing
-// the policy keeps, and the next run (with a new plan) finishes the job.
-// Two runs never overlap: the "prune" lock is held throughout.
-func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOptions) (PruneResult, error) {
-	var res PruneResult
+// the policy keeps, and the next run (with a new plan) finishes the job;
+// cancelling ctx stops a run that way between two statements.
+// Two runs never overlap: the "prune" lease is held throughout and renewed
+// after every batch, and a run that lost it stops.
+func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOptions) (res PruneResult, err error) {
 	if plan == nil {
 		return res, invalidf("no plan to apply")
 	}
@@ -64,13 +62,20 @@ func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 	if opt.BatchTags <= 0 || opt.BatchTags > chunk {
 		opt.BatchTags = chunk
 	}
-	if !opt.Locked {
-		if err := s.AcquireLock(ctx, "prune", opt.Holder, LockTTL); err != nil {
-			return res, err
-		}
-		defer s.ReleaseLock(context.WithoutCancel(ctx), "prune", opt.Holder)
+	if opt.Leased {
+		return s.applyPrune(ctx, plan, opt, func() error {
+			return s.ExtendLease(ctx, "prune", opt.Holder, time.Now().Add(LeaseTTL))
+		})
 	}
+	err = s.WithLease(ctx, "prune", opt.Holder, LeaseTTL, func(renew func() error) error {
+		res, err = s.applyPrune(ctx, plan, opt, renew)
+		return err
+	})
+	return res, err
+}
 
+func (s *Store) applyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOptions, renew func() error) (PruneResult, error) {
+	var res PruneResult
 	planImage := make(map[int64]bool, len(plan.imageIDs))
 	for _, id := range plan.imageIDs {
 		planImage[id] = true
@@ -92,13 +97,7 @@ func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 	next := func() error {
 		batch++
 		res.Batches = batch
-		if err := s.RenewLock(ctx, "prune", opt.Holder, LockTTL); err != nil {
-			return err
-		}
-		if opt.AfterBatch != nil {
-			return opt.AfterBatch(batch)
-		}
-		return nil
+		return renew()
 	}
 	for i := 0; i < len(tags); i += opt.BatchTags {
 		part := tags[i:min(i+opt.BatchTags, len(tags))]
