@@ -94,11 +94,7 @@ func dump(t *testing.T, db string) string {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	d, err := s.DumpTables(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return storetest.Dump(t, s)
 }
 
 func TestImportFixturesTwiceChangesNothing(t *testing.T) {

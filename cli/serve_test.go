@@ -9,6 +9,7 @@ import (
 
 	"layerwise/change"
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 func TestServeDemoOnlyOnLoopback(t *testing.T) {
@@ -43,11 +44,11 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 	if err != nil || len(evs) != 4 {
 		t.Errorf("demo load audit: %d events, %v; want the dump, two namespaces' settings and the account", len(evs), err)
 	}
-	before, _ := s.DumpTables(ctx)
+	before := storetest.Dump(t, s)
 	if err := loadDemo(ctx, svc, op, log); err != nil {
 		t.Fatalf("second start: %v", err)
 	}
-	if after, _ := s.DumpTables(ctx); after != before {
+	if after := storetest.Dump(t, s); after != before {
 		t.Fatal("a second --demo start changed the data")
 	}
 	if _, err := s.Authenticate(ctx, "demo", "demo"); err != nil {

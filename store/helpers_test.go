@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"layerwise/store/storetest"
 )
 
 var ctx = context.Background()
@@ -107,11 +109,7 @@ func equalStrings(a, b []string) bool {
 
 func dumpTables(t *testing.T, s *Store) string {
 	t.Helper()
-	d, err := s.DumpTables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return storetest.Dump(t, s)
 }
 
 // expireLease makes a lease expired, as if its holder had stopped renewing

@@ -99,10 +99,10 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, until tim
 	return res.RowsAffected == 1, nil
 }
 
-// ExtendLease moves the holder's lease to until if that is later (a
+// extendLease moves the holder's lease to until if that is later (a
 // heartbeat); it fails with ErrBusy when holder no longer holds it (it
 // expired and another took it, or it was released).
-func (s *Store) ExtendLease(ctx context.Context, name, holder string, until time.Time) error {
+func (s *Store) extendLease(ctx context.Context, name, holder string, until time.Time) error {
 	until = until.UTC()
 	db := s.conn(ctx)
 	res := db.Model(&JobLease{}).Where("name = ? AND holder = ? AND expires_at < ?", name, holder, until).
@@ -160,7 +160,7 @@ func (s *Store) WithLease(ctx context.Context, name, holder string, ttl time.Dur
 	defer s.ReleaseLease(context.WithoutCancel(ctx), name, holder) //nolint:errcheck // expires after ttl anyway
 	stop := s.heartbeat(ctx, name, holder, ttl)
 	defer stop()
-	return fn(func() error { return s.ExtendLease(ctx, name, holder, time.Now().Add(ttl)) })
+	return fn(func() error { return s.extendLease(ctx, name, holder, time.Now().Add(ttl)) })
 }
 
 // heartbeat extends holder's lease every ttl/3 until stop is called. A
@@ -179,7 +179,7 @@ func (s *Store) heartbeat(ctx context.Context, name, holder string, ttl time.Dur
 			case <-done:
 				return
 			case <-t.C:
-				_ = s.ExtendLease(ctx, name, holder, time.Now().Add(ttl))
+				_ = s.extendLease(ctx, name, holder, time.Now().Add(ttl))
 			}
 		}
 	}()

@@ -26,7 +26,7 @@ func TestLeases(t *testing.T) {
 	if err != nil || l.Holder != "a" || !l.ExpiresAt.After(now) || l.AcquiredAt.Before(now.Add(-time.Second)) {
 		t.Fatalf("b's release changed a's lease: %+v %v", l, err)
 	}
-	if err := s.ExtendLease(ctx, "tick:x", "a", now.Add(2*time.Hour)); err != nil {
+	if err := s.extendLease(ctx, "tick:x", "a", now.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := s.Lease(ctx, "tick:x"); !l.ExpiresAt.After(now.Add(time.Hour)) {
@@ -36,7 +36,7 @@ func TestLeases(t *testing.T) {
 	if ok, err := s.AcquireLease(ctx, "tick:x", "b", now.Add(time.Hour)); err != nil || !ok {
 		t.Fatalf("b could not take an expired lease: %v %v", ok, err)
 	}
-	if err := s.ExtendLease(ctx, "tick:x", "a", now.Add(3*time.Hour)); !errors.Is(err, ErrBusy) {
+	if err := s.extendLease(ctx, "tick:x", "a", now.Add(3*time.Hour)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a extended a lease b took: %v", err)
 	}
 	if err := s.ReleaseLease(ctx, "tick:x", "b"); err != nil {

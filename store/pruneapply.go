@@ -64,7 +64,7 @@ func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 	}
 	if opt.Leased {
 		return s.applyPrune(ctx, plan, opt, func() error {
-			return s.ExtendLease(ctx, "prune", opt.Holder, time.Now().Add(LeaseTTL))
+			return s.extendLease(ctx, "prune", opt.Holder, time.Now().Add(LeaseTTL))
 		})
 	}
 	err = s.WithLease(ctx, "prune", opt.Holder, LeaseTTL, func(renew func() error) error {

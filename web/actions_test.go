@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -170,10 +171,7 @@ func actTag(t *testing.T, ts *testServer, ns, stream, tag string) *store.TagSnap
 // actDump is every table but sessions: a refused action changes nothing.
 func actDump(t *testing.T, ts *testServer) string {
 	t.Helper()
-	d, err := ts.store.DumpTables(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := storetest.Dump(t, ts.store)
 	var b strings.Builder
 	skip := false
 	for _, line := range strings.SplitAfter(d, "\n") {
