@@ -228,68 +228,114 @@ func (s *Store) setTag(ctx context.Context, src Source, dst TagRef, opt TagOptio
 	if err != nil {
 		return res, err
 	}
-	db := s.conn(ctx)
-	var t Tag
-	err = db.Where("stream_id = ? AND name = ?", st.ID, dst.Tag).Take(&t).Error
-	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return res, fmt.Errorf("look up tag %s: %w", dst, err)
+	t, err := s.tagOf(ctx, st.ID, dst)
+	if err != nil {
+		return res, err
 	}
 	if err := s.checkAliases(ctx, st.ID, dst, opt.Alias, src.Tag); err != nil {
 		return res, err
 	}
-	want := t
-	want.StreamID, want.Name, want.InSpec = st.ID, dst.Tag, true
-	want.FromKind, want.FromName, want.FromNamespace = from.Kind, from.Name, from.Namespace
-	want.Alias = opt.Alias
-	want.Scheduled, want.Insecure, want.Reference = opt.Scheduled, opt.Insecure, opt.Reference
-	want.ReferencePolicy = opt.ReferencePolicy
-	if want.ReferencePolicy == "" {
-		want.ReferencePolicy = "Source"
-	}
-	want.ImportMode = ""
-	if src.Kind == KindDockerImage {
-		want.ImportMode = opt.ImportMode
-		if want.ImportMode == "" {
-			want.ImportMode = "Legacy"
-		}
-	}
-	specChanged := t.ID == 0 || !sameTagRow(want, t)
-	res.SpecChanged = specChanged
-	if specChanged {
-		// Every spec change is a new generation of the stream (as in OpenShift).
-		st.Generation++
-		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
-			return res, fmt.Errorf("bump generation of %s/%s: %w", dst.Namespace, dst.Stream, err)
-		}
-		g := st.Generation
-		want.Generation = &g
-		if t.ID == 0 {
-			err = db.Create(&want).Error
-		} else {
-			err = db.Select("*").Updates(&want).Error
-		}
-		if err != nil {
-			return res, fmt.Errorf("write tag %s: %w", dst, err)
-		}
+	t, res.SpecChanged, err = s.writeTagSpec(ctx, dst, &st, t, t.withSpec(st.ID, dst.Tag, from, opt))
+	if err != nil {
+		return res, err
 	}
 	res.Spec = specString(from)
-	gen := st.Generation
-	if want.Generation != nil {
-		gen = *want.Generation
-	}
 	if next != nil {
-		changed, err := s.pushEvent(ctx, want.ID, *next, gen)
-		if err != nil {
-			return res, fmt.Errorf("update history of %s: %w", dst, err)
-		}
-		res.Changed = changed
-		if changed {
-			if err := s.followAliases(ctx, st, dst.Tag, *next, gen); err != nil {
-				return res, err
-			}
+		if res.Changed, err = s.moveTag(ctx, dst, st, t, *next); err != nil {
+			return res, err
 		}
 	}
-	cur, err := s.currentOf(ctx, want.ID)
+	return s.withCurrent(ctx, res, t.ID)
+}
+
+// tagOf reads the tag ref of stream streamID; a zero Tag when there is none.
+func (s *Store) tagOf(ctx context.Context, streamID int64, ref TagRef) (Tag, error) {
+	var t Tag
+	err := s.conn(ctx).Where("stream_id = ? AND name = ?", streamID, ref.Tag).Take(&t).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return t, fmt.Errorf("look up tag %s: %w", ref, err)
+	}
+	return t, nil
+}
+
+// withSpec is t (the row as stored, zero for a new tag) defined as the tag
+// name of stream streamID, from from, with opt's flags and oc's defaults:
+// reference policy Source, and for an external image import mode Legacy.
+// What the spec does not say (annotations, the import condition) is kept.
+func (t Tag) withSpec(streamID int64, name string, from ObjectRef, opt TagOptions) Tag {
+	t.StreamID, t.Name, t.InSpec = streamID, name, true
+	t.FromKind, t.FromName, t.FromNamespace = from.Kind, from.Name, from.Namespace
+	t.Alias = opt.Alias
+	t.Scheduled, t.Insecure, t.Reference = opt.Scheduled, opt.Insecure, opt.Reference
+	t.ReferencePolicy = opt.ReferencePolicy
+	if t.ReferencePolicy == "" {
+		t.ReferencePolicy = "Source"
+	}
+	t.ImportMode = ""
+	if from.Kind == KindDockerImage {
+		t.ImportMode = opt.ImportMode
+		if t.ImportMode == "" {
+			t.ImportMode = "Legacy"
+		}
+	}
+	return t
+}
+
+// writeTagSpec is the one writer of a tag's spec: it stores want unless
+// have (the row as stored; zero for a new tag) already says the same. Every
+// spec change is a new generation of the stream, as in OpenShift, and the
+// tag records it. It returns the tag as stored and whether it changed.
+func (s *Store) writeTagSpec(ctx context.Context, ref TagRef, st *ImageStream, have, want Tag) (Tag, bool, error) {
+	if have.ID != 0 && sameTagRow(want, have) {
+		return have, false, nil
+	}
+	db := s.conn(ctx)
+	st.Generation++
+	if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
+		return have, false, fmt.Errorf("bump generation of %s/%s: %w", ref.Namespace, ref.Stream, err)
+	}
+	g := st.Generation
+	want.Generation = &g
+	var err error
+	if have.ID == 0 {
+		err = db.Create(&want).Error
+	} else {
+		err = db.Select("*").Updates(&want).Error
+	}
+	if err != nil {
+		return have, false, fmt.Errorf("write tag %s: %w", ref, err)
+	}
+	return want, true, nil
+}
+
+// entryGeneration is the generation a new history entry of t records: the
+// one its spec was set in, or the stream's for a tag with no spec.
+func (t Tag) entryGeneration(st ImageStream) int64 {
+	if t.Generation != nil {
+		return *t.Generation
+	}
+	return st.Generation
+}
+
+// moveTag makes next the current entry of tag t (unless it is already)
+// and moves the alias tags that track it; it says whether t moved.
+func (s *Store) moveTag(ctx context.Context, ref TagRef, st ImageStream, t Tag, next current) (bool, error) {
+	gen := t.entryGeneration(st)
+	changed, err := s.pushEvent(ctx, t.ID, next, gen)
+	if err != nil {
+		return false, fmt.Errorf("update history of %s: %w", ref, err)
+	}
+	if changed {
+		if err := s.followAliases(ctx, st, ref.Tag, next, gen); err != nil {
+			return false, err
+		}
+	}
+	return changed, nil
+}
+
+// withCurrent is res with the image and pull spec tag tagID points at now.
+func (s *Store) withCurrent(ctx context.Context, res TagResult, tagID int64) (TagResult, error) {
+	cur, err := s.currentOf(ctx, tagID)
 	if err != nil {
 		return res, err
 	}
@@ -549,10 +595,7 @@ func (s *Store) MapImage(ctx context.Context, ns, stream, tag string, img ImageS
 			pullRef = img.Digest
 		}
 		next := current{ImageID: &id, Digest: img.Digest, Ref: pullRef}
-		gen := st.Generation
-		if t.Generation != nil {
-			gen = *t.Generation
-		}
+		gen := t.entryGeneration(st)
 		saved := tx.now
 		if !created.IsZero() {
 			tx.now = func() time.Time { return created.UTC() }
@@ -681,16 +724,10 @@ func (s *Store) SetScheduled(ctx context.Context, ref TagRef, on bool) (bool, er
 		if on && t.Reference {
 			return invalidf("%s is a reference tag: it is never imported, so it cannot be scheduled", ref)
 		}
-		if t.Scheduled == on {
-			return nil
-		}
-		changed = true
-		st.Generation++
-		db := tx.conn(ctx)
-		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
-			return err
-		}
-		return db.Model(&Tag{}).Where("id = ?", t.ID).Updates(map[string]any{"scheduled": on, "generation": st.Generation}).Error
+		want := t
+		want.Scheduled = on
+		_, changed, err = tx.writeTagSpec(ctx, ref, &st, t, want)
+		return err
 	})
 	return changed, err
 }

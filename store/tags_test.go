@@ -298,6 +298,69 @@ func TestGenerations(t *testing.T) {
 	}
 }
 
+// The three writers of a tag's spec (tag, import, schedule) share one rule:
+// a spec that changes is one new generation of the stream, recorded on the
+// tag and on the entry it adds; the same spec again changes nothing.
+func TestEverySpecWriteIsOneGeneration(t *testing.T) {
+	s, v1, _ := shop(t)
+	dst := TagRef{"shop", "api", "ext"}
+	imp := func(opt TagOptions) func() (bool, error) {
+		return func() (bool, error) {
+			res, err := s.RecordImport(ctx, dst, "quay.io/acme/api:1", opt, v1, "quay.io/acme/api@"+v1.Digest)
+			return res.SpecChanged, err
+		}
+	}
+	steps := []struct {
+		name  string
+		write func() (bool, error)
+		spec  bool // the spec changed: one new generation
+	}{
+		{"tag from a pull spec", func() (bool, error) {
+			res, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "quay.io/acme/api:1"}, dst, TagOptions{})
+			return res.SpecChanged, err
+		}, true},
+		{"import of the same spec", imp(TagOptions{}), false},
+		{"schedule", func() (bool, error) { return s.SetScheduled(ctx, dst, true) }, true},
+		{"schedule again", func() (bool, error) { return s.SetScheduled(ctx, dst, true) }, false},
+		{"import that unschedules", imp(TagOptions{}), true},
+		{"import as Local", imp(TagOptions{ReferencePolicy: "Local"}), true},
+		{"import as Local again", imp(TagOptions{ReferencePolicy: "Local"}), false},
+	}
+	gen := func() (stream, tag int64) {
+		t.Helper()
+		st, err := s.GetStream(ctx, StreamRef{"shop", "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range st.Tags {
+			if tg.Name == dst.Tag && tg.Generation != nil {
+				tag = *tg.Generation
+			}
+		}
+		return st.Generation, tag
+	}
+	for _, step := range steps {
+		before, tagBefore := gen()
+		changed, err := step.write()
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		after, tagAfter := gen()
+		want, wantTag := before, tagBefore
+		if step.spec {
+			want, wantTag = before+1, before+1
+		}
+		if changed != step.spec || after != want || tagAfter != wantTag {
+			t.Errorf("%s: changed %v, stream generation %d → %d, tag's %d → %d; want changed %v, stream %d, tag %d",
+				step.name, changed, before, after, tagBefore, tagAfter, step.spec, want, wantTag)
+		}
+	}
+	// The first import added the one entry, under the spec of generation 1.
+	if h := history(t, s, "shop/api:ext"); len(h) != 1 || h[0].Generation != 1 {
+		t.Errorf("history of the imported tag: %+v; want one entry of generation 1", h)
+	}
+}
+
 func TestImportCondition(t *testing.T) {
 	s, _, v2 := shop(t)
 	ref := TagRef{"shop", "api", "latest"}
