@@ -204,35 +204,23 @@ func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 		return nil, fmt.Errorf("read namespaces: %w", err)
 	}
 	streamByID := map[int64]*gStream{}
-	err = scanRows(db.Raw(`SELECT id, namespace_id, name FROM image_streams ORDER BY name`), func(sc func(...any) error) error {
-		st := &gStream{}
-		var id, nsID int64
-		if err := sc(&id, &nsID, &st.name); err != nil {
-			return err
-		}
-		st.id = id
+	err = scanLevel(db.Raw(`SELECT id, namespace_id, name FROM image_streams ORDER BY name`), func(id, nsID int64, name string) {
+		st := &gStream{id: id, name: name}
 		streamByID[id] = st
 		if n := nsByID[nsID]; n != nil {
 			n.streams = append(n.streams, st)
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read image streams: %w", err)
 	}
 	tagByID := map[int64]*gTag{}
-	err = scanRows(db.Raw(`SELECT id, stream_id, name FROM tags ORDER BY name`), func(sc func(...any) error) error {
-		t := &gTag{}
-		var id, stID int64
-		if err := sc(&id, &stID, &t.name); err != nil {
-			return err
-		}
-		t.id = id
+	err = scanLevel(db.Raw(`SELECT id, stream_id, name FROM tags ORDER BY name`), func(id, stID int64, name string) {
+		t := &gTag{id: id, name: name}
 		tagByID[id] = t
 		if st := streamByID[stID]; st != nil {
 			st.tags = append(st.tags, t)
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read tags: %w", err)
@@ -341,6 +329,19 @@ func scanRows(q *gorm.DB, fn func(scan func(...any) error) error) error {
 		}
 	}
 	return rows.Err()
+}
+
+// scanLevel reads one level of the hierarchy: (id, parent id, name) rows.
+func scanLevel(q *gorm.DB, fn func(id, parent int64, name string)) error {
+	return scanRows(q, func(sc func(...any) error) error {
+		var id, parent int64
+		var name string
+		if err := sc(&id, &parent, &name); err != nil {
+			return err
+		}
+		fn(id, parent, name)
+		return nil
+	})
 }
 
 // eachInts parses "a:b:c,a:b:c,..." (n numbers per group) without allocating.

@@ -53,3 +53,18 @@ func dedupe(ids []int64) []int64 {
 	}
 	return out
 }
+
+// except is ids without those in drop, in ids' order.
+func except(ids, drop []int64) []int64 {
+	dropped := make(map[int64]bool, len(drop))
+	for _, id := range drop {
+		dropped[id] = true
+	}
+	var out []int64
+	for _, id := range ids {
+		if !dropped[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -93,27 +93,33 @@ func (s *Store) applyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 		}
 		byTag[r.tagID] = append(byTag[r.tagID], r)
 	}
-	batch := 0
-	next := func() error {
-		batch++
-		res.Batches = batch
-		return renew()
+	// inBatches runs fn on ids, size at a time, one transaction each, and
+	// renews the lease after each.
+	inBatches := func(what string, ids []int64, size int, fn func(tx *Store, part []int64) (PruneResult, error)) error {
+		for i := 0; i < len(ids); i += size {
+			part := ids[i:min(i+size, len(ids))]
+			var r PruneResult
+			err := s.Tx(ctx, func(tx *Store) error {
+				var err error
+				r, err = fn(tx, part)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("prune batch %d (%s): %w", res.Batches+1, what, err)
+			}
+			res.add(r)
+			res.Batches++
+			if err := renew(); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	for i := 0; i < len(tags); i += opt.BatchTags {
-		part := tags[i:min(i+opt.BatchTags, len(tags))]
-		var r PruneResult
-		err := s.Tx(ctx, func(tx *Store) error {
-			var err error
-			r, err = tx.pruneTags(ctx, plan, part, byTag, planImage, planBlob, opt)
-			return err
-		})
-		if err != nil {
-			return res, fmt.Errorf("prune batch %d: %w", batch+1, err)
-		}
-		res.add(r)
-		if err := next(); err != nil {
-			return res, err
-		}
+	err := inBatches("tags", tags, opt.BatchTags, func(tx *Store, part []int64) (PruneResult, error) {
+		return tx.pruneTags(ctx, plan, part, byTag, planImage, planBlob, opt)
+	})
+	if err != nil {
+		return res, err
 	}
 	// Images the plan found unreferenced (and their blobs), and whatever an
 	// interrupted batch did not get to.
@@ -129,39 +135,17 @@ func (s *Store) applyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 			rest = append(rest, id)
 		}
 	}
-	for i := 0; i < len(rest); i += chunk {
-		part := rest[i:min(i+chunk, len(rest))]
-		var r PruneResult
-		err := s.Tx(ctx, func(tx *Store) error {
-			var err error
-			r, err = tx.pruneImages(ctx, plan, part, planBlob)
-			return err
-		})
-		if err != nil {
-			return res, fmt.Errorf("prune images: %w", err)
-		}
-		res.add(r)
-		if err := next(); err != nil {
-			return res, err
-		}
+	err = inBatches("images", rest, chunk, func(tx *Store, part []int64) (PruneResult, error) {
+		return tx.pruneImages(ctx, plan, part, planBlob)
+	})
+	if err != nil {
+		return res, err
 	}
-	for i := 0; i < len(plan.blobIDs); i += chunk {
-		part := plan.blobIDs[i:min(i+chunk, len(plan.blobIDs))]
-		var r PruneResult
-		err := s.Tx(ctx, func(tx *Store) error {
-			var err error
-			r.Blobs, r.BytesFreed, err = tx.pruneBlobs(ctx, part)
-			return err
-		})
-		if err != nil {
-			return res, fmt.Errorf("prune blobs: %w", err)
-		}
-		res.add(r)
-		if err := next(); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	err = inBatches("blobs", plan.blobIDs, chunk, func(tx *Store, part []int64) (r PruneResult, err error) {
+		r.Blobs, r.BytesFreed, err = tx.pruneBlobs(ctx, part)
+		return r, err
+	})
+	return res, err
 }
 
 func (r *PruneResult) add(o PruneResult) {
@@ -386,7 +370,7 @@ func (s *Store) pruneImages(ctx context.Context, plan *PrunePlan, ids []int64, p
 		if len(group) == 0 {
 			continue
 		}
-		held := map[int64]bool{}
+		var held []int64
 		for _, q := range []string{
 			`SELECT DISTINCT image_id FROM tag_events WHERE image_id IN ?`,
 			`SELECT DISTINCT image_id FROM pins WHERE image_id IN ?`,
@@ -396,16 +380,9 @@ func (s *Store) pruneImages(ctx context.Context, plan *PrunePlan, ids []int64, p
 			if err != nil {
 				return res, fmt.Errorf("check images: %w", err)
 			}
-			for _, id := range got {
-				held[id] = true
-			}
+			held = append(held, got...)
 		}
-		var gone []int64
-		for _, id := range group {
-			if !held[id] {
-				gone = append(gone, id)
-			}
-		}
+		gone := except(group, held)
 		if len(gone) == 0 {
 			continue
 		}
@@ -453,16 +430,7 @@ func (s *Store) pruneBlobs(ctx context.Context, ids []int64) (int64, int64, erro
 	if err != nil {
 		return 0, 0, fmt.Errorf("check blobs: %w", err)
 	}
-	isUsed := map[int64]bool{}
-	for _, id := range used {
-		isUsed[id] = true
-	}
-	var gone []int64
-	for _, id := range ids {
-		if !isUsed[id] {
-			gone = append(gone, id)
-		}
-	}
+	gone := except(ids, used)
 	var n, bytes int64
 	err = chunks(gone, chunk, func(part []int64) error {
 		// Summed here, not by SUM(): a sum in SQL can overflow.

@@ -29,16 +29,21 @@ type Policy struct {
 // (docs/REFERENCE.md, LAYERWISE_KEEP_*).
 var DefaultPolicy = Policy{KeepTagRevisions: 3, KeepYoungerThan: 96 * time.Hour}
 
-// policyOf is a namespace's effective policy.
-func (g *graph) policyOf(n *gNamespace, def Policy) Policy {
-	p := def
-	if n.keepTagRevisions != nil {
-		p.KeepTagRevisions = *n.keepTagRevisions
+// overriddenBy is p with a namespace's own settings (nil: not set, p's
+// stays) in its place: the namespace's effective policy.
+func (p Policy) overriddenBy(keepTagRevisions *int, keepYoungerThanSeconds *int64) Policy {
+	if keepTagRevisions != nil {
+		p.KeepTagRevisions = *keepTagRevisions
 	}
-	if n.keepYoungerThan != nil {
-		p.KeepYoungerThan = time.Duration(*n.keepYoungerThan) * time.Second
+	if keepYoungerThanSeconds != nil {
+		p.KeepYoungerThan = time.Duration(*keepYoungerThanSeconds) * time.Second
 	}
 	return p
+}
+
+// policyOf is a namespace's effective policy.
+func (g *graph) policyOf(n *gNamespace, def Policy) Policy {
+	return def.overriddenBy(n.keepTagRevisions, n.keepYoungerThan)
 }
 
 func (g *graph) pinnedIn(ns, img int64) bool {
@@ -123,12 +128,5 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 
 // PrunePolicy is the namespace's effective policy given the global one.
 func (n Namespace) PrunePolicy(def Policy) Policy {
-	p := def
-	if n.PruneKeepTagRevisions != nil {
-		p.KeepTagRevisions = *n.PruneKeepTagRevisions
-	}
-	if n.PruneKeepYoungerThan != nil {
-		p.KeepYoungerThan = time.Duration(*n.PruneKeepYoungerThan) * time.Second
-	}
-	return p
+	return def.overriddenBy(n.PruneKeepTagRevisions, n.PruneKeepYoungerThan)
 }
