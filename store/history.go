@@ -102,20 +102,48 @@ type current struct {
 	Ref     string
 }
 
+// historyQuery says which history entries readHistory reads.
+type historyQuery struct {
+	tags    []int64 // the histories of these tags,
+	streams []int64 // or of every tag of these streams;
+	// window (nil: every entry) keeps the entries in it and each current
+	// one; current keeps only the current entries.
+	window  *HistoryWindow
+	current bool
+}
+
+// readHistory is the one query of tag histories: the entries q asks for,
+// with their images' digests, by tag and newest first (position 0, the
+// current entry, first). It is one statement on the (tag_id, position)
+// index whatever q asks: a page reads one window of a long history, not the
+// history.
+func (s *Store) readHistory(ctx context.Context, q historyQuery) ([]eventRow, error) {
+	db := s.conn(ctx).Table("tag_events e").
+		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, e.image_id, i.digest")
+	if q.streams != nil {
+		db = db.Joins("JOIN tags t ON t.id = e.tag_id").Where("t.stream_id IN ?", q.streams)
+	} else {
+		db = db.Where("e.tag_id IN ?", q.tags)
+	}
+	db = db.Joins("LEFT JOIN images i ON i.id = e.image_id")
+	switch {
+	case q.current:
+		db = db.Where("e.position = 0")
+	case q.window != nil:
+		db = db.Where("(e.position = 0 OR (e.position >= ? AND e.position < ?))", q.window.Offset, q.window.Offset+q.window.Limit)
+	}
+	var rows []eventRow
+	if err := db.Order("e.tag_id, e.position").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read tag history: %w", err)
+	}
+	return rows, nil
+}
+
+// currentOf is the current entry of a tag (nil when its history is empty).
 func (s *Store) currentOf(ctx context.Context, tagID int64) (*current, error) {
-	var rows []struct {
-		ImageID              *int64
-		Digest               *string
-		DockerImageReference string
-	}
-	err := s.conn(ctx).Table("tag_events e").Select("e.image_id, i.digest, e.docker_image_reference").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").
-		Where("e.tag_id = ?", tagID).Order("e.position").Limit(1).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("read current image: %w", err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
+	rows, err := s.readHistory(ctx, historyQuery{tags: []int64{tagID}, current: true})
+	if err != nil || len(rows) == 0 {
+		return nil, err
 	}
 	c := &current{ImageID: rows[0].ImageID, Ref: rows[0].DockerImageReference}
 	if rows[0].Digest != nil {
@@ -124,20 +152,10 @@ func (s *Store) currentOf(ctx context.Context, tagID int64) (*current, error) {
 	return c, nil
 }
 
+// tagHistory is a tag's whole history, current entry first.
 func (s *Store) tagHistory(ctx context.Context, tagID int64) ([]EventSnapshot, error) {
-	var rows []eventRow
-	err := s.conn(ctx).Table("tag_events e").
-		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").Where("e.tag_id = ?", tagID).
-		Order("e.position").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	out := make([]EventSnapshot, len(rows))
-	for i, r := range rows {
-		out[i] = r.snapshot()
-	}
-	return out, nil
+	rows, err := s.readHistory(ctx, historyQuery{tags: []int64{tagID}})
+	return snapshots(rows), err
 }
 
 type eventRow struct {
@@ -146,6 +164,7 @@ type eventRow struct {
 	Created              time.Time
 	DockerImageReference string
 	Generation           int64
+	ImageID              *int64
 	Digest               *string
 }
 
@@ -157,25 +176,17 @@ func (e eventRow) snapshot() EventSnapshot {
 	return ev
 }
 
-// streamEvents reads the histories of every tag of the given streams, in
-// order, in one query; w (nil: all) keeps the window and each current entry.
+// streamEvents reads the histories of every tag of the given streams, by
+// tag; w (nil: all) keeps the window and each current entry.
 func (s *Store) streamEvents(ctx context.Context, w *HistoryWindow, streamIDs ...int64) (map[int64][]eventRow, error) {
-	if len(streamIDs) == 0 {
-		return map[int64][]eventRow{}, nil
-	}
-	var rows []eventRow
-	q := s.conn(ctx).Table("tag_events e").
-		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
-		Joins("JOIN tags t ON t.id = e.tag_id").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").
-		Where("t.stream_id IN ?", streamIDs)
-	if w != nil {
-		q = q.Where("(e.position = 0 OR (e.position >= ? AND e.position < ?))", w.Offset, w.Offset+w.Limit)
-	}
-	if err := q.Order("e.tag_id, e.position").Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("read tag history: %w", err)
-	}
 	out := map[int64][]eventRow{}
+	if len(streamIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.readHistory(ctx, historyQuery{streams: streamIDs, window: w})
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range rows {
 		out[r.TagID] = append(out[r.TagID], r)
 	}
