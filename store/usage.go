@@ -186,7 +186,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 		}
 	}
 
-	// Which images and blobs survive the prune policy (prune.go).
+	// Which images and blobs survive the prune policy (prunerule.go).
 	keptImage, keptBlob, cutoffs := g.keep(policy, now)
 	_ = keptImage
 	// Every blob no kept image holds is freed, referenced or not.
