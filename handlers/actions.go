@@ -107,7 +107,9 @@ func (d formDone) message() string {
 		}
 		return fmt.Sprintf("Promoted %s → %s: %s is now current in %s.", d.from, d.tag, img, d.tag)
 	case "rolledback":
-		return fmt.Sprintf("Rolled back %s: %s is current again.", d.tag, img)
+		return fmt.Sprintf("Rolled back %s: %s is current again, and the tag's spec names it.", d.tag, img)
+	case "rolledbackkept":
+		return fmt.Sprintf("Rolled back %s: %s is current again. The tag keeps its source (it tracks another tag or is imported on a schedule), so the next change there makes a newer image current.", d.tag, img)
 	case "imported":
 		return fmt.Sprintf("Imported %s: the registry had a new image, %s is now current.", d.tag, img)
 	case "reimported":
@@ -449,7 +451,11 @@ func (h *Handler) RollbackTag(c echo.Context) error {
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
-	return h.formOK(c, b, formDoneOf("rolledback", res, ""))
+	done := formDoneOf("rolledback", res, "")
+	if done.code == "rolledback" && res.KeptSource != "" {
+		done.code = "rolledbackkept"
+	}
+	return h.formOK(c, b, done)
 }
 
 // DeleteTagForm is POST /ns/{ns}/istag/{name}:{tag}/delete. The form's
