@@ -495,18 +495,9 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 		if err != nil {
 			return err
 		}
-		gen := st.Generation
-		if t.Generation != nil {
-			gen = *t.Generation
-		}
-		changed, err := tx.pushEvent(ctx, t.ID, *cur, gen)
+		changed, err := tx.moveTag(ctx, ref, st, t, *cur)
 		if err != nil {
-			return fmt.Errorf("roll back %s: %w", ref, err)
-		}
-		if changed {
-			if err := tx.followAliases(ctx, st, ref.Tag, *cur, gen); err != nil {
-				return err
-			}
+			return err
 		}
 		res = TagResult{Tag: ref, Image: digest, Ref: cur.Ref, Changed: changed, KeptSource: kept,
 			Spec: specString(ObjectRef{Kind: t.FromKind, Name: t.FromName, Namespace: t.FromNamespace})}
