@@ -333,9 +333,9 @@ func scanRows(q *gorm.DB, fn func(scan func(...any) error) error) error {
 
 // scanLevel reads one level of the hierarchy: (id, parent id, name) rows.
 func scanLevel(q *gorm.DB, fn func(id, parent int64, name string)) error {
+	var id, parent int64 // scanned into row after row: one allocation, not one a row
+	var name string
 	return scanRows(q, func(sc func(...any) error) error {
-		var id, parent int64
-		var name string
 		if err := sc(&id, &parent, &name); err != nil {
 			return err
 		}
