@@ -205,6 +205,10 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	if err != nil {
 		return res, err
 	}
+	rules, err := s.namespaceRules(ctx, keys(nsIDs))
+	if err != nil {
+		return res, err
+	}
 	pins := map[[2]int64]bool{}
 	err = chunks(dedupe(imgs), chunk, func(part []int64) error {
 		var rows []Pin
@@ -219,6 +223,19 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	if err != nil {
 		return res, fmt.Errorf("read pins: %w", err)
 	}
+	// Pull times, where a rule reads them (a pull since the plan keeps).
+	var pullStreams []int64
+	for _, t := range tags {
+		for _, r := range byTag[t] {
+			if rules[r.nsID].usesPulls() {
+				pullStreams = append(pullStreams, r.streamID)
+			}
+		}
+	}
+	pulls, err := s.readPulls(ctx, dedupe(pullStreams), dedupe(imgs))
+	if err != nil {
+		return res, err
+	}
 	var del []int64
 	candidates := map[int64]bool{}
 	var dropped []tagImage
@@ -228,9 +245,13 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 			if !ok {
 				continue // already gone (an earlier, interrupted run)
 			}
-			p := policies[r.nsID]
-			pinned := e.ImageID != nil && pins[[2]int64{r.nsID, *e.ImageID}]
-			if !entryPrunable(e.Position, e.Created.Unix(), p.KeepTagRevisions, now.Add(-p.KeepYoungerThan).Unix(), pinned) {
+			rs := rules[r.nsID]
+			f := entryFacts{position: e.Position, created: e.Created.Unix(), match: rs.match(r.Tag)}
+			if e.ImageID != nil {
+				f.pinned = pins[[2]int64{r.nsID, *e.ImageID}]
+				f.pulled = pulls.last(r.streamID, *e.ImageID)
+			}
+			if rs.decide(f, policies[r.nsID], now.Unix()).Kept() {
 				res.Skipped++
 				continue
 			}

@@ -15,7 +15,8 @@ type PlanPolicy struct {
 	KeepYoungerThan  string `json:"keepYoungerThan"`
 }
 
-// PruneRevision is one history entry the plan removes.
+// PruneRevision is one history entry the plan removes (or, in Kept, keeps),
+// with the retention rule's answer for it.
 type PruneRevision struct {
 	Namespace string    `json:"namespace"`
 	Stream    string    `json:"stream"`
@@ -23,8 +24,9 @@ type PruneRevision struct {
 	Image     string    `json:"image"`
 	Created   time.Time `json:"created"`
 	Position  int       `json:"position"`
+	Retention Retention `json:"retention"`
 
-	id, tagID, imageID, nsID int64
+	id, tagID, imageID, nsID, streamID int64
 }
 
 // PruneStream sums the plan for one stream.
@@ -41,8 +43,10 @@ type PruneNamespace struct {
 	Name string `json:"name"`
 	// Policy is the namespace's effective policy; Override says whether the
 	// namespace set its own.
-	Policy     PlanPolicy    `json:"policy"`
-	Override   bool          `json:"override,omitempty"`
+	Policy   PlanPolicy `json:"policy"`
+	Override bool       `json:"override,omitempty"`
+	// Rules are the namespace's retention rules, in order (rule 1 first).
+	Rules      []string      `json:"rules,omitempty"`
 	Revisions  int           `json:"revisions"`
 	BytesFreed int64         `json:"bytesFreed"`
 	Streams    []PruneStream `json:"streams"`
@@ -58,6 +62,9 @@ type PrunePlan struct {
 	BytesFreed int64            `json:"bytesFreed"`
 	Namespaces []PruneNamespace `json:"namespaces"`
 	ComputedAt time.Time        `json:"computedAt"`
+	// Kept are the revisions the plan keeps, with why and until when; only
+	// when asked for (PlanOptions.Kept, prune --show-kept).
+	Kept []PruneRevision `json:"kept,omitempty"`
 
 	policy   Policy
 	imageIDs []int64
@@ -80,18 +87,12 @@ func planPolicy(p Policy) PlanPolicy {
 // PlanPrune computes what applying the policy removes now. It reads the
 // registry graph once (the same graph usage reads) and writes nothing.
 func (s *Store) PlanPrune(ctx context.Context, policy Policy, filter *PlanFilter) (*PrunePlan, error) {
-	if policy.KeepTagRevisions < 0 || policy.KeepYoungerThan < 0 {
-		return nil, invalidf("prune policy: keep-tag-revisions and keep-younger-than must not be negative")
-	}
-	g, err := s.loadGraph(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("plan prune: %w", err)
-	}
-	return g.plan(policy, s.now(), filter), nil
+	return s.PlanPruneWith(ctx, policy, filter, PlanOptions{})
 }
 
-func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePlan {
-	keptImage, keptBlob, cutoffs := g.keep(policy, now)
+func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
+	keptImage, keptBlob := g.keep(policy, now)
+	unix := now.Unix()
 	p := &PrunePlan{DryRun: true, Policy: planPolicy(policy), policy: policy, ComputedAt: now,
 		Revisions: []PruneRevision{}, Images: []string{}, Namespaces: []PruneNamespace{}, isList: map[int64]bool{}}
 	var visible map[string]bool
@@ -104,8 +105,8 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 	// Size the revision list up front: on a large registry it holds
 	// hundreds of thousands of entries, and growing it by appends would
 	// allocate several times its final size.
-	n := 0
-	for ni, ns := range g.namespaces {
+	n, kept := 0, 0
+	for _, ns := range g.namespaces {
 		if visible != nil && !visible[ns.name] {
 			continue
 		}
@@ -113,14 +114,19 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 		for _, st := range ns.streams {
 			for _, t := range st.tags {
 				for _, ev := range t.events {
-					if g.prunable(ns, ev, np, cutoffs[ni]) {
+					if g.prunable(ns, st, t, ev, np, unix) {
 						n++
+					} else {
+						kept++
 					}
 				}
 			}
 		}
 	}
 	p.Revisions = make([]PruneRevision, 0, n)
+	if opt.Kept {
+		p.Kept = make([]PruneRevision, 0, kept)
+	}
 	nb := len(g.blobSize)
 	nsStamp := make([]int32, nb)
 	stStamp := make([]int32, nb)
@@ -142,25 +148,32 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 			add(c)
 		}
 	}
-	for ni, n := range g.namespaces {
+	for _, n := range g.namespaces {
 		if visible != nil && !visible[n.name] {
 			continue
 		}
 		np := g.policyOf(n, policy)
 		pn := PruneNamespace{Name: n.name, Policy: planPolicy(np), Override: n.keepTagRevisions != nil || n.keepYoungerThan != nil}
+		pn.Rules = n.ruleText
 		nsN++
 		for _, st := range n.streams {
 			stN++
 			ps := PruneStream{Name: st.name}
 			for _, t := range st.tags {
 				for _, ev := range t.events {
-					if !g.prunable(n, ev, np, cutoffs[ni]) {
+					ret := n.rules.decide(g.facts(n, st, t, ev), np, unix)
+					if ret.Kept() && !opt.Kept {
 						continue
 					}
 					rev := PruneRevision{Namespace: n.name, Stream: st.name, Tag: t.name, Created: time.Unix(ev.created, 0).UTC(),
-						Position: int(ev.position), id: ev.id, tagID: t.id, imageID: ev.image, nsID: n.id}
+						Position: int(ev.position), Retention: ret, id: ev.id, tagID: t.id, imageID: ev.image, nsID: n.id, streamID: st.id}
 					if ev.image != 0 {
 						rev.Image = g.digest[ev.image]
+					}
+					if ret.Kept() {
+						rev.Retention = n.rules.retain(g.facts(n, st, t, ev), np, unix)
+						p.Kept = append(p.Kept, rev)
+						continue
 					}
 					p.Revisions = append(p.Revisions, rev)
 					ps.Revisions++
@@ -188,7 +201,7 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 				pn.Revisions += ps.Revisions
 			}
 		}
-		if pn.Revisions > 0 {
+		if pn.Revisions > 0 || opt.Kept && len(pn.Rules) > 0 {
 			p.Namespaces = append(p.Namespaces, pn)
 		}
 	}
@@ -213,4 +226,22 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 	}
 	p.Blobs = len(p.blobIDs)
 	return p
+}
+
+// PlanOptions ask a plan for more.
+type PlanOptions struct {
+	// Kept lists every kept revision with its retention reason and date.
+	Kept bool
+}
+
+// PlanPruneWith is PlanPrune with options.
+func (s *Store) PlanPruneWith(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
+	if policy.KeepTagRevisions < 0 || policy.KeepYoungerThan < 0 {
+		return nil, invalidf("prune policy: keep-tag-revisions and keep-younger-than must not be negative")
+	}
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan prune: %w", err)
+	}
+	return g.plan(policy, s.now(), filter, opt), nil
 }

@@ -7,17 +7,20 @@ import (
 // Pruning. One definition of "prunable" serves usage (reclaimable bytes,
 // the prunable marks) and the plan that prune applies: graph.keep below.
 //
-//   - Per tag: the current entry, the newest KeepTagRevisions entries, every
-//     entry younger than KeepYoungerThan and every entry whose image is
-//     pinned in that namespace stay; the rest of the history goes.
+//   - Per tag: each history entry is kept or not by the retention rule
+//     (retention.go: the current entry, pins, images in use, the
+//     namespace's rules in order, then its policy — the newest
+//     KeepTagRevisions entries and every entry younger than
+//     KeepYoungerThan); the rest of the history goes.
 //   - Images: an image stays while a remaining entry references it (or a
 //     remaining manifest list lists it), while it is pinned anywhere, or,
 //     when no entry references it at all, while it is younger than the
 //     threshold. The others go.
 //   - Blobs: a blob stays while a remaining image lists it.
 //
-// A namespace may override the policy (its admins set it); the global
-// policy is the default and decides about images no entry references.
+// A namespace may override the policy and add rules (its admins set them);
+// the global policy is the default and decides about images no entry
+// references.
 
 // Policy is the prune policy that reclaimable bytes are computed with.
 type Policy struct {
@@ -55,26 +58,14 @@ func (g *graph) pinnedIn(ns, img int64) bool {
 	return false
 }
 
-// prunable applies the policy to one history entry of namespace n: never
-// the current one, never one of the newest KeepTagRevisions, never one
-// younger than the cutoff, never one whose image n pinned.
-func (g *graph) prunable(n *gNamespace, ev gEvent, p Policy, cutoff int64) bool {
-	return entryPrunable(int(ev.position), ev.created, p.KeepTagRevisions, cutoff, ev.image != 0 && g.pinnedIn(n.id, ev.image))
+// prunable applies the retention rule to one history entry of namespace n
+// under its effective policy p at now (unix seconds).
+func (g *graph) prunable(n *gNamespace, st *gStream, t *gTag, ev gEvent, p Policy, now int64) bool {
+	return !n.rules.decide(g.facts(n, st, t, ev), p, now).Kept()
 }
 
-// entryPrunable is the rule on one entry; apply re-checks with it. An
-// entry created exactly at the cutoff is not younger than the policy's age,
-// so it goes (oc adm prune keeps what was created after the cutoff).
-func entryPrunable(position int, created int64, keep int, cutoff int64, pinned bool) bool {
-	if position == 0 || position < keep || pinned {
-		return false
-	}
-	return created <= cutoff
-}
-
-// keep decides which images and blobs survive the policy; cutoffs are the
-// per-namespace cutoffs (unix seconds), in g.namespaces order.
-func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cutoffs []int64) {
+// keep decides which images and blobs survive the policy and the rules.
+func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
 	keptImage = make([]bool, len(g.blobStart))
 	referenced := make([]bool, len(g.blobStart))
 	mark := func(set []bool, img int64) {
@@ -86,11 +77,9 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 			set[c] = true
 		}
 	}
-	cutoffs = make([]int64, len(g.namespaces))
-	for ni, n := range g.namespaces {
+	unix := now.Unix()
+	for _, n := range g.namespaces {
 		p := g.policyOf(n, def)
-		cutoff := now.Add(-p.KeepYoungerThan).Unix()
-		cutoffs[ni] = cutoff
 		for _, st := range n.streams {
 			for _, t := range st.tags {
 				for _, ev := range t.events {
@@ -98,7 +87,7 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 						continue
 					}
 					mark(referenced, ev.image)
-					if !g.prunable(n, ev, p, cutoff) {
+					if !g.prunable(n, st, t, ev, p, unix) {
 						mark(keptImage, ev.image)
 					}
 				}
@@ -123,10 +112,22 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 			}
 		}
 	}
-	return keptImage, keptBlob, cutoffs
+	return keptImage, keptBlob
 }
 
 // PrunePolicy is the namespace's effective policy given the global one.
 func (n Namespace) PrunePolicy(def Policy) Policy {
 	return def.overriddenBy(n.PruneKeepTagRevisions, n.PruneKeepYoungerThan)
+}
+
+// facts is what the retention rule knows of entry ev of tag t.
+func (g *graph) facts(n *gNamespace, st *gStream, t *gTag, ev gEvent) entryFacts {
+	e := entryFacts{position: int(ev.position), created: ev.created, match: t.mask}
+	if ev.image != 0 {
+		e.pinned = g.pinnedIn(n.id, ev.image)
+		if n.usesPulls {
+			e.pulled = g.lastPulled(st, ev.image)
+		}
+	}
+	return e
 }

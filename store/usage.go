@@ -16,6 +16,8 @@ type Usage struct {
 	Namespaces []NamespaceUsage `json:"namespaces"`
 	// ComputedAt is when the pass ran; pages show how fresh the figures are.
 	ComputedAt time.Time `json:"computedAt"`
+	// PullsRecordedSince is when the first pull was recorded (nil: never).
+	PullsRecordedSince *time.Time `json:"pullsRecordedSince,omitempty"`
 
 	shares  *blobShares // per blob ID, for the layer views
 	version int64       // unique per computation (wall clock in ns)
@@ -47,12 +49,18 @@ type RegistryUsage struct {
 
 // NamespaceUsage is one namespace.
 type NamespaceUsage struct {
-	Name             string        `json:"name"`
-	Bytes            int64         `json:"bytes"`
-	ExclusiveBytes   int64         `json:"exclusiveBytes"`
-	ReclaimableBytes int64         `json:"reclaimableBytes"`
-	Streams          []StreamUsage `json:"streams"`
+	Name             string `json:"name"`
+	Bytes            int64  `json:"bytes"`
+	ExclusiveBytes   int64  `json:"exclusiveBytes"`
+	ReclaimableBytes int64  `json:"reclaimableBytes"`
+	// NotPulledBytes is the part of ExclusiveBytes that only revisions not
+	// pulled within NotPulledWindow hold (0 until pulls are recorded).
+	NotPulledBytes int64         `json:"notPulledBytes"`
+	Streams        []StreamUsage `json:"streams"`
 }
+
+// NotPulledWindow is the "not pulled in 90 days" of NotPulledBytes.
+const NotPulledWindow = 90 * 24 * time.Hour
 
 // StreamUsage is one image stream.
 type StreamUsage struct {
@@ -119,6 +127,16 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	var streamImgN int32
 	u := &Usage{Namespaces: make([]NamespaceUsage, 0, len(g.namespaces)), ComputedAt: now}
 	referenced := make([]bool, len(g.blobStart))
+	// Blobs of revisions pulled within NotPulledWindow, once pulls are
+	// recorded at all (before that nothing is known of them).
+	pulls := g.pullsSince != 0
+	var recent []bool
+	if pulls {
+		recent = make([]bool, nb)
+		since := time.Unix(g.pullsSince, 0).UTC()
+		u.PullsRecordedSince = &since
+	}
+	pulledCut := now.Add(-NotPulledWindow).Unix()
 
 	// Pass 1: bytes per scope and reference counts. Stamps start at 1 so the
 	// zero value of the last* arrays means "not yet in this scope".
@@ -150,8 +168,12 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 					for _, c := range g.children[ev.image] {
 						referenced[c] = true
 					}
+					pulled := pulls && g.lastPulled(st, ev.image) > pulledCut
 					g.forBlobs(ev.image, func(b int32) {
 						size := g.blobSize[b]
+						if pulled {
+							recent[b] = true
+						}
 						if lastTag[b] != tagN {
 							lastTag[b] = tagN
 							tagCount[b]++
@@ -187,8 +209,8 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	}
 
 	// Which images and blobs survive the prune policy (prunerule.go).
-	keptImage, keptBlob, cutoffs := g.keep(policy, now)
-	_ = keptImage
+	_, keptBlob := g.keep(policy, now)
+	unix := now.Unix()
 	// Every blob no kept image holds is freed, referenced or not.
 	linked := make([]bool, nb)
 	for _, b := range g.blobList {
@@ -223,7 +245,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 	for ni, n := range g.namespaces {
 		nsN++
 		nu := &u.Namespaces[ni]
-		np, cutoff := g.policyOf(n, policy), cutoffs[ni]
+		np := g.policyOf(n, policy)
 		for si, st := range n.streams {
 			streamN++
 			su := &nu.Streams[si]
@@ -233,7 +255,7 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 				tu := &su.Tags[ti]
 				for _, ev := range t.events {
 					rev := RevisionUsage{Created: time.Unix(ev.created, 0).UTC(), Current: ev.position == 0,
-						Prunable: g.prunable(n, ev, np, cutoff)}
+						Prunable: g.prunable(n, st, t, ev, np, unix)}
 					if ev.image == 0 {
 						rev.Reference = t.refs[ev.position]
 						tu.Revisions = append(tu.Revisions, rev)
@@ -264,6 +286,9 @@ func (g *graph) usage(policy Policy, now time.Time) *Usage {
 							lastNS[b] = nsN
 							if nsCount[b] == 1 {
 								nu.ExclusiveBytes = bytesum.Add(nu.ExclusiveBytes, size)
+								if pulls && !recent[b] {
+									nu.NotPulledBytes = bytesum.Add(nu.NotPulledBytes, size)
+								}
 							}
 							if !keptBlob[b] {
 								nu.ReclaimableBytes = bytesum.Add(nu.ReclaimableBytes, size)
