@@ -173,7 +173,7 @@ func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
 
 // NotFound is echo's handler for unknown URLs.
 func (h *Handler) NotFound(c echo.Context) error {
-	return h.notFound(c, "the page "+c.Request().URL.Path)
+	return h.notFound(c, "page at "+c.Request().URL.Path)
 }
 
 func kvs(m map[string]string) []views.KV {

@@ -141,9 +141,9 @@ func TestTagRefusals(t *testing.T) {
 		{"bad pull spec", Source{Kind: KindDockerImage, Ref: "quay.io/a b"}, TagRef{"shop", "api", "x"}, TagOptions{},
 			ErrInvalid, "contains white space"},
 		{"bad destination tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "-bad"}, TagOptions{},
-			ErrInvalid, `must match ^[\w][\w.-]{0,127}$`},
+			ErrInvalid, `must be at most 128 characters: letters a–z and A–Z, digits, '_', '.' and '-', not starting with '.' or '-' (e.g. v1.2.0)`},
 		{"bad destination stream", istag("shop", "api", "latest"), TagRef{"shop", "Api", "x"}, TagOptions{},
-			ErrInvalid, `must match ^[a-z0-9]+(?:[._-][a-z0-9]+)*$`},
+			ErrInvalid, `must be lower-case letters a–z and digits, in groups joined by a single '.', '_' or '-' (e.g. payment-api)`},
 		{"bad namespace", istag("shop", "api", "latest"), TagRef{"Shop_1", "api", "x"}, TagOptions{},
 			ErrInvalid, "must be a DNS label"},
 	}

@@ -54,6 +54,7 @@ type SettingsPage struct {
 	Namespace        string
 	Contacts         string // comma-separated, as typed or stored
 	Threshold        string // "50GiB"; "" or "default" for the global default
+	ThresholdBytes   int64  // the namespace's own threshold as stored (0: the default)
 	DefaultThreshold int64  // the global threshold, for the hint
 	Ladder           string // comma-separated
 	DefaultLadder    string

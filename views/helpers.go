@@ -76,12 +76,32 @@ func lowerFirst(s string) string {
 	return string(unicode.ToLower(r)) + s[n:]
 }
 
-// plural is "1 image", "3 images".
+// plural is "1 image", "3 images", "19 matches".
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
-	return strconv.Itoa(n) + " " + word + "s"
+	return strconv.Itoa(n) + " " + pluralOf(word)
+}
+
+// nounFor is word, or its plural when n is not 1: the noun after a number
+// written separately ("<strong>3</strong> images").
+func nounFor(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return pluralOf(word)
+}
+
+// pluralOf is the plural of an English noun of the dashboard's words:
+// "-es" after a hissing sound (match, box, class), else "-s".
+func pluralOf(word string) string {
+	for _, end := range []string{"s", "x", "z", "ch", "sh"} {
+		if strings.HasSuffix(word, end) {
+			return word + "es"
+		}
+	}
+	return word + "s"
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

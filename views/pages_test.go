@@ -432,7 +432,7 @@ func TestTag(t *testing.T) {
 	meta := defs(main.Find("dl.meta"))
 	want := map[string]string{
 		"Entrypoint": "/bin/api", "Command": "<none>", "User": "<none>", "Working dir": "<none>", "Ports": "<none>",
-		"Platform": "linux/amd64", "Size": "3.0 MiB counted once", "Created": "3 hours ago",
+		"Platform": "linux/amd64", "Size": "3.0 MiB counted once", "Built": "3 hours ago",
 		"Labels": "org.opencontainers.image.title=" + hostileLabel,
 	}
 	for k, v := range want {
