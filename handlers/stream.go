@@ -182,8 +182,7 @@ func (h *Handler) Stream(c echo.Context) error {
 	if err != nil {
 		return h.failWith(c, "image stream "+ns+"/"+name, err, name)
 	}
-	d := formDoneFrom(c)
-	m.Actions.Done, m.Actions.DoneTag = d.message(), d.tag
+	formDoneFrom(c).show(&m.Actions)
 	return render(c, http.StatusOK, views.ViewStream(m))
 }
 
@@ -199,7 +198,7 @@ func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage,
 		Labels: kvs(st.Labels), Annotations: kvs(st.Annotations), Bytes: d.sizes.Bytes, ExclusiveBytes: -1,
 		UniqueImages: d.sizes.UniqueImages}
 	tags := append([]store.TagSnapshot(nil), st.Tags...)
-	store.OrderTags(tags, func(t store.TagSnapshot) string { return t.Name })
+	store.OrderTagsByLadder(tags, func(t store.TagSnapshot) string { return t.Name }, h.ladder(c, ns))
 	for _, t := range tags {
 		v := d.tagView(t)
 		pageLinks(&v)

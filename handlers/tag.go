@@ -28,8 +28,7 @@ func (h *Handler) Tag(c echo.Context) error {
 	if !found {
 		return h.notFound(c, what, tag)
 	}
-	d := formDoneFrom(c)
-	m.Actions.Done, m.Actions.DoneTag = d.message(), d.tag
+	formDoneFrom(c).show(&m.Actions)
 	return render(c, http.StatusOK, views.ViewTag(m))
 }
 

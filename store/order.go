@@ -51,3 +51,26 @@ func OrderTags[T any](tags []T, name func(T) string) {
 		return a.name < b.name
 	})
 }
+
+// OrderTagsByLadder puts the rungs of a promotion ladder first, in the
+// ladder's order (latest, test, prod: where an image goes next), then the
+// other tags in OrderTags' order.
+func OrderTagsByLadder[T any](tags []T, name func(T) string, ladder []string) {
+	OrderTags(tags, name)
+	rung := make(map[string]int, len(ladder))
+	for i, r := range ladder {
+		if _, dup := rung[r]; !dup {
+			rung[r] = i
+		}
+	}
+	sort.SliceStable(tags, func(i, j int) bool {
+		a, aok := rung[name(tags[i])]
+		b, bok := rung[name(tags[j])]
+		switch {
+		case aok && bok:
+			return a < b
+		default:
+			return aok && !bok
+		}
+	})
+}

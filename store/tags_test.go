@@ -357,6 +357,24 @@ func TestOrderTags(t *testing.T) {
 	}
 }
 
+func TestOrderTagsByLadder(t *testing.T) {
+	cases := []struct {
+		ladder []string
+		want   string
+	}{
+		{DefaultLadder, "latest,test,prod,3.11,v2,canary"},
+		{[]string{"dev", "canary", "prod"}, "canary,prod,latest,3.11,v2,test"},
+		{nil, "latest,3.11,v2,canary,prod,test"},
+	}
+	for _, c := range cases {
+		tags := []string{"prod", "canary", "v2", "latest", "test", "3.11"}
+		OrderTagsByLadder(tags, func(s string) string { return s }, c.ladder)
+		if got := joinComma(tags); got != c.want {
+			t.Errorf("ladder %v: order %s, want %s", c.ladder, got, c.want)
+		}
+	}
+}
+
 // TestTagResultNoOp: a tag set again as it is changes nothing; a new
 // definition with the same image changes the spec only.
 func TestTagResultNoOp(t *testing.T) {
@@ -403,4 +421,15 @@ func TestSetScheduled(t *testing.T) {
 	pushTo(t, s, "x/pushed:latest", image("p", 1, layer{"p", 1}), t0)
 	_, err := s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true)
 	wantErr(t, err, ErrInvalid, "only tags from an external image")
+}
+
+func joinComma(ss []string) string {
+	out := ""
+	for i, s := range ss {
+		if i > 0 {
+			out += ","
+		}
+		out += s
+	}
+	return out
 }

@@ -175,7 +175,10 @@ type TagView struct {
 	// PromoteTo is the next rung of the namespace's promotion ladder; ""
 	// when the tag is on no rung but the last, or has no image to promote.
 	PromoteTo string
-	External  bool // tagged from an external image: scheduled import can be toggled
+	// PromoteConfirm: PromoteTo is the ladder's last rung, so the promotion
+	// asks to confirm and says what it does to the next prune.
+	PromoteConfirm bool
+	External       bool // tagged from an external image: scheduled import can be toggled
 	// Unverified: the current entry records a pull spec that was never
 	// read from its registry (a DockerImage source by digest that the
 	// namespace does not hold): no image is linked until an import reads it.
