@@ -19,8 +19,9 @@ func streamCrumbs(ns, name string) []views.Crumb {
 	return []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: name}}
 }
 
-// pageHistory is how many history entries of a tag a page shows: the
-// stream page the newest ones, the tag page one page of ?page=.
+// pageHistory is how many history entries of a tag the tag page shows,
+// one page of ?page=. The stream page reads the current entry of each tag
+// and how many there are: the history is on the tag's page.
 const pageHistory = 50
 
 // streamData is what the stream and tag pages share: the stream with a
@@ -188,7 +189,7 @@ func (h *Handler) Stream(c echo.Context) error {
 
 // streamPage is the stream page's model, with the user's actions.
 func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage, error) {
-	d, err := h.loadStream(c, ns, name, store.HistoryWindow{Limit: pageHistory})
+	d, err := h.loadStream(c, ns, name, store.HistoryWindow{Limit: 1})
 	if err != nil {
 		return views.StreamPage{}, err
 	}
