@@ -86,6 +86,7 @@ func (d streamData) cachedTag(name string) *store.TagUsage {
 // tagView describes a tag the way oc describe does, with sizes.
 func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 	ns, stream := d.st.Namespace, d.st.Name
+	from := ns + "/" + stream + ":" + t.Name // the image pages' way back
 	v := views.TagView{Name: t.Name, Href: views.TagHref(ns, stream, t.Name), InSpec: t.InSpec,
 		Scheduled: t.Scheduled, Insecure: t.Insecure, Reference: t.Reference,
 		Bytes: d.sizes.Tags[t.Name], ExclusiveBytes: -1}
@@ -103,7 +104,7 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 	revision := func(pos int, it store.EventSnapshot) views.Revision {
 		r := views.Revision{Image: it.Image, Ref: it.DockerImageReference, Created: it.Created, Current: pos == 0}
 		if it.Image != "" {
-			r.Href = views.ImageHref(it.Image)
+			r.Href = views.WithFrom(views.ImageHref(it.Image), from)
 			r.Bytes = d.sizes.Images[it.Image]
 			r.Known = !d.sizes.Unknown[it.Image]
 		}

@@ -73,6 +73,7 @@ func (h *Handler) tagPage(c echo.Context, ns, name, tag string) (views.TagPage, 
 		if err != nil {
 			return views.TagPage{}, false, err
 		}
+		iv = withFrom(iv, ns+"/"+name+":"+tag)
 		m.Image = &iv
 	}
 	m.Actions = h.formActions(c, ns, &m.Tag)

@@ -57,6 +57,15 @@ func ImageHref(digest string) string { return "/images/" + url.PathEscape(digest
 // BlobHref is the page of a blob (layer or config) by digest.
 func BlobHref(digest string) string { return "/blobs/" + url.PathEscape(digest) }
 
+// WithFrom adds where the reader came from (ns/stream or ns/stream:tag)
+// to an image or blob link, so that page's breadcrumbs lead back there.
+func WithFrom(href, from string) string {
+	if from == "" || href == "" {
+		return href
+	}
+	return href + "?from=" + url.QueryEscape(from)
+}
+
 // isoTime is the machine-readable time of a <time datetime="">.
 func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -228,6 +237,29 @@ func sortState(current, col string) (aria, arrow string) {
 		return "ascending", "▲"
 	}
 	return "descending", "▼"
+}
+
+// sortCaption says how a listing is sorted: ", by name", ", biggest first", ….
+func sortCaption(key, what string) string {
+	switch key {
+	case "name":
+		return ", by name"
+	case "updated":
+		return ", most recently updated first"
+	case "tags":
+		return ", most tags first"
+	case "images":
+		return ", most unique images first"
+	case "exclusive":
+		return ", most exclusive bytes first"
+	case "reclaimable":
+		return ", most reclaimable first"
+	case "threshold":
+		return ", nearest to their threshold first"
+	case "streams":
+		return ", most streams first"
+	}
+	return ", biggest first"
 }
 
 // jobStatusClass picks the badge colour of a job run's status.

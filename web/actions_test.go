@@ -1048,7 +1048,7 @@ func TestTokensPage(t *testing.T) {
 		t.Errorf("Cache-Control %q on the page showing the token", cc)
 	}
 	e := doc(t, r.body)
-	token := squash(e.Find(".new-token code.token").Text())
+	token := squash(e.Find(".new-token p.token code").Text())
 	if !strings.HasPrefix(token, store.TokenPrefix) || !strings.Contains(e.Find(".new-token").Text(), "shown only this once") {
 		t.Fatalf("new token %q in %q", token, squash(e.Find(".new-token").Text()))
 	}
