@@ -61,7 +61,11 @@ func (h *Handler) effect(ctx context.Context, dst store.TagRef, image string) vi
 // askToConfirm renders the confirmation: a page, or for htmx the element
 // the form targeted.
 func (h *Handler) askToConfirm(c echo.Context, b formBack, m views.ConfirmPage) error {
-	m.Page = h.page(c, m.Heading, streamCrumbs(b.ns, b.stream)...)
+	crumbs := []views.Crumb{home(), {Label: b.ns, Href: views.NamespaceHref(b.ns)}, {Label: b.stream, Href: views.StreamHref(b.ns, b.stream)}}
+	if b.tag != "" {
+		crumbs = append(crumbs, views.Crumb{Label: b.tag, Href: views.TagHref(b.ns, b.stream, b.tag)})
+	}
+	m.Page = h.page(c, m.Heading, append(crumbs, views.Crumb{Label: "Confirm"})...)
 	m.Fields = append(m.Fields, views.KV{Key: "back", Value: b.tag})
 	m.Cancel = views.StreamHref(b.ns, b.stream)
 	if b.tag != "" {

@@ -200,6 +200,18 @@ func TestBrowserLayoutsDesktopAndPhone(t *testing.T) {
 				t.Errorf("/audit at %dpx: the pin's target overflows its column: %s", vp.w, got)
 			}
 			b.screenshot("audit-pin-" + vp.name)
+
+			// The settings form: the number input looks like its text neighbours.
+			b.open("/ns/payments/settings")
+			style := func(id string) string {
+				return bEval[string](b, fmt.Sprintf(`(() => { const s = getComputedStyle(document.getElementById(%q));
+					return [s.borderTopStyle, s.borderTopColor, s.borderRadius, s.paddingLeft, s.fontSize, s.backgroundColor].join(" "); })()`, id))
+			}
+			if n, txt := style("set-keep"), style("set-younger"); n != txt {
+				t.Errorf("settings at %dpx: the number input is styled %q, the text input %q", vp.w, n, txt)
+			}
+			check("settings", "#set-keep", "#set-threshold-help")
+			b.screenshot("settings-" + vp.name)
 		})
 	}
 }
