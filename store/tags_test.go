@@ -135,7 +135,7 @@ func TestTagRefusals(t *testing.T) {
 		{"scheduled stream tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "x"}, TagOptions{Scheduled: true},
 			ErrInvalid, "only tags from an external image (DockerImage) can be scheduled"},
 		{"alias of external image", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
-			TagOptions{Alias: true}, ErrInvalid, "--alias needs an image stream tag"},
+			TagOptions{Alias: true}, ErrInvalid, "an alias (a tag that tracks its source, --alias) needs an image stream tag"},
 		{"bad import mode", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
 			TagOptions{ImportMode: "Everything"}, ErrInvalid, "valid ImportMode values are Legacy or PreserveOriginal"},
 		{"bad pull spec", Source{Kind: KindDockerImage, Ref: "quay.io/a b"}, TagRef{"shop", "api", "x"}, TagOptions{},
