@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"time"
 
 	"layerwise/change"
 	"layerwise/format"
@@ -33,6 +34,8 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// now, when set, is the stores' clock (tests describe at a fixed time).
+	now func() time.Time
 }
 
 // usageError is a mistake in the command line itself: exit code 2.
@@ -53,7 +56,7 @@ func (c *cli) commands() []command {
 		{"serve", "serve [--addr A] [--demo] [--no-jobs]   the dashboard (and its jobs)", (*cli).cmdServe},
 		{"import", "import openshift FILE|- ...   load `oc get is,images -o json|yaml` output", (*cli).cmdImport},
 		{"import-image", "import-image NS/STREAM[:TAG] --from REF [--confirm] [--scheduled] [--insecure] [--import-mode Legacy|PreserveOriginal]", (*cli).cmdImportImage},
-		{"get", "get is [-n NS] [-o json]      list image streams", (*cli).cmdGet},
+		{"get", "get is|images|is,images [-n NS | -A] [-o json|yaml]   list image streams and images", (*cli).cmdGet},
 		{"describe", "describe is NS/STREAM | describe istag NS/STREAM:TAG", (*cli).cmdDescribe},
 		{"tag", "tag SRC DST... [--alias] | tag -d NS/STREAM:TAG...", (*cli).cmdTag},
 		{"promote", "promote NS/STREAM:TAG [--to TAG]   copy along the namespace's ladder", (*cli).cmdPromote},
@@ -244,6 +247,9 @@ func (f *flags) open(ctx context.Context) (*store.Store, error) {
 		return nil, err
 	}
 	s.SetMaxBlobSize(maxBlob)
+	if f.c.now != nil {
+		s.SetClock(f.c.now)
+	}
 	return s, nil
 }
 

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"layerwise/format"
+	"layerwise/jobs/openshift"
 	"layerwise/store"
 )
 
@@ -49,23 +49,8 @@ func (c *cli) cmdDescribe(ctx context.Context, args []string) error {
 	return usagef("describe: unknown kind %q; want is or istag", kind)
 }
 
-func kv(m map[string]string) string {
-	if len(m) == 0 {
-		return "<none>"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, "\n\t\t\t")
-}
-
-// describeStream prints a stream in the manner of `oc describe is`.
+// describeStream prints a stream as `oc describe is` does (oc's lines, in
+// its order and words), then Layerwise's sizes, counted once.
 func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, out io.Writer) error {
 	st, err := s.GetStream(ctx, ref)
 	if err != nil {
@@ -75,102 +60,44 @@ func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, ou
 	if err != nil {
 		return err
 	}
-	now := s.Now()
-	w := tabwriter.NewWriter(out, 0, 8, 1, '\t', 0)
-	fmt.Fprintf(w, "Name:\t%s\n", st.Name)
-	fmt.Fprintf(w, "Namespace:\t%s\n", st.Namespace)
-	fmt.Fprintf(w, "Created:\t%s\n", format.Ago(st.Created, now))
-	fmt.Fprintf(w, "Labels:\t%s\n", kv(st.Labels))
-	fmt.Fprintf(w, "Annotations:\t%s\n", kv(st.Annotations))
-	fmt.Fprintf(w, "Docker Pull Spec:\t%s\n", orNone(st.PullSpec))
-	fmt.Fprintf(w, "Image Lookup:\tlocal=%t\n", st.LookupLocal)
-	fmt.Fprintf(w, "Unique Images:\t%d\n", sizes.UniqueImages)
-	fmt.Fprintf(w, "Tags:\t%d\n", len(st.Tags))
-	sizeLine := format.Size(sizes.Bytes) + " (shared layers counted once)"
-	if n := len(sizes.Unknown); n > 0 {
-		sizeLine += fmt.Sprintf("; %d of the images have no layer data, their size is unknown", n)
+	if err := openshift.DescribeStream(out, st, s.Now()); err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "Size:\t%s\n", sizeLine)
-	w.Flush()
-
+	// Layerwise's additions, after oc's lines.
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 8, 1, '\t', 0)
+	size := format.Size(sizes.Bytes) + " (shared layers counted once)"
+	if n := len(sizes.Unknown); n > 0 {
+		size += fmt.Sprintf("; %d of the images have no layer data, their size is unknown", n)
+	}
+	fmt.Fprintf(w, "Size:\t%s\n", size)
 	tags := append([]store.TagSnapshot(nil), st.Tags...)
 	store.OrderTags(tags, func(t store.TagSnapshot) string { return t.Name })
 	for _, t := range tags {
-		fmt.Fprintf(out, "\n%s\n", t.Name)
-		describeTagSource(out, st, t)
-		if c := t.Condition; c != nil && c.Status == "False" {
-			fmt.Fprintf(out, "\n  ! error: Import failed (%s): %s\n", c.Reason, c.Message)
-			if c.Time != nil {
-				fmt.Fprintf(out, "      %s\n", format.Ago(*c.Time, now))
-			}
+		if len(t.Items) == 0 {
+			continue
 		}
-		if len(t.Items) > 0 {
-			fmt.Fprintln(out)
-		}
+		fmt.Fprintf(w, "  %s:\t%s\n", t.Name, format.Size(sizes.Tags[t.Name]))
 		for i, it := range t.Items {
 			mark := " "
 			if i == 0 {
 				mark = "*"
 			}
-			pull := it.DockerImageReference
-			if pull == "" {
-				pull = it.Image
-			}
-			fmt.Fprintf(out, "  %s %s\n", mark, pull)
-			line := format.Ago(it.Created, now)
+			what, size := it.Image, format.Size(sizes.Images[it.Image])
 			switch {
+			case it.Image == "":
+				what, size = it.DockerImageReference, "no image (a pull spec)"
 			case sizes.Unknown[it.Image]:
-				line += ", size unknown"
-			case it.Image != "":
-				line += ", " + format.Size(sizes.Images[it.Image])
+				size = "size unknown"
 			}
-			fmt.Fprintf(out, "      %s\n", line)
-		}
-		if len(t.Items) == 0 && (t.Condition == nil || t.Condition.Status != "False") {
-			fmt.Fprintln(out, "  no image yet")
+			fmt.Fprintf(w, "    %s %s\t%s\n", mark, what, size)
 		}
 	}
-	return nil
+	return w.Flush()
 }
 
-func describeTagSource(out io.Writer, st store.StreamSnapshot, t store.TagSnapshot) {
-	if t.From == nil {
-		if !t.InSpec {
-			fmt.Fprintln(out, "  pushed image")
-		}
-		return
-	}
-	from := t.From.Name
-	if t.From.Namespace != "" && t.From.Namespace != st.Namespace {
-		from = t.From.Namespace + "/" + from
-	}
-	switch {
-	case t.Reference:
-		fmt.Fprintf(out, "  reference to registry %s\n", from)
-	case t.Scheduled && t.From.Kind == store.KindDockerImage:
-		fmt.Fprintf(out, "  updates automatically from registry %s\n", from)
-	case t.From.Kind == store.KindImageStreamTag && !strings.Contains(from, "/") && isSameStreamTag(st.Name, t.From.Name):
-		fmt.Fprintf(out, "  tagged from %s (tracking)\n", from)
-	default:
-		fmt.Fprintf(out, "  tagged from %s\n", from)
-	}
-	if t.Insecure {
-		fmt.Fprintln(out, "    will use insecure HTTPS or HTTP connections")
-	}
-	if t.ReferencePolicy == "Local" {
-		fmt.Fprintln(out, "    prefer registry pullthrough when referencing this tag")
-	}
-	if t.ImportMode == "PreserveOriginal" {
-		fmt.Fprintln(out, "    keeps every platform of a manifest list (PreserveOriginal)")
-	}
-}
-
-func isSameStreamTag(stream, from string) bool {
-	name, _, ok := strings.Cut(from, ":")
-	return !ok || name == stream
-}
-
-// describeTag prints a tag's current image in the manner of `oc describe istag`.
+// describeTag prints a tag's current image as `oc describe istag` does,
+// then Layerwise's lines: the size counted once and what it is made of.
 func describeTag(ctx context.Context, s *store.Store, ref store.TagRef, out io.Writer) error {
 	st, err := s.GetStream(ctx, store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
 	if err != nil {
@@ -188,10 +115,12 @@ func describeTag(ctx context.Context, s *store.Store, ref store.TagRef, out io.W
 	if tag == nil {
 		return fmt.Errorf("image stream tag %s not found", ref)
 	}
-	now := s.Now()
 	if len(tag.Items) == 0 || tag.Items[0].Image == "" {
+		// oc has no image to describe here; say what the tag holds.
 		fmt.Fprintf(out, "Tag:\t\t%s\n", ref)
-		describeTagSource(out, st, *tag)
+		if t := tagSource(st, *tag); t != "" {
+			fmt.Fprintf(out, "  %s\n", t)
+		}
 		if c := tag.Condition; c != nil && c.Status == "False" {
 			fmt.Fprintf(out, "! error: Import failed (%s): %s\n", c.Reason, c.Message)
 		}
@@ -207,72 +136,63 @@ func describeTag(ctx context.Context, s *store.Store, ref store.TagRef, out io.W
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(out, 0, 8, 1, '\t', 0)
-	fmt.Fprintf(w, "Image Name:\t%s\n", img.Digest)
-	fmt.Fprintf(w, "Docker Image:\t%s\n", orNone(cur.DockerImageReference))
-	fmt.Fprintf(w, "Name:\t%s\n", img.Digest)
-	fmt.Fprintf(w, "Created:\t%s\n", format.Ago(cur.Created, now))
-	if c := tag.Condition; c != nil && c.Status == "False" {
-		fmt.Fprintf(w, "Import:\tfailed (%s): %s\n", c.Reason, c.Message)
+	if cur.DockerImageReference != "" {
+		// An ImageStreamTag's image carries the tag's pull spec.
+		img.DockerImageReference = cur.DockerImageReference
 	}
 	if !img.Known {
+		w := tabwriter.NewWriter(out, 0, 8, 1, '\t', 0)
+		fmt.Fprintf(w, "Image Name:\t%s\nDocker Image:\t%s\nName:\t%s\n", img.Digest, img.DockerImageReference, img.Digest)
 		fmt.Fprintf(w, "Image Size:\tunknown: the image's metadata was never imported\n")
-		w.Flush()
-		return nil
+		return w.Flush()
 	}
+	if err := openshift.DescribeImage(out, img.ImageSnapshot, img.Digest, img.Bytes, s.Now()); err != nil {
+		return err
+	}
+	// Layerwise's additions, after oc's lines.
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 8, 1, '\t', 0)
+	what := "config, distinct layers and manifest where the registry stores them, counted once"
 	if len(img.Manifests) > 0 {
-		fmt.Fprintf(w, "Image Size:\t%s in %d platforms\n", format.Size(img.Bytes), len(img.Manifests))
-		for i, m := range img.Manifests {
-			label := ""
-			if i == 0 {
-				label = "Manifests:"
-			}
-			platform := m.OS + "/" + m.Architecture
-			if m.Variant != "" {
-				platform += "/" + m.Variant
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\n", label, platform, m.Digest)
+		what = fmt.Sprintf("every platform of the list (%d), blobs counted once", len(img.Manifests))
+	}
+	fmt.Fprintf(w, "Size:\t%s (%s)\n", format.Size(img.Bytes), what)
+	if c := img.Config; c != nil {
+		note := ""
+		if c.Derived {
+			note = "\t(derived from dockerImageMetadata.Size: no manifest gave it)"
 		}
-		w.Flush()
-		return nil
+		fmt.Fprintf(w, "Config:\t%s\t%s%s\n", format.Size(c.Size), c.Digest, note)
+	} else if img.ConfigDigest != "" {
+		fmt.Fprintf(w, "Config:\tsize unknown\t%s\n", img.ConfigDigest)
 	}
-	fmt.Fprintf(w, "Image Size:\t%s in %s\n", format.Size(img.Bytes), plural(len(img.Layers), "layer"))
-	for i, l := range img.Layers {
-		label := ""
-		if i == 0 {
-			label = "Layers:"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", label, format.Size(l.Size), l.Digest)
+	if m := img.Manifest; m != nil {
+		fmt.Fprintf(w, "Manifest:\t%s\t(stored by the registry)\n", format.Size(m.Size))
 	}
-	if img.Config != nil {
-		fmt.Fprintf(w, "Config:\t%s\t%s\n", format.Size(img.Config.Size), img.Config.Digest)
+	if c := tag.Condition; c != nil && c.Status == "False" {
+		// oc shows a failed import on the stream only; the tag keeps its image.
+		fmt.Fprintf(w, "Import:\tfailed (%s): %s\n", c.Reason, c.Message)
 	}
-	m := img.Meta
-	created := "<none>"
-	if m.Created != nil {
-		created = format.Ago(*m.Created, now)
-	}
-	fmt.Fprintf(w, "Image Created:\t%s\n", created)
-	fmt.Fprintf(w, "Author:\t%s\n", orNone(m.Author))
-	fmt.Fprintf(w, "Arch:\t%s\n", orNone(m.Architecture))
-	fmt.Fprintf(w, "Entrypoint:\t%s\n", orNone(strings.Join(m.Entrypoint, " ")))
-	fmt.Fprintf(w, "Command:\t%s\n", orNone(strings.Join(m.Cmd, " ")))
-	fmt.Fprintf(w, "Working Dir:\t%s\n", orNone(m.WorkingDir))
-	fmt.Fprintf(w, "User:\t%s\n", orNone(m.User))
-	fmt.Fprintf(w, "Exposes Ports:\t%s\n", orNone(strings.Join(m.Ports, ", ")))
-	fmt.Fprintf(w, "Docker Labels:\t%s\n", strings.ReplaceAll(kv(m.Labels), "\n\t\t\t", "\n\t"))
-	env := "<none>"
-	if len(m.Env) > 0 {
-		env = strings.Join(m.Env, "\n\t")
-	}
-	fmt.Fprintf(w, "Environment:\t%s\n", env)
-	w.Flush()
-	return nil
+	return w.Flush()
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
+// tagSource says where a tag without an image comes from, in oc's words.
+func tagSource(st store.StreamSnapshot, t store.TagSnapshot) string {
+	if !t.InSpec {
+		return "no spec tag"
 	}
-	return fmt.Sprintf("%d %ss", n, what)
+	if t.From == nil {
+		return "tag without source image"
+	}
+	from := t.From.Name
+	if t.From.Namespace != "" && t.From.Namespace != st.Namespace {
+		from = t.From.Namespace + "/" + from
+	}
+	switch {
+	case t.Reference && t.From.Kind == store.KindDockerImage:
+		return "reference to registry " + from
+	case t.Scheduled && t.From.Kind == store.KindDockerImage:
+		return "updates automatically from registry " + from
+	}
+	return "tagged from " + from
 }

@@ -32,7 +32,8 @@ func TestDescribeStreamWithAFailedImport(t *testing.T) {
 	for _, want := range []string{
 		"Name:\tlegacy-gateway\n",
 		"Namespace:\tpayments\n",
-		"Docker Pull Spec:\timage-registry.openshift-image-registry.svc:5000/payments/legacy-gateway\n",
+		// oc shows the public repository when the stream has one.
+		"Image Repository:\tdefault-route-openshift-image-registry.apps.ocp4.acme.example/payments/legacy-gateway\n",
 		"Unique Images:\t3\n",
 		"Tags:\t2\n",
 		"2.3\n  updates automatically from registry quay.io/acme/legacy:2.3\n    prefer registry pullthrough when referencing this tag\n",
@@ -49,23 +50,68 @@ func TestDescribeStreamWithAFailedImport(t *testing.T) {
 	if strings.Index(out, "\n2.3\n") > strings.Index(out, "\n2.2\n") {
 		t.Errorf("2.3 should come before 2.2:\n%s", out)
 	}
-	// Every revision line has an age and the size `usage` computes for it.
+	// After oc's lines, every revision with the size `usage` computes for it.
 	var u store.Usage
 	if err := json.Unmarshal([]byte(ok(t, lw(t, db, "", "usage", "payments", "-o", "json")).out), &u); err != nil {
 		t.Fatal(err)
 	}
+	adds := out[strings.Index(out, "\nSize:\t"):]
 	for _, st := range u.Namespaces[0].Streams {
 		if st.Name != "legacy-gateway" {
 			continue
 		}
 		for _, tg := range st.Tags {
 			for _, r := range tg.Revisions {
-				want := regexp.MustCompile(regexp.QuoteMeta(r.Image) + `\n      \d+ (months?|weeks?|days?) ago, ` + regexp.QuoteMeta(format.Size(r.Bytes)) + `\n`)
-				if !want.MatchString(out) {
-					t.Errorf("no revision line for %s with %s:\n%s", r.Image, format.Size(r.Bytes), out)
+				want := regexp.MustCompile(`\n    [* ] ` + regexp.QuoteMeta(r.Image) + `\t` + regexp.QuoteMeta(format.Size(r.Bytes)) + `\n`)
+				if !want.MatchString(adds) {
+					t.Errorf("no revision line for %s with %s:\n%s", r.Image, format.Size(r.Bytes), adds)
 				}
 			}
 		}
+	}
+}
+
+// TestDescribeThroughTheStoreIsOcs: `import openshift` then `describe is`
+// prints oc's lines for each object of testdata/openshift/describe
+// (DescribeStream's table test holds them to oc's output), then
+// Layerwise's sizes.
+func TestDescribeThroughTheStoreIsOcs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(fixtures, "describe", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, ".image.json") {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			want, err := os.ReadFile(strings.TrimSuffix(f, ".json") + ".oc.txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var obj struct {
+				Metadata struct{ Name, Namespace string }
+			}
+			raw, _ := os.ReadFile(f)
+			if err := json.Unmarshal(raw, &obj); err != nil {
+				t.Fatal(err)
+			}
+			db := newDB(t)
+			ok(t, lw(t, db, "", "import", "openshift", f))
+			// oc's ages are relative: describe at the fixtures' "now".
+			out := ok(t, lwAt(t, db, "2026-11-20T12:00:00Z", "describe", "is", obj.Metadata.Namespace+"/"+obj.Metadata.Name)).out
+			if !strings.HasPrefix(out, string(want)+"\n") {
+				t.Errorf("describe is does not start with oc's lines:\n%s", out)
+			}
+			if !strings.Contains(out[len(want):], "\nSize:\t") {
+				t.Errorf("no sizes after oc's lines:\n%s", out[len(want):])
+			}
+		})
+	}
+	if n < 6 {
+		t.Fatalf("%d describe fixtures", n)
 	}
 }
 
@@ -164,3 +210,31 @@ func TestUsageJSONShape(t *testing.T) {
 
 // tabs collapses tabwriter padding so expectations need not count tabs.
 func tabs(s string) string { return regexp.MustCompile("\t+").ReplaceAllString(s, "\t") }
+
+// TestDescribeTagAsOc: describe istag prints oc's lines (no Entrypoint line
+// when the image has none, the image's annotations) and then Layerwise's:
+// the size counted once and a config size derived from
+// dockerImageMetadata.Size, said so.
+func TestDescribeTagAsOc(t *testing.T) {
+	db := newDB(t)
+	ok(t, lw(t, db, "", "import", "openshift", fixture(t, "seed-imagestreamtag.yaml")))
+	out := tabs(ok(t, lwAt(t, db, "2026-11-20T12:00:00Z", "describe", "istag", "default/busybox:latest")).out)
+	for _, want := range []string{
+		"Image Name:\tsha256:a59906e33509d14c036c8678d687bd4eec81ed7c4b8ce907b888c607f6a1e0e6\n",
+		"Docker Image:\tbusybox@sha256:a59906e33509d14c036c8678d687bd4eec81ed7c4b8ce907b888c607f6a1e0e6\n",
+		"Created:\t10 years ago\n",
+		"Annotations:\timage.openshift.io/dockerLayersOrder=ascending\n",
+		"Image Size:\t653.4 KiB in 1 layers\n",
+		"Command:\tsh\n",
+		"Environment:\tPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+		"\nSize:\t653.4 KiB (config, distinct layers and manifest where the registry stores them, counted once)\n",
+		"Config:\t1.4 KiB\tsha256:2b8fd9751c4c0f5dd266fcae00707e67a2545ef34f9a29354585f93dac906749\t(derived from dockerImageMetadata.Size: no manifest gave it)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe istag lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Entrypoint:") {
+		t.Errorf("describe istag prints an Entrypoint line oc omits:\n%s", out)
+	}
+}

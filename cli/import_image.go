@@ -64,7 +64,7 @@ func (c *cli) cmdImportImage(ctx context.Context, args []string) error {
 	defer s.Close()
 	opt := registry.ImportOptions{Scheduled: *scheduled, Insecure: *insecure, ImportMode: mode, ReferencePolicy: policy,
 		Platform: *platform, Confirm: *confirm}
-	res, err := svc.Import(ctx, p, registry.NewFetcher(*authFile), dst, *from, opt)
+	res, err := svc.Import(ctx, p, c.importFetcher(*authFile), dst, *from, opt)
 	var rerr *registry.Error
 	if errors.As(err, &rerr) && rerr.Detail() != "" {
 		// The operator at the command line gets what exactly failed, which

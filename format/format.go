@@ -140,3 +140,40 @@ func Duration(d time.Duration) string {
 		return plural(int(d.Hours()/24/365), "year")
 	}
 }
+
+// HumanDuration is oc's wording of a duration (docker/go-units'
+// HumanDuration, which `oc describe` prints with " ago"): "Less than a
+// second", "About a minute", "3 hours" (rounded), "11 days", "5 weeks",
+// "7 months", "11 years".
+func HumanDuration(d time.Duration) string {
+	seconds := int(d.Seconds())
+	switch {
+	case seconds < 1:
+		return "Less than a second"
+	case seconds == 1:
+		return "1 second"
+	case seconds < 60:
+		return strconv.Itoa(seconds) + " seconds"
+	}
+	minutes := int(d.Minutes())
+	switch {
+	case minutes == 1:
+		return "About a minute"
+	case minutes < 60:
+		return strconv.Itoa(minutes) + " minutes"
+	}
+	hours := int(d.Hours() + 0.5)
+	switch {
+	case hours == 1:
+		return "About an hour"
+	case hours < 48:
+		return strconv.Itoa(hours) + " hours"
+	case hours < 24*7*2:
+		return strconv.Itoa(hours/24) + " days"
+	case hours < 24*30*2:
+		return strconv.Itoa(hours/24/7) + " weeks"
+	case hours < 24*365*2:
+		return strconv.Itoa(hours/24/30) + " months"
+	}
+	return strconv.Itoa(int(d.Hours())/24/365) + " years"
+}

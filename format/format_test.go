@@ -77,3 +77,25 @@ func TestAgo(t *testing.T) {
 		t.Error("zero time should read <unknown>")
 	}
 }
+
+// TestHumanDuration: oc's words (docker/go-units HumanDuration), boundaries
+// included; they differ from Ago's where oc rounds hours and keeps months
+// up to two years.
+func TestHumanDuration(t *testing.T) {
+	cases := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "Less than a second"}, {time.Second, "1 second"}, {59 * time.Second, "59 seconds"},
+		{time.Minute, "About a minute"}, {119 * time.Second, "About a minute"}, {2 * time.Minute, "2 minutes"},
+		{59 * time.Minute, "59 minutes"}, {89 * time.Minute, "About an hour"}, {90 * time.Minute, "2 hours"},
+		{47 * time.Hour, "47 hours"}, {48 * time.Hour, "2 days"}, {13 * 24 * time.Hour, "13 days"},
+		{14 * 24 * time.Hour, "2 weeks"}, {59 * 24 * time.Hour, "8 weeks"}, {60 * 24 * time.Hour, "2 months"},
+		{400 * 24 * time.Hour, "13 months"}, {730 * 24 * time.Hour, "2 years"}, {11 * 365 * 24 * time.Hour, "11 years"},
+	}
+	for _, c := range cases {
+		if got := HumanDuration(c.d); got != c.want {
+			t.Errorf("HumanDuration(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}

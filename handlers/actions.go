@@ -150,7 +150,9 @@ func (d formDone) message() string {
 		}
 		return fmt.Sprintf("Promoted %s → %s: %s is now current in %s.", d.from, d.tag, img, d.tag)
 	case "rolledback":
-		return fmt.Sprintf("Rolled back %s: %s is current again.", d.tag, img)
+		return fmt.Sprintf("Rolled back %s: %s is current again, and the tag's spec names it.", d.tag, img)
+	case "rolledbackkept":
+		return fmt.Sprintf("Rolled back %s: %s is current again. The tag keeps its source (it tracks another tag or is imported on a schedule), so the next change there makes a newer image current.", d.tag, img)
 	case "imported":
 		return fmt.Sprintf("Imported %s: the registry had a new image, %s is now current.", d.tag, img)
 	case "reimported":
@@ -502,15 +504,19 @@ func (h *Handler) RollbackTag(c echo.Context) error {
 	if !confirmed(c) {
 		// Ask first when the entry is there and not current; anything else
 		// is refused by the rollback itself, with its reason.
-		if items := h.historyOf(c, ref); len(items) > 0 && items[0].Image != digest && h.since(items, digest) != "" {
-			return h.confirmRollback(c, b, ref, items, digest)
+		if tag := h.tagOf(c, ref); tag != nil && len(tag.Items) > 0 && tag.Items[0].Image != digest && h.since(tag.Items, digest) != "" {
+			return h.confirmRollback(c, b, ref, tag, digest)
 		}
 	}
 	res, err := h.Change.Rollback(c.Request().Context(), principal(c), ref, digest)
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
-	return h.formOK(c, b, formDoneOf("rollback", "rolledback", res, ""))
+	done := formDoneOf("rollback", "rolledback", res, "")
+	if done.code == "rolledback" && res.KeptSource != "" {
+		done.code = "rolledbackkept"
+	}
+	return h.formOK(c, b, done)
 }
 
 // DeleteTagForm is POST /ns/{ns}/istag/{name}:{tag}/delete. The form's

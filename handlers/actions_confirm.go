@@ -22,17 +22,25 @@ import (
 // confirmed says whether the form carries the confirmation.
 func confirmed(c echo.Context) bool { return c.FormValue("confirm") == "yes" }
 
-// historyOf reads a tag's history (newest first); nil when the tag or its
-// stream does not exist.
-func (h *Handler) historyOf(c echo.Context, ref store.TagRef) []store.EventSnapshot {
+// tagOf reads a tag with its history (newest first); nil when the tag or
+// its stream does not exist.
+func (h *Handler) tagOf(c echo.Context, ref store.TagRef) *store.TagSnapshot {
 	st, err := h.Store.GetStream(c.Request().Context(), store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream})
 	if err != nil {
 		return nil
 	}
-	for _, t := range st.Tags {
-		if t.Name == ref.Tag {
-			return t.Items
+	for i := range st.Tags {
+		if st.Tags[i].Name == ref.Tag {
+			return &st.Tags[i]
 		}
+	}
+	return nil
+}
+
+// historyOf is a tag's history, newest first; nil when there is no tag.
+func (h *Handler) historyOf(c echo.Context, ref store.TagRef) []store.EventSnapshot {
+	if t := h.tagOf(c, ref); t != nil {
+		return t.Items
 	}
 	return nil
 }
@@ -115,12 +123,18 @@ func (h *Handler) confirmPromote(c echo.Context, b formBack, src store.TagRef, d
 	return h.askToConfirm(c, b, m)
 }
 
-// confirmRollback asks before digest becomes ref's current image again.
-func (h *Handler) confirmRollback(c echo.Context, b formBack, ref store.TagRef, items []store.EventSnapshot, digest string) error {
+// confirmRollback asks before digest becomes the tag's current image again.
+func (h *Handler) confirmRollback(c echo.Context, b formBack, ref store.TagRef, tag *store.TagSnapshot, digest string) error {
+	items := tag.Items
 	changes := []string{
 		fmt.Sprintf("%s moves back from %s (tagged %s) to %s, which it last had %s.", ref.Tag, views.ShortDigest(items[0].Image),
 			format.Ago(items[0].Created, h.now()), views.ShortDigest(digest), h.since(items[1:], digest)),
 		"The rollback is a new entry on top of the history; the newer entries stay, and a rollback can bring them back.",
+	}
+	if keeps := tag.RollbackKeeps(); keeps != "" {
+		changes = append(changes, fmt.Sprintf("%s keeps its source (%s): the next change there makes its image current again.", ref.Tag, keeps))
+	} else {
+		changes = append(changes, fmt.Sprintf("%s's spec becomes this image, as oc tag stream@sha256:… stream:tag sets it.", ref.Tag))
 	}
 	m := views.ConfirmPage{Heading: fmt.Sprintf("Roll %s back to %s?", ref.Tag, views.ShortDigest(digest)), Changes: changes,
 		Effect: h.effect(c.Request().Context(), ref, digest),

@@ -37,6 +37,9 @@ func (h *Handler) loadImageView(ctx context.Context, digest, ref string) (views.
 	if img.Config != nil {
 		digests = append(digests, img.Config.Digest)
 	}
+	if img.Manifest != nil {
+		digests = append(digests, img.Digest)
+	}
 	shares := map[string]store.BlobShares{}
 	if u := h.Usage.Get(); u != nil {
 		if shares, err = u.Shares(ctx, h.Store, digests); err != nil {
@@ -51,7 +54,11 @@ func (h *Handler) loadImageView(ctx context.Context, digest, ref string) (views.
 	}
 	if c := img.Config; c != nil {
 		v.Config = &views.LayerView{Digest: c.Digest, Href: views.BlobHref(c.Digest), MediaType: c.MediaType, Size: c.Size,
-			Position: store.ConfigPosition, Shares: shares[c.Digest], Fraction: fraction(c.Size, img.Bytes)}
+			Position: store.ConfigPosition, Shares: shares[c.Digest], Fraction: fraction(c.Size, img.Bytes), Derived: c.Derived}
+	}
+	if m := img.Manifest; m != nil {
+		v.Manifest = &views.LayerView{Digest: img.Digest, Href: views.BlobHref(img.Digest), MediaType: m.MediaType, Size: m.Size,
+			Position: store.ManifestPosition, Shares: shares[img.Digest], Fraction: fraction(m.Size, img.Bytes)}
 	}
 	for _, p := range img.Manifests {
 		pv := views.PlatformView{OS: p.OS, Arch: p.Architecture, Variant: p.Variant, Digest: p.Digest, Href: views.ImageHref(p.Digest)}

@@ -92,6 +92,7 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 		Bytes: d.sizes.Tags[t.Name], ExclusiveBytes: -1}
 	v.Source = tagSource(ns, stream, t)
 	v.Alias = t.From != nil && t.From.Kind == store.KindImageStreamTag && sameStream(ns, stream, t.From)
+	v.KeepsSource = t.RollbackKeeps() != ""
 	v.External = t.From != nil && t.From.Kind == store.KindDockerImage && !t.Reference
 	v.Unverified = v.External && len(t.Items) > 0 && t.Items[0].Image == "" && t.Items[0].DockerImageReference != ""
 	if c := t.Condition; c != nil && c.Status == "False" {
@@ -154,9 +155,9 @@ func sameStream(ns, stream string, from *store.ObjectRef) bool {
 func tagSource(ns, stream string, t store.TagSnapshot) string {
 	if t.From == nil {
 		if !t.InSpec {
-			return "pushed image"
+			return "no spec tag" // as oc describe says of a tag only in status (a push)
 		}
-		return "no source"
+		return "tag without source image"
 	}
 	from := t.From.Name
 	if t.From.Namespace != "" && t.From.Namespace != ns {

@@ -76,6 +76,19 @@ var migrations = []migration{
 		return nil
 	}},
 	{"0008_blob_size_source", migrateBlobSizeSource},
+	{"0009_image_metadata", func(tx *gorm.DB) error {
+		// images: the Image object's labels, annotations, signatures,
+		// dockerImageMetadata as given, and the manifest's bytes.
+		for _, col := range []string{"ObjectLabels", "ObjectAnnotations", "Signatures",
+			"DockerImageMetadata", "DockerImageMetadataVersion", "RawManifest"} {
+			if !tx.Migrator().HasColumn(&Image{}, col) {
+				if err := tx.Migrator().AddColumn(&Image{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

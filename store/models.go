@@ -108,6 +108,18 @@ type Image struct {
 	User         string     `gorm:"not null;default:''"`
 	WorkingDir   string     `gorm:"not null;default:''"`
 	ConfigDigest string     `gorm:"not null;default:''"`
+	// What the Image object says beyond layers, kept as given so that
+	// `get images` gives it back (0009): its metadata labels and
+	// annotations (JSON objects), signatures (a JSON list), and
+	// dockerImageMetadata with its version (JSON). CreatedAt is the
+	// object's creationTimestamp when it had one.
+	ObjectLabels               string `gorm:"not null;default:''"`
+	ObjectAnnotations          string `gorm:"not null;default:''"`
+	Signatures                 string `gorm:"not null;default:''"`
+	DockerImageMetadata        string `gorm:"not null;default:''"`
+	DockerImageMetadataVersion string `gorm:"not null;default:''"`
+	// RawManifest is the manifest's bytes when known (they hash to Digest).
+	RawManifest string `gorm:"not null;default:''"`
 }
 
 // Blob is a layer or config blob; Size is what the registry stores, and
@@ -121,7 +133,8 @@ type Blob struct {
 }
 
 // ImageBlob links an image to its blobs in layer order. The config blob has
-// Position -1; a layer listed twice in one manifest keeps both rows.
+// Position -1, the manifest -2; a layer listed twice in one manifest keeps
+// both rows.
 type ImageBlob struct {
 	ImageID  int64 `gorm:"primaryKey;autoIncrement:false"`
 	Position int   `gorm:"primaryKey;autoIncrement:false"`
@@ -133,6 +146,11 @@ type ImageBlob struct {
 
 // ConfigPosition is the ImageBlob position of an image's config blob.
 const ConfigPosition = -1
+
+// ManifestPosition is the ImageBlob position of an image's own manifest,
+// linked when the registry Layerwise counts stores it as a blob (its
+// digest is the image's).
+const ManifestPosition = -2
 
 // ImageManifest links a manifest list to one of its platform images.
 type ImageManifest struct {

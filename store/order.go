@@ -3,53 +3,82 @@ package store
 import (
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/blang/semver/v4"
 )
 
-var versionRe = regexp.MustCompile(`^v?(\d+(?:\.\d+)*)(?:-[\w.]+)?$`)
-
-// OrderTags sorts tags the way oc describe shows them: "latest" first, then
-// version-like tags newest first ("3.11" before "3.9", "v2" before "v1.4"),
-// then the rest alphabetically.
+// OrderTags sorts tags the way oc shows them (library-go's
+// imageutil.PrioritizeTags, which `oc describe is` uses): "latest" first,
+// then minor versions ("5.1", "v5.1", "5.1-rc1") newest first, then full
+// semantic versions ("5.1.3", "v5.1.3-other") newest first, then the rest
+// alphabetically.
 func OrderTags[T any](tags []T, name func(T) string) {
-	type key struct {
-		rank    int
-		version []int
-		name    string
-	}
-	keys := make(map[string]key, len(tags))
+	keys := make(map[string]tagPriority, len(tags))
 	for _, t := range tags {
 		n := name(t)
-		k := key{rank: 2, name: n}
-		if n == "latest" {
-			k.rank = 0
-		} else if m := versionRe.FindStringSubmatch(n); m != nil {
-			k.rank = 1
-			for _, p := range strings.Split(m[1], ".") {
-				v, _ := strconv.Atoi(p)
-				k.version = append(k.version, v)
-			}
-		}
-		keys[n] = k
+		keys[n] = prioritizeTag(n)
 	}
 	sort.SliceStable(tags, func(i, j int) bool {
-		a, b := keys[name(tags[i])], keys[name(tags[j])]
-		if a.rank != b.rank {
-			return a.rank < b.rank
-		}
-		if a.rank == 1 {
-			for k := 0; k < len(a.version) && k < len(b.version); k++ {
-				if a.version[k] != b.version[k] {
-					return a.version[k] > b.version[k]
-				}
-			}
-			if len(a.version) != len(b.version) {
-				return len(a.version) < len(b.version)
-			}
-		}
-		return a.name < b.name
+		return keys[name(tags[i])].before(keys[name(tags[j])])
 	})
+}
+
+var (
+	reMinorSemantic  = regexp.MustCompile(`^[\d]+\.[\d]+$`)
+	reMinorWithPatch = regexp.MustCompile(`^([\d]+\.[\d]+)-\w+$`)
+)
+
+// The ranks of PrioritizeTags.
+const (
+	rankLatest = iota
+	rankMinor
+	rankFull
+	rankOther
+)
+
+type tagPriority struct {
+	tag    string
+	rank   int
+	semver semver.Version
+	prefix string
+}
+
+func prioritizeTag(tag string) tagPriority {
+	if tag == "latest" {
+		return tagPriority{tag: tag, rank: rankLatest}
+	}
+	short, prefix := tag, ""
+	if strings.HasPrefix(tag, "v") {
+		prefix, short = "v", tag[1:]
+	}
+	if v, err := semver.Parse(short); err == nil { // 5.1.3
+		return tagPriority{tag: tag, rank: rankFull, semver: v, prefix: prefix}
+	}
+	if reMinorSemantic.MatchString(short) { // 5.1
+		if v, err := semver.Parse(short + ".0"); err == nil {
+			return tagPriority{tag: tag, rank: rankMinor, semver: v, prefix: prefix}
+		}
+	}
+	if m := reMinorWithPatch.FindStringSubmatch(short); m != nil { // 5.1-rc1
+		if v, err := semver.Parse(strings.Replace(short, m[1], m[1]+".0", 1)); err == nil {
+			return tagPriority{tag: tag, rank: rankMinor, semver: v, prefix: prefix}
+		}
+	}
+	return tagPriority{tag: tag, rank: rankOther, prefix: prefix}
+}
+
+func (a tagPriority) before(b tagPriority) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	if a.rank == rankOther {
+		return a.tag < b.tag
+	}
+	if c := a.semver.Compare(b.semver); c != 0 {
+		return c > 0 // newer first
+	}
+	return a.prefix < b.prefix
 }
 
 // OrderTagsByLadder puts the rungs of a promotion ladder first, in the
@@ -66,11 +95,9 @@ func OrderTagsByLadder[T any](tags []T, name func(T) string, ladder []string) {
 	sort.SliceStable(tags, func(i, j int) bool {
 		a, aok := rung[name(tags[i])]
 		b, bok := rung[name(tags[j])]
-		switch {
-		case aok && bok:
+		if aok && bok {
 			return a < b
-		default:
-			return aok && !bok
 		}
+		return aok && !bok
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -86,6 +87,13 @@ func (s *Store) recordPush(ctx context.Context, p Push) (PushResult, error) {
 		return res, err
 	}
 	db := s.conn(ctx)
+	if repo, _, ok := strings.Cut(p.PullSpec, "@"); ok && st.PullSpec == "" {
+		// The registry's repository is the stream's status.dockerImageRepository,
+		// as OpenShift's integrated registry sets it (`get is`, `describe is`).
+		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("pull_spec", repo).Error; err != nil {
+			return res, fmt.Errorf("record the repository of %s: %w", p.Tag, err)
+		}
+	}
 	var t Tag
 	err = db.Where("stream_id = ? AND name = ?", st.ID, p.Tag.Tag).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -63,11 +63,15 @@ type StreamSnapshot struct {
 	Tags                  []TagSnapshot
 }
 
-// BlobRef is a layer or config blob as a manifest lists it.
+// BlobRef is a layer, config or manifest blob as a manifest lists it.
 type BlobRef struct {
 	Digest    string
 	Size      int64
 	MediaType string
+	// Derived says the size is worked out rather than given: a config
+	// whose size no manifest gave, from dockerImageMetadata.Size. A derived
+	// size never overrides a known one (SizeDerived).
+	Derived bool
 }
 
 // ManifestRef is one platform entry of a manifest list.
@@ -107,4 +111,36 @@ type ImageSnapshot struct {
 	ConfigDigest         string
 	Layers               []BlobRef
 	Manifests            []ManifestRef
+
+	// Created is the Image object's creationTimestamp: when the cluster (or
+	// the registry) first had the image, the age prune reads. Zero: not
+	// given; the store then keeps the time it first recorded the image.
+	Created time.Time
+	// Labels and Annotations are the Image object's metadata (not the
+	// config's labels, which are Meta.Labels).
+	Labels      map[string]string
+	Annotations map[string]string
+	// Signatures is the object's signatures, a JSON list as given ("": none).
+	Signatures string
+	// DockerImageMetadata is dockerImageMetadata as the object gave it
+	// (JSON, "" when not given), and dockerImageMetadataVersion.
+	DockerImageMetadata        string
+	DockerImageMetadataVersion string
+	// Manifest is the image's own manifest as a blob of the registry that
+	// Layerwise counts (Digest is the image's): set when that registry
+	// stores it and its size is known, nil otherwise.
+	Manifest *BlobRef
+	// RawManifest is the manifest's bytes when known; they hash to Digest.
+	RawManifest string
+}
+
+// AnnotationManaged marks an image the cluster's own registry holds
+// (OpenShift's openshift.io/image.managed): its manifest is a blob there.
+// Images read from the managed registry carry it too.
+const AnnotationManaged = "openshift.io/image.managed"
+
+// ManagedByRegistry says whether the registry Layerwise counts holds the
+// image, manifest included.
+func (img ImageSnapshot) ManagedByRegistry() bool {
+	return img.Annotations[AnnotationManaged] == "true"
 }

@@ -58,6 +58,10 @@ type TagResult struct {
 	// Spec says how the destination is now defined, in oc's words:
 	// "python@sha256:…", "docker.io/python:3.6.0".
 	Spec string
+	// KeptSource is set by a rollback that kept the tag's source, saying
+	// what it is ("tracks api:latest", "updates automatically from
+	// registry quay.io/…"): that source may move the tag again.
+	KeptSource string
 }
 
 // NoOp says the operation changed nothing: neither the history nor the
@@ -417,7 +421,11 @@ func (s *Store) DeleteTag(ctx context.Context, ref TagRef) error {
 
 // Rollback makes an image from the tag's own history current again: a new
 // entry on top, created now; the old entry stays. An empty digest means the
-// newest entry whose image differs from the current one.
+// newest entry whose image differs from the current one. The spec becomes
+// that image, as `oc tag stream@sha256:… stream:tag` sets it — except for
+// a tag that tracks another tag (ImageStreamTag) or is imported on a
+// schedule, which keeps its source (TagResult.KeptSource says which): the
+// next change there moves it again.
 func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagResult, error) {
 	if err := ref.Validate(); err != nil {
 		return TagResult{}, err
@@ -455,9 +463,13 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 		if !found {
 			return notFoundf("image %s is not in the history of %s", digest, ref)
 		}
-		// Keep the tag's spec: a rollback changes what it points to, not where
-		// it comes from; a scheduled import would otherwise be lost.
-		src := Source{Kind: KindImageStreamImage, Namespace: ref.Namespace, Stream: ref.Stream, Digest: digest}
+		kept := tagSnapshot(t, nil).RollbackKeeps()
+		if kept == "" {
+			// As `oc tag stream@sha256:… stream:tag`: the spec names the image.
+			src := Source{Kind: KindImageStreamImage, Namespace: ref.Namespace, Stream: ref.Stream, Digest: digest}
+			res, err = tx.setTag(ctx, src, ref, TagOptions{ReferencePolicy: "Source"})
+			return err
+		}
 		cur, err := tx.imageInStream(ctx, StreamRef{ref.Namespace, ref.Stream}, digest)
 		if err != nil {
 			return err
@@ -479,10 +491,32 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 				return err
 			}
 		}
-		res = TagResult{Tag: ref, Image: digest, Ref: cur.Ref, Changed: changed, Spec: src.Stream + "@" + digest}
+		res = TagResult{Tag: ref, Image: digest, Ref: cur.Ref, Changed: changed, KeptSource: kept,
+			Spec: specString(ObjectRef{Kind: t.FromKind, Name: t.FromName, Namespace: t.FromNamespace})}
 		return nil
 	})
 	return res, err
+}
+
+// RollbackKeeps says why a rollback keeps this tag's source, in oc's words
+// ("" when it does not and the spec becomes the image): a tag that tracks
+// another tag, or one imported on a schedule, would be moved again by its
+// source anyway.
+func (t TagSnapshot) RollbackKeeps() string {
+	if !t.InSpec || t.From == nil || t.Reference {
+		return ""
+	}
+	from := t.From.Name
+	if t.From.Namespace != "" {
+		from = t.From.Namespace + "/" + from
+	}
+	switch {
+	case t.From.Kind == KindImageStreamTag:
+		return "tracks " + from
+	case t.Scheduled && t.From.Kind == KindDockerImage:
+		return "updates automatically from registry " + from
+	}
+	return ""
 }
 
 func (s *Store) tagHistory(ctx context.Context, tagID int64) ([]EventSnapshot, error) {

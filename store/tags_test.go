@@ -351,7 +351,10 @@ func TestParseSource(t *testing.T) {
 func TestOrderTags(t *testing.T) {
 	tags := []string{"prod", "3.9", "latest", "v1.4.2", "3.11", "test", "v2", "3.11.1"}
 	OrderTags(tags, func(s string) string { return s })
-	want := []string{"latest", "3.11", "3.11.1", "3.9", "v2", "v1.4.2", "prod", "test"}
+	// As library-go's imageutil.PrioritizeTags orders them (oc describe is):
+	// latest, minor versions newest first, full versions newest first, the
+	// rest by name ("v2" is no semantic version).
+	want := []string{"latest", "3.11", "3.9", "3.11.1", "v1.4.2", "prod", "test", "v2"}
 	if !equalStrings(tags, want) {
 		t.Fatalf("order = %v, want %v", tags, want)
 	}
@@ -362,9 +365,9 @@ func TestOrderTagsByLadder(t *testing.T) {
 		ladder []string
 		want   string
 	}{
-		{DefaultLadder, "latest,test,prod,3.11,v2,canary"},
-		{[]string{"dev", "canary", "prod"}, "canary,prod,latest,3.11,v2,test"},
-		{nil, "latest,3.11,v2,canary,prod,test"},
+		{DefaultLadder, "latest,test,prod,3.11,canary,v2"},
+		{[]string{"dev", "canary", "prod"}, "canary,prod,latest,3.11,test,v2"},
+		{nil, "latest,3.11,canary,prod,test,v2"},
 	}
 	for _, c := range cases {
 		tags := []string{"prod", "canary", "v2", "latest", "test", "3.11"}
@@ -432,4 +435,88 @@ func joinComma(ss []string) string {
 		out += s
 	}
 	return out
+}
+
+// TestRollbackSetsTheSpecAsOcTag: a rollback sets the tag's spec to the
+// image it makes current, as `oc tag api@sha256:OLD api:prod` does, so the
+// stream read back (or applied to a cluster) points where the tag does;
+// a tag that tracks another tag, or is imported on a schedule, keeps its
+// source and says so.
+func TestRollbackSetsTheSpecAsOcTag(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(t *testing.T, s *Store)
+		tag      string
+		wantFrom ObjectRef
+		kept     string
+	}{
+		{"a copy", func(t *testing.T, s *Store) {
+			mustSet(t, s, Source{Kind: KindImageStreamTag, Namespace: "shop", Stream: "api", Tag: "latest"}, "prod", TagOptions{})
+		}, "prod", ObjectRef{Kind: KindImageStreamImage, Name: "api@" + dg("image:api-v1")}, ""},
+		{"a pushed tag", func(t *testing.T, s *Store) {}, "latest",
+			ObjectRef{Kind: KindImageStreamImage, Name: "api@" + dg("image:api-v1")}, ""},
+		{"a tag from a registry, not scheduled", func(t *testing.T, s *Store) {
+			mustSet(t, s, Source{Kind: KindDockerImage, Ref: "quay.io/acme/api:1"}, "ext", TagOptions{ReferencePolicy: "Local"})
+		}, "ext", ObjectRef{Kind: KindImageStreamImage, Name: "api@" + dg("image:api-v1")}, ""},
+		{"an alias", func(t *testing.T, s *Store) {
+			mustSet(t, s, Source{Kind: KindImageStreamTag, Namespace: "shop", Stream: "api", Tag: "latest"}, "stable", TagOptions{Alias: true})
+		}, "stable", ObjectRef{Kind: KindImageStreamTag, Name: "api:latest"}, "tracks api:latest"},
+		{"a scheduled import", func(t *testing.T, s *Store) {
+			mustSet(t, s, Source{Kind: KindDockerImage, Ref: "quay.io/acme/api:1"}, "ext", TagOptions{Scheduled: true})
+		}, "ext", ObjectRef{Kind: KindDockerImage, Name: "quay.io/acme/api:1"}, "updates automatically from registry quay.io/acme/api:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, v1, v2 := shop(t)
+			tt.setup(t, s)
+			ref := TagRef{"shop", "api", tt.tag}
+			// Give the tag a history of v1 then v2 (a registry tag gets
+			// them by digest from the stream).
+			for _, img := range []ImageSnapshot{v1, v2} {
+				if h := historyImages(t, s, "shop/api:"+tt.tag); len(h) > 0 && h[0] == img.Digest {
+					continue
+				}
+				if _, err := s.MapImage(ctx, "shop", "api", tt.tag, ImageSnapshot{Digest: img.Digest}, time.Time{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+			res, err := s.Rollback(ctx, ref, v1.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Image != v1.Digest || !res.Changed || res.KeptSource != tt.kept {
+				t.Fatalf("rollback = %+v, want v1 (kept source %q)", res, tt.kept)
+			}
+			st, _ := s.GetStream(ctx, StreamRef{"shop", "api"})
+			var got TagSnapshot
+			for _, tg := range st.Tags {
+				if tg.Name == tt.tag {
+					got = tg
+				}
+			}
+			if got.From == nil || *got.From != tt.wantFrom || !got.InSpec {
+				t.Fatalf("spec from = %+v, want %+v", got.From, tt.wantFrom)
+			}
+			if got.Items[0].Image != v1.Digest {
+				t.Errorf("current image %s, want v1", got.Items[0].Image)
+			}
+			if tt.kept == "" {
+				if st.Generation <= before.Generation || got.Generation == nil || *got.Generation != st.Generation || got.Items[0].Generation != st.Generation {
+					t.Errorf("generation: stream %d→%d, tag %v, entry %d: a spec change is a new generation",
+						before.Generation, st.Generation, got.Generation, got.Items[0].Generation)
+				}
+				if got.Scheduled || got.Insecure || got.Reference || got.ReferencePolicy != "Source" {
+					t.Errorf("spec %+v: oc tag sets import policy and reference policy anew", got)
+				}
+			}
+		})
+	}
+}
+
+func mustSet(t *testing.T, s *Store, src Source, tag string, opt TagOptions) {
+	t.Helper()
+	if _, err := s.SetTag(ctx, src, TagRef{"shop", "api", tag}, opt); err != nil {
+		t.Fatal(err)
+	}
 }

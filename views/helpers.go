@@ -318,6 +318,9 @@ func LayerParts(img ImageView) []Part {
 	if img.Config != nil {
 		parts = append(parts, Part{Label: "config", Bytes: img.Config.Size, Href: img.Config.Href, Kind: "config"})
 	}
+	if img.Manifest != nil {
+		parts = append(parts, Part{Label: "manifest", Bytes: img.Manifest.Size, Href: img.Manifest.Href, Kind: "config"})
+	}
 	return parts
 }
 

@@ -162,6 +162,10 @@ type TagView struct {
 	Insecure  bool
 	Reference bool
 	Alias     bool
+	// KeepsSource: the tag tracks another tag or is imported on a
+	// schedule, so a rollback keeps that source (Source says which); any
+	// other tag's spec becomes the image rolled back to.
+	KeepsSource bool
 	// ImportError is set when the last import failed (ImportSuccess=False).
 	ImportError    *ImportError
 	Bytes          int64
@@ -264,7 +268,10 @@ type ImageView struct {
 	Labels     []KV
 	Layers     []LayerView // in manifest order, duplicates included
 	Config     *LayerView
-	Platforms  []PlatformView // manifest lists: one per child
+	// Manifest is the image's own manifest where the registry stores it
+	// as a blob (counted in Bytes).
+	Manifest  *LayerView
+	Platforms []PlatformView // manifest lists: one per child
 }
 
 // LayerView is one blob of an image.
@@ -277,6 +284,9 @@ type LayerView struct {
 	Shares    store.BlobShares
 	Duplicate bool    // listed earlier in the same image: counted once
 	Fraction  float64 // of the image's bytes, 0..1, for the size bar
+	// Derived: the size is worked out (a config's, from
+	// dockerImageMetadata.Size), no manifest gave it.
+	Derived bool
 }
 
 // PlatformView is one child of a manifest list.

@@ -369,6 +369,15 @@ func TestActionRollback(t *testing.T) {
 	if got := page.Find("table.history tr.current.changed a.digest").AttrOr("title", ""); got != target {
 		t.Errorf("the new entry marked changed is %q, want %s", got, target)
 	}
+	// The spec names the image made current, as `oc tag api@sha256:… api:prod`
+	// sets it: the page and `get is -o json` say where prod points.
+	if spec := actTag(t, ts, "payments", "api", "prod").From; spec == nil || *spec != (store.ObjectRef{Kind: store.KindImageStreamImage, Name: "api@" + target}) {
+		t.Errorf("prod's spec after the rollback: %+v, want ImageStreamImage api@%s", spec, target)
+	}
+	if src := page.Find("#tag-body p.source"); !strings.Contains(squash(src.Text()), "tagged from api@"+views.ShortDigest(target)) ||
+		src.Find(".digest").AttrOr("title", "") != target {
+		t.Errorf("the tag page does not say prod is tagged from api@%s: %q", target, squash(src.Text()))
+	}
 
 	// Confirmed through htmx: the tag's body, with the new top entry.
 	d = doc(t, ts.get(t, c, tagPath, http.StatusOK))
@@ -396,6 +405,58 @@ func TestActionRollback(t *testing.T) {
 	actExpect(t, r, http.StatusNotFound, "rollback to a foreign image")
 	if got := squash(doc(t, r.body).Find("#tag-body > .alert-danger").Text()); !strings.Contains(got, "is not in the history of payments/api:prod") {
 		t.Errorf("rollback error shown as %q", got)
+	}
+}
+
+// TestActionRollbackKeepsATrackingSource: "Make current" on a tag that
+// tracks another tag keeps that source, and the page says so before and
+// after.
+func TestActionRollbackKeepsATrackingSource(t *testing.T) {
+	ts, c := loggedIn(t)
+	ctx := context.Background()
+	latest := actHistory(t, ts, "payments", "api", "latest")
+	if _, err := ts.store.SetTag(ctx, store.Source{Kind: store.KindImageStreamTag, Namespace: "payments", Stream: "api", Tag: "latest"},
+		store.TagRef{Namespace: "payments", Stream: "api", Tag: "stable"}, store.TagOptions{Alias: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Give stable an older image of the stream, as a rollback target.
+	old := ""
+	for _, dg := range actHistory(t, ts, "payments", "api", "prod") {
+		if dg != "" && dg != latest[0] {
+			old = dg
+			break
+		}
+	}
+	if _, err := ts.store.MapImage(ctx, "payments", "api", "stable", store.ImageSnapshot{Digest: old}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.store.MapImage(ctx, "payments", "api", "stable", store.ImageSnapshot{Digest: latest[0]}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	tagPath := views.TagHref("payments", "api", "stable")
+	d := doc(t, ts.get(t, c, tagPath, http.StatusOK))
+	if got := squash(d.Find("p.keeps-source").Text()); !strings.Contains(got, "keeps this tag's source — tracks latest") {
+		t.Errorf("the tag page says %q about rolling back a tracking tag", got)
+	}
+	rollback := views.TagActionHref(tagPath, "rollback")
+	f := actForm(t, d, rollback)
+	f.Set("digest", old)
+	ask := actPost(t, ts, c, rollback, f, false)
+	if got := squash(doc(t, ask.body).Find("section.confirm").Text()); !strings.Contains(got, "stable keeps its source (tracks api:latest)") {
+		t.Errorf("the confirmation says %q about a tracking tag", got)
+	}
+	r := actConfirm(t, ts, c, ask)
+	actExpect(t, r, http.StatusSeeOther, "make current")
+	if !strings.Contains(r.location, "done=rolledbackkept") {
+		t.Errorf("rollback redirects to %q", r.location)
+	}
+	page := doc(t, ts.get(t, c, r.location, http.StatusOK))
+	if got := squash(page.Find(".alert-ok").Text()); !strings.Contains(got, "keeps its source") {
+		t.Errorf("after the rollback the page says %q", got)
+	}
+	tag := actTag(t, ts, "payments", "api", "stable")
+	if tag.From == nil || *tag.From != (store.ObjectRef{Kind: store.KindImageStreamTag, Name: "api:latest"}) || tag.Items[0].Image != old {
+		t.Errorf("stable after the rollback: from %+v, current %s", tag.From, tag.Items[0].Image)
 	}
 }
 

@@ -135,6 +135,10 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	if srv.fetcher.Destinations, err = importDestinations(cfg); err != nil {
 		return nil, err
 	}
+	if srv.managed != nil {
+		// Imports from the managed registry record what it stores.
+		srv.fetcher.ManagedHost = srv.managed.Host
+	}
 	mirror, err := registry.NewMirror(cfg.RegistryURL, srv.fetcher)
 	if err != nil {
 		return nil, err

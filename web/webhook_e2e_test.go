@@ -132,8 +132,9 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
 // notifications pointed at Layerwise, pushes with go-containerregistry, and
 // checks that every history entry arrives through notifications alone and
 // that each namespace's bytes equal the distinct blob files the registry's
-// storage links into that namespace's repositories (layers AND config blobs;
-// for an index, every platform's: hence PreserveOriginal for pushes).
+// storage links into that namespace's repositories (layers, config blobs
+// and manifests; for an index, every platform's: hence PreserveOriginal for
+// pushes).
 func TestRegistryWebhookEndToEnd(t *testing.T) {
 	const tok = "e2e-webhook-token"
 	ln := listenLoopback(t)
@@ -245,7 +246,7 @@ func TestRegistryWebhookEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ns := range []string{"team-a", "team-b"} {
-			links := r.LayerLinks(ns)
+			links := r.Stored(ns)
 			nu, ok := u.Namespace(ns)
 			if !ok {
 				t.Fatalf("%s: namespace %s has no usage", when, ns)
@@ -270,7 +271,7 @@ func TestRegistryWebhookEndToEnd(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&api); err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: usage API: %d %v", when, resp.StatusCode, err)
 		}
-		if links := r.LayerLinks("team-a"); api.Bytes != regtest.Sum(links) {
+		if links := r.Stored("team-a"); api.Bytes != regtest.Sum(links) {
 			t.Errorf("%s: usage API says team-a uses %d bytes, the registry %d", when, api.Bytes, regtest.Sum(links))
 		}
 	}

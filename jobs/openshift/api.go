@@ -1,6 +1,7 @@
 package openshift
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -122,13 +123,30 @@ type apiImage struct {
 	APIVersion                   string           `json:"apiVersion,omitempty"`
 	Metadata                     apiMeta          `json:"metadata"`
 	DockerImageReference         string           `json:"dockerImageReference,omitempty"`
-	DockerImageMetadata          *apiDockerImage  `json:"dockerImageMetadata,omitempty"`
+	DockerImageMetadata          *apiDockerImage  `json:"-"`
+	DockerImageMetadataRaw       json.RawMessage  `json:"dockerImageMetadata,omitempty"`
 	DockerImageMetadataVersion   string           `json:"dockerImageMetadataVersion,omitempty"`
 	DockerImageManifest          string           `json:"dockerImageManifest,omitempty"`
 	DockerImageLayers            []apiLayer       `json:"dockerImageLayers"`
+	Signatures                   json.RawMessage  `json:"signatures,omitempty"`
 	DockerImageManifestMediaType string           `json:"dockerImageManifestMediaType,omitempty"`
 	DockerImageConfig            string           `json:"dockerImageConfig,omitempty"`
 	DockerImageManifests         []apiManifestRef `json:"dockerImageManifests,omitempty"`
+}
+
+// decodeMetadata parses dockerImageMetadata (kept raw as given too).
+func (a *apiImage) decodeMetadata() error {
+	raw := bytes.TrimSpace(a.DockerImageMetadataRaw)
+	if len(raw) == 0 || string(raw) == "null" {
+		a.DockerImageMetadataRaw = nil
+		return nil
+	}
+	var d apiDockerImage
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return err
+	}
+	a.DockerImageMetadata = &d
+	return nil
 }
 
 // apiDockerImage is dockerImageMetadata (the Docker 1.0 image format).
@@ -143,6 +161,9 @@ type apiDockerImage struct {
 	OS           string           `json:"Os,omitempty"`
 	Variant      string           `json:"Variant,omitempty"`
 	Config       *apiDockerConfig `json:"Config,omitempty"`
+	// Size is config plus distinct layers for a schema 2 or OCI image,
+	// as OpenShift computes it.
+	Size int64 `json:"Size,omitempty"`
 }
 
 type apiDockerConfig struct {
@@ -168,6 +189,56 @@ type apiManifestRef struct {
 	Architecture string `json:"architecture"`
 	OS           string `json:"os"`
 	Variant      string `json:"variant,omitempty"`
+}
+
+// apiStreamTag is an ImageStreamTag: a tag's spec, its current image whole,
+// and the tag's conditions; metadata.name is STREAM:TAG and
+// metadata.creationTimestamp the time of the current history entry.
+type apiStreamTag struct {
+	Kind       string         `json:"kind,omitempty"`
+	APIVersion string         `json:"apiVersion,omitempty"`
+	Metadata   apiMeta        `json:"metadata"`
+	Tag        *apiSpecTag    `json:"tag"`
+	Generation int64          `json:"generation"`
+	Conditions []apiCondition `json:"conditions,omitempty"`
+	Image      apiImage       `json:"image"`
+}
+
+// apiStreamImport is an ImageStreamImport as the API answers it: what was
+// asked (spec) and what the registries held (status).
+type apiStreamImport struct {
+	Kind       string  `json:"kind,omitempty"`
+	APIVersion string  `json:"apiVersion,omitempty"`
+	Metadata   apiMeta `json:"metadata"`
+	Spec       struct {
+		Import bool `json:"import"`
+		Images []struct {
+			From apiRef `json:"from"`
+			To   *struct {
+				Name string `json:"name"`
+			} `json:"to"`
+			ImportPolicy    apiImportPolicy `json:"importPolicy"`
+			ReferencePolicy *apiRefPolicy   `json:"referencePolicy"`
+		} `json:"images"`
+	} `json:"spec"`
+	Status struct {
+		Import     json.RawMessage   `json:"import"`
+		Images     []apiImportStatus `json:"images"`
+		Repository *struct {
+			Images []apiImportStatus `json:"images"`
+		} `json:"repository"`
+	} `json:"status"`
+}
+
+type apiImportStatus struct {
+	Status struct {
+		Status  string `json:"status"`
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	} `json:"status"`
+	Image     *apiImage  `json:"image"`
+	Tag       string     `json:"tag"`
+	Manifests []apiImage `json:"manifests"`
 }
 
 type apiMapping struct {

@@ -18,6 +18,9 @@ type Writer interface {
 	// MapImage stores img, creates ns/stream if missing and prepends a
 	// history entry unless the tag's current image is already that digest.
 	MapImage(ctx context.Context, ns, stream, tag string, img store.ImageSnapshot, created time.Time) (changed bool, err error)
+	// PutTagSpec sets one tag's spec (an ImageStreamTag's), creating the
+	// stream and the tag when missing; the tag's history stays.
+	PutTagSpec(ctx context.Context, ns, stream string, t store.TagSnapshot) (changed bool, err error)
 }
 
 // Summary counts what Apply saw and what changed in the store.
@@ -30,6 +33,11 @@ type Summary struct {
 	Skipped map[string]int
 	// Ignored names image objects that could not be applied, with why.
 	Ignored []string
+	// Derived counts images whose config size was worked out from
+	// dockerImageMetadata.Size, no manifest giving it.
+	Derived int
+	// Told are notes about objects read whole (a dry-run import).
+	Told []string
 }
 
 // Changed says the dump wrote anything: a stream, an image or a mapping
@@ -49,7 +57,10 @@ func (s Summary) Notes() []string {
 	for _, m := range s.Ignored {
 		notes = append(notes, "skipped "+m)
 	}
-	return notes
+	if s.Derived > 0 {
+		notes = append(notes, fmt.Sprintf("the config size of %d image(s) is derived from dockerImageMetadata.Size (config plus distinct layers): no manifest gave it", s.Derived))
+	}
+	return append(notes, s.Told...)
 }
 
 func (s Summary) skippedTotal() int {
@@ -60,11 +71,12 @@ func (s Summary) skippedTotal() int {
 	return n
 }
 
-// Apply writes the objects: Images first, then ImageStreams, then
-// ImageStreamMappings, so that images are known before the histories that
-// name them. A mapping onto a stream of the same input is folded into that
-// stream before PutStream, which would otherwise drop the mapped tag again
-// on every import of the file.
+// Apply writes the objects: Images first, then ImageStreams, then the
+// objects that set a tag's image (ImageStreamMappings, ImageStreamTags), so
+// that images are known before the histories that name them. A mapping
+// onto a stream of the same input is folded into that stream before
+// PutStream, which would otherwise drop the mapped tag again on every
+// import of the file; the stream's spec is then the one that counts.
 func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 	sum := Summary{}
 	known := map[string]store.ImageSnapshot{}
@@ -78,6 +90,8 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 			sum.Skipped[o.Kind]++
 		case o.Skipped != "":
 			sum.Ignored = append(sum.Ignored, fmt.Sprintf("%s: %s: %s", o.File, o, o.Skipped))
+		case o.Note != "":
+			sum.Told = append(sum.Told, fmt.Sprintf("%s: %s: %s", o.File, o, o.Note))
 		case o.Kind == KindImage && o.Image != nil:
 			changed, err := w.PutImage(ctx, *o.Image)
 			if err != nil {
@@ -86,6 +100,9 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 			sum.Images++
 			if changed {
 				sum.ImagesChanged++
+			}
+			if c := o.Image.Config; c != nil && c.Derived {
+				sum.Derived++
 			}
 			known[o.Image.Digest] = *o.Image
 		case o.Kind == KindImageStream && o.Stream != nil:
@@ -96,7 +113,7 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 	folded := map[int]store.StreamSnapshot{}
 	for _, o := range objs {
 		j, ok := streamAt[o.Namespace+"/"+o.Name]
-		if o.Skipped != "" || o.Kind != KindImageStreamMapping || o.Image == nil || !ok {
+		if !o.tagged() || !ok {
 			continue
 		}
 		img := fullImage(*o.Image, known)
@@ -137,7 +154,7 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 	}
 
 	for _, o := range objs {
-		if o.Skipped != "" || o.Kind != KindImageStreamMapping || o.Image == nil {
+		if !o.tagged() {
 			continue
 		}
 		sum.Mappings++
@@ -147,11 +164,19 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 			}
 			continue
 		}
-		changed, err := w.MapImage(ctx, o.Namespace, o.Name, o.Tag, fullImage(*o.Image, known), o.Created)
+		changed := false
+		if o.Spec != nil {
+			c, err := w.PutTagSpec(ctx, o.Namespace, o.Name, *o.Spec)
+			if err != nil {
+				return sum, o.errorf("%w", err)
+			}
+			changed = c
+		}
+		c, err := w.MapImage(ctx, o.Namespace, o.Name, o.Tag, fullImage(*o.Image, known), o.Created)
 		if err != nil {
 			return sum, o.errorf("%w", err)
 		}
-		if changed {
+		if changed || c {
 			sum.MappingsChanged++
 		}
 	}

@@ -38,7 +38,12 @@ const (
 	KindImageStream        = "ImageStream"
 	KindImage              = "Image"
 	KindImageStreamMapping = "ImageStreamMapping"
+	KindImageStreamTag     = "ImageStreamTag"
+	KindImageStreamImport  = "ImageStreamImport"
 )
+
+// kindsWanted names the kinds Decode reads, for messages.
+const kindsWanted = "List, ImageStreamList, ImageStream, ImageList, Image, ImageStreamMapping, ImageStreamTag or ImageStreamImport"
 
 // Object is one decoded API object. Exactly one of Stream and Image is set
 // for the image kinds (a mapping sets Image, Tag and Created); Skipped says
@@ -52,14 +57,20 @@ type Object struct {
 
 	Stream *store.StreamSnapshot
 	Image  *store.ImageSnapshot
-	Tag    string // ImageStreamMapping
+	Tag    string // ImageStreamMapping, ImageStreamTag
 	// Created is, for a mapping, the time of the new history entry and, for
 	// an Image, its metadata.creationTimestamp (zero when absent).
 	Created time.Time
+	// Spec is the tag's spec an ImageStreamTag (or an ImageStreamImport
+	// that imported into a tag) gives; nil when it gives none.
+	Spec *store.TagSnapshot
 
 	// Skipped is non-empty for objects Apply leaves alone: objects of other
 	// kinds ("kind BuildConfig") and images that cannot be identified.
 	Skipped string
+	// Note is something to tell about an object that was read whole (an
+	// ImageStreamImport that was a dry run).
+	Note string
 }
 
 // OtherKind reports whether the object was skipped for its kind.
@@ -74,6 +85,8 @@ func (o Object) String() string {
 		id = "object"
 	}
 	switch {
+	case o.Kind == KindImageStreamTag && o.Tag != "":
+		id += fmt.Sprintf(" %q", o.Namespace+"/"+o.Name+":"+o.Tag)
 	case o.Name != "" && o.Namespace != "":
 		id += fmt.Sprintf(" %q", o.Namespace+"/"+o.Name)
 	case o.Name != "":
@@ -91,7 +104,17 @@ func (o Object) errorf(format string, args ...any) error {
 }
 
 func isImageKind(k string) bool {
-	return k == KindImageStream || k == KindImage || k == KindImageStreamMapping
+	switch k {
+	case KindImageStream, KindImage, KindImageStreamMapping, KindImageStreamTag, KindImageStreamImport:
+		return true
+	}
+	return false
+}
+
+// tagged says whether the object sets a tag's current image: a mapping, or
+// an ImageStreamTag (also one an ImageStreamImport made).
+func (o Object) tagged() bool {
+	return o.Skipped == "" && o.Image != nil && o.Tag != "" && (o.Kind == KindImageStreamMapping || o.Kind == KindImageStreamTag)
 }
 
 // Decode reads `oc get -o json|yaml` output: JSON (several concatenated
@@ -139,7 +162,48 @@ func Decode(name string, r io.Reader, opt Options) ([]Object, error) {
 		}
 	}
 	d.completeMappings()
+	d.completeManifests()
 	return d.objs, nil
+}
+
+// completeManifests gives an image of the cluster's registry whose manifest
+// bytes the object left out the manifest size a manifest list of the same
+// input gives for it: the registry stores that manifest as a blob.
+func (d *decoder) completeManifests() {
+	sizes := map[string]int64{}
+	for _, o := range d.objs {
+		if o.Image == nil {
+			continue
+		}
+		for _, m := range o.Image.Manifests {
+			if m.ManifestSize > 0 {
+				sizes[m.Digest] = m.ManifestSize
+			}
+		}
+	}
+	for i := range d.objs {
+		img := d.objs[i].Image
+		if img == nil || img.Manifest != nil || !img.ManagedByRegistry() {
+			continue
+		}
+		if n := sizes[img.Digest]; n > 0 {
+			mt := ""
+			for _, o := range d.objs {
+				if o.Image == nil {
+					continue
+				}
+				for _, m := range o.Image.Manifests {
+					if m.Digest == img.Digest && mt == "" {
+						mt = m.MediaType
+					}
+				}
+			}
+			if mt == "" {
+				mt = img.MediaType
+			}
+			img.Manifest = &store.BlobRef{Digest: img.Digest, Size: n, MediaType: mt}
+		}
+	}
 }
 
 // completeMappings fills a mapping's bare image from the Image object of the
@@ -155,7 +219,7 @@ func (d *decoder) completeMappings() {
 	}
 	for i := range d.objs {
 		o := &d.objs[i]
-		if o.Kind != KindImageStreamMapping || o.Image == nil {
+		if !o.tagged() {
 			continue
 		}
 		j, ok := full[o.Image.Digest]
@@ -311,7 +375,7 @@ func (d *decoder) value(path string, raw json.RawMessage, top bool, elemKind str
 		o.Kind = elemKind
 	}
 	switch o.Kind {
-	case KindImageStream, KindImageStreamMapping:
+	case KindImageStream, KindImageStreamMapping, KindImageStreamTag, KindImageStreamImport:
 		o.Namespace = h.Metadata.Namespace
 		if o.Namespace == "" {
 			o.Namespace = d.opt.DefaultNamespace
@@ -320,7 +384,7 @@ func (d *decoder) value(path string, raw json.RawMessage, top bool, elemKind str
 	switch o.Kind {
 	case "":
 		if top {
-			return fmt.Errorf("%s: %s: object has no kind; want List, ImageStreamList, ImageStream, ImageList, Image or ImageStreamMapping (the output of `oc get is,images -o json`)", d.file, orTop(path))
+			return fmt.Errorf("%s: %s: object has no kind; want %s (the output of `oc get is,images -o json`)", d.file, orTop(path), kindsWanted)
 		}
 		return o.errorf("item has no kind")
 	case "List":
@@ -329,13 +393,13 @@ func (d *decoder) value(path string, raw json.RawMessage, top bool, elemKind str
 		return d.list(o, h, raw, KindImageStream, "v1", apiVersionImage)
 	case "ImageList":
 		return d.list(o, h, raw, KindImage, "v1", apiVersionImage)
-	case KindImageStream, KindImage, KindImageStreamMapping:
+	case KindImageStream, KindImage, KindImageStreamMapping, KindImageStreamTag, KindImageStreamImport:
 		if v := h.APIVersion; v != "" && v != "v1" && v != apiVersionImage {
 			return o.errorf("apiVersion %q is not supported; want %s (or the older v1)", v, apiVersionImage)
 		}
 	default:
 		if top {
-			return o.errorf("kind %q is not supported; want List, ImageStreamList, ImageStream, ImageList, Image or ImageStreamMapping", o.Kind)
+			return o.errorf("kind %q is not supported; want %s", o.Kind, kindsWanted)
 		}
 		o.Skipped = "kind " + o.Kind
 		d.objs = append(d.objs, o)
@@ -349,6 +413,11 @@ func (d *decoder) value(path string, raw json.RawMessage, top bool, elemKind str
 		err = d.image(&o, raw)
 	case KindImageStreamMapping:
 		err = d.mapping(&o, raw)
+	case KindImageStreamTag:
+		err = d.streamTag(&o, raw)
+	case KindImageStreamImport:
+		// Expands into the images, stream and tags it holds.
+		return d.streamImport(o, raw)
 	}
 	if err != nil {
 		return err

@@ -238,7 +238,11 @@ func TestDecodeFixtures(t *testing.T) {
 			},
 		},
 	}
-	covered := map[string]bool{"seed-imagestreammapping.yaml": true} // TestDecodeSeedMapping
+	covered := map[string]bool{
+		"seed-imagestreammapping.yaml": true, // TestDecodeSeedMapping
+		"seed-imagestreamtag.yaml":     true, // TestImageStreamTag
+		"openshift-openshift-restclient-java__src-test-resources-samples-openshift3-v1_image_stream_import.json": true, // TestImageStreamImport
+	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			covered[tt.file] = true
@@ -563,13 +567,25 @@ func TestDecodeConfigSize(t *testing.T) {
 	}{
 		{"config bytes hash to the digest", func(m map[string]any) { delete(m, "dockerImageManifest") },
 			&store.BlobRef{Digest: digest, Size: 1459, MediaType: "application/vnd.docker.container.image.v1+json"}},
+		// Without config bytes the size is derived from dockerImageMetadata.Size
+		// (config plus distinct layers): the real image's figure, marked so.
 		{"config bytes altered", func(m map[string]any) {
 			delete(m, "dockerImageManifest")
 			m["dockerImageConfig"] = m["dockerImageConfig"].(string) + " "
-		}, nil},
+		}, &store.BlobRef{Digest: digest, Size: 1459, MediaType: "application/vnd.docker.container.image.v1+json", Derived: true}},
 		{"no config bytes", func(m map[string]any) {
 			delete(m, "dockerImageManifest")
 			delete(m, "dockerImageConfig")
+		}, &store.BlobRef{Digest: digest, Size: 1459, MediaType: "application/vnd.docker.container.image.v1+json", Derived: true}},
+		{"no config bytes, no metadata size", func(m map[string]any) {
+			delete(m, "dockerImageManifest")
+			delete(m, "dockerImageConfig")
+			meta := map[string]any{}
+			for k, v := range m["dockerImageMetadata"].(map[string]any) {
+				meta[k] = v
+			}
+			delete(meta, "Size")
+			m["dockerImageMetadata"] = meta
 		}, nil},
 	}
 	for _, tt := range tests {
@@ -614,9 +630,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"comments.yaml", "# nothing here\n---\n# nor here\n", `comments.yaml: no objects in the file (only comments or empty YAML documents)`},
 		{"scalar.yaml", "just text\n", `scalar.yaml: top level: want an object with kind and apiVersion, got a string`},
 		{"deploy.json", `{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"x"}}`,
-			`deploy.json: Deployment "x": kind "Deployment" is not supported; want List, ImageStreamList, ImageStream, ImageList, Image or ImageStreamMapping`},
+			`deploy.json: Deployment "x": kind "Deployment" is not supported; want List, ImageStreamList, ImageStream, ImageList, Image, ImageStreamMapping, ImageStreamTag or ImageStreamImport`},
 		{"nokind.json", `{"apiVersion":"v1","metadata":{"name":"x"}}`,
-			"nokind.json: top level: object has no kind; want List, ImageStreamList, ImageStream, ImageList, Image or ImageStreamMapping (the output of `oc get is,images -o json`)"},
+			"nokind.json: top level: object has no kind; want List, ImageStreamList, ImageStream, ImageList, Image, ImageStreamMapping, ImageStreamTag or ImageStreamImport (the output of `oc get is,images -o json`)"},
 		{"item.json", `{"kind":"List","apiVersion":"v1","items":[{"metadata":{"name":"x"}}]}`, `item.json: items[0] (object "x"): item has no kind`},
 		{"version.json", `{"kind":"ImageStream","apiVersion":"image.openshift.io/v2","metadata":{"name":"x"}}`,
 			`version.json: ImageStream "default/x": apiVersion "image.openshift.io/v2" is not supported; want image.openshift.io/v1 (or the older v1)`},

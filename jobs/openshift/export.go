@@ -124,14 +124,24 @@ func statusToAPI(t store.TagSnapshot) apiStatusTag {
 	return st
 }
 
+// imageToAPI is an Image as `oc get images -o json` prints it: everything
+// the store keeps of the object as it was given (time, labels,
+// annotations, signatures, dockerImageMetadata, the manifest's bytes), and
+// for an image read from a registry what OpenShift would have made of it.
 func imageToAPI(img store.ImageSnapshot) (apiImage, error) {
 	a := apiImage{
-		Kind:                         KindImage,
-		APIVersion:                   apiVersionImage,
-		Metadata:                     apiMeta{Name: img.Digest},
+		Kind:       KindImage,
+		APIVersion: apiVersionImage,
+		Metadata: apiMeta{Name: img.Digest, CreationTimestamp: fmtTime(img.Created),
+			Labels: nilIfEmpty(img.Labels), Annotations: nilIfEmpty(img.Annotations)},
 		DockerImageReference:         img.DockerImageReference,
 		DockerImageManifestMediaType: img.MediaType,
 		DockerImageLayers:            []apiLayer{},
+		DockerImageMetadataVersion:   img.DockerImageMetadataVersion,
+		DockerImageManifest:          img.RawManifest,
+	}
+	if img.Signatures != "" {
+		a.Signatures = json.RawMessage(img.Signatures)
 	}
 	for _, l := range img.Layers {
 		a.DockerImageLayers = append(a.DockerImageLayers, apiLayer{Name: l.Digest, Size: l.Size, MediaType: l.MediaType})
@@ -143,7 +153,9 @@ func imageToAPI(img store.ImageSnapshot) (apiImage, error) {
 		})
 	}
 	configDigest := img.ConfigDigest
-	if c := img.Config; c != nil {
+	if c := img.Config; c != nil && a.DockerImageManifest == "" && !c.Derived {
+		// No manifest bytes: a manifest that carries the sizes. (A derived
+		// config size is left to be derived again from the metadata.)
 		configDigest = c.Digest
 		size := c.Size
 		man := regManifest{
@@ -161,9 +173,15 @@ func imageToAPI(img store.ImageSnapshot) (apiImage, error) {
 		}
 		a.DockerImageManifest = string(b)
 	}
+	if img.DockerImageMetadata != "" {
+		a.DockerImageMetadataRaw = json.RawMessage(img.DockerImageMetadata)
+		return a, nil
+	}
 	m := img.Meta
 	if configDigest != "" || !isZeroMeta(m) {
-		a.DockerImageMetadataVersion = "1.0"
+		if a.DockerImageMetadataVersion == "" {
+			a.DockerImageMetadataVersion = "1.0"
+		}
 		d := &apiDockerImage{
 			Kind:         "DockerImage",
 			APIVersion:   "image.openshift.io/1.0",
@@ -173,6 +191,7 @@ func imageToAPI(img store.ImageSnapshot) (apiImage, error) {
 			Architecture: m.Architecture,
 			OS:           m.OS,
 			Variant:      m.Variant,
+			Size:         metadataSize(img),
 		}
 		if d.OS == "linux" && d.Architecture != "" {
 			d.OS = "" // Decode's default; the API's DockerImage has no Os field
@@ -194,9 +213,30 @@ func imageToAPI(img store.ImageSnapshot) (apiImage, error) {
 		if c.User != "" || len(c.Env) > 0 || len(c.Cmd) > 0 || c.WorkingDir != "" || len(c.Entrypoint) > 0 || len(c.Labels) > 0 || len(c.ExposedPorts) > 0 {
 			d.Config = &c
 		}
-		a.DockerImageMetadata = d
+		b, err := json.Marshal(d)
+		if err != nil {
+			return a, fmt.Errorf("export image %s: %w", img.Digest, err)
+		}
+		a.DockerImageMetadataRaw = b
 	}
 	return a, nil
+}
+
+// metadataSize is dockerImageMetadata.Size as OpenShift sets it for an
+// image with a known config: the config plus each distinct layer.
+func metadataSize(img store.ImageSnapshot) int64 {
+	if img.Config == nil || len(img.Manifests) > 0 {
+		return 0
+	}
+	n := img.Config.Size
+	seen := map[string]bool{img.Config.Digest: true}
+	for _, l := range img.Layers {
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			n += l.Size
+		}
+	}
+	return n
 }
 
 func isZeroMeta(m store.ImageMeta) bool {
@@ -268,6 +308,13 @@ func Normalize(s store.StreamSnapshot) store.StreamSnapshot {
 // NormalizeImage is Normalize for images: what Decode(ExportList(...))
 // gives back.
 func NormalizeImage(img store.ImageSnapshot) store.ImageSnapshot {
+	img.Created = normTime(img.Created)
+	img.Labels = cloneMap(img.Labels)
+	img.Annotations = cloneMap(img.Annotations)
+	if img.Manifest != nil {
+		m := *img.Manifest
+		img.Manifest = &m
+	}
 	if img.Config != nil {
 		c := *img.Config
 		img.Config = &c
@@ -316,4 +363,18 @@ func cloneMap(m map[string]string) map[string]string {
 		return nil
 	}
 	return maps.Clone(m)
+}
+
+// ExportImage is one image.openshift.io/v1 Image, as `oc get image -o json`
+// prints it (for lists that stream their items).
+func ExportImage(img store.ImageSnapshot) (json.RawMessage, error) {
+	a, err := imageToAPI(img)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("export image %s: %w", img.Digest, err)
+	}
+	return b, nil
 }

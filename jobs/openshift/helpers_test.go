@@ -178,6 +178,27 @@ func (w *fakeWriter) PutStream(ctx context.Context, s store.StreamSnapshot) (boo
 	return !ok || !reflect.DeepEqual(old, s), nil
 }
 
+func (w *fakeWriter) PutTagSpec(ctx context.Context, ns, stream string, t store.TagSnapshot) (bool, error) {
+	key := ns + "/" + stream
+	w.calls = append(w.calls, "PutTagSpec "+key+":"+t.Name)
+	s, ok := w.streams[key]
+	if !ok {
+		s = store.StreamSnapshot{Namespace: ns, Name: stream}
+	}
+	i := 0
+	for i < len(s.Tags) && s.Tags[i].Name != t.Name {
+		i++
+	}
+	if i == len(s.Tags) {
+		s.Tags = append(s.Tags, store.TagSnapshot{Name: t.Name})
+	}
+	t.InSpec, t.Items = true, s.Tags[i].Items
+	changed := !reflect.DeepEqual(s.Tags[i], t)
+	s.Tags[i] = t
+	w.streams[key] = s
+	return changed, nil
+}
+
 func (w *fakeWriter) MapImage(ctx context.Context, ns, stream, tag string, img store.ImageSnapshot, created time.Time) (bool, error) {
 	key := ns + "/" + stream
 	w.calls = append(w.calls, "MapImage "+key+":"+tag)

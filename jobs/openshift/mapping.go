@@ -1,6 +1,7 @@
 package openshift
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -185,16 +186,39 @@ func statusFromAPI(p string, st apiStatusTag, shift time.Duration, t *store.TagS
 }
 
 // imageFromAPI maps an Image; prefix ("image.") starts the field paths.
+// Everything the object says is kept: its time, labels, annotations,
+// signatures and dockerImageMetadata as given.
 func imageFromAPI(a apiImage, prefix string, shift time.Duration) (store.ImageSnapshot, error) {
 	var img store.ImageSnapshot
 	digest, err := imageDigest(a, prefix)
 	if err != nil {
 		return img, err
 	}
+	if err := a.decodeMetadata(); err != nil {
+		return img, fmt.Errorf("%sdockerImageMetadata: %s", prefix, typeErrorText(err))
+	}
+	created, err := parseTime(prefix+"metadata.creationTimestamp", a.Metadata.CreationTimestamp, shift)
+	if err != nil {
+		return img, err
+	}
 	img = store.ImageSnapshot{
-		Digest:               digest,
-		MediaType:            a.DockerImageManifestMediaType,
-		DockerImageReference: a.DockerImageReference,
+		Digest:                     digest,
+		MediaType:                  a.DockerImageManifestMediaType,
+		DockerImageReference:       a.DockerImageReference,
+		Created:                    created,
+		Labels:                     nilIfEmpty(a.Metadata.Labels),
+		Annotations:                nilIfEmpty(a.Metadata.Annotations),
+		DockerImageMetadataVersion: a.DockerImageMetadataVersion,
+	}
+	if sig := compactJSON(a.Signatures); sig != "" && sig != "null" && sig != "[]" {
+		img.Signatures = sig
+	}
+	if a.DockerImageMetadataRaw != nil {
+		raw, err := shiftCreated(a.DockerImageMetadataRaw, shift)
+		if err != nil {
+			return img, fmt.Errorf("%sdockerImageMetadata: %w", prefix, err)
+		}
+		img.DockerImageMetadata = raw
 	}
 	var man *regManifest
 	if a.DockerImageManifest != "" {
@@ -204,6 +228,10 @@ func imageFromAPI(a apiImage, prefix string, shift time.Duration) (store.ImageSn
 		}
 		if img.MediaType == "" {
 			img.MediaType = man.MediaType
+		}
+		if sum := sha256.Sum256([]byte(a.DockerImageManifest)); "sha256:"+hex.EncodeToString(sum[:]) == digest {
+			// The manifest itself, as the registry stores it.
+			img.RawManifest = a.DockerImageManifest
 		}
 	}
 	if err := imageLayers(a, man, prefix, &img); err != nil {
@@ -222,7 +250,85 @@ func imageFromAPI(a apiImage, prefix string, shift time.Duration) (store.ImageSn
 		}
 		img.Meta = meta
 	}
+	deriveConfig(a, &img)
+	if img.ManagedByRegistry() && img.RawManifest != "" {
+		// The cluster's registry holds the image, its manifest a blob there.
+		img.Manifest = &store.BlobRef{Digest: digest, Size: int64(len(img.RawManifest)), MediaType: img.MediaType}
+	}
 	return img, nil
+}
+
+// deriveConfig works out the config blob's size when no manifest or config
+// bytes gave it: OpenShift's dockerImageMetadata.Size of a schema 2 or OCI
+// image is the config plus each distinct layer, so the config is the rest.
+// The figure is marked derived: it never overrides a size given elsewhere.
+func deriveConfig(a apiImage, img *store.ImageSnapshot) {
+	if img.Config != nil || img.ConfigDigest == "" || a.DockerImageMetadata == nil || a.DockerImageMetadata.Size <= 0 {
+		return
+	}
+	mt := ""
+	switch img.MediaType {
+	case mediaTypeV2:
+		mt = mediaTypeConfig
+	case mediaTypeOCIMan:
+		mt = mediaTypeOCIConf
+	default:
+		return // schema 1 has no config blob; a list's Size is not its own
+	}
+	rest := a.DockerImageMetadata.Size
+	seen := map[string]bool{}
+	for _, l := range img.Layers {
+		if l.Digest == img.ConfigDigest {
+			return // the config doubles as a layer: its size is known
+		}
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			rest -= l.Size
+		}
+	}
+	if rest > 0 {
+		img.Config = &store.BlobRef{Digest: img.ConfigDigest, Size: rest, MediaType: mt, Derived: true}
+	}
+}
+
+// compactJSON is raw JSON without insignificant white space.
+func compactJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// shiftCreated returns dockerImageMetadata compacted, with its Created
+// moved by shift (the demo data is moved to now).
+func shiftCreated(raw json.RawMessage, shift time.Duration) (string, error) {
+	if shift == 0 {
+		return compactJSON(raw), nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", err
+	}
+	for k, v := range m {
+		if !strings.EqualFold(k, "created") {
+			continue
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil || s == "" {
+			continue
+		}
+		t, err := parseTime("Created", &s, shift)
+		if err != nil {
+			return "", err
+		}
+		m[k], _ = json.Marshal(t.Format(time.RFC3339))
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
 func imageDigest(a apiImage, prefix string) (string, error) {

@@ -134,8 +134,12 @@ func Import(ctx context.Context, s *store.Store, f Fetcher, dst store.TagRef, re
 		if err != nil {
 			return err
 		}
+		src := store.SizeImported
+		if res.Managed {
+			src = store.SizeManaged
+		}
 		for _, img := range res.Images {
-			if _, err := tx.PutImageFrom(ctx, img, store.SizeImported); err != nil {
+			if _, err := tx.PutImageFrom(ctx, img, src); err != nil {
 				return fmt.Errorf("record image %s of %s: %w", img.Digest, ref, err)
 			}
 		}

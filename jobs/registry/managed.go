@@ -104,7 +104,7 @@ func (m *Managed) ApplyPush(ctx context.Context, s *store.Store, repo, tag, dige
 		return store.PushResult{Before: cur, Image: digest, Current: true}, nil
 	}
 	ref := m.Host + "/" + repo + "@" + digest
-	res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal})
+	res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true})
 	if err != nil {
 		return store.PushResult{}, err
 	}

@@ -184,7 +184,7 @@ func (m *Mirror) Verify(ctx context.Context, src store.Source, opt store.TagOpti
 	if _, managed := m.Namespace(src.Ref); !managed {
 		return nil, nil
 	}
-	res, err := m.Client.Fetch(ctx, src.Ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal})
+	res, err := m.Client.Fetch(ctx, src.Ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("not in the managed registry, the source of truth for its images (push it there first): %w", err)

@@ -46,6 +46,11 @@ type FetchOptions struct {
 	ImportMode string
 	// Platform is os/arch[/variant]; default linux/amd64.
 	Platform string
+	// Managed says the registry read is the one Layerwise counts, which
+	// stores what it serves: a manifest list is read whole whatever
+	// ImportMode says, and every manifest is recorded as a blob of its
+	// own (Client.ManagedHost sets it for references to that host).
+	Managed bool
 }
 
 // Result is what a registry holds under a reference.
@@ -66,6 +71,9 @@ type Result struct {
 	// list the list's digest, also when Legacy kept one platform's image.
 	// A HEAD request on the reference answers it (see Checker).
 	SourceDigest string
+	// Managed says the images were read from the managed registry, as it
+	// stores them (FetchOptions.Managed): their sizes are its facts.
+	Managed bool
 }
 
 // Fetcher reads images from registries. *Client is the real one.
@@ -87,6 +95,10 @@ type Client struct {
 	// (LAYERWISE_IMPORT_ALLOW): the server's imports run on behalf of its
 	// users. nil connects anywhere (the command line, the managed registry).
 	Destinations *Destinations
+	// ManagedHost is the managed registry's host[:port]
+	// (LAYERWISE_REGISTRY_URL): a reference there is read as that registry
+	// stores it (FetchOptions.Managed).
+	ManagedHost string
 }
 
 // NewFetcher returns a Client with the credentials of authFile ("" for none).
@@ -138,6 +150,11 @@ func (c *Client) Fetch(ctx context.Context, ref string, opt FetchOptions) (Resul
 			Msg: fmt.Sprintf("invalid image reference %q: %v; use [registry/]repository[:tag][@sha256:digest]", ref, err)}
 	}
 	f := &fetch{ref: ref, r: r, parent: ctx, timeout: c.timeout(), authFile: c.AuthFile, insecure: opt.Insecure}
+	if opt.Managed || (c.ManagedHost != "" && r.Context().RegistryStr() == c.ManagedHost) {
+		// The registry stores every platform of a list and every manifest:
+		// record them as it stores them, whatever the import mode.
+		f.managed, mode = true, ModePreserveOriginal
+	}
 	kc, err := loadKeychain(c.AuthFile)
 	if err != nil {
 		return Result{}, &Error{Reason: ReasonUnauthorized, kind: ErrUnauthorized, Msg: err.Error()}
@@ -164,6 +181,7 @@ func (f *fetch) run(mode string, want v1.Platform) (Result, error) {
 	}
 	res, err := f.resolve(desc, mode, want)
 	res.SourceDigest = desc.Digest.String()
+	res.Managed = f.managed
 	return res, err
 }
 
@@ -200,7 +218,20 @@ type fetch struct {
 	authFile string
 	hasCreds bool
 	insecure bool
+	managed  bool
 	puller   *remote.Puller
+}
+
+// stored records, for a read of the managed registry, the manifest as the
+// registry stores it: a blob of its own (its digest the image's), with its
+// bytes, and the image marked as that registry's (AnnotationManaged).
+func (f *fetch) stored(snap *store.ImageSnapshot, desc *remote.Descriptor) {
+	if !f.managed {
+		return
+	}
+	snap.RawManifest = string(desc.Manifest)
+	snap.Manifest = &store.BlobRef{Digest: snap.Digest, Size: int64(len(desc.Manifest)), MediaType: string(desc.MediaType)}
+	snap.Annotations = map[string]string{store.AnnotationManaged: "true"}
 }
 
 // host is the registry as people write it.
@@ -296,7 +327,9 @@ func (f *fetch) image(desc *remote.Descriptor) (store.ImageSnapshot, error) {
 			return store.ImageSnapshot{}, fmt.Errorf("config blob %s of %s: %w", m.Config.Digest, f.ref, err)
 		}
 	}
-	return imageSnapshot(f.repository(), digest, desc.MediaType, m, cfg), nil
+	snap := imageSnapshot(f.repository(), digest, desc.MediaType, m, cfg)
+	f.stored(&snap, desc)
+	return snap, nil
 }
 
 // imageSnapshot is an image manifest (and its config, when known) as the
@@ -353,7 +386,9 @@ func (f *fetch) index(desc *remote.Descriptor) (store.ImageSnapshot, []v1.Descri
 	if len(im.Manifests) == 0 {
 		return store.ImageSnapshot{}, nil, f.malformed(digest, fmt.Errorf("the manifest list is empty"))
 	}
-	return listSnapshot(f.repository(), digest, desc.MediaType, im), im.Manifests, nil
+	list := listSnapshot(f.repository(), digest, desc.MediaType, im)
+	f.stored(&list, desc)
+	return list, im.Manifests, nil
 }
 
 // listSnapshot is a manifest list as the store records it.

@@ -181,12 +181,25 @@ func (r *Registry) BlobFiles() map[string]int64 {
 
 // LayerLinks returns the distinct blobs linked into the _layers of every
 // repository under prefix (a namespace, "team-a", or a repository,
-// "team-a/api"), with their sizes on disk: what that scope holds.
+// "team-a/api"), with their sizes on disk: the layers and configs that
+// scope holds.
 func (r *Registry) LayerLinks(prefix string) map[string]int64 {
+	return r.links(prefix, false)
+}
+
+// Stored returns every distinct blob the repositories under prefix link:
+// layers and configs (_layers) and manifests (_manifests/revisions), with
+// their sizes on disk — all the bytes that scope keeps in the registry.
+func (r *Registry) Stored(prefix string) map[string]int64 {
+	return r.links(prefix, true)
+}
+
+func (r *Registry) links(prefix string, manifests bool) map[string]int64 {
 	r.t.Helper()
 	files := r.BlobFiles()
 	out := map[string]int64{}
 	root := filepath.Join(r.v2(), "repositories", filepath.FromSlash(prefix))
+	sep := string(filepath.Separator)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if os.IsNotExist(err) {
@@ -194,7 +207,12 @@ func (r *Registry) LayerLinks(prefix string) map[string]int64 {
 			}
 			return err
 		}
-		if d.IsDir() || d.Name() != "link" || !strings.Contains(p, string(filepath.Separator)+"_layers"+string(filepath.Separator)) {
+		if d.IsDir() || d.Name() != "link" {
+			return nil
+		}
+		layer := strings.Contains(p, sep+"_layers"+sep)
+		manifest := manifests && strings.Contains(p, sep+"_manifests"+sep+"revisions"+sep)
+		if !layer && !manifest {
 			return nil
 		}
 		b, err := os.ReadFile(p)
