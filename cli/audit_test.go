@@ -65,6 +65,7 @@ func TestEveryCLIWriteIsAuditedOnce(t *testing.T) {
 		{cmd: "rolebinding", args: []string{"rolebinding", "add", "payments", "ann", "editor"}, action: "rolebinding.add", again: true},
 		{cmd: "token", args: []string{"token", "create", "ci", "--user", "ann"}, action: "token.create"},
 		{cmd: "namespace", args: []string{"namespace", "set", "payments", "--threshold", "7GiB"}, action: "namespace.settings", again: true},
+		{cmd: "namespace", args: []string{"namespace", "set", "payments", "--rules", `^v\d+$ never; ^pr-\d+$ keep 1`}, action: "namespace.retention", again: true},
 		{cmd: "create", args: []string{"create", "is", "payments/guard"}, action: "stream.create"},
 		{cmd: "tag", args: []string{"tag", "payments/api:latest", "payments/api:guard"}, action: "tag.set", again: true},
 		{cmd: "promote", args: []string{"promote", "payments/api:latest"}, action: "tag.promote", again: true},

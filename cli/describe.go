@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"layerwise/format"
 	"layerwise/jobs/openshift"
@@ -15,6 +16,7 @@ import (
 
 func (c *cli) cmdDescribe(ctx context.Context, args []string) error {
 	f := c.newFlags("describe", false)
+	policy := c.policyFlags(f) // the platform's, for why each revision is kept
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -38,7 +40,11 @@ func (c *cli) cmdDescribe(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return describeStream(ctx, s, ref, c.stdout)
+		p, err := policy()
+		if err != nil {
+			return err
+		}
+		return describeStream(ctx, s, ref, p, c.stdout)
 	case "istag", "imagestreamtag", "imagestreamtags":
 		ref, err := store.ParseTagRef(name, *f.ns)
 		if err != nil {
@@ -51,8 +57,12 @@ func (c *cli) cmdDescribe(ctx context.Context, args []string) error {
 
 // describeStream prints a stream as `oc describe is` does (oc's lines, in
 // its order and words), then Layerwise's sizes, counted once.
-func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, out io.Writer) error {
+func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, policy store.Policy, out io.Writer) error {
 	st, err := s.GetStream(ctx, ref)
+	if err != nil {
+		return err
+	}
+	retention, rules, err := streamRetention(ctx, s, ref, policy)
 	if err != nil {
 		return err
 	}
@@ -71,6 +81,13 @@ func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, ou
 		size += fmt.Sprintf("; %d of the images have no layer data, their size is unknown", n)
 	}
 	fmt.Fprintf(w, "Size:\t%s\n", size)
+	for i, r := range rules {
+		label := ""
+		if i == 0 {
+			label = "Retention Rules:"
+		}
+		fmt.Fprintf(w, "%s\t%d. %s\n", label, i+1, r)
+	}
 	tags := append([]store.TagSnapshot(nil), st.Tags...)
 	store.OrderTags(tags, func(t store.TagSnapshot) string { return t.Name })
 	for _, t := range tags {
@@ -91,6 +108,9 @@ func describeStream(ctx context.Context, s *store.Store, ref store.StreamRef, ou
 				size = "size unknown"
 			}
 			fmt.Fprintf(w, "    %s %s\t%s\n", mark, what, size)
+			if why := retentionLine(retention[t.Name], i, it.Image, s.Now()); why != "" {
+				fmt.Fprintf(w, "        %s\n", why)
+			}
 		}
 	}
 	return w.Flush()
@@ -195,4 +215,39 @@ func tagSource(st store.StreamSnapshot, t store.TagSnapshot) string {
 		return "updates automatically from registry " + from
 	}
 	return "tagged from " + from
+}
+
+// streamRetention is why each revision of a stream is kept (by tag, in
+// history order) and the namespace's rules.
+func streamRetention(ctx context.Context, s *store.Store, ref store.StreamRef, policy store.Policy) (map[string][]store.EntryRetention, []store.RetentionRule, error) {
+	f, err := s.StreamFacts(ctx, ref, policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	pulls, err := s.StreamPulls(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.Evaluate(pulls, s.Now()), f.Rules, nil
+}
+
+// retentionLine says why the i-th revision of a tag is kept (or that it
+// is prunable), when it becomes prunable and when it was last pulled.
+func retentionLine(list []store.EntryRetention, i int, image string, now time.Time) string {
+	if i >= len(list) || list[i].Position != i || list[i].Image != image {
+		return "" // the history changed between the two reads
+	}
+	e := list[i]
+	r := e.Retention
+	line := "kept: " + r.Text()
+	switch on := r.PrunableAt(); {
+	case !r.Kept():
+		line = "prunable: " + r.Text()
+	case !on.IsZero():
+		line += "; prunable on " + on.Format("2006-01-02 15:04 UTC")
+	}
+	if !e.LastPulled.IsZero() {
+		line += "; last pulled " + format.Ago(e.LastPulled, now)
+	}
+	return line
 }

@@ -9,20 +9,32 @@ import (
 
 // writePlanJSON prints v (a plan, or a plan with what was applied) exactly
 // as printJSON would, streaming the plan's revisions and images: on a
-// large registry they are hundreds of thousands of entries.
+// large registry they are hundreds of thousands of entries. With kept
+// revisions (prune --show-kept) v has a field "kept" after them, null
+// in v (withKept).
 func writePlanJSON(w io.Writer, v any, plan *store.PrunePlan) error {
-	revs, imgs := plan.Revisions, plan.Images
-	plan.Revisions, plan.Images = nil, nil
-	defer func() { plan.Revisions, plan.Images = revs, imgs }()
-	return jsonlist.Write(w, v, true,
-		jsonlist.List{Key: "revisions", Len: len(revs), Item: func(i int) any { return revs[i] }},
-		jsonlist.List{Key: "images", Len: len(imgs), Item: func(i int) any { return imgs[i] }})
+	revs, imgs, kept := plan.Revisions, plan.Images, plan.Kept
+	plan.Revisions, plan.Images, plan.Kept = nil, nil, nil
+	defer func() { plan.Revisions, plan.Images, plan.Kept = revs, imgs, kept }()
+	lists := []jsonlist.List{
+		{Key: "revisions", Len: len(revs), Item: func(i int) any { return revs[i] }},
+		{Key: "images", Len: len(imgs), Item: func(i int) any { return imgs[i] }}}
+	if kept != nil {
+		lists = append(lists, jsonlist.List{Key: "kept", Len: len(kept), Item: func(i int) any { return kept[i] }})
+	}
+	return jsonlist.Write(w, v, true, lists...)
+}
+
+// withKept is a plan printed with its kept revisions last.
+type withKept struct {
+	*store.PrunePlan
+	Kept []store.PruneRevision `json:"kept"`
 }
 
 // writeUsageJSON prints `usage -o json` as printJSON would, streaming the
 // namespaces.
 func writeUsageJSON(w io.Writer, u *store.Usage) error {
-	head := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt}
+	head := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt, PullsRecordedSince: u.PullsRecordedSince}
 	return jsonlist.Write(w, &head, true,
 		jsonlist.List{Key: "namespaces", Len: len(u.Namespaces), Item: func(i int) any { return u.Namespaces[i] }})
 }

@@ -15,6 +15,7 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 	f := c.newWriteFlags("prune", true)
 	policy := c.policyFlags(f)
 	confirm := f.Bool("confirm", false, "apply the plan; without it prune is a dry run")
+	showKept := f.Bool("show-kept", false, "also list the revisions that stay, with why and the date each would become prunable")
 	regURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry: delete pruned manifests there (LAYERWISE_REGISTRY_URL)")
 	authFile := f.String("registry-auth-file", c.env("LAYERWISE_REGISTRY_AUTH_FILE", ""), "registry credentials, a .dockerconfigjson (LAYERWISE_REGISTRY_AUTH_FILE)")
 	pos, err := f.parse(args)
@@ -39,12 +40,15 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	plan, err := s.PlanPrune(ctx, p, nil)
+	plan, err := s.PlanPruneWith(ctx, p, nil, store.PlanOptions{Kept: *showKept})
 	if err != nil {
 		return err
 	}
 	if !*confirm {
 		if f.json() {
+			if *showKept {
+				return writePlanJSON(c.stdout, withKept{PrunePlan: plan}, plan)
+			}
 			return writePlanJSON(c.stdout, plan, plan)
 		}
 		c.printPlan(plan, true)
@@ -66,6 +70,13 @@ func (c *cli) cmdPrune(ctx context.Context, args []string) error {
 		return fmt.Errorf("prune: %w", perr)
 	}
 	if f.json() {
+		if *showKept {
+			return writePlanJSON(c.stdout, struct {
+				*store.PrunePlan
+				Applied jobs.PruneOutcome     `json:"applied"`
+				Kept    []store.PruneRevision `json:"kept"`
+			}{plan, out, nil}, plan)
+		}
 		return writePlanJSON(c.stdout, struct {
 			*store.PrunePlan
 			Applied jobs.PruneOutcome `json:"applied"`
@@ -91,6 +102,9 @@ func (c *cli) printPlan(p *store.PrunePlan, dry bool) {
 		if n.Override {
 			fmt.Fprintf(w, "  namespace %s: keep %d revisions, younger than %s\n", n.Name, n.Policy.KeepTagRevisions, n.Policy.KeepYoungerThan)
 		}
+		for i, r := range n.Rules {
+			fmt.Fprintf(w, "  namespace %s rule %d: %s\n", n.Name, i+1, r)
+		}
 	}
 	streams := map[string]bool{}
 	if len(p.Revisions) > 0 {
@@ -113,6 +127,23 @@ func (c *cli) printPlan(p *store.PrunePlan, dry bool) {
 		for _, img := range p.Images {
 			fmt.Fprintln(w, img)
 		}
+	}
+	if p.Kept != nil {
+		fmt.Fprintln(w, "\nKeeping revisions ...")
+		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "STREAM\tTAG\tIMAGE\tCREATED\tWHY\tPRUNABLE ON")
+		for _, r := range p.Kept {
+			img := r.Image
+			if img == "" {
+				img = "(no image)"
+			}
+			on := "-"
+			if t := r.Retention.PrunableAt(); !t.IsZero() {
+				on = t.Format("2006-01-02T15:04:05Z")
+			}
+			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Stream, r.Tag, img, r.Created.Format("2006-01-02T15:04:05Z"), r.Retention.Text(), on)
+		}
+		tw.Flush()
 	}
 	verb := "would delete"
 	if !dry {

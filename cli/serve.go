@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"layerwise/change"
+	"layerwise/jobs"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/web"
@@ -36,6 +37,10 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	registryURL := f.String("registry-url", c.env("LAYERWISE_REGISTRY_URL", ""), "the managed registry, e.g. http://127.0.0.1:5000; prune deletes dropped manifests there (LAYERWISE_REGISTRY_URL)")
 	// Tokens: a literal value, or a file (a mounted Secret) that wins.
 	webhookToken, metricsToken := c.env("LAYERWISE_WEBHOOK_TOKEN", ""), c.env("LAYERWISE_METRICS_TOKEN", "")
+	// The alert webhook's URL holds its secret (Slack's and Teams' do).
+	alertHook := c.env("LAYERWISE_ALERT_WEBHOOK_URL", "")
+	alertHookFile := f.String("alert-webhook-url-file", c.env("LAYERWISE_ALERT_WEBHOOK_URL_FILE", ""),
+		"file holding the URL that also gets threshold alerts as Slack/Teams-style JSON (LAYERWISE_ALERT_WEBHOOK_URL_FILE; or the URL in LAYERWISE_ALERT_WEBHOOK_URL)")
 	webhookTokenFile := f.String("webhook-token-file", c.env("LAYERWISE_WEBHOOK_TOKEN_FILE", ""),
 		"file holding the bearer token of registry notifications (LAYERWISE_WEBHOOK_TOKEN_FILE; or the token in LAYERWISE_WEBHOOK_TOKEN)")
 	metricsAddr := f.String("metrics-addr", c.env("LAYERWISE_METRICS_ADDR", ""), "serve /metrics on this address alone, e.g. 127.0.0.1:9090, and not on --addr (LAYERWISE_METRICS_ADDR)")
@@ -86,6 +91,12 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.MetricsAddr = *metricsAddr
+	if cfg.AlertWebhookURL, err = secretValue(alertHook, *alertHookFile, "the alert webhook URL (--alert-webhook-url-file, LAYERWISE_ALERT_WEBHOOK_URL_FILE)"); err != nil {
+		return err
+	}
+	if _, err := jobs.ParseWebhookURL(cfg.AlertWebhookURL); err != nil {
+		return usagef("%v", err)
+	}
 	if cfg.OpenShiftURL != "" && cfg.OpenShiftTokenFile == "" {
 		return usagef("--openshift-url needs --openshift-token-file (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	}

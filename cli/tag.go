@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -244,12 +246,14 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 	f.String("ladder", "", "promotion ladder, e.g. latest,test,prod; \"default\" clears it")
 	f.String("keep-tag-revisions", "", "this namespace's prune policy: revisions kept per tag (0-1000); \"default\" clears it")
 	f.String("keep-younger-than", "", "this namespace's prune policy: keep revisions younger than this (96h, 14d); \"default\" clears it")
+	rulesText := f.String("rules", "", "the namespace's retention rules, one per line or separated by ';' (e.g. '^v\\d+\\.\\d+\\.\\d+$ never; ^pr-\\d+$ keep 1'); \"none\" removes them")
+	rulesFile := f.String("rules-file", "", "read the retention rules from this file, one per line ('-': standard input)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 || pos[0] != "set" {
-		return usagef("namespace: want `namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod]`")
+		return usagef("namespace: want `namespace set NS [--contacts a@x,b@y] [--threshold 50GiB] [--ladder latest,test,prod] [--rules RULES | --rules-file FILE]`")
 	}
 	// Only the flags given change anything; the rules are the settings
 	// form's (store.SettingsInput).
@@ -277,6 +281,10 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 		}
 		return usagef("--%s: %v", flag, err)
 	}
+	rules, err := c.rulesFlags(f, *rulesText, *rulesFile)
+	if err != nil {
+		return err
+	}
 	s, svc, p, err := f.openChange(ctx, nil)
 	if err != nil {
 		return err
@@ -285,6 +293,13 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 	changed, err := svc.SetNamespace(ctx, p, pos[1], set)
 	if err != nil {
 		return err
+	}
+	if rules != nil {
+		ruled, err := svc.SetRetentionRules(ctx, p, pos[1], rules)
+		if err != nil {
+			return err
+		}
+		changed = changed || ruled
 	}
 	if !changed {
 		c.nothingChanged("namespace %s: the settings were already these", pos[1])
@@ -311,7 +326,45 @@ func (c *cli) cmdNamespace(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "namespace %s: prune keeps %s revisions per tag, younger than %s\n", ns.Name, k, y)
 	}
+	have, err := s.RetentionRules(ctx, ns.Name)
+	if err != nil {
+		return err
+	}
+	for i, r := range have {
+		fmt.Fprintf(c.stdout, "namespace %s: retention rule %d: %s\n", ns.Name, i+1, r)
+	}
 	return nil
+}
+
+// rulesFlags reads --rules or --rules-file (nil: neither was given).
+func (c *cli) rulesFlags(f *flags, text, file string) ([]store.RetentionRule, error) {
+	given := map[string]bool{}
+	f.Visit(func(fl *flagT) { given[fl.Name] = true })
+	flag := "--rules"
+	switch {
+	case given["rules"] && given["rules-file"]:
+		return nil, usagef("give --rules or --rules-file, not both")
+	case given["rules-file"]:
+		flag = "--rules-file"
+		var b []byte
+		var err error
+		if file == "-" {
+			b, err = io.ReadAll(io.LimitReader(c.stdin, 1<<20))
+		} else {
+			b, err = os.ReadFile(file)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--rules-file: %w", err)
+		}
+		text = string(b)
+	case !given["rules"]:
+		return nil, nil
+	}
+	rules, err := store.ParseRetentionRules(text)
+	if err != nil {
+		return nil, usagef("%s: %v", flag, err)
+	}
+	return rules, nil
 }
 
 func orNone(s string) string {

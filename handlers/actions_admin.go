@@ -66,6 +66,11 @@ func (h *Handler) settingsPage(c echo.Context, ns store.Namespace) views.Setting
 	if ns.PruneKeepYoungerThan != nil {
 		m.KeepYoungerThan = durationInput(time.Duration(*ns.PruneKeepYoungerThan) * time.Second)
 	}
+	if rules, err := h.Store.RetentionRules(c.Request().Context(), ns.Name); err == nil {
+		m.Rules = store.RulesText(rules)
+	} else {
+		h.Log.Error("reading retention rules failed", "namespace", ns.Name, "err", err)
+	}
 	return m
 }
 
@@ -78,7 +83,39 @@ func (h *Handler) Settings(c echo.Context) error {
 	m := h.settingsPage(c, ns)
 	m.Saved = c.QueryParam("saved") == "1"
 	m.Unchanged = c.QueryParam("saved") == "0"
+	m.RulesSaved = c.QueryParam("saved") == "rules"
+	m.RulesUnchanged = c.QueryParam("saved") == "rules0"
 	return render(c, http.StatusOK, views.ViewSettings(m))
+}
+
+// SaveRetentionRules is POST /ns/{ns}/settings/rules: the rules, one per
+// line (store.ParseRetentionRules); a refused rule is shown with the text
+// as typed.
+func (h *Handler) SaveRetentionRules(c echo.Context) error {
+	ns, ok, err := h.adminNamespace(c)
+	if !ok {
+		return err
+	}
+	m := h.settingsPage(c, ns)
+	m.Rules = c.FormValue("rules")
+	rules, err := store.ParseRetentionRules(m.Rules)
+	changed := false
+	if err == nil {
+		changed, err = h.Change.SetRetentionRules(c.Request().Context(), principal(c), ns.Name, rules)
+	}
+	if err != nil {
+		status, msg := formStatus(c, err)
+		if status == http.StatusInternalServerError {
+			h.Log.Error("saving retention rules failed", "namespace", ns.Name, "err", err)
+		}
+		m.RulesError, m.RulesErrorField = msg, "rules"
+		return render(c, status, views.ViewSettings(m))
+	}
+	saved := "?saved=rules#rules"
+	if !changed {
+		saved = "?saved=rules0#rules" // "nothing changed"
+	}
+	return c.Redirect(http.StatusSeeOther, views.NamespaceSettingsHref(ns.Name)+saved)
 }
 
 // SaveSettings is POST /ns/{ns}/settings.

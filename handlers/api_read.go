@@ -34,7 +34,9 @@ type apiUsageHead struct {
 	Registry   store.RegistryUsage    `json:"registry"`
 	Namespaces []store.NamespaceUsage `json:"namespaces"`
 	ComputedAt time.Time              `json:"computedAt"`
-	Scope      string                 `json:"scope,omitempty"`
+	// PullsRecordedSince: the earliest pull recorded (nil: none).
+	PullsRecordedSince *time.Time `json:"pullsRecordedSince,omitempty"`
+	Scope              string     `json:"scope,omitempty"`
 }
 
 // APIUsage is GET /api/v1/usage, as `usage -o json`: the namespaces the
@@ -46,7 +48,7 @@ func (h *Handler) APIUsage(c echo.Context) error {
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	head := apiUsageHead{Registry: u.Registry, ComputedAt: u.ComputedAt}
+	head := apiUsageHead{Registry: u.Registry, ComputedAt: u.ComputedAt, PullsRecordedSince: u.PullsRecordedSince}
 	nss := u.Namespaces
 	if !seesAll(c) {
 		nss = []store.NamespaceUsage{}

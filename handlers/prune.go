@@ -28,6 +28,11 @@ func (h *Handler) policy() store.Policy {
 
 // visiblePlan is the plan as the caller may see it.
 func (h *Handler) visiblePlan(c echo.Context) (*store.PrunePlan, error) {
+	return h.visiblePlanWith(c, store.PlanOptions{})
+}
+
+// visiblePlanWith is visiblePlan with options (the kept revisions).
+func (h *Handler) visiblePlanWith(c echo.Context, opt store.PlanOptions) (*store.PrunePlan, error) {
 	var filter *store.PlanFilter
 	key := "*"
 	if !seesAll(c) {
@@ -43,23 +48,54 @@ func (h *Handler) visiblePlan(c echo.Context) (*store.PrunePlan, error) {
 	}
 	// Cached until the data changes (a change here, or the usage
 	// fingerprint moving after a change elsewhere).
+	if opt.Kept {
+		key += ":kept"
+	}
 	return cached(h, "prune-plan:"+key, func() (*store.PrunePlan, error) {
-		return h.Store.PlanPrune(c.Request().Context(), h.policy(), filter)
+		return h.Store.PlanPruneWith(c.Request().Context(), h.policy(), filter, opt)
 	})
 }
 
-// APIPrunePlan is GET /api/v1/prune/plan: `prune -o json`, a dry run.
+// namespacePlan is one visible namespace's plan with its kept revisions
+// (the /prune page's detail).
+func (h *Handler) namespacePlan(c echo.Context, ns string) (*store.PrunePlan, error) {
+	return cached(h, "prune-plan-ns:"+ns, func() (*store.PrunePlan, error) {
+		return h.Store.PlanPruneWith(c.Request().Context(), h.policy(), &store.PlanFilter{Namespaces: []string{ns}}, store.PlanOptions{Kept: true})
+	})
+}
+
+// planJSON is a plan whose kept revisions are streamed after its lists.
+type planJSON struct {
+	*store.PrunePlan
+	Kept []store.PruneRevision `json:"kept"`
+}
+
+// APIPrunePlan is GET /api/v1/prune/plan: `prune -o json`, a dry run;
+// ?kept=true adds every kept revision with its reason (prune --show-kept).
 func (h *Handler) APIPrunePlan(c echo.Context) error {
-	p, err := h.visiblePlan(c)
+	var opt store.PlanOptions
+	switch c.QueryParam("kept") {
+	case "", "false", "0":
+	case "true", "1":
+		opt.Kept = true
+	default:
+		return h.apiFail(c, apiErrorf(http.StatusBadRequest, "kept=%q: want kept=true or kept=false", c.QueryParam("kept")))
+	}
+	p, err := h.visiblePlanWith(c, opt)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
 	// The plan is cached and shared: stream its lists from a copy without them.
 	head := *p
-	head.Revisions, head.Images = nil, nil
-	return writeJSONLists(c, &head,
-		jsonlist.List{Key: "revisions", Len: len(p.Revisions), Item: func(i int) any { return p.Revisions[i] }},
-		jsonlist.List{Key: "images", Len: len(p.Images), Item: func(i int) any { return p.Images[i] }})
+	head.Revisions, head.Images, head.Kept = nil, nil, nil
+	lists := []jsonlist.List{
+		{Key: "revisions", Len: len(p.Revisions), Item: func(i int) any { return p.Revisions[i] }},
+		{Key: "images", Len: len(p.Images), Item: func(i int) any { return p.Images[i] }}}
+	if !opt.Kept {
+		return writeJSONLists(c, &head, lists...)
+	}
+	return writeJSONLists(c, planJSON{PrunePlan: &head}, append(lists,
+		jsonlist.List{Key: "kept", Len: len(p.Kept), Item: func(i int) any { return p.Kept[i] }})...)
 }
 
 // PrunePage is "/prune": what the next run removes, grouped by namespace
@@ -88,6 +124,23 @@ func (h *Handler) PrunePage(c echo.Context) error {
 			if r.Namespace == detail {
 				m.DetailRevisions[r.Stream] = append(m.DetailRevisions[r.Stream], r)
 			}
+		}
+	}
+	// What the detail namespace keeps, and why (its own plan: the whole
+	// registry's kept revisions would be most of its history).
+	if detail != "" && store.ValidateNamespace(detail) == nil && canSee(c, detail) {
+		np, err := h.namespacePlan(c, detail)
+		if err != nil {
+			return h.fail(c, "prune", err)
+		}
+		m.DetailKept = np.Kept
+		if rules, err := h.Store.RetentionRules(ctx, detail); err == nil {
+			for _, r := range rules {
+				m.DetailRules = append(m.DetailRules, r.String())
+			}
+		}
+		if m.Detail == nil && len(np.Kept) > 0 {
+			m.Detail = &store.PruneNamespace{Name: detail, Streams: []store.PruneStream{}}
 		}
 	}
 	if m.Runs, err = h.Store.JobRunsOf(ctx, "prune", 30); err != nil {

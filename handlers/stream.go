@@ -202,10 +202,22 @@ func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage,
 		UniqueImages: d.sizes.UniqueImages}
 	tags := append([]store.TagSnapshot(nil), st.Tags...)
 	store.OrderTagsByLadder(tags, func(t store.TagSnapshot) string { return t.Name }, h.ladder(c, ns))
+	ret, err := h.retention(c, ns, name)
+	if err != nil {
+		return views.StreamPage{}, err
+	}
 	for _, t := range tags {
 		v := d.tagView(t)
 		pageLinks(&v)
+		applyRetention(&v, ret[t.Name])
 		m.Tags = append(m.Tags, v)
+	}
+	for _, list := range ret {
+		for _, e := range list {
+			if e.LastPulled.After(m.LastPulled) {
+				m.LastPulled = e.LastPulled
+			}
+		}
 	}
 	if d.cached != nil {
 		m.ExclusiveBytes = d.cached.ExclusiveBytes
@@ -239,4 +251,45 @@ func streamParts(m views.StreamPage) []views.Part {
 		parts = append(parts, views.Part{Label: "shared with other streams", Bytes: other, Kind: "shared-registry"})
 	}
 	return parts
+}
+
+// retention is why each revision of a stream is kept, and when it was
+// last pulled: the history, rules and pins are cached until the data
+// changes; pull times are read on each request (a pull changes no data
+// version, so that pages cached before it stay valid).
+func (h *Handler) retention(c echo.Context, ns, name string) (map[string][]store.EntryRetention, error) {
+	ctx := c.Request().Context()
+	ref := store.StreamRef{Namespace: ns, Stream: name}
+	f, err := cached(h, "retention\x00"+ns+"\x00"+name, func() (*store.StreamFacts, error) {
+		return h.Store.StreamFacts(ctx, ref, h.policy())
+	})
+	if err != nil {
+		return nil, err
+	}
+	pulls, err := h.Store.StreamPulls(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	// The store's clock, as the prune plan's: a page and the plan agree.
+	return f.Evaluate(pulls, h.Store.Now()), nil
+}
+
+// applyRetention marks each revision shown with why prune keeps it (or
+// not), the date it becomes prunable and its last pull; list is the tag's
+// whole history by position, trusted only where it names the same image.
+func applyRetention(v *views.TagView, list []store.EntryRetention) {
+	set := func(pos int, r *views.Revision) {
+		if pos >= len(list) || list[pos].Position != pos || list[pos].Image != r.Image {
+			return
+		}
+		e := list[pos]
+		r.Prunable, r.Why, r.PrunableOn, r.LastPulled = !e.Retention.Kept(), e.Retention.Text(), e.Retention.PrunableAt(), e.LastPulled
+	}
+	for i := range v.History {
+		set(v.HistoryFrom+i, &v.History[i])
+	}
+	if v.Current != nil {
+		set(0, v.Current)
+		v.LastPulled = v.Current.LastPulled
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"layerwise/change"
+	"layerwise/jobs"
 	"layerwise/jobs/registry"
 	"layerwise/store"
 )
@@ -34,6 +35,15 @@ const webhookMaxBody = 1 << 20
 // and the scheduled sync re-reads it. Each change goes through the Service
 // as the principal system:registry, audited once (not at all when a push
 // was already recorded).
+//
+// A manifest pull (GET) is queued as that image's last pull from the
+// stream (jobs.PullRecorder records the queue in batches, without a new
+// data version: pages cached before a pull stay valid). A pull time is a
+// fact about the registry's traffic, not a change anyone made: it is not
+// audited. Pulls that Layerwise itself made (reading a push back, the
+// sync: User-Agent "layerwise …") are not pulls and are never recorded;
+// nor is a HEAD, which only checks that a manifest exists (a client does
+// before a push).
 type Webhook struct {
 	// Registry is the managed registry (LAYERWISE_REGISTRY_URL); nil: not set.
 	Registry *registry.Managed
@@ -41,6 +51,9 @@ type Webhook struct {
 	Token  string
 	Change *change.Service
 	Log    *slog.Logger
+	// Pulls batches pull notifications; nil: each envelope's are recorded
+	// before the answer.
+	Pulls *jobs.PullRecorder
 }
 
 // WebhookResult is the answer: what the envelope held and what came of it.
@@ -50,8 +63,11 @@ type WebhookResult struct {
 	Changed   int `json:"changed"`   // pushes that added a history entry
 	Unchanged int `json:"unchanged"` // pushes already recorded (redelivered, or seen by the sync)
 	Deletes   int `json:"deletes"`   // manifest deletes that removed history entries
-	// Ignored counts events that are not tagged manifest pushes or deletes:
-	// blob pushes, pulls, mounts, pushes by digest only.
+	Pulls     int `json:"pulls"`     // manifest pulls queued as last-pulled times
+	// OwnPulls are manifest pulls Layerwise itself made (not recorded).
+	OwnPulls int `json:"ownPulls,omitempty"`
+	// Ignored counts events that are none of these: blob pushes and pulls,
+	// mounts, pushes by digest only.
 	Ignored int      `json:"ignored"`
 	Skipped []string `json:"skipped,omitempty"` // repositories that map to no image stream
 	Failed  []string `json:"failed,omitempty"`  // pushes the registry would not serve back
@@ -72,6 +88,15 @@ type regEvent struct {
 		Repository string `json:"repository"`
 		Tag        string `json:"tag"`
 	} `json:"target"`
+	Request struct {
+		Method    string `json:"method"`
+		UserAgent string `json:"useragent"`
+	} `json:"request"`
+}
+
+// manifestPull says whether an event is a pull of a manifest.
+func (ev regEvent) manifestPull() bool {
+	return ev.Action == "pull" && manifestTypes[ev.Target.MediaType] && ev.Target.Digest != ""
 }
 
 // manifestTypes are the manifests whose tagged pushes are recorded.
@@ -102,9 +127,28 @@ func (w *Webhook) Events(c echo.Context) error {
 	ctx := c.Request().Context()
 	res := WebhookResult{Events: len(events)}
 	p := change.System(WebhookActor)
+	var pulls []store.Pull
 	for _, ev := range events {
 		t := ev.Target
 		switch {
+		case ev.manifestPull():
+			if registry.OwnRequest(ev.Request.UserAgent) {
+				res.OwnPulls++
+				continue
+			}
+			if ev.Request.Method == http.MethodHead {
+				// An existence check (a client about to push checks the
+				// tag), not a pull: a pull GETs the manifest.
+				res.Ignored++
+				continue
+			}
+			ref, err := registry.MapRepository(t.Repository)
+			if err != nil {
+				res.Skipped = append(res.Skipped, err.Error())
+				continue
+			}
+			res.Pulls++
+			pulls = append(pulls, store.Pull{Stream: ref, Digest: t.Digest, At: ev.Timestamp})
 		case ev.Action == "push" && manifestTypes[t.MediaType] && t.Tag != "":
 			res.Pushes++
 			if _, err := registry.MapRepository(t.Repository); err != nil {
@@ -141,8 +185,23 @@ func (w *Webhook) Events(c echo.Context) error {
 			res.Ignored++
 		}
 	}
-	w.Log.Info("registry events", "events", res.Events, "pushes", res.Pushes, "changed", res.Changed,
-		"unchanged", res.Unchanged, "deletes", res.Deletes, "ignored", res.Ignored, "skipped", len(res.Skipped), "failed", len(res.Failed))
+	if len(pulls) > 0 {
+		if w.Pulls != nil {
+			if err := w.Pulls.Add(pulls); err != nil {
+				return WriteAPIError(c, http.StatusServiceUnavailable, err.Error())
+			}
+		} else if _, err := w.Change.Store.RecordPulls(ctx, pulls); err != nil {
+			return err
+		}
+	}
+	if res.Pushes+res.Deletes > 0 || res.Pulls == 0 {
+		// An envelope of pulls alone is the common case, logged at debug
+		// level: there are a hundred per push.
+		w.Log.Info("registry events", "events", res.Events, "pushes", res.Pushes, "changed", res.Changed,
+			"unchanged", res.Unchanged, "deletes", res.Deletes, "pulls", res.Pulls, "ignored", res.Ignored, "skipped", len(res.Skipped), "failed", len(res.Failed))
+	} else {
+		w.Log.Debug("registry events", "events", res.Events, "pulls", res.Pulls, "own pulls", res.OwnPulls, "skipped", len(res.Skipped))
+	}
 	return c.JSON(http.StatusOK, res)
 }
 
@@ -171,7 +230,7 @@ func readEnvelope(body io.Reader) ([]regEvent, error) {
 		if ev.Action == "" {
 			return nil, fmt.Errorf("events[%d] has no action", i)
 		}
-		if ev.Action != "push" && ev.Action != "delete" {
+		if ev.Action != "push" && ev.Action != "delete" && !ev.manifestPull() {
 			continue
 		}
 		if ev.Target.Repository == "" {

@@ -101,7 +101,10 @@ func (in *reportInput) report(nu store.NamespaceUsage) views.Report {
 	r := views.Report{Namespace: nu.Name, Week: in.week, Now: in.now, BaseURL: in.set.BaseURL,
 		Subject: ReportSubject(nu.Name, nu.Bytes, th), Bytes: nu.Bytes, ExclusiveBytes: nu.ExclusiveBytes,
 		ThresholdBytes: th, RegistryBytes: in.u.Registry.Bytes, Reclaimable: nu.ReclaimableBytes,
-		Contacts: ns.ContactList(), WeeksOver: in.weeksOver[ns.ID]}
+		Contacts: ns.ContactList(), WeeksOver: in.weeksOver[ns.ID], NotPulledBytes: nu.NotPulledBytes}
+	if in.u.PullsRecordedSince != nil {
+		r.PullsSince = *in.u.PullsRecordedSince
+	}
 	if nu.Bytes >= th {
 		r.WeeksOver++
 	}

@@ -21,6 +21,8 @@ func All() []Setting {
 	return []Setting{
 		{Name: "LAYERWISE_ADDR"},
 		{Name: "LAYERWISE_ADMIN_EMAIL"},
+		{Name: "LAYERWISE_ALERT_WEBHOOK_URL", Secret: true},
+		{Name: "LAYERWISE_ALERT_WEBHOOK_URL_FILE"},
 		{Name: "LAYERWISE_AUTH"},
 		{Name: "LAYERWISE_BASE_URL"},
 		{Name: "LAYERWISE_DB"},

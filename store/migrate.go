@@ -89,6 +89,10 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// Per-namespace retention rules, and when images were last pulled.
+	{"0011_retention_rules", migrateRetention},
+	// A namespace's side of its threshold; alerts in the delivery log.
+	{"0012_threshold_alerts", migrateThresholdAlerts},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

@@ -191,7 +191,8 @@ type JobRun struct {
 	Message    string `gorm:"not null;default:''"`
 }
 
-// ReportDelivery is the weekly e-mail of one namespace for one ISO week.
+// ReportDelivery is the weekly e-mail of one namespace for one ISO week
+// (Week), or a threshold alert (Kind; Week is then the crossing's key).
 type ReportDelivery struct {
 	ID          int64  `gorm:"primaryKey"`
 	NamespaceID int64  `gorm:"not null;uniqueIndex:ux_report_ns_week,priority:1"`
@@ -201,6 +202,9 @@ type ReportDelivery struct {
 	Attempts    int    `gorm:"not null;default:0"`
 	SentAt      *time.Time
 	Error       string `gorm:"not null;default:''"`
+	// Kind is "" for the weekly report and digest; threshold alerts are
+	// DeliveryAlertMail or DeliveryAlertWebhook, keyed by their crossing.
+	Kind string `gorm:"not null;default:''"`
 }
 
 // AuditEvent records one change: who, when, what, before and after.

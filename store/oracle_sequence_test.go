@@ -380,6 +380,14 @@ func (q *sequence) step(r *oracle.Registry) (string, expectation) {
 			}
 			n.Streams = sts
 		}
+		// The stream's pull times go with it.
+		var pulls []oracle.Pull
+		for _, pl := range want.Pulls {
+			if pl.Namespace != ref.Namespace || pl.Stream != ref.Stream {
+				pulls = append(pulls, pl)
+			}
+		}
+		want.Pulls = pulls
 		err := q.s.DeleteStream(octx, ref)
 		return refusedOr("delete is "+ref.String(), err, unchanged(want))
 	case 10: // pin an image of a namespace's history, or unpin one

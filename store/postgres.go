@@ -73,7 +73,9 @@ func isUniqueViolation(err error) bool {
 // epoch is SQL for a timestamp column as unix seconds (0 when NULL).
 func (s *Store) epoch(col string) string {
 	if s.postgres() {
-		return "COALESCE(CAST(EXTRACT(EPOCH FROM " + col + ") AS BIGINT), 0)"
+		// FLOOR: whole seconds rounded down, as SQLite's strftime('%s')
+		// and Go's Time.Unix (a bare CAST rounds to the nearest).
+		return "COALESCE(CAST(FLOOR(EXTRACT(EPOCH FROM " + col + ")) AS BIGINT), 0)"
 	}
 	return "COALESCE(CAST(strftime('%s', " + col + ") AS INTEGER), 0)"
 }

@@ -18,17 +18,20 @@ import (
 // Pruning. One definition of "prunable" serves usage (reclaimable bytes,
 // the prunable marks) and the plan that prune applies: graph.keep below.
 //
-//   - Per tag: the current entry, the newest KeepTagRevisions entries, every
-//     entry younger than KeepYoungerThan and every entry whose image is
-//     pinned in that namespace stay; the rest of the history goes.
+//   - Per tag: each history entry is kept or not by the retention rule
+//     (retention.go: the current entry, pins, images in use, the
+//     namespace's rules in order, then its policy — the newest
+//     KeepTagRevisions entries and every entry younger than
+//     KeepYoungerThan); the rest of the history goes.
 //   - Images: an image stays while a remaining entry references it (or a
 //     remaining manifest list lists it), while it is pinned anywhere, or,
 //     when no entry references it at all, while it is younger than the
 //     threshold. The others go.
 //   - Blobs: a blob stays while a remaining image lists it.
 //
-// A namespace may override the policy (its admins set it); the global
-// policy is the default and decides about images no entry references.
+// A namespace may override the policy and add rules (its admins set them);
+// the global policy is the default and decides about images no entry
+// references.
 
 // Pin keeps an image from being pruned: its history entries in the
 // namespace and the image itself (with its layers) stay.
@@ -89,26 +92,39 @@ func (g *graph) pinnedIn(ns, img int64) bool {
 	return false
 }
 
-// prunable applies the policy to one history entry of namespace n: never
-// the current one, never one of the newest KeepTagRevisions, never one
-// younger than the cutoff, never one whose image n pinned.
-func (g *graph) prunable(n *gNamespace, ev gEvent, p Policy, cutoff int64) bool {
-	return entryPrunable(int(ev.position), ev.created, p.KeepTagRevisions, cutoff, ev.image != 0 && g.pinnedIn(n.id, ev.image))
-}
-
-// entryPrunable is the rule on one entry; apply re-checks with it. An
-// entry created exactly at the cutoff is not younger than the policy's age,
-// so it goes (oc adm prune keeps what was created after the cutoff).
-func entryPrunable(position int, created int64, keep int, cutoff int64, pinned bool) bool {
-	if position == 0 || position < keep || pinned {
-		return false
+// lastPulled is when img was last pulled from stream st: the image itself
+// or, for a manifest list, any of its platform images (0: never recorded).
+func (g *graph) lastPulled(st *gStream, img int64) int64 {
+	if st.pulled == nil || img == 0 {
+		return 0
 	}
-	return created <= cutoff
+	t := st.pulled[img]
+	for _, c := range g.children[img] {
+		t = max(t, st.pulled[c])
+	}
+	return t
 }
 
-// keep decides which images and blobs survive the policy; cutoffs are the
-// per-namespace cutoffs (unix seconds), in g.namespaces order.
-func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cutoffs []int64) {
+// facts is what the retention rule knows of entry ev of tag t.
+func (g *graph) facts(n *gNamespace, st *gStream, t *gTag, ev gEvent) entryFacts {
+	e := entryFacts{position: int(ev.position), created: ev.created, match: t.mask}
+	if ev.image != 0 {
+		e.pinned = g.pinnedIn(n.id, ev.image)
+		if n.usesPulls {
+			e.pulled = g.lastPulled(st, ev.image)
+		}
+	}
+	return e
+}
+
+// prunable applies the retention rule to one history entry of namespace n
+// under its effective policy p at now (unix seconds).
+func (g *graph) prunable(n *gNamespace, st *gStream, t *gTag, ev gEvent, p Policy, now int64) bool {
+	return !n.rules.decide(g.facts(n, st, t, ev), p, now).Kept()
+}
+
+// keep decides which images and blobs survive the policy and the rules.
+func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
 	keptImage = make([]bool, len(g.blobStart))
 	referenced := make([]bool, len(g.blobStart))
 	mark := func(set []bool, img int64) {
@@ -120,11 +136,9 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 			set[c] = true
 		}
 	}
-	cutoffs = make([]int64, len(g.namespaces))
-	for ni, n := range g.namespaces {
+	unix := now.Unix()
+	for _, n := range g.namespaces {
 		p := g.policyOf(n, def)
-		cutoff := now.Add(-p.KeepYoungerThan).Unix()
-		cutoffs[ni] = cutoff
 		for _, st := range n.streams {
 			for _, t := range st.tags {
 				for _, ev := range t.events {
@@ -132,7 +146,7 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 						continue
 					}
 					mark(referenced, ev.image)
-					if !g.prunable(n, ev, p, cutoff) {
+					if !g.prunable(n, st, t, ev, p, unix) {
 						mark(keptImage, ev.image)
 					}
 				}
@@ -157,7 +171,7 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool, cut
 			}
 		}
 	}
-	return keptImage, keptBlob, cutoffs
+	return keptImage, keptBlob
 }
 
 // PlanPolicy is the policy as `prune -o json` prints it.
@@ -166,7 +180,8 @@ type PlanPolicy struct {
 	KeepYoungerThan  string `json:"keepYoungerThan"`
 }
 
-// PruneRevision is one history entry the plan removes.
+// PruneRevision is one history entry the plan removes (or, in Kept, keeps),
+// with the retention rule's answer for it.
 type PruneRevision struct {
 	Namespace string    `json:"namespace"`
 	Stream    string    `json:"stream"`
@@ -174,8 +189,9 @@ type PruneRevision struct {
 	Image     string    `json:"image"`
 	Created   time.Time `json:"created"`
 	Position  int       `json:"position"`
+	Retention Retention `json:"retention"`
 
-	id, tagID, imageID, nsID int64
+	id, tagID, imageID, nsID, streamID int64
 }
 
 // PruneStream sums the plan for one stream.
@@ -192,8 +208,10 @@ type PruneNamespace struct {
 	Name string `json:"name"`
 	// Policy is the namespace's effective policy; Override says whether the
 	// namespace set its own.
-	Policy     PlanPolicy    `json:"policy"`
-	Override   bool          `json:"override,omitempty"`
+	Policy   PlanPolicy `json:"policy"`
+	Override bool       `json:"override,omitempty"`
+	// Rules are the namespace's retention rules, in order (rule 1 first).
+	Rules      []string      `json:"rules,omitempty"`
 	Revisions  int           `json:"revisions"`
 	BytesFreed int64         `json:"bytesFreed"`
 	Streams    []PruneStream `json:"streams"`
@@ -209,6 +227,9 @@ type PrunePlan struct {
 	BytesFreed int64            `json:"bytesFreed"`
 	Namespaces []PruneNamespace `json:"namespaces"`
 	ComputedAt time.Time        `json:"computedAt"`
+	// Kept are the revisions the plan keeps, with why and until when; only
+	// when asked for (PlanOptions.Kept, prune --show-kept).
+	Kept []PruneRevision `json:"kept,omitempty"`
 
 	policy   Policy
 	imageIDs []int64
@@ -224,6 +245,12 @@ type PlanFilter struct {
 	Namespaces []string
 }
 
+// PlanOptions ask a plan for more.
+type PlanOptions struct {
+	// Kept lists every kept revision with its retention reason and date.
+	Kept bool
+}
+
 func planPolicy(p Policy) PlanPolicy {
 	return PlanPolicy{KeepTagRevisions: p.KeepTagRevisions, KeepYoungerThan: p.KeepYoungerThan.String()}
 }
@@ -231,6 +258,11 @@ func planPolicy(p Policy) PlanPolicy {
 // PlanPrune computes what applying the policy removes now. It reads the
 // registry graph once (the same graph usage reads) and writes nothing.
 func (s *Store) PlanPrune(ctx context.Context, policy Policy, filter *PlanFilter) (*PrunePlan, error) {
+	return s.PlanPruneWith(ctx, policy, filter, PlanOptions{})
+}
+
+// PlanPruneWith is PlanPrune with options.
+func (s *Store) PlanPruneWith(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
 	if policy.KeepTagRevisions < 0 || policy.KeepYoungerThan < 0 {
 		return nil, invalidf("prune policy: keep-tag-revisions and keep-younger-than must not be negative")
 	}
@@ -238,11 +270,12 @@ func (s *Store) PlanPrune(ctx context.Context, policy Policy, filter *PlanFilter
 	if err != nil {
 		return nil, fmt.Errorf("plan prune: %w", err)
 	}
-	return g.plan(policy, s.now(), filter), nil
+	return g.plan(policy, s.now(), filter, opt), nil
 }
 
-func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePlan {
-	keptImage, keptBlob, cutoffs := g.keep(policy, now)
+func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
+	keptImage, keptBlob := g.keep(policy, now)
+	unix := now.Unix()
 	p := &PrunePlan{DryRun: true, Policy: planPolicy(policy), policy: policy, ComputedAt: now,
 		Revisions: []PruneRevision{}, Images: []string{}, Namespaces: []PruneNamespace{}, isList: map[int64]bool{}}
 	var visible map[string]bool
@@ -255,8 +288,8 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 	// Size the revision list up front: on a large registry it holds
 	// hundreds of thousands of entries, and growing it by appends would
 	// allocate several times its final size.
-	n := 0
-	for ni, ns := range g.namespaces {
+	n, kept := 0, 0
+	for _, ns := range g.namespaces {
 		if visible != nil && !visible[ns.name] {
 			continue
 		}
@@ -264,14 +297,19 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 		for _, st := range ns.streams {
 			for _, t := range st.tags {
 				for _, ev := range t.events {
-					if g.prunable(ns, ev, np, cutoffs[ni]) {
+					if g.prunable(ns, st, t, ev, np, unix) {
 						n++
+					} else {
+						kept++
 					}
 				}
 			}
 		}
 	}
 	p.Revisions = make([]PruneRevision, 0, n)
+	if opt.Kept {
+		p.Kept = make([]PruneRevision, 0, kept)
+	}
 	nb := len(g.blobSize)
 	nsStamp := make([]int32, nb)
 	stStamp := make([]int32, nb)
@@ -293,25 +331,32 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 			add(c)
 		}
 	}
-	for ni, n := range g.namespaces {
+	for _, n := range g.namespaces {
 		if visible != nil && !visible[n.name] {
 			continue
 		}
 		np := g.policyOf(n, policy)
 		pn := PruneNamespace{Name: n.name, Policy: planPolicy(np), Override: n.keepTagRevisions != nil || n.keepYoungerThan != nil}
+		pn.Rules = n.ruleText
 		nsN++
 		for _, st := range n.streams {
 			stN++
 			ps := PruneStream{Name: st.name}
 			for _, t := range st.tags {
 				for _, ev := range t.events {
-					if !g.prunable(n, ev, np, cutoffs[ni]) {
+					ret := n.rules.decide(g.facts(n, st, t, ev), np, unix)
+					if ret.Kept() && !opt.Kept {
 						continue
 					}
 					rev := PruneRevision{Namespace: n.name, Stream: st.name, Tag: t.name, Created: time.Unix(ev.created, 0).UTC(),
-						Position: int(ev.position), id: ev.id, tagID: t.id, imageID: ev.image, nsID: n.id}
+						Position: int(ev.position), Retention: ret, id: ev.id, tagID: t.id, imageID: ev.image, nsID: n.id, streamID: st.id}
 					if ev.image != 0 {
 						rev.Image = g.digest[ev.image]
+					}
+					if ret.Kept() {
+						rev.Retention = n.rules.retain(g.facts(n, st, t, ev), np, unix)
+						p.Kept = append(p.Kept, rev)
+						continue
 					}
 					p.Revisions = append(p.Revisions, rev)
 					ps.Revisions++
@@ -339,7 +384,7 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter) *PrunePla
 				pn.Revisions += ps.Revisions
 			}
 		}
-		if pn.Revisions > 0 {
+		if pn.Revisions > 0 || opt.Kept && len(pn.Rules) > 0 {
 			p.Namespaces = append(p.Namespaces, pn)
 		}
 	}
@@ -695,6 +740,10 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	if err != nil {
 		return res, err
 	}
+	rules, err := s.namespaceRules(ctx, keys(nsIDs))
+	if err != nil {
+		return res, err
+	}
 	pins := map[[2]int64]bool{}
 	err = chunks(dedupe(imgs), chunk, func(part []int64) error {
 		var rows []Pin
@@ -709,6 +758,19 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	if err != nil {
 		return res, fmt.Errorf("read pins: %w", err)
 	}
+	// Pull times, where a rule reads them (a pull since the plan keeps).
+	var pullStreams []int64
+	for _, t := range tags {
+		for _, r := range byTag[t] {
+			if rules[r.nsID].usesPulls() {
+				pullStreams = append(pullStreams, r.streamID)
+			}
+		}
+	}
+	pulls, err := s.readPulls(ctx, dedupe(pullStreams), dedupe(imgs))
+	if err != nil {
+		return res, err
+	}
 	var del []int64
 	candidates := map[int64]bool{}
 	var dropped []tagImage
@@ -718,9 +780,13 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 			if !ok {
 				continue // already gone (an earlier, interrupted run)
 			}
-			p := policies[r.nsID]
-			pinned := e.ImageID != nil && pins[[2]int64{r.nsID, *e.ImageID}]
-			if !entryPrunable(e.Position, e.Created.Unix(), p.KeepTagRevisions, now.Add(-p.KeepYoungerThan).Unix(), pinned) {
+			rs := rules[r.nsID]
+			f := entryFacts{position: e.Position, created: e.Created.Unix(), match: rs.match(r.Tag)}
+			if e.ImageID != nil {
+				f.pinned = pins[[2]int64{r.nsID, *e.ImageID}]
+				f.pulled = pulls.last(r.streamID, *e.ImageID)
+			}
+			if rs.decide(f, policies[r.nsID], now.Unix()).Kept() {
 				res.Skipped++
 				continue
 			}

@@ -29,7 +29,8 @@ func (e PruneEffect) None() bool {
 // anything: it reads the registry graph as PlanPrune does, plans the
 // namespace, puts the new entry on top of the tag in memory (every entry
 // moves down one position, as the write would move them) and plans again.
-// The rules are the plan's own. Like a plan it reads the whole graph, so
+// The rules are the plan's own (policy, pins, retention rules, pulls).
+// Like a plan it reads the whole graph, so
 // pages call it on request only (a confirmation), never per listing.
 func (s *Store) PreviewPrune(ctx context.Context, policy Policy, move TagMove) (PruneEffect, error) {
 	var e PruneEffect
@@ -42,11 +43,11 @@ func (s *Store) PreviewPrune(ctx context.Context, policy Policy, move TagMove) (
 	}
 	filter := &PlanFilter{Namespaces: []string{move.Ref.Namespace}}
 	now := s.now()
-	before := g.plan(policy, now, filter)
+	before := g.plan(policy, now, filter, PlanOptions{})
 	if !g.moveTag(move, now.Unix()) {
 		return e, notFoundf("image stream %s/%s not found", move.Ref.Namespace, move.Ref.Stream)
 	}
-	after := g.plan(policy, now, filter)
+	after := g.plan(policy, now, filter, PlanOptions{})
 	in := func(p *PrunePlan) map[int64]bool {
 		m := make(map[int64]bool, len(p.Revisions))
 		for _, r := range p.Revisions {
@@ -100,7 +101,9 @@ func (g *graph) moveTag(move TagMove, now int64) bool {
 				}
 			}
 			if tag == nil {
-				tag = &gTag{name: move.Ref.Tag}
+				// A new tag: the namespace's retention rules apply to it by
+				// name, as to any tag the graph reads.
+				tag = &gTag{name: move.Ref.Tag, mask: n.rules.match(move.Ref.Tag)}
 				st.tags = append(st.tags, tag)
 			}
 			events := make([]gEvent, 0, len(tag.events)+1)

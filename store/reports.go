@@ -45,10 +45,11 @@ func (s *Store) SaveDelivery(ctx context.Context, d ReportDelivery) error {
 	return nil
 }
 
-// Deliveries lists delivery rows from a week on (weeks sort as text).
+// Deliveries lists the weekly delivery rows from a week on (weeks sort as
+// text); alerts are not among them.
 func (s *Store) Deliveries(ctx context.Context, sinceWeek string) ([]ReportDelivery, error) {
 	var out []ReportDelivery
-	err := s.conn(ctx).Where("week >= ?", sinceWeek).Order("week, namespace_id").Find(&out).Error
+	err := s.conn(ctx).Where("week >= ? AND kind = ''", sinceWeek).Order("week, namespace_id").Find(&out).Error
 	return out, err
 }
 

@@ -88,21 +88,124 @@ func ParseKeepYoungerThan(s string) (time.Duration, error) {
 	if isDefault(s) {
 		return -1, nil
 	}
-	t := strings.TrimSpace(s)
-	var d time.Duration
-	var err error
-	if days, ok := strings.CutSuffix(t, "d"); ok {
-		var n int
-		if n, err = strconv.Atoi(days); err == nil {
-			d = time.Duration(n) * 24 * time.Hour
-		}
-	} else {
-		d, err = time.ParseDuration(t)
-	}
-	if err != nil || d < 0 || d > MaxKeepYoungerThan {
+	d, ok := parseDuration(s)
+	if !ok || d < 0 || d > MaxKeepYoungerThan {
 		return 0, invalidf("keep revisions younger than: %q is not a duration such as 96h or 14d (at most 10 years; default means the platform's policy)", s)
 	}
 	return d, nil
+}
+
+// parseDuration reads a Go duration (96h, 90m) or whole days (14d).
+func parseDuration(s string) (time.Duration, bool) {
+	t := strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(t, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n > 100000 || n < -100000 { // beyond, the nanoseconds overflow
+			return 0, false
+		}
+		return time.Duration(n) * 24 * time.Hour, true
+	}
+	d, err := time.ParseDuration(t)
+	return d, err == nil
+}
+
+// ParseRetentionRules reads a namespace's retention rules as people type
+// them in the settings form, `namespace set --rules` and the API's text:
+// one rule per line (or separated by ";"), "#" starts a comment, and
+// "", "default" or "none" mean no rules. A rule is an optional tag pattern
+// (RE2, matching the whole tag name; none: every tag) followed by
+//
+//	never                          keep every revision
+//	pulled-within D                keep revisions pulled within D
+//	keep N  and/or  younger-than D keep the newest N and those younger than D
+//
+// for example "^v\d+\.\d+\.\d+$ never" or "^pr-\d+$ keep 1 younger-than 24h".
+func ParseRetentionRules(text string) ([]RetentionRule, error) {
+	rules := []RetentionRule{}
+	if isDefault(text) {
+		return rules, nil
+	}
+	n := 0
+	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == ';' }) {
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		words := strings.Fields(line)
+		if len(words) == 0 {
+			continue
+		}
+		n++
+		r, err := parseRule(words)
+		if err != nil {
+			return nil, invalidf("rule %d (%s): %v", n, strings.Join(words, " "), err)
+		}
+		rules = append(rules, r)
+	}
+	if err := ValidateRules(rules); err != nil {
+		return nil, err
+	}
+	return rules, nil
+}
+
+// ruleWords are the words a rule is made of after its pattern.
+var ruleWords = map[string]bool{"never": true, "pulled-within": true, "keep": true, "younger-than": true}
+
+func parseRule(words []string) (RetentionRule, error) {
+	var r RetentionRule
+	if !ruleWords[words[0]] {
+		r.Tags, words = words[0], words[1:]
+	}
+	if len(words) == 0 {
+		return r, invalidf("after the tag pattern, say what the rule keeps: never, pulled-within D, or keep N and/or younger-than D")
+	}
+	seen := map[string]bool{}
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if !ruleWords[w] {
+			return r, invalidf("%q is not one of never, pulled-within D, keep N, younger-than D (a tag pattern comes first and holds no spaces)", w)
+		}
+		if seen[w] {
+			return r, invalidf("%q is given twice", w)
+		}
+		seen[w] = true
+		if w == "never" {
+			r.Never = true
+			continue
+		}
+		if i+1 >= len(words) {
+			return r, invalidf("%q needs a value, e.g. %s", w, map[string]string{"keep": "keep 1", "younger-than": "younger-than 24h", "pulled-within": "pulled-within 30d"}[w])
+		}
+		i++
+		v := words[i]
+		switch w {
+		case "keep":
+			k, err := strconv.Atoi(v)
+			if err != nil {
+				return r, invalidf("keep %q: want a whole number of revisions from 0 to %d", v, MaxKeepTagRevisions)
+			}
+			r.KeepTagRevisions = &k
+		default:
+			d, ok := parseDuration(v)
+			if !ok {
+				return r, invalidf("%s %q: want a duration such as 96h or 14d", w, v)
+			}
+			if w == "younger-than" {
+				r.KeepYoungerThan = &d
+			} else {
+				r.PulledWithin = &d
+			}
+		}
+	}
+	return r, nil
+}
+
+// RulesText writes rules back in the form ParseRetentionRules reads, one per line.
+func RulesText(rules []RetentionRule) string {
+	lines := make([]string, len(rules))
+	for i, r := range rules {
+		lines[i] = r.String()
+	}
+	return strings.Join(lines, "\n")
 }
 
 // ParsePolicy reads the platform's prune policy (LAYERWISE_KEEP_TAG_REVISIONS,
@@ -186,4 +289,17 @@ func NextRung(ladder []string, from string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// RulesSummary writes rules on one line, numbered, for the audit log:
+// "1. ^v.* never; 2. keep 1", or "none".
+func RulesSummary(rules []RetentionRule) string {
+	if len(rules) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(rules))
+	for i, r := range rules {
+		parts[i] = strconv.Itoa(i+1) + ". " + r.String()
+	}
+	return strings.Join(parts, "; ")
 }

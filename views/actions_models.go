@@ -71,6 +71,13 @@ type SettingsPage struct {
 	ErrorField                                      string // contacts, threshold, ladder, keep, younger
 	Saved                                           bool
 	Unchanged                                       bool // saved, and nothing changed
+	// Rules are the namespace's retention rules, one per line, as typed or
+	// stored; RulesError why they were refused.
+	Rules           string
+	RulesError      string
+	RulesErrorField string // "rules" when refused
+	RulesSaved      bool
+	RulesUnchanged  bool // saved, and the rules were already these
 }
 
 // MembersPage is "/ns/{ns}/members" (namespace admins).

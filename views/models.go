@@ -135,7 +135,10 @@ type StreamPage struct {
 	Bytes          int64 // counted once over every tag's history
 	ExclusiveBytes int64 // -1 while usage is being computed
 	UniqueImages   int
-	Tags           []TagView // in oc's order: latest, versions newest first, the rest
+	// LastPulled is the newest pull of any image from the stream (zero:
+	// none recorded).
+	LastPulled time.Time
+	Tags       []TagView // in oc's order: latest, versions newest first, the rest
 	// Parts say where the stream's bytes go, for a stacked bar: each tag's
 	// exclusive bytes, then bytes shared between tags of this stream, then
 	// bytes shared with other streams. They add up to Bytes.
@@ -180,6 +183,9 @@ type TagView struct {
 	// Current is the current entry (nil: no history), also when History
 	// is an older page.
 	Current *Revision
+	// LastPulled is when the current image was last pulled from the
+	// stream (zero: no pull recorded).
+	LastPulled time.Time
 	// PromoteTo is the next rung of the namespace's promotion ladder; ""
 	// when the tag is on no rung but the last, or has no image to promote.
 	PromoteTo string
@@ -210,6 +216,11 @@ type Revision struct {
 	Current  bool
 	Prunable bool // the prune policy would remove it
 	Pinned   bool // pinned in the namespace: prune keeps it
+	// Why prune keeps it (or not), in words; PrunableOn is when it becomes
+	// prunable if nothing but time changes (zero: not by time alone).
+	Why        string
+	PrunableOn time.Time
+	LastPulled time.Time // zero: no pull recorded
 }
 
 // TagPage is "/ns/{ns}/istag/{name}:{tag}".
@@ -241,6 +252,10 @@ type PrunePage struct {
 	Detail *store.PruneNamespace
 	// DetailRevisions are Detail's revisions by stream.
 	DetailRevisions map[string][]store.PruneRevision
+	// DetailKept are the revisions of Detail's namespace that the plan
+	// keeps, with why; DetailRules its retention rules, in order.
+	DetailKept  []store.PruneRevision
+	DetailRules []string
 }
 
 // PruneHref is the prune page listing one namespace's revisions.

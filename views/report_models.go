@@ -25,9 +25,14 @@ type Report struct {
 	WeeksOver int
 	// Reclaimable is what tonight's prune frees in this namespace.
 	Reclaimable int64
-	Streams     []ReportStream // biggest first
-	Savings     []Saving       // biggest first, at most 10
-	Contacts    []string
+	// NotPulledBytes are the exclusive bytes that only revisions not pulled
+	// in 90 days hold; PullsSince is the first pull recorded (zero: none
+	// ever was, and nothing is said about pulls).
+	NotPulledBytes int64
+	PullsSince     time.Time
+	Streams        []ReportStream // biggest first
+	Savings        []Saving       // biggest first, at most 10
+	Contacts       []string
 }
 
 // ReportStream is a stream in the report.
@@ -95,4 +100,19 @@ type DigestFailure struct {
 	Namespace string
 	Error     string
 	Attempts  int
+}
+
+// Alert is a threshold-crossing e-mail: the namespace went over its usage
+// threshold (Up) or back below it.
+type Alert struct {
+	Namespace      string
+	Up             bool
+	Bytes          int64 // usage, counted once, when it crossed
+	ThresholdBytes int64
+	Reclaimable    int64 // what the next prune frees in it
+	At             time.Time
+	Now            time.Time
+	BaseURL        string // absolute links, no trailing slash
+	Subject        string
+	Contacts       []string
 }

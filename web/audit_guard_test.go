@@ -170,6 +170,13 @@ func TestEveryWriteIsAuditedOnce(t *testing.T) {
 				ts.apiMust(t, http.StatusNoContent, apiCall{method: "DELETE", path: pins(), token: root})
 				return ""
 			}},
+		{route: "PUT /api/v1/namespaces/:ns/retentionrules", action: "namespace.retention", actor: "root",
+			change: func(t *testing.T) string {
+				return api(t, "PUT", "/api/v1/namespaces/payments/retentionrules", `{"text": "^v\\d+$ never"}`)
+			},
+			again: func(t *testing.T) string {
+				return api(t, "PUT", "/api/v1/namespaces/payments/retentionrules", `{"rules": [{"tags": "^v\\d+$", "never": true}]}`)
+			}, says: `"changed":false`},
 		{route: "DELETE /api/v1/namespaces/:ns/imagestreamtags/:nametag", action: "tag.delete", actor: "root",
 			change: func(t *testing.T) string { return api(t, "DELETE", istag, "") }},
 
@@ -239,6 +246,13 @@ func TestEveryWriteIsAuditedOnce(t *testing.T) {
 			change: func(t *testing.T) string { return redirect(t, "/ns/payments/settings", settings(t)) },
 			again:  func(t *testing.T) string { return redirect(t, "/ns/payments/settings", settings(t)) },
 			says:   "nothing changed"},
+		{route: "POST /ns/:ns/settings/rules", action: "namespace.retention", actor: "ann",
+			change: func(t *testing.T) string {
+				return redirect(t, "/ns/payments/settings/rules", url.Values{"_csrf": {csrf}, "rules": {"^pr-\\d+$ keep 1"}})
+			},
+			again: func(t *testing.T) string {
+				return redirect(t, "/ns/payments/settings/rules", url.Values{"_csrf": {csrf}, "rules": {"^pr-\\d+$   keep 1  # the same"}})
+			}, says: "nothing changed"},
 		{route: "POST /ns/:ns/members", action: "rolebinding.add", actor: "ann",
 			change: func(t *testing.T) string {
 				return redirect(t, "/ns/payments/members", url.Values{"_csrf": {csrf}, "user": {"bob"}, "role": {"editor"}})

@@ -22,6 +22,7 @@ func (srv *Server) actionRoutes(pages *echo.Group, h *handlers.Handler) {
 
 	pages.GET("/ns/:ns/settings", h.Settings)
 	pages.POST("/ns/:ns/settings", h.SaveSettings)
+	pages.POST("/ns/:ns/settings/rules", h.SaveRetentionRules)
 	pages.GET("/ns/:ns/members", h.Members)
 	pages.POST("/ns/:ns/members", h.SetMember)
 	pages.POST("/ns/:ns/members/remove", h.RemoveMember)

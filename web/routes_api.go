@@ -43,8 +43,10 @@ func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 	api.GET("/namespaces/:ns/pins", h.APIPins)
 	api.PUT("/namespaces/:ns/pins/:digest", h.APIPin)
 	api.DELETE("/namespaces/:ns/pins/:digest", h.APIUnpin)
+	api.GET("/namespaces/:ns/retentionrules", h.APIRetentionRules)
+	api.PUT("/namespaces/:ns/retentionrules", h.APIPutRetentionRules)
 	api.GET("/audit", h.APIAudit)
-	wh := &handlers.Webhook{Registry: srv.managed, Token: srv.cfg.WebhookToken, Change: srv.change, Log: srv.log}
+	wh := &handlers.Webhook{Registry: srv.managed, Token: srv.cfg.WebhookToken, Change: srv.change, Log: srv.log, Pulls: srv.pulls}
 	api.POST("/registry/events", wh.Events)
 	api.RouteNotFound("", h.APINotFound)
 	api.RouteNotFound("/*", h.APINotFound)

@@ -77,6 +77,9 @@ type Config struct {
 	// neither, /metrics is not served (404).
 	MetricsToken string
 	MetricsAddr  string
+	// AlertWebhookURL (LAYERWISE_ALERT_WEBHOOK_URL) also gets the
+	// threshold alerts; "": e-mail only.
+	AlertWebhookURL string
 }
 
 // Server is the dashboard with its jobs and usage cache.
@@ -86,6 +89,8 @@ type Server struct {
 	log     *slog.Logger
 	echo    *echo.Echo
 	usage   *jobs.UsageCache
+	pulls   *jobs.PullRecorder
+	alerts  *jobs.Alerter // nil with NoJobs
 	sched   *jobs.Scheduler
 	change  *change.Service
 	fetcher *registry.Client
@@ -122,7 +127,21 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
 	srv.usage.OnRefresh = srv.metrics.usage
+	if !cfg.NoJobs {
+		// Threshold alerts: checked after every new usage figure (a change
+		// that crosses a threshold alerts at once) and daily.
+		hook, err := jobs.ParseWebhookURL(cfg.AlertWebhookURL)
+		if err != nil {
+			return nil, err
+		}
+		srv.alerts = jobs.NewAlerter(s, cfg.Sender, jobs.AlertSettings{Threshold: cfg.Threshold, BaseURL: cfg.Reports.BaseURL, WebhookURL: hook}, log)
+		srv.usage.OnRefresh = func(u *store.Usage) {
+			srv.metrics.usage(u)
+			srv.alerts.Notify(u)
+		}
+	}
 	srv.usage.OnPanic = srv.metrics.panicked
+	srv.pulls = jobs.NewPullRecorder(s, log)
 	if cfg.RegistryURL != "" {
 		m, err := registry.NewManaged(cfg.RegistryURL, cfg.RegistryAuthFile)
 		if err != nil {
@@ -148,7 +167,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	srv.change = change.New(s, mirror)
 	srv.change.OnChange(srv.usage.Invalidate)
 	if !cfg.NoJobs {
-		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule)}
+		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule), jobs.AlertJob(srv.alerts, srv.usage, "@daily")}
 		if cfg.ReportSchedule != "" {
 			list = append(list, jobs.ReportJob(s, srv.usage, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
 		}
@@ -230,6 +249,12 @@ func (srv *Server) Handler() http.Handler { return srv.echo }
 
 // Usage is the usage cache (tests wait for it).
 func (srv *Server) Usage() *jobs.UsageCache { return srv.usage }
+
+// Alerts is the threshold alerter (nil with NoJobs).
+func (srv *Server) Alerts() *jobs.Alerter { return srv.alerts }
+
+// Pulls is the pull notifications' queue (tests flush it).
+func (srv *Server) Pulls() *jobs.PullRecorder { return srv.pulls }
 
 type jobList struct{ s *jobs.Scheduler }
 
@@ -380,6 +405,14 @@ func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go srv.usage.Run(bg)
+	if srv.alerts != nil {
+		go srv.alerts.Run(bg)
+	}
+	pullsDone := make(chan struct{})
+	go func() {
+		defer close(pullsDone)
+		srv.pulls.Run(bg) // records what waits when bg ends
+	}()
 	if srv.sched != nil {
 		srv.sched.Start()
 	}
@@ -419,6 +452,7 @@ func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 		srv.sched.Stop(sctx)
 	}
 	stopBG()
+	<-pullsDone
 	if serveErr != nil {
 		return serveErr
 	}

@@ -35,7 +35,7 @@ type hookServer struct {
 	logs  *syncBuffer
 }
 
-func listenLoopback(t *testing.T) net.Listener {
+func listenLoopback(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,7 +44,7 @@ func listenLoopback(t *testing.T) net.Listener {
 	return ln
 }
 
-func startHookServer(t *testing.T, ln net.Listener, cfg Config) *hookServer {
+func startHookServer(t testing.TB, ln net.Listener, cfg Config) *hookServer {
 	t.Helper()
 	s, err := store.Open(t.Context(), storetest.DSN(t))
 	if err != nil {

@@ -225,14 +225,14 @@ func TestWebhookPushes(t *testing.T) {
 	first := envelope(
 		event("push", "team-a/api", "", "sha256:"+strings.Repeat("a", 64), mtLayer, evT0),  // a blob
 		event("push", "team-a/api", "", d1, mtManifest, evT0),                              // by digest only
-		event("pull", "team-a/api", "latest", d1, mtManifest, evT0),                        // a pull
+		event("pull", "team-a/api", "latest", d1, mtManifest, evT0),                        // a pull: its time is recorded
 		event("push", "team-a/api", "latest", d1, mtManifest, evT0.Add(time.Second)),       // the push
 		event("push", "busybox", "latest", d1, mtManifest, evT0.Add(time.Second)),          // no namespace
 		event("mount", "team-b/api", "", "sha256:"+strings.Repeat("b", 64), mtLayer, evT0), // a mount
 	)
 	res := post(first)
-	want := handlers.WebhookResult{Events: 6, Pushes: 2, Changed: 1, Ignored: 4}
-	if res.Events != want.Events || res.Pushes != want.Pushes || res.Changed != want.Changed || res.Ignored != want.Ignored ||
+	want := handlers.WebhookResult{Events: 6, Pushes: 2, Changed: 1, Pulls: 1, Ignored: 3}
+	if res.Events != want.Events || res.Pushes != want.Pushes || res.Changed != want.Changed || res.Pulls != want.Pulls || res.Ignored != want.Ignored ||
 		len(res.Skipped) != 1 || !strings.Contains(res.Skipped[0], `"busybox" has no namespace`) || len(res.Failed) != 0 {
 		t.Errorf("first envelope: %+v", res)
 	}

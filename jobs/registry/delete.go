@@ -78,7 +78,7 @@ func (d *Deleter) DeletePending(ctx context.Context, s *store.Store) (DeleteOutc
 	}
 	opts := func(ctx context.Context) []remote.Option {
 		return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(c.transport(false)),
-			remote.WithUserAgent("layerwise")}
+			remote.WithUserAgent(UserAgent)}
 	}
 	var nameOpts []name.Option
 	if insecure {

@@ -114,7 +114,7 @@ func (m *Mirror) put(ctx context.Context, src name.Digest, dst store.TagRef, tag
 	cctx, cancel := context.WithTimeout(ctx, m.Client.timeout())
 	defer cancel()
 	ro := []remote.Option{remote.WithContext(cctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(m.Client.transport(m.Insecure)),
-		remote.WithUserAgent("layerwise"),
+		remote.WithUserAgent(UserAgent),
 		// The database transaction waits for this: retry a flake once,
 		// quickly, and let the user try again otherwise.
 		remote.WithRetryBackoff(remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2})}

@@ -25,6 +25,18 @@ import (
 	"layerwise/store"
 )
 
+// UserAgent starts the User-Agent of every request Layerwise makes to a
+// registry: the managed registry's pull notifications for Layerwise's own
+// reads (a push read back, the sync) are told from real pulls by it.
+const UserAgent = "layerwise"
+
+// OwnRequest says whether a registry notification's request.useragent is
+// one of Layerwise's own.
+func OwnRequest(userAgent string) bool {
+	first, _, _ := strings.Cut(userAgent, " ")
+	return first == UserAgent || strings.HasPrefix(first, UserAgent+"/")
+}
+
 // DefaultTimeout bounds one Fetch: every request it makes to the registry.
 const DefaultTimeout = 30 * time.Second
 
@@ -166,7 +178,7 @@ func (c *Client) Fetch(ctx context.Context, ref string, opt FetchOptions) (Resul
 	f.ctx, cancel = context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := []remote.Option{remote.WithContext(f.ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(c.transport(opt.Insecure)),
-		remote.WithUserAgent("layerwise")}
+		remote.WithUserAgent(UserAgent)}
 	if f.puller, err = remote.NewPuller(opts...); err != nil {
 		return Result{}, f.fail(err)
 	}

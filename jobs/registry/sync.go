@@ -58,7 +58,7 @@ func (m *Managed) Sync(ctx context.Context, s *store.Store, actor string) (SyncR
 	}
 	opts := func(ctx context.Context) []remote.Option {
 		return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPageSize(page),
-			remote.WithTransport(m.Client.transport(m.Insecure)), remote.WithUserAgent("layerwise")}
+			remote.WithTransport(m.Client.transport(m.Insecure)), remote.WithUserAgent(UserAgent)}
 	}
 	timeout := m.Client.timeout()
 	call := func(what string, fn func(ctx context.Context) error) error {

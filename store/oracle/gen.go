@@ -232,5 +232,76 @@ func (g *gen) registry() *Registry {
 			r.Blobs = append(r.Blobs, b)
 		}
 	}
+	g.retention(r)
 	return r
+}
+
+// retention adds retention rules and pulls, drawn after everything else so
+// that a seed's registry is otherwise the one it was before rules existed:
+// rules of every kind, patterns that match some tags and not others (and
+// would match more if they were not anchored), and pulls of history
+// images — a list's or one of its platform images — just under, at and
+// just over the rules' windows.
+func (g *gen) retention(r *Registry) {
+	windows := []time.Duration{time.Hour, 24 * time.Hour, 96 * time.Hour}
+	patterns := []string{"", `v\d+`, `^(test|dev)$`, "prod", "latest|test", "^v.*", "es"}
+	for ni := range r.Namespaces {
+		n := &r.Namespaces[ni]
+		if !g.chance(0.4) {
+			continue
+		}
+		for k := 1 + g.r.IntN(3); k > 0; k-- {
+			rl := Rule{Tags: pick(g, patterns)}
+			switch g.r.IntN(4) {
+			case 0:
+				rl.Never = true
+			case 1:
+				d := pick(g, windows)
+				rl.PulledWithin = &d
+			default:
+				if g.chance(0.7) {
+					k := pick(g, []int{0, 1, 2, 5})
+					rl.Keep = &k
+				}
+				if rl.Keep == nil || g.chance(0.5) {
+					d := pick(g, []time.Duration{0, time.Hour, 24 * time.Hour, 96 * time.Hour, 200 * time.Hour})
+					rl.Younger = &d
+				}
+			}
+			n.Rules = append(n.Rules, rl)
+		}
+	}
+	children := map[string][]string{}
+	for _, img := range r.Images {
+		children[img.Digest] = img.Children
+	}
+	pullAges := ages(windows...)
+	newest := map[[3]string]time.Time{}
+	var keys [][3]string
+	for _, n := range r.Namespaces {
+		for _, st := range n.Streams {
+			for _, t := range st.Tags {
+				for _, e := range t.History {
+					if e.Image == "" || !g.chance(0.3) {
+						continue
+					}
+					img := e.Image
+					if kids := children[img]; len(kids) > 0 && g.chance(0.5) {
+						img = pick(g, kids)
+					}
+					k := [3]string{n.Name, st.Name, img}
+					at := g.now.Add(-pick(g, pullAges))
+					if t, ok := newest[k]; !ok {
+						keys = append(keys, k)
+						newest[k] = at
+					} else if at.After(t) {
+						newest[k] = at
+					}
+				}
+			}
+		}
+	}
+	for _, k := range keys {
+		r.Pulls = append(r.Pulls, Pull{Namespace: k[0], Stream: k[1], Image: k[2], At: newest[k]})
+	}
 }

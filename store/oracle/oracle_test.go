@@ -26,6 +26,14 @@ type fixture struct {
 	policy  map[string]Policy        // namespace overrides
 	unknown []string                 // image names known only by digest
 	records map[string]time.Duration // image name → age of the record; default a month
+	rules   map[string][]Rule        // namespace → retention rules
+	pulls   []pullAt                 // last pulls
+}
+
+// pullAt is a pull of image (name) from "ns/stream", age ago.
+type pullAt struct {
+	stream, image string
+	age           time.Duration
 }
 
 const month = 30 * 24 * time.Hour
@@ -99,8 +107,18 @@ func (f fixture) build(t *testing.T) *Registry {
 	for _, p := range f.pins {
 		r.Pins = append(r.Pins, Pin{Namespace: p[0], Image: Digest("i:" + p[1])})
 	}
+	for i := range r.Namespaces {
+		r.Namespaces[i].Rules = f.rules[r.Namespaces[i].Name]
+	}
+	for _, p := range f.pulls {
+		ns, stream, _ := split(t, p.stream+":x")
+		r.Pulls = append(r.Pulls, Pull{Namespace: ns, Stream: stream, Image: Digest("i:" + p.image), At: ago(p.age)})
+	}
 	return r
 }
+
+func dur(d time.Duration) *time.Duration { return &d }
+func num(n int) *int                     { return &n }
 
 func split(t *testing.T, ref string) (ns, stream, tag string) {
 	t.Helper()
@@ -285,6 +303,39 @@ func TestPruneRule(t *testing.T) {
 			tags:   map[string][]string{"p/s:t": {"b", "a"}},
 			policy: map[string]Policy{"p": {KeepTagRevisions: 1, KeepYoungerThan: time.Hour}},
 		}, 1, []string{"a"}, 1},
+		{"rules: a release tag is never pruned, another tag follows the policy", fixture{
+			blobs:  map[string]int64{"a": 1, "b": 2, "c": 4, "d": 8},
+			images: map[string][]string{"a": {"a"}, "b": {"b"}, "c": {"c"}, "d": {"d"}},
+			tags:   map[string][]string{"p/s:v1": {"d", "c", "b", "a"}, "p/s:t": {"d", "c", "b", "a"}},
+			rules:  map[string][]Rule{"p": {{Tags: `^v\d+$`, Never: true}}},
+		}, 1, nil, 0},
+		{"rules: a pattern matches the whole tag name", fixture{
+			blobs:  map[string]int64{"a": 1, "b": 2, "c": 4, "d": 8},
+			images: map[string][]string{"a": {"a"}, "b": {"b"}, "c": {"c"}, "d": {"d"}},
+			tags:   map[string][]string{"p/s:v1": {"d", "c", "b", "a"}},
+			rules:  map[string][]Rule{"p": {{Tags: "v", Never: true}}},
+		}, 1, []string{"a"}, 1},
+		{"rules: the first deciding rule wins", fixture{
+			blobs:  map[string]int64{"a": 1, "b": 2, "c": 4},
+			images: map[string][]string{"a": {"a"}, "b": {"b"}, "c": {"c"}},
+			tags:   map[string][]string{"p/s:t": {"c", "b", "a"}},
+			rules:  map[string][]Rule{"p": {{Tags: "t", Keep: num(1), Younger: dur(0)}, {Tags: "t", Never: true}}},
+		}, 2, []string{"a", "b"}, 3},
+		{"rules: pulled within 24h stays, pulled exactly 24h ago goes", fixture{
+			blobs:  map[string]int64{"a": 1, "b": 2, "c": 4, "d": 8, "e": 16},
+			images: map[string][]string{"a": {"a"}, "b": {"b"}, "c": {"c"}, "d": {"d"}, "e": {"e"}},
+			tags:   map[string][]string{"p/s:t": {"e", "d", "c", "b", "a"}},
+			rules:  map[string][]Rule{"p": {{PulledWithin: dur(24 * time.Hour)}}},
+			pulls:  []pullAt{{"p/s", "a", time.Hour}, {"p/s", "b", 24 * time.Hour}, {"p/other", "b", time.Hour}},
+		}, 1, []string{"b"}, 2},
+		{"rules: a list stays when one of its platform images was pulled", fixture{
+			blobs:  map[string]int64{"own": 1, "shared": 2, "x": 4, "y": 8, "z": 16},
+			images: map[string][]string{"own": {"own"}, "shared": {"shared"}, "x": {"x"}, "y": {"y"}, "z": {"z"}},
+			lists:  map[string][]string{"old": {"own", "shared"}, "cur": {"shared", "x"}},
+			tags:   map[string][]string{"p/s:t": {"cur", "y", "z", "old"}},
+			rules:  map[string][]Rule{"p": {{PulledWithin: dur(24 * time.Hour)}}},
+			pulls:  []pullAt{{"p/s", "own", time.Hour}},
+		}, 0, nil, 0},
 		{"an unknown image goes like any other", fixture{
 			blobs:   map[string]int64{"a": 1, "b": 2, "c": 4},
 			images:  map[string][]string{"a": {"a"}, "b": {"b"}, "c": {"c"}},

@@ -1,17 +1,26 @@
 package oracle
 
 import (
+	"regexp"
 	"sort"
 	"time"
 )
 
 // The prune rule, from README "Prune" and DESIGN.md "Pruning":
 //
-//  1. Per tag, an entry stays when it is the current one, one of the newest
-//     KeepTagRevisions, younger than KeepYoungerThan (created strictly
-//     after now - KeepYoungerThan, as oc adm prune's Created.After), or its
-//     image is pinned in the entry's namespace. The namespace's own policy
-//     applies to its tags. Every other entry goes.
+//  1. Per tag, an entry stays when it is the current one or its image is
+//     pinned in the entry's namespace. Otherwise the namespace's retention
+//     rules are read in order (README "Retention rules"), each applying to
+//     the tags its pattern matches as a whole: "never" keeps the entry;
+//     "pulled-within D" keeps it when its image — a manifest list: it or one
+//     of its platform images — was pulled from the entry's stream strictly
+//     after now - D, and otherwise goes on to the next rule; "keep N
+//     younger-than D" decides: the entry stays when it is one of the newest
+//     N or younger than D (a part left out is the namespace's policy). When
+//     no rule decides, the namespace's policy does: one of the newest
+//     KeepTagRevisions, or younger than KeepYoungerThan (created strictly
+//     after now - KeepYoungerThan, as oc adm prune's Created.After). Every
+//     other entry goes.
 //  2. An image stays when a remaining entry names it, when it is pinned in
 //     any namespace, when it is a child of a manifest list that stays, or
 //     — only for an image no entry named before the prune, directly or as
@@ -87,6 +96,59 @@ func younger(created time.Time, d time.Duration, now time.Time) bool {
 	return created.After(now.Add(-d))
 }
 
+// keptByRules is rule 1 after the current entry and pins: the namespace's
+// rules in order, then its policy pol.
+func (o *oracle) keptByRules(rf ref, pol Policy, now time.Time) bool {
+	var rules []Rule
+	for _, n := range o.r.Namespaces {
+		if n.Name == rf.ns {
+			rules = n.Rules
+		}
+	}
+	for _, r := range rules {
+		if r.Tags != "" && !regexp.MustCompile(`^(?:`+r.Tags+`)$`).MatchString(rf.tag) {
+			continue
+		}
+		switch {
+		case r.Never:
+			return true
+		case r.PulledWithin != nil:
+			if last := o.lastPulled(rf.ns, rf.stream, rf.Image); !last.IsZero() && last.After(now.Add(-*r.PulledWithin)) {
+				return true
+			}
+		default:
+			keep, age := pol.KeepTagRevisions, pol.KeepYoungerThan
+			if r.Keep != nil {
+				keep = *r.Keep
+			}
+			if r.Younger != nil {
+				age = *r.Younger
+			}
+			return rf.pos < keep || younger(rf.Created, age, now)
+		}
+	}
+	return rf.pos < pol.KeepTagRevisions || younger(rf.Created, pol.KeepYoungerThan, now)
+}
+
+// lastPulled is the newest pull of image, or of one of its platform
+// images, from the stream; zero when none was recorded.
+func (o *oracle) lastPulled(ns, stream, image string) time.Time {
+	if image == "" {
+		return time.Time{}
+	}
+	names := map[string]bool{image: true}
+	for _, c := range o.images[image].Children {
+		names[c] = true
+	}
+	var last time.Time
+	for _, p := range o.r.Pulls {
+		if p.Namespace == ns && p.Stream == stream && names[p.Image] && p.At.After(last) {
+			last = p.At
+		}
+	}
+	return last
+}
+
 func (o *oracle) plan(platform Policy, now time.Time) *Plan {
 	p := &Plan{Policy: platform, Images: map[string]bool{}, Blobs: map[string]bool{}, removes: map[entryKey]bool{}, o: o}
 
@@ -98,8 +160,7 @@ func (o *oracle) plan(platform Policy, now time.Time) *Plan {
 	var kept, removed []ref
 	for _, rf := range o.refs {
 		pol := policies[rf.ns]
-		stays := rf.pos == 0 || rf.pos < pol.KeepTagRevisions || younger(rf.Created, pol.KeepYoungerThan, now) ||
-			(rf.Image != "" && o.pinned(rf.ns, rf.Image))
+		stays := rf.pos == 0 || (rf.Image != "" && o.pinned(rf.ns, rf.Image)) || o.keptByRules(rf, pol, now)
 		if stays {
 			kept = append(kept, rf)
 			continue
@@ -202,6 +263,14 @@ func (o *oracle) plan(platform Policy, now time.Time) *Plan {
 		}
 	}
 	after.Blobs = blobs
+	// An image that goes takes its pull times along.
+	var pulls []Pull
+	for _, pl := range after.Pulls {
+		if !p.Images[pl.Image] {
+			pulls = append(pulls, pl)
+		}
+	}
+	after.Pulls = pulls
 	p.After = after
 	return p
 }

@@ -28,6 +28,14 @@ type Registry struct {
 	Images     []Image // every image row, referenced or not
 	Blobs      []Blob  // every blob row
 	Pins       []Pin
+	Pulls      []Pull // when images were last pulled, per stream
+}
+
+// Pull is when an image was last pulled from a stream (the registry's pull
+// notifications).
+type Pull struct {
+	Namespace, Stream, Image string
+	At                       time.Time
 }
 
 // Namespace holds streams and may override the platform's prune policy.
@@ -37,6 +45,19 @@ type Namespace struct {
 	KeepTagRevisions *int
 	KeepYoungerThan  *time.Duration
 	Streams          []Stream
+	// Rules are its retention rules, in order (README "Retention rules").
+	Rules []Rule
+}
+
+// Rule is one retention rule: the tags its pattern matches as a whole
+// ("" every tag) and one of Never, PulledWithin, or Keep and/or Younger
+// (nil: the namespace's policy).
+type Rule struct {
+	Tags         string
+	Never        bool
+	PulledWithin *time.Duration
+	Keep         *int
+	Younger      *time.Duration
 }
 
 // Stream is an image stream.
@@ -101,7 +122,8 @@ func (img Image) OwnBlobs() []string {
 
 // Clone is a deep copy.
 func (r *Registry) Clone() *Registry {
-	out := &Registry{Images: make([]Image, len(r.Images)), Blobs: append([]Blob(nil), r.Blobs...), Pins: append([]Pin(nil), r.Pins...)}
+	out := &Registry{Images: make([]Image, len(r.Images)), Blobs: append([]Blob(nil), r.Blobs...), Pins: append([]Pin(nil), r.Pins...),
+		Pulls: append([]Pull(nil), r.Pulls...)}
 	for i, img := range r.Images {
 		img.Layers = append([]string(nil), img.Layers...)
 		img.Children = append([]string(nil), img.Children...)
@@ -110,6 +132,7 @@ func (r *Registry) Clone() *Registry {
 	for _, n := range r.Namespaces {
 		nn := n
 		nn.Streams = nil
+		nn.Rules = append([]Rule(nil), n.Rules...)
 		for _, st := range n.Streams {
 			ns := Stream{Name: st.Name}
 			for _, t := range st.Tags {
@@ -139,6 +162,9 @@ func (r *Registry) String() string {
 			fmt.Fprintf(&b, " younger=%s", *n.KeepYoungerThan)
 		}
 		b.WriteString("\n")
+		for i, r := range n.Rules {
+			fmt.Fprintf(&b, "  rule %d: %s\n", i+1, r)
+		}
 		for _, st := range n.Streams {
 			fmt.Fprintf(&b, "  stream %s\n", st.Name)
 			for _, t := range st.Tags {
@@ -174,7 +200,31 @@ func (r *Registry) String() string {
 	for _, p := range r.Pins {
 		fmt.Fprintf(&b, "pin %s %s\n", p.Namespace, Short(p.Image))
 	}
+	for _, p := range r.Pulls {
+		fmt.Fprintf(&b, "pull %s/%s %s @%s\n", p.Namespace, p.Stream, Short(p.Image), p.At.Format(time.RFC3339))
+	}
 	return b.String()
+}
+
+// String writes a rule as README's examples do.
+func (r Rule) String() string {
+	parts := []string{r.Tags}
+	if r.Tags == "" {
+		parts = nil
+	}
+	if r.Never {
+		parts = append(parts, "never")
+	}
+	if r.PulledWithin != nil {
+		parts = append(parts, "pulled-within "+r.PulledWithin.String())
+	}
+	if r.Keep != nil {
+		parts = append(parts, fmt.Sprintf("keep %d", *r.Keep))
+	}
+	if r.Younger != nil {
+		parts = append(parts, "younger-than "+r.Younger.String())
+	}
+	return strings.Join(parts, " ")
 }
 
 // Short is a digest's first 12 hex digits.
@@ -187,8 +237,8 @@ func Short(digest string) string {
 }
 
 // registryTables are the tables Reset empties, children first.
-var registryTables = []string{"pins", "manifest_deletions", "tag_events", "image_manifests", "image_blobs",
-	"tags", "image_streams", "namespaces", "images", "blobs"}
+var registryTables = []string{"pins", "manifest_deletions", "image_pulls", "pull_recordings", "retention_rules", "tag_events",
+	"image_manifests", "image_blobs", "tags", "image_streams", "namespaces", "images", "blobs"}
 
 // Reset deletes the registry's rows (namespaces, streams, tags, history,
 // images, blobs, pins), so that one migrated database serves many cases.
@@ -262,6 +312,7 @@ func insert(tx *gorm.DB, r *Registry) error {
 		}
 	}
 	nsID := map[string]int64{}
+	streamID := map[[2]string]int64{}
 	for _, n := range r.Namespaces {
 		var keep *int
 		var younger *int64
@@ -283,6 +334,7 @@ func insert(tx *gorm.DB, r *Registry) error {
 			if err != nil {
 				return fmt.Errorf("insert stream %s/%s: %w", n.Name, st.Name, err)
 			}
+			streamID[[2]string{n.Name, st.Name}] = sid
 			for _, t := range st.Tags {
 				kind, from := "", ""
 				if t.Alias {
@@ -318,6 +370,40 @@ func insert(tx *gorm.DB, r *Registry) error {
 		if err := tx.Exec(`INSERT INTO pins (namespace_id, image_id, note, created_by, created_at) VALUES (?, ?, '', 'oracle', ?)`,
 			nsID[p.Namespace], imageID[p.Image], time.Unix(0, 0).UTC()).Error; err != nil {
 			return fmt.Errorf("insert pin %s %s: %w", p.Namespace, p.Image, err)
+		}
+	}
+	secs := func(d *time.Duration) *int64 {
+		if d == nil {
+			return nil
+		}
+		s := int64(*d / time.Second)
+		return &s
+	}
+	for _, n := range r.Namespaces {
+		for pos, rl := range n.Rules {
+			if err := tx.Exec(`INSERT INTO retention_rules (namespace_id, position, tags, never, pulled_within, keep_tag_revisions, keep_younger_than)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, nsID[n.Name], pos, rl.Tags, rl.Never, secs(rl.PulledWithin), rl.Keep, secs(rl.Younger)).Error; err != nil {
+				return fmt.Errorf("insert rule %d of %s: %w", pos+1, n.Name, err)
+			}
+		}
+	}
+	var first time.Time
+	for _, p := range r.Pulls {
+		sid, ok := streamID[[2]string{p.Namespace, p.Stream}]
+		img, ok2 := imageID[p.Image]
+		if !ok || !ok2 {
+			return fmt.Errorf("pull of %s from %s/%s: no such stream or image", p.Image, p.Namespace, p.Stream)
+		}
+		if err := tx.Exec(`INSERT INTO image_pulls (stream_id, image_id, last_pulled) VALUES (?, ?, ?)`, sid, img, p.At.UTC()).Error; err != nil {
+			return fmt.Errorf("insert pull: %w", err)
+		}
+		if first.IsZero() || p.At.Before(first) {
+			first = p.At
+		}
+	}
+	if !first.IsZero() {
+		if err := tx.Exec(`INSERT INTO pull_recordings (id, since) VALUES (1, ?)`, first.UTC()).Error; err != nil {
+			return fmt.Errorf("insert pull recording: %w", err)
 		}
 	}
 	return nil
@@ -558,6 +644,67 @@ func Load(ctx context.Context, db *gorm.DB) (*Registry, error) {
 			return r.Pins[i].Namespace < r.Pins[j].Namespace
 		}
 		return r.Pins[i].Image < r.Pins[j].Image
+	})
+	rulesOf := map[int64][]Rule{}
+	err = each(`SELECT namespace_id, tags, never, pulled_within, keep_tag_revisions, keep_younger_than FROM retention_rules ORDER BY namespace_id, position`,
+		func(scan func(...any) error) error {
+			var ns int64
+			var rl Rule
+			var pulled, keep, younger sql.NullInt64
+			if err := scan(&ns, &rl.Tags, &rl.Never, &pulled, &keep, &younger); err != nil {
+				return err
+			}
+			dur := func(v sql.NullInt64) *time.Duration {
+				if !v.Valid {
+					return nil
+				}
+				d := time.Duration(v.Int64) * time.Second
+				return &d
+			}
+			rl.PulledWithin, rl.Younger = dur(pulled), dur(younger)
+			if keep.Valid {
+				k := int(keep.Int64)
+				rl.Keep = &k
+			}
+			rulesOf[ns] = append(rulesOf[ns], rl)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	for id, rules := range rulesOf {
+		name := nsByID[id].Name
+		for i := range r.Namespaces {
+			if r.Namespaces[i].Name == name {
+				r.Namespaces[i].Rules = rules
+			}
+		}
+	}
+	err = each(`SELECT stream_id, image_id, last_pulled FROM image_pulls`, func(scan func(...any) error) error {
+		var st, img int64
+		var at time.Time
+		if err := scan(&st, &img, &at); err != nil {
+			return err
+		}
+		s, im := streams[st], imgByID[img]
+		if s == nil || im == nil {
+			return fmt.Errorf("pull (%d, %d) names a missing stream or image", st, img)
+		}
+		r.Pulls = append(r.Pulls, Pull{Namespace: nsByID[streamNS[st]].Name, Stream: s.Name, Image: im.Digest, At: at.UTC()})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(r.Pulls, func(i, j int) bool {
+		a, b := r.Pulls[i], r.Pulls[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Stream != b.Stream {
+			return a.Stream < b.Stream
+		}
+		return a.Image < b.Image
 	})
 	return r, nil
 }
