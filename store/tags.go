@@ -134,7 +134,7 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 	}
 	if opt.Alias {
 		if src.Kind != KindImageStreamTag {
-			return invalidf("--alias needs an image stream tag as the source (stream:tag), not %s", src)
+			return invalidf("an alias (a tag that tracks its source, --alias) needs an image stream tag as the source (stream:tag), not %s", src)
 		}
 		if src.Namespace != dst.Namespace || src.Stream != dst.Stream {
 			return invalidf("cannot set alias across different Image Streams")

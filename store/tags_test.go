@@ -135,15 +135,15 @@ func TestTagRefusals(t *testing.T) {
 		{"scheduled stream tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "x"}, TagOptions{Scheduled: true},
 			ErrInvalid, "only tags from an external image (DockerImage) can be scheduled"},
 		{"alias of external image", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
-			TagOptions{Alias: true}, ErrInvalid, "--alias needs an image stream tag"},
+			TagOptions{Alias: true}, ErrInvalid, "an alias (a tag that tracks its source, --alias) needs an image stream tag"},
 		{"bad import mode", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
 			TagOptions{ImportMode: "Everything"}, ErrInvalid, "valid ImportMode values are Legacy or PreserveOriginal"},
 		{"bad pull spec", Source{Kind: KindDockerImage, Ref: "quay.io/a b"}, TagRef{"shop", "api", "x"}, TagOptions{},
 			ErrInvalid, "contains white space"},
 		{"bad destination tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "-bad"}, TagOptions{},
-			ErrInvalid, `must match ^[\w][\w.-]{0,127}$`},
+			ErrInvalid, `must be at most 128 characters: letters a–z and A–Z, digits, '_', '.' and '-', not starting with '.' or '-' (e.g. v1.2.0)`},
 		{"bad destination stream", istag("shop", "api", "latest"), TagRef{"shop", "Api", "x"}, TagOptions{},
-			ErrInvalid, `must match ^[a-z0-9]+(?:[._-][a-z0-9]+)*$`},
+			ErrInvalid, `must be lower-case letters a–z and digits, in groups joined by a single '.', '_' or '-' (e.g. payment-api)`},
 		{"bad namespace", istag("shop", "api", "latest"), TagRef{"Shop_1", "api", "x"}, TagOptions{},
 			ErrInvalid, "must be a DNS label"},
 	}
@@ -423,6 +423,24 @@ func TestOrderTags(t *testing.T) {
 	}
 }
 
+func TestOrderTagsByLadder(t *testing.T) {
+	cases := []struct {
+		ladder []string
+		want   string
+	}{
+		{DefaultLadder, "latest,test,prod,3.11,canary,v2"},
+		{[]string{"dev", "canary", "prod"}, "canary,prod,latest,3.11,test,v2"},
+		{nil, "latest,3.11,canary,prod,test,v2"},
+	}
+	for _, c := range cases {
+		tags := []string{"prod", "canary", "v2", "latest", "test", "3.11"}
+		OrderTagsByLadder(tags, func(s string) string { return s }, c.ladder)
+		if got := joinComma(tags); got != c.want {
+			t.Errorf("ladder %v: order %s, want %s", c.ladder, got, c.want)
+		}
+	}
+}
+
 // TestTagResultNoOp: a tag set again as it is changes nothing; a new
 // definition with the same image changes the spec only.
 func TestTagResultNoOp(t *testing.T) {
@@ -469,6 +487,17 @@ func TestSetScheduled(t *testing.T) {
 	pushTo(t, s, "x/pushed:latest", image("p", 1, layer{"p", 1}), t0)
 	_, err := s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true)
 	wantErr(t, err, ErrInvalid, "only tags from an external image")
+}
+
+func joinComma(ss []string) string {
+	out := ""
+	for i, s := range ss {
+		if i > 0 {
+			out += ","
+		}
+		out += s
+	}
+	return out
 }
 
 // TestRollbackSetsTheSpecAsOcTag: a rollback sets the tag's spec to the
