@@ -8,7 +8,7 @@ import (
 )
 
 // Prune applies a prune plan (nil: a new one) as p: platform admin only.
-// jobs.Prune holds the prune lock, deletes from the managed registry and
+// jobs.Prune holds the prune lease, deletes from the managed registry and
 // writes the one audit event "prune.apply" as p (none when the run removed
 // nothing); the nightly job calls it directly as prune:job, since jobs
 // cannot import this package (it imports jobs).

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 func TestPruneKilledMidRunIsAbandonedNotRunningForever(t *testing.T) {
 	db := pruneDB(t)
 	// The managed registry takes the run's DELETE and never answers, so
-	// the run is mid-way (lock held, run recorded) when it is killed.
+	// the run is mid-way (lease held, run recorded) when it is killed.
 	reached := make(chan struct{}, 1)
 	hang := make(chan struct{})
 	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +69,7 @@ func TestPruneKilledMidRunIsAbandonedNotRunningForever(t *testing.T) {
 	}
 	dead := runs[0].ID
 
-	// The next run goes ahead at once: the lock's holder is gone.
+	// The next run goes ahead at once: the lease's holder is gone.
 	r := ok(t, lw(t, db, "", "prune", "--confirm"))
 	if !strings.Contains(r.out, "Summary:") {
 		t.Errorf("second run output:\n%s", r.out)

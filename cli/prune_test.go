@@ -133,19 +133,19 @@ func TestPruneCLIUsageErrors(t *testing.T) {
 func TestPruneCLIConfirm(t *testing.T) {
 	db := pruneDB(t)
 	ctx := context.Background()
-	// While another run holds the lock, --confirm fails and changes nothing.
+	// While another run holds the lease, --confirm fails and changes nothing.
 	s, err := store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AcquireLock(ctx, "prune", "job", store.LockTTL); err != nil {
-		t.Fatal(err)
+	if ok, err := s.AcquireLease(ctx, "prune", "job", time.Now().Add(store.LeaseTTL)); err != nil || !ok {
+		t.Fatal(ok, err)
 	}
 	r := lw(t, db, "", "prune", "--confirm")
 	if r.code != 1 || !strings.Contains(r.err, "another prune run (job, started") {
 		t.Errorf("overlapping run: exit %d, %q", r.code, r.err)
 	}
-	if err := s.ReleaseLock(ctx, "prune", "job"); err != nil {
+	if err := s.ReleaseLease(ctx, "prune", "job"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"layerwise/change"
@@ -72,21 +74,6 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		return usagef("serve --demo creates the account demo/demo, so it only listens on a loopback address (127.0.0.1 or [::1]), not %q", *addr)
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := f.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if *demo {
-		pol := p
-		p, err := f.principal(ctx, s)
-		if err != nil {
-			return err
-		}
-		if err := loadDemo(ctx, change.New(s, nil), p, log, pol); err != nil {
-			return err
-		}
-	}
 	trusted, err := web.ParseCIDRs(*proxies)
 	if err != nil {
 		return usagef("--trusted-proxies: %v", err)
@@ -121,6 +108,34 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	// Bind before the database is touched and before anything says where
+	// to log in: a taken port fails here (the flags were checked above).
+	ln, err := listen(*addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	s, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if *demo {
+		pol := p
+		p, err := f.principal(ctx, s)
+		if err != nil {
+			return err
+		}
+		loaded, err := loadDemo(ctx, change.New(s, nil), p, log, pol)
+		if err != nil {
+			return err
+		}
+		if !loaded {
+			db := store.Redact(*f.db)
+			fmt.Fprintf(c.stdout, "Reusing the existing database %s and its data: the demo data is loaded only into an empty one.\n", db)
+			fmt.Fprintf(c.stdout, "To start fresh, stop the server and remove %s, or start on another file: LAYERWISE_DB=demo2.db layerwise serve --demo\n", db)
+		}
+	}
 	if sender != nil {
 		cfg.Sender = sender
 	} else if !*noJobs {
@@ -130,14 +145,38 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Layerwise on http://%s/ (database %s)\n", *addr, store.Redact(*f.db))
+	fmt.Fprintf(c.stdout, "Layerwise on http://%s/ (database %s)\n", ln.Addr(), store.Redact(*f.db))
 	if s.Dialect() == "sqlite" {
 		log.Info("database is SQLite: serve it from one process; for several replicas use PostgreSQL (LAYERWISE_DB=postgres://…)")
 	}
 	if *demo {
 		fmt.Fprintln(c.stdout, "Log in as demo / demo.")
 	}
-	return srv.Run(ctx)
+	return srv.RunOn(ctx, ln)
+}
+
+// listen binds the dashboard's address; a refusal says how to pick another.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("cannot listen on %s: the address is already in use (another Layerwise, or another program); "+
+			"pick another port with --addr, e.g. --addr %s (or LAYERWISE_ADDR)", addr, nextPort(addr))
+	}
+	return nil, fmt.Errorf("cannot listen on %s: %w; pick another address with --addr (or LAYERWISE_ADDR), e.g. --addr 127.0.0.1:8081", addr, err)
+}
+
+// nextPort is addr with the port after its own (127.0.0.1:8081 for
+// 127.0.0.1:8080), an example of another address to try.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n <= 0 || n >= 65535 {
+		return "127.0.0.1:8081"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }
 
 // secretValue is a credential given as a value or, winning, as a file
@@ -164,23 +203,24 @@ func loopback(addr string) bool {
 // loadDemo fills an empty database with the embedded demo registry, moved in
 // time so that its newest entry is an hour old, with twelve weeks of usage
 // history (jobs.SeedDemoTrend, computed with the serve's policy), and makes
-// sure demo/demo exists. A database that already has data keeps it. The
-// changes go through the Service as p (the operator running serve --demo),
-// audited like any.
-func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log *slog.Logger, policy store.Policy) error {
+// sure demo/demo exists. A database that already has data keeps it (loaded
+// is false). The changes go through the Service as p (the operator running
+// serve --demo), audited like any.
+func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log *slog.Logger, policy store.Policy) (loaded bool, err error) {
 	s := svc.Store
 	nss, err := s.ListNamespaces(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(nss) == 0 {
+		loaded = true
 		shift, err := demoShift(s.Now())
 		if err != nil {
-			return err
+			return false, err
 		}
 		sum, err := svc.ImportDump(ctx, p, "demo data", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Shift: shift, Now: s.Now()})
 		if err != nil {
-			return fmt.Errorf("load demo data: %w", err)
+			return false, fmt.Errorf("load demo data: %w", err)
 		}
 		log.Info("demo data loaded", "streams", sum.Streams, "images", sum.Images)
 		// Demo thresholds low enough that the overview shows a namespace over
@@ -192,23 +232,23 @@ func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log 
 		}
 		for ns, set := range settings {
 			if _, err := svc.SetNamespace(ctx, p, ns, set); err != nil {
-				return fmt.Errorf("demo settings of %s: %w", ns, err)
+				return false, fmt.Errorf("demo settings of %s: %w", ns, err)
 			}
 		}
 		u, err := s.ComputeUsage(ctx, policy)
 		if err != nil {
-			return err
+			return false, err
 		}
 		n, err := jobs.SeedDemoTrend(ctx, s, u, s.Now())
 		if err != nil {
-			return err
+			return false, err
 		}
 		log.Info("demo usage history written", "weeks", jobs.DemoWeeks, "snapshots", n)
 	}
 	if _, err := svc.CreateUser(ctx, p, "demo", "demo", true); err != nil && !errors.Is(err, store.ErrExists) {
-		return fmt.Errorf("create the demo account: %w", err)
+		return false, fmt.Errorf("create the demo account: %w", err)
 	}
-	return nil
+	return loaded, nil
 }
 
 // demoShift moves the demo's newest timestamp to an hour ago.

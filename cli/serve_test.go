@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"layerwise/change"
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 func TestServeDemoOnlyOnLoopback(t *testing.T) {
@@ -36,19 +41,19 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 	defer s.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, op := change.New(s, nil), &store.Principal{User: "cli:op", PlatformAdmin: true}
-	if err := loadDemo(ctx, svc, op, log, store.DefaultPolicy); err != nil {
-		t.Fatal(err)
+	if loaded, err := loadDemo(ctx, svc, op, log, store.DefaultPolicy); err != nil || !loaded {
+		t.Fatalf("first start: loaded %v, %v", loaded, err)
 	}
 	// Loaded through the Service: audited as who ran serve --demo.
 	evs, err := s.AuditLog(ctx, store.AuditFilter{Actor: "cli:op"})
 	if err != nil || len(evs) != 4 {
 		t.Errorf("demo load audit: %d events, %v; want the dump, two namespaces' settings and the account", len(evs), err)
 	}
-	before, _ := s.DumpTables(ctx)
-	if err := loadDemo(ctx, svc, op, log, store.DefaultPolicy); err != nil {
-		t.Fatalf("second start: %v", err)
+	before := storetest.Dump(t, s)
+	if loaded, err := loadDemo(ctx, svc, op, log, store.DefaultPolicy); err != nil || loaded {
+		t.Fatalf("second start: loaded %v, %v", loaded, err)
 	}
-	if after, _ := s.DumpTables(ctx); after != before {
+	if after := storetest.Dump(t, s); after != before {
 		t.Fatal("a second --demo start changed the data")
 	}
 	if _, err := s.Authenticate(ctx, "demo", "demo"); err != nil {
@@ -119,5 +124,108 @@ func TestServeSyncFlags(t *testing.T) {
 	r = lw(t, db, "", "serve", "--no-jobs", "--addr", "127.0.0.1:0", "--import-allow", "10.0.0.0/8,http://registry.internal")
 	if r.code != 1 || !strings.Contains(r.err, "LAYERWISE_IMPORT_ALLOW") {
 		t.Errorf("bad --import-allow: exit %d %q", r.code, r.err)
+	}
+}
+
+// TestServeDemoPortTaken: with the port taken, serve --demo fails before
+// it says where to log in, and says how to pick another port.
+func TestServeDemoPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	db := newDB(t)
+	r := lw(t, db, "", "serve", "--demo", "--no-jobs", "--addr", addr)
+	if r.code != 1 {
+		t.Fatalf("serve --demo on a taken port: exit %d, stderr %q", r.code, r.err)
+	}
+	if !strings.Contains(r.err, "already in use") || !strings.Contains(r.err, "--addr") || !strings.Contains(r.err, "LAYERWISE_ADDR") {
+		t.Errorf("the error does not say how to pick another port: %q", r.err)
+	}
+	if strings.Contains(r.out, "Log in") || strings.Contains(r.out, "Layerwise on") {
+		t.Errorf("serve printed where to log in although it could not listen: %q", r.out)
+	}
+	if d := dump(t, db); strings.Contains(d, "payments") {
+		t.Error("the demo data was loaded although serve could not listen")
+	}
+}
+
+// lockedBuffer is a stdout the test reads while serve writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serveUntil runs serve until its stdout contains want, checks that the
+// address it printed accepts connections at that moment, stops it and
+// returns what it printed.
+func serveUntil(t *testing.T, db, want string, args ...string) string {
+	t.Helper()
+	var out lockedBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard,
+		getenv: func(k string) string {
+			if k == "LAYERWISE_DB" {
+				return db
+			}
+			return ""
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- c.run(ctx, append([]string{"serve"}, args...)) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended with %d before printing %q: %q", code, want, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not print %q: %q", want, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := regexp.MustCompile(`Layerwise on http://([^/]+)/`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("serve printed no address: %q", out.String())
+	}
+	conn, err := net.Dial("tcp", m[1])
+	if err != nil {
+		t.Fatalf("serve printed %q but %s does not accept connections: %v", want, m[1], err)
+	}
+	conn.Close()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve stopped with exit %d", code)
+	}
+	return out.String()
+}
+
+// TestServeDemoSaysWhenItReuses: the first serve --demo loads the demo and
+// says where to log in once it listens; a second one on the same database
+// says that it reuses it and how to start fresh.
+func TestServeDemoSaysWhenItReuses(t *testing.T) {
+	db := newDB(t)
+	first := serveUntil(t, db, "Log in as demo / demo.", "--demo", "--no-jobs", "--addr", "127.0.0.1:0")
+	if strings.Contains(first, "Reusing") {
+		t.Errorf("the first start says it reuses a database: %q", first)
+	}
+	second := serveUntil(t, db, "Log in as demo / demo.", "--demo", "--no-jobs", "--addr", "127.0.0.1:0")
+	if !strings.Contains(second, "Reusing the existing database") || !strings.Contains(second, "To start fresh") {
+		t.Errorf("the second start does not say it reuses the database: %q", second)
 	}
 }

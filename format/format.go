@@ -64,6 +64,37 @@ func ParseSize(s string) (int64, error) {
 	return int64(r), nil
 }
 
+// SizeInput writes a byte count the way a person would type it back into a
+// form: the shortest text ParseSize reads as exactly n, IEC units first
+// ("50GiB", "1.5GiB", "1536MiB"), else decimal ones ("2GB" stays 2GB, not
+// 1953125KiB), else bytes.
+func SizeInput(n int64) string {
+	if n <= 0 {
+		return strconv.FormatInt(n, 10)
+	}
+	best := strconv.FormatInt(n, 10) + "B"
+	for _, u := range []struct {
+		name string
+		mult float64
+	}{{"PiB", 1 << 50}, {"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+		{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}} {
+		v := float64(n) / u.mult
+		if v < 1 {
+			continue
+		}
+		for dec := 0; dec <= 3; dec++ {
+			text := strconv.FormatFloat(v, 'f', dec, 64) + u.name
+			if back, err := ParseSize(text); err == nil && back == n {
+				if len(text) < len(best) {
+					best = text
+				}
+				break
+			}
+		}
+	}
+	return best
+}
+
 // Ago says how long before now t was, in the manner of oc: "About a minute
 // ago", "5 minutes ago", "4 months ago". Times after now read "in the future".
 func Ago(t, now time.Time) string {

@@ -39,6 +39,25 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+func TestSizeInput(t *testing.T) {
+	cases := []struct {
+		n    int64
+		want string
+	}{
+		{50 << 30, "50GiB"}, {3 << 29, "1.5GiB"}, {1536 << 20, "1.5GiB"}, {1000 << 20, "1000MiB"},
+		{2e9, "2GB"}, {500e6, "500MB"}, {1024, "1KiB"}, {1000, "1KB"}, {1023, "1023B"}, {1181116006, "1.1GiB"},
+	}
+	for _, c := range cases {
+		got := SizeInput(c.n)
+		if got != c.want {
+			t.Errorf("SizeInput(%d) = %q, want %q", c.n, got, c.want)
+		}
+		if back, err := ParseSize(got); err != nil || back != c.n {
+			t.Errorf("ParseSize(SizeInput(%d)) = %d, %v", c.n, back, err)
+		}
+	}
+}
+
 func TestAgo(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	cases := []struct {

@@ -64,7 +64,12 @@ type formDone struct {
 	tag   string // the tag that changed
 	from  string // promoted: the source tag
 	image string // the digest now current
+	via   string // the control used: add, promote, rollback, import, scheduled, delete, pin, unpin
 }
+
+// formControls are the controls a notice can be shown next to.
+var formControls = map[string]bool{"add": true, "promote": true, "rollback": true, "import": true,
+	"scheduled": true, "delete": true, "pin": true, "unpin": true}
 
 func (d formDone) query() string {
 	v := url.Values{"done": {d.code}, "tag": {d.tag}}
@@ -74,14 +79,45 @@ func (d formDone) query() string {
 	if d.image != "" {
 		v.Set("image", d.image)
 	}
+	if d.via != "" {
+		v.Set("via", d.via)
+	}
 	return v.Encode()
+}
+
+// anchor is where on the page the result is shown: the plain form's
+// redirect lands there, next to the control that was used.
+func (d formDone) anchor(tagPage bool) string {
+	switch {
+	case !tagPage && d.via == "add":
+		return "#add-tag"
+	case !tagPage && d.code != "deleted":
+		return "#tag-" + d.tag
+	case !tagPage:
+		return ""
+	}
+	switch d.via {
+	case "add":
+		return "#add-tag"
+	case "rollback":
+		return "#history"
+	case "pin", "unpin":
+		return "#pins"
+	case "promote", "import", "scheduled":
+		return "#tag-actions"
+	}
+	return ""
 }
 
 // formDoneFrom reads the redirect's query; anything malformed is dropped.
 func formDoneFrom(c echo.Context) formDone {
-	d := formDone{code: c.QueryParam("done"), tag: c.QueryParam("tag"), from: c.QueryParam("from"), image: c.QueryParam("image")}
+	d := formDone{code: c.QueryParam("done"), tag: c.QueryParam("tag"), from: c.QueryParam("from"), image: c.QueryParam("image"),
+		via: c.QueryParam("via")}
 	if store.ValidateTag(d.tag) != nil {
 		return formDone{}
+	}
+	if !formControls[d.via] {
+		d.via = ""
 	}
 	if d.from != "" && store.ValidateTag(d.from) != nil {
 		d.from = ""
@@ -90,6 +126,13 @@ func formDoneFrom(c echo.Context) formDone {
 		d.image = ""
 	}
 	return d
+}
+
+// show puts what the action did on the page's actions: the notice, next
+// to the control used, and what to highlight.
+func (d formDone) show(a *views.Actions) {
+	a.Done, a.DoneTag, a.DoneVia, a.DoneImage = d.message(), d.tag, d.via, d.image
+	a.DoneSame = d.code == "unchanged" || d.code == "reimported" || strings.HasPrefix(d.code, "same")
 }
 
 // message says what happened, in a sentence; "" for an unknown code.
@@ -141,8 +184,8 @@ func (d formDone) message() string {
 
 // formDoneOf is what a tag change did: code, or "unchanged" (for an
 // import "reimported") when it changed nothing and wrote no audit event.
-func formDoneOf(code string, res store.TagResult, from string) formDone {
-	d := formDone{code: code, tag: res.Tag.Tag, from: from, image: res.Image}
+func formDoneOf(via, code string, res store.TagResult, from string) formDone {
+	d := formDone{code: code, tag: res.Tag.Tag, from: from, image: res.Image, via: via}
 	switch {
 	case !res.NoOp():
 	case code == "imported":
@@ -226,10 +269,7 @@ func (h *Handler) formOK(c echo.Context, b formBack, d formDone) error {
 	if b.tag != "" {
 		to = views.TagHref(b.ns, b.stream, b.tag)
 	}
-	to += "?" + d.query()
-	if b.tag == "" && d.code != "deleted" {
-		to += "#tag-" + d.tag
-	}
+	to += "?" + d.query() + d.anchor(b.tag != "")
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
@@ -256,7 +296,8 @@ func (h *Handler) formAnswer(c echo.Context, b formBack, status int, d formDone,
 			return h.fail(c, "image stream tag "+b.ns+"/"+b.stream+":"+b.tag, err)
 		}
 		if found {
-			m.Actions.Done, m.Actions.DoneTag, m.Actions.Error = d.message(), d.tag, ae
+			m.Actions.Done, m.Actions.Error = d.message(), ae
+			d.show(&m.Actions)
 			if add != (views.AddTagForm{}) {
 				m.Actions.Add = add
 			}
@@ -275,7 +316,8 @@ func (h *Handler) formAnswer(c echo.Context, b formBack, status int, d formDone,
 	if err != nil {
 		return h.failWith(c, "image stream "+b.ns+"/"+b.stream, err, b.stream)
 	}
-	m.Actions.Done, m.Actions.DoneTag, m.Actions.Error, m.Actions.Add = d.message(), d.tag, ae, add
+	m.Actions.Done, m.Actions.Error, m.Actions.Add = d.message(), ae, add
+	d.show(&m.Actions)
 	if isHTMX(c) {
 		return render(c, status, views.StreamTags(m))
 	}
@@ -347,7 +389,7 @@ func (h *Handler) AddTag(c echo.Context) error {
 		if err != nil {
 			return h.formImportFailed(c, b, ae, err, f)
 		}
-		return h.formOK(c, b, formDoneOf("tagged", res, ""))
+		return h.formOK(c, b, formDoneOf("add", "tagged", res, ""))
 	}
 	res, err := h.Change.SetTag(c.Request().Context(), principal(c), src, dst, store.TagOptions{Alias: f.Alias, Scheduled: f.Scheduled})
 	if err != nil {
@@ -361,7 +403,7 @@ func (h *Handler) AddTag(c echo.Context) error {
 		}
 		return h.formFailed(c, b, ae, err, f)
 	}
-	return h.formOK(c, b, formDoneOf("tagged", res, ""))
+	return h.formOK(c, b, formDoneOf("add", "tagged", res, ""))
 }
 
 // formFailedStatus is formFailed with a fixed status.
@@ -395,11 +437,23 @@ func (h *Handler) PromoteTag(c echo.Context) error {
 			return h.formFailed(c, b, ae, err, views.AddTagForm{})
 		}
 	}
+	if !confirmed(c) {
+		dstTag := to
+		if dstTag == "" {
+			dstTag, _ = store.NextRung(h.ladder(c, ref.Namespace), ref.Tag)
+		}
+		image := h.currentDigest(ctx, ref)
+		dst := store.TagRef{Namespace: ref.Namespace, Stream: ref.Stream, Tag: dstTag}
+		// The last rung asks first, unless the promotion would change nothing.
+		if dstTag != "" && lastRung(h.ladder(c, ref.Namespace), dstTag) && image != "" && image != h.currentDigest(ctx, dst) {
+			return h.confirmPromote(c, b, ref, dstTag, image)
+		}
+	}
 	res, err := h.Change.Promote(ctx, principal(c), store.StreamRef{Namespace: ref.Namespace, Stream: ref.Stream}, ref.Tag, to)
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
-	return h.formOK(c, b, formDoneOf("promoted", res, ref.Tag))
+	return h.formOK(c, b, formDoneOf("promote", "promoted", res, ref.Tag))
 }
 
 // currentDigest is the image a tag points to now ("" when none or unknown).
@@ -447,11 +501,18 @@ func (h *Handler) RollbackTag(c echo.Context) error {
 	if digest == "" {
 		return h.formFailed(c, b, ae, formInvalid("choose the history entry to make current"), views.AddTagForm{})
 	}
+	if !confirmed(c) {
+		// Ask first when the entry is there and not current; anything else
+		// is refused by the rollback itself, with its reason.
+		if tag := h.tagOf(c, ref); tag != nil && len(tag.Items) > 0 && tag.Items[0].Image != digest && h.since(tag.Items, digest) != "" {
+			return h.confirmRollback(c, b, ref, tag, digest)
+		}
+	}
 	res, err := h.Change.Rollback(c.Request().Context(), principal(c), ref, digest)
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
-	done := formDoneOf("rolledback", res, "")
+	done := formDoneOf("rollback", "rolledback", res, "")
 	if done.code == "rolledback" && res.KeptSource != "" {
 		done.code = "rolledbackkept"
 	}
@@ -475,7 +536,7 @@ func (h *Handler) DeleteTagForm(c echo.Context) error {
 	if err := h.Change.DeleteTag(c.Request().Context(), principal(c), ref); err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
-	return h.formOK(c, b, formDone{code: "deleted", tag: ref.Tag})
+	return h.formOK(c, b, formDone{code: "deleted", tag: ref.Tag, via: "delete"})
 }
 
 // ScheduleTag is POST /ns/{ns}/istag/{name}:{tag}/scheduled with
@@ -504,7 +565,7 @@ func (h *Handler) ScheduleTag(c echo.Context) error {
 	if !changed {
 		code = "same" + code
 	}
-	return h.formOK(c, b, formDone{code: code, tag: ref.Tag})
+	return h.formOK(c, b, formDone{code: code, tag: ref.Tag, via: "scheduled"})
 }
 
 // formActions are the actions of a stream or tag page for the user, with
@@ -514,18 +575,33 @@ func (h *Handler) formActions(c echo.Context, ns string, tags ...*views.TagView)
 	if !a.CanEdit {
 		return a
 	}
-	ladder, err := h.Store.Ladder(c.Request().Context(), ns)
-	if err != nil {
-		h.Log.Warn("cannot read the promotion ladder", "namespace", ns, "err", err)
-		return a
-	}
+	ladder := h.ladder(c, ns)
 	for _, t := range tags {
 		if t.Current == nil || t.Current.Image == "" {
 			continue
 		}
 		if next, ok := store.NextRung(ladder, t.Name); ok {
 			t.PromoteTo = next
+			t.PromoteConfirm = lastRung(ladder, next)
 		}
 	}
 	return a
+}
+
+// ladder is a namespace's promotion ladder (nil when it cannot be read:
+// logged, and the page shows no promote buttons).
+func (h *Handler) ladder(c echo.Context, ns string) []string {
+	ctx := c.Request().Context()
+	ladder, err := cached(h, "ladder\x00"+ns, func() ([]string, error) { return h.Store.Ladder(ctx, ns) })
+	if err != nil {
+		h.Log.Warn("cannot read the promotion ladder", "namespace", ns, "err", err)
+		return nil
+	}
+	return ladder
+}
+
+// lastRung says whether tag is the top of the ladder: promoting there
+// asks to confirm.
+func lastRung(ladder []string, tag string) bool {
+	return len(ladder) > 0 && ladder[len(ladder)-1] == tag
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"layerwise/format"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -46,26 +47,13 @@ func adminCrumbs(ns, label string) []views.Crumb {
 	return []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: label}}
 }
 
-// sizeInput writes a byte count so that reading it back gives the same
-// number: "50GiB", "1536MiB", or plain bytes.
-func sizeInput(n int64) string {
-	for _, u := range []struct {
-		unit string
-		size int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size && n%u.size == 0 {
-			return fmt.Sprintf("%d%s", n/u.size, u.unit)
-		}
-	}
-	return fmt.Sprint(n)
-}
-
 func (h *Handler) settingsPage(c echo.Context, ns store.Namespace) views.SettingsPage {
 	m := views.SettingsPage{Page: h.page(c, ns.Name+" settings", adminCrumbs(ns.Name, "Settings")...), Namespace: ns.Name,
 		Contacts: strings.Join(ns.ContactList(), ", "), Threshold: "default", DefaultThreshold: h.Threshold,
 		DefaultLadder: strings.Join(store.DefaultLadder, ", ")}
 	if ns.ThresholdBytes != nil {
-		m.Threshold = sizeInput(*ns.ThresholdBytes)
+		m.Threshold = format.SizeInput(*ns.ThresholdBytes)
+		m.ThresholdBytes = *ns.ThresholdBytes
 	}
 	if ns.Ladder != "" {
 		m.Ladder = strings.Join(strings.Split(ns.Ladder, ","), ", ")

@@ -129,6 +129,9 @@ func (h *Handler) Audit(c echo.Context) error {
 				row.TargetHref = views.TagHref(ref.Namespace, ref.Stream, ref.Tag)
 			}
 		}
+		if ns, digest, ok := strings.Cut(e.Target, "@"); ok && strings.HasPrefix(e.Action, "image.") && ns == e.Namespace && store.ValidateDigest(digest) == nil {
+			row.TargetHref = views.ImageHref(digest)
+		}
 		m.Events = append(m.Events, row)
 	}
 	return render(c, http.StatusOK, views.ViewAudit(m))

@@ -28,7 +28,7 @@ func (h *Handler) ImportTag(c echo.Context) error {
 	if err != nil {
 		return h.formImportFailed(c, b, ae, err, views.AddTagForm{})
 	}
-	return h.formOK(c, b, formDoneOf("imported", res, ""))
+	return h.formOK(c, b, formDoneOf("import", "imported", res, ""))
 }
 
 // formImportFailed answers a failed import: a registry's failure with its

@@ -170,7 +170,7 @@ func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
 		for len(q) >= 3 {
 			hits, err := h.Store.Search(c.Request().Context(), q, 10, scopeOf(c))
 			if err != nil || len(hits) > 0 {
-				m.Suggestions = append(m.Suggestions, results(hits)...)
+				m.Suggestions = append(m.Suggestions, h.results(c.Request().Context(), hits)...)
 				break
 			}
 			q = q[:len(q)-1]
@@ -181,7 +181,7 @@ func (h *Handler) notFound(c echo.Context, what string, query ...string) error {
 
 // NotFound is echo's handler for unknown URLs.
 func (h *Handler) NotFound(c echo.Context) error {
-	return h.notFound(c, "the page "+c.Request().URL.Path)
+	return h.notFound(c, "page at "+c.Request().URL.Path)
 }
 
 func kvs(m map[string]string) []views.KV {

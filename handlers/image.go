@@ -70,6 +70,53 @@ func (h *Handler) loadImageView(ctx context.Context, digest, ref string) (views.
 	return v, nil
 }
 
+// withFrom is an image view whose links carry where the reader came from
+// (ns/stream:tag). The view comes from the page cache: its lists are
+// copied, never changed in place.
+func withFrom(iv views.ImageView, from string) views.ImageView {
+	if from == "" {
+		return iv
+	}
+	iv.Href = views.WithFrom(iv.Href, from)
+	layers := make([]views.LayerView, len(iv.Layers))
+	for i, l := range iv.Layers {
+		l.Href = views.WithFrom(l.Href, from)
+		layers[i] = l
+	}
+	iv.Layers = layers
+	if iv.Config != nil {
+		cfg := *iv.Config
+		cfg.Href = views.WithFrom(cfg.Href, from)
+		iv.Config = &cfg
+	}
+	platforms := make([]views.PlatformView, len(iv.Platforms))
+	for i, p := range iv.Platforms {
+		p.Href = views.WithFrom(p.Href, from)
+		platforms[i] = p
+	}
+	iv.Platforms = platforms
+	return iv
+}
+
+// fromCrumbs are the breadcrumbs of an image or blob page reached from a
+// stream or tag (?from=ns/stream or ns/stream:tag): they keep the
+// namespace and the stream. A from the user may not see, or malformed, is
+// ignored: the crumbs are then Overview / label. from is "" then.
+func fromCrumbs(c echo.Context, label string) (crumbs []views.Crumb, from string) {
+	from = c.QueryParam("from")
+	name, tag, hasTag := strings.Cut(from, ":")
+	ns, stream, ok := strings.Cut(name, "/")
+	ref := store.StreamRef{Namespace: ns, Stream: stream}
+	if !ok || ref.Validate() != nil || !canSee(c, ns) || (hasTag && store.ValidateTag(tag) != nil) {
+		return []views.Crumb{home(), {Label: label}}, ""
+	}
+	crumbs = []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: stream, Href: views.StreamHref(ns, stream)}}
+	if hasTag {
+		crumbs = append(crumbs, views.Crumb{Label: tag, Href: views.TagHref(ns, stream, tag)})
+	}
+	return append(crumbs, views.Crumb{Label: label}), from
+}
+
 // Image is "/images/{digest}": the image and every tag that holds it.
 func (h *Handler) Image(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -107,7 +154,8 @@ func (h *Handler) Image(c echo.Context) error {
 	if sc != nil && ref == "" {
 		iv.Ref = ""
 	}
-	m := views.ImagePage{Page: h.page(c, "Image "+views.ShortDigest(digest), home(), views.Crumb{Label: views.ShortDigest(digest)}), Image: iv}
+	crumbs, from := fromCrumbs(c, views.ShortDigest(digest))
+	m := views.ImagePage{Page: h.page(c, "Image "+views.ShortDigest(digest), crumbs...), Image: withFrom(iv, from)}
 	for _, r := range holders {
 		m.Holders = append(m.Holders, views.Holder{Namespace: r.Namespace, Stream: r.Stream, Tag: r.Tag,
 			Href: views.TagHref(r.Namespace, r.Stream, r.Tag), Current: r.Position == 0, Created: r.Created})
@@ -164,13 +212,14 @@ func (h *Handler) Blob(c echo.Context) error {
 		return h.failWith(c, "blob "+digest, err, digest)
 	}
 	b := bd.info
-	m := views.BlobPage{Page: h.page(c, "Blob "+views.ShortDigest(digest), home(), views.Crumb{Label: views.ShortDigest(digest)}),
+	crumbs, from := fromCrumbs(c, views.ShortDigest(digest))
+	m := views.BlobPage{Page: h.page(c, "Blob "+views.ShortDigest(digest), crumbs...),
 		Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Namespaces: b.Namespaces, Shares: bd.shares}
 	if m.Shares.Images == 0 {
 		m.Shares.Images = int(b.ImageCount)
 	}
 	for _, im := range b.Images {
-		m.Images = append(m.Images, views.BlobImage{Digest: im.Digest, Href: views.ImageHref(im.Digest), Config: im.Config})
+		m.Images = append(m.Images, views.BlobImage{Digest: im.Digest, Href: views.WithFrom(views.ImageHref(im.Digest), from), Config: im.Config})
 	}
 	if more := int(b.ImageCount) - len(b.Images); more > 0 {
 		m.More = more

@@ -29,9 +29,7 @@ func (h *Handler) Namespace(c echo.Context) error {
 		CanAdmin: principal(c).Can(name, store.RoleAdmin)}
 	m.Filter = strings.TrimSpace(c.QueryParam("q"))
 	m.Sort = c.QueryParam("sort")
-	switch m.Sort {
-	case "size", "name", "updated":
-	default:
+	if _, ok := streamOrders[m.Sort]; !ok {
 		m.Sort = "size"
 	}
 	u := h.Usage.Get()
@@ -56,19 +54,12 @@ func (h *Handler) Namespace(c echo.Context) error {
 				Fraction: fraction(st.Bytes, biggest)})
 		}
 	}
-	switch m.Sort {
-	case "name":
-		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-	case "updated":
-		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Updated.After(rows[j].Updated) })
-	default:
-		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Bytes > rows[j].Bytes })
-	}
+	sort.SliceStable(rows, func(i, j int) bool { return streamOrders[m.Sort](rows[i], rows[j]) })
 	page, pages := pageNumber(c, len(rows))
 	m.Pager = pager(c, page, pages, len(rows))
 	m.Streams = rows[(page-1)*perPage : min(page*perPage, len(rows))]
 	m.SortHrefs = map[string]string{}
-	for _, s := range []string{"size", "name", "updated"} {
+	for s := range streamOrders {
 		v := url.Values{"sort": {s}}
 		if m.Filter != "" {
 			v.Set("q", m.Filter)
@@ -86,6 +77,18 @@ func (h *Handler) Namespace(c echo.Context) error {
 		return render(c, http.StatusOK, views.NamespaceStreams(m))
 	}
 	return render(c, http.StatusOK, views.ViewNamespace(m))
+}
+
+// streamOrders are the namespace page's sort orders, one a column: names
+// A–Z, the figures biggest first, the newest update first; ties keep the
+// name order.
+var streamOrders = map[string]func(a, b views.StreamRow) bool{
+	"name":      func(a, b views.StreamRow) bool { return a.Name < b.Name },
+	"tags":      func(a, b views.StreamRow) bool { return a.Tags > b.Tags },
+	"images":    func(a, b views.StreamRow) bool { return a.UniqueImages > b.UniqueImages },
+	"size":      func(a, b views.StreamRow) bool { return a.Bytes > b.Bytes },
+	"exclusive": func(a, b views.StreamRow) bool { return a.ExclusiveBytes > b.ExclusiveBytes },
+	"updated":   func(a, b views.StreamRow) bool { return a.Updated.After(b.Updated) },
 }
 
 // failWith is fail with search terms for the 404's suggestions.

@@ -100,13 +100,24 @@ func (h *Handler) Overview(c echo.Context) error {
 			sum := scopedSum(c, u)
 			m.RegistryBytes, m.ReclaimableBytes = sum.Bytes, sum.ReclaimableBytes
 		}
-		// Ranked once per data version, not per request.
-		ranked, _ := cached(h, "ranking", func() ([]*store.NamespaceUsage, error) {
+		m.Sort = c.QueryParam("sort")
+		if _, ok := namespaceOrders[m.Sort]; !ok {
+			m.Sort = "size"
+		}
+		m.SortHrefs = map[string]string{}
+		for k := range namespaceOrders {
+			m.SortHrefs[k] = "/?sort=" + k
+		}
+		// Ranked once per data version and order, not per request.
+		ranked, _ := cached(h, "ranking\x00"+m.Sort, func() ([]*store.NamespaceUsage, error) {
 			r := make([]*store.NamespaceUsage, len(u.Namespaces))
 			for i := range u.Namespaces {
 				r[i] = &u.Namespaces[i]
 			}
-			sort.SliceStable(r, func(i, j int) bool { return r[i].Bytes > r[j].Bytes })
+			less := namespaceOrders[m.Sort]
+			sort.SliceStable(r, func(i, j int) bool {
+				return less(nsRow{r[i], h.threshold(byName[r[i].Name])}, nsRow{r[j], h.threshold(byName[r[j].Name])})
+			})
 			return r, nil
 		})
 		// One pass: count what the user sees and build bars only for the
@@ -125,13 +136,15 @@ func (h *Handler) Overview(c echo.Context) error {
 		page, pages := pageNumber(c, visible)
 		m.Pager = pager(c, page, pages, visible)
 		var biggest int64
+		for _, n := range ranked {
+			if canSee(c, n.Name) {
+				biggest = max(biggest, n.Bytes)
+			}
+		}
 		i := 0
 		for _, n := range ranked {
 			if !canSee(c, n.Name) {
 				continue
-			}
-			if biggest == 0 {
-				biggest = n.Bytes
 			}
 			if i >= (page-1)*perPage && i < page*perPage {
 				th := h.threshold(byName[n.Name])
@@ -156,6 +169,31 @@ func (h *Handler) Overview(c echo.Context) error {
 		return h.fail(c, "jobs", err)
 	}
 	return render(c, http.StatusOK, views.ViewOverview(m))
+}
+
+// nsRow is a namespace's usage with its threshold, as the overview sorts it.
+type nsRow struct {
+	*store.NamespaceUsage
+	threshold int64
+}
+
+// used is the share of its threshold a namespace uses (-1: no threshold).
+func (n nsRow) used() float64 {
+	if n.threshold <= 0 {
+		return -1
+	}
+	return float64(n.Bytes) / float64(n.threshold)
+}
+
+// namespaceOrders are the overview's sort orders, one a column: names A–Z,
+// the figures biggest first, the threshold by how much of it is used.
+var namespaceOrders = map[string]func(a, b nsRow) bool{
+	"name":        func(a, b nsRow) bool { return a.Name < b.Name },
+	"size":        func(a, b nsRow) bool { return a.Bytes > b.Bytes },
+	"exclusive":   func(a, b nsRow) bool { return a.ExclusiveBytes > b.ExclusiveBytes },
+	"reclaimable": func(a, b nsRow) bool { return a.ReclaimableBytes > b.ReclaimableBytes },
+	"threshold":   func(a, b nsRow) bool { return a.used() > b.used() },
+	"streams":     func(a, b nsRow) bool { return len(a.Streams) > len(b.Streams) },
 }
 
 func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {

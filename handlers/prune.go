@@ -196,7 +196,11 @@ func (h *Handler) pinForm(c echo.Context, pin bool) error {
 	if err != nil {
 		return h.formFailed(c, b, ae, err, views.AddTagForm{})
 	}
-	return h.formOK(c, b, formDone{code: code, tag: ref.Tag, image: digest})
+	via := "pin"
+	if !pin {
+		via = "unpin"
+	}
+	return h.formOK(c, b, formDone{code: code, tag: ref.Tag, image: digest, via: via})
 }
 
 // pinsOfTag are the namespace's pins of the images in a tag's history.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -10,25 +11,63 @@ import (
 	"layerwise/views"
 )
 
-func results(hits []store.SearchHit) []views.Result {
+// results are search hits as the page lists them, each with its size:
+// a namespace's, stream's or tag's from the usage cache (every blob once),
+// an image's counted once, a blob's own.
+func (h *Handler) results(ctx context.Context, hits []store.SearchHit) []views.Result {
+	u := h.Usage.Get()
 	out := make([]views.Result, 0, len(hits))
-	for _, h := range hits {
-		r := views.Result{Kind: h.Kind}
-		switch h.Kind {
+	for _, hit := range hits {
+		r := views.Result{Kind: hit.Kind}
+		switch hit.Kind {
 		case "namespace":
-			r.Label, r.Href = h.Namespace, views.NamespaceHref(h.Namespace)
+			r.Label, r.Href = hit.Namespace, views.NamespaceHref(hit.Namespace)
 		case "stream":
-			r.Label, r.Href = h.Namespace+"/"+h.Stream, views.StreamHref(h.Namespace, h.Stream)
+			r.Label, r.Href = hit.Namespace+"/"+hit.Stream, views.StreamHref(hit.Namespace, hit.Stream)
 		case "tag":
-			r.Label, r.Href = h.Namespace+"/"+h.Stream+":"+h.Tag, views.TagHref(h.Namespace, h.Stream, h.Tag)
+			r.Label, r.Href = hit.Namespace+"/"+hit.Stream+":"+hit.Tag, views.TagHref(hit.Namespace, hit.Stream, hit.Tag)
 		case "image":
-			r.Label, r.Href = h.Digest, views.ImageHref(h.Digest)
+			r.Label, r.Href = hit.Digest, views.ImageHref(hit.Digest)
+			if img, err := h.Store.GetImage(ctx, hit.Digest); err == nil && img.Known {
+				r.Size, r.HasSize = img.Bytes, true
+			}
 		case "blob":
-			r.Label, r.Href = h.Digest, views.BlobHref(h.Digest)
+			r.Label, r.Href = hit.Digest, views.BlobHref(hit.Digest)
+			if n, err := h.Store.BlobSize(ctx, hit.Digest); err == nil {
+				r.Size, r.HasSize = n, true
+			}
+		}
+		if u != nil && (hit.Kind == "namespace" || hit.Kind == "stream" || hit.Kind == "tag") {
+			r.Size, r.HasSize = usageSize(u, hit)
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// usageSize is a namespace's, stream's or tag's bytes in the usage cache.
+func usageSize(u *store.Usage, hit store.SearchHit) (int64, bool) {
+	nu, ok := u.Namespace(hit.Namespace)
+	if !ok {
+		return 0, false
+	}
+	if hit.Kind == "namespace" {
+		return nu.Bytes, true
+	}
+	for _, st := range nu.Streams {
+		if st.Name != hit.Stream {
+			continue
+		}
+		if hit.Kind == "stream" {
+			return st.Bytes, true
+		}
+		for _, tg := range st.Tags {
+			if tg.Name == hit.Tag {
+				return tg.Bytes, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // Search jumps to what the box names exactly (ns, ns/stream, ns/stream:tag,
@@ -48,7 +87,7 @@ func (h *Handler) Search(c echo.Context) error {
 	if err != nil {
 		return h.fail(c, "search", err)
 	}
-	res := results(hits)
+	res := h.results(ctx, hits)
 	if len(res) == 1 {
 		return c.Redirect(http.StatusSeeOther, res[0].Href)
 	}

@@ -19,8 +19,9 @@ func streamCrumbs(ns, name string) []views.Crumb {
 	return []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: name}}
 }
 
-// pageHistory is how many history entries of a tag a page shows: the
-// stream page the newest ones, the tag page one page of ?page=.
+// pageHistory is how many history entries of a tag the tag page shows,
+// one page of ?page=. The stream page reads the current entry of each tag
+// and how many there are: the history is on the tag's page.
 const pageHistory = 50
 
 // streamData is what the stream and tag pages share: the stream with a
@@ -85,6 +86,7 @@ func (d streamData) cachedTag(name string) *store.TagUsage {
 // tagView describes a tag the way oc describe does, with sizes.
 func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 	ns, stream := d.st.Namespace, d.st.Name
+	from := ns + "/" + stream + ":" + t.Name // the image pages' way back
 	v := views.TagView{Name: t.Name, Href: views.TagHref(ns, stream, t.Name), InSpec: t.InSpec,
 		Scheduled: t.Scheduled, Insecure: t.Insecure, Reference: t.Reference,
 		Bytes: d.sizes.Tags[t.Name], ExclusiveBytes: -1}
@@ -103,7 +105,7 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 	revision := func(pos int, it store.EventSnapshot) views.Revision {
 		r := views.Revision{Image: it.Image, Ref: it.DockerImageReference, Created: it.Created, Current: pos == 0}
 		if it.Image != "" {
-			r.Href = views.ImageHref(it.Image)
+			r.Href = views.WithFrom(views.ImageHref(it.Image), from)
 			r.Bytes = d.sizes.Images[it.Image]
 			r.Known = !d.sizes.Unknown[it.Image]
 		}
@@ -183,14 +185,13 @@ func (h *Handler) Stream(c echo.Context) error {
 	if err != nil {
 		return h.failWith(c, "image stream "+ns+"/"+name, err, name)
 	}
-	d := formDoneFrom(c)
-	m.Actions.Done, m.Actions.DoneTag = d.message(), d.tag
+	formDoneFrom(c).show(&m.Actions)
 	return render(c, http.StatusOK, views.ViewStream(m))
 }
 
 // streamPage is the stream page's model, with the user's actions.
 func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage, error) {
-	d, err := h.loadStream(c, ns, name, store.HistoryWindow{Limit: pageHistory})
+	d, err := h.loadStream(c, ns, name, store.HistoryWindow{Limit: 1})
 	if err != nil {
 		return views.StreamPage{}, err
 	}
@@ -200,7 +201,7 @@ func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage,
 		Labels: kvs(st.Labels), Annotations: kvs(st.Annotations), Bytes: d.sizes.Bytes, ExclusiveBytes: -1,
 		UniqueImages: d.sizes.UniqueImages}
 	tags := append([]store.TagSnapshot(nil), st.Tags...)
-	store.OrderTags(tags, func(t store.TagSnapshot) string { return t.Name })
+	store.OrderTagsByLadder(tags, func(t store.TagSnapshot) string { return t.Name }, h.ladder(c, ns))
 	ret, err := h.retention(c, ns, name)
 	if err != nil {
 		return views.StreamPage{}, err

@@ -28,8 +28,7 @@ func (h *Handler) Tag(c echo.Context) error {
 	if !found {
 		return h.notFound(c, what, tag)
 	}
-	d := formDoneFrom(c)
-	m.Actions.Done, m.Actions.DoneTag = d.message(), d.tag
+	formDoneFrom(c).show(&m.Actions)
 	return render(c, http.StatusOK, views.ViewTag(m))
 }
 
@@ -79,6 +78,7 @@ func (h *Handler) tagPage(c echo.Context, ns, name, tag string) (views.TagPage, 
 		if err != nil {
 			return views.TagPage{}, false, err
 		}
+		iv = withFrom(iv, ns+"/"+name+":"+tag)
 		m.Image = &iv
 	}
 	m.Actions = h.formActions(c, ns, &m.Tag)

@@ -17,6 +17,7 @@ import (
 	"layerwise/jobs/registry"
 	"layerwise/panics"
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 // pushList writes a manifest list of a linux/amd64 and a linux/arm64 image
@@ -69,10 +70,7 @@ func TestUnchangedTagCostsOneRequest(t *testing.T) {
 		e.reg.push(t, repo)
 		e.schedule(t, ref, repo, "")
 	}
-	before, err := e.s.DumpTables(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := storetest.Dump(t, e.s)
 
 	// A fresh importer shakes hands with the host once (GET /v2/).
 	e.reg.requests.Store(0)
@@ -94,7 +92,7 @@ func TestUnchangedTagCostsOneRequest(t *testing.T) {
 	if got, heads := e.reg.requests.Load(), e.reg.heads.Load(); got != n || heads != n {
 		t.Errorf("second run: %d requests (%d HEAD) for %d unchanged tags, want exactly one HEAD per tag", got, heads, n)
 	}
-	if after, _ := e.s.DumpTables(context.Background()); after != before {
+	if after := storetest.Dump(t, e.s); after != before {
 		t.Error("re-checking unchanged tags wrote to the database")
 	}
 	if tg := e.tag(t, legacy); len(tg.Items) != 1 {

@@ -9,15 +9,15 @@ import (
 	"syscall"
 )
 
-// processName is host:pid, unique among live processes; lock holders end
+// processName is host:pid, unique among live processes; lease holders end
 // with it ("cli@host:pid").
 func processName() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
-// deadHere says whether a lock holder named a process of this host that no
-// longer exists (a `prune --confirm` killed with -9): its lock can be taken
+// deadHere says whether a lease holder named a process of this host that no
+// longer exists (a `prune --confirm` killed with -9): its lease can be taken
 // over at once instead of after its TTL. Anything else — another host, a
 // live or unknown process, a holder without a pid — counts as alive.
 func deadHere(holder string) bool {

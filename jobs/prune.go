@@ -19,7 +19,7 @@ type PruneSettings struct {
 	Registry *registry.Deleter
 	// BatchTags bounds each transaction (default 500 tags).
 	BatchTags int
-	// RecordRun records the run on /jobs once the lock is held (the CLI;
+	// RecordRun records the run on /jobs once the lease is held (the CLI;
 	// the scheduler records its own runs).
 	RecordRun bool
 	// Actor is who prunes, for the audit log; "" means "prune:" and the
@@ -34,20 +34,20 @@ type PruneOutcome struct {
 	Registry *registry.DeleteOutcome `json:"registry,omitempty"`
 }
 
-// Prune applies a plan (nil: a new one) holding the prune lock, so that
+// Prune applies a plan (nil: a new one) holding the prune lease, so that
 // two runs — the nightly job and `prune --confirm` — never overlap; then
 // deletes the dropped manifests from the managed registry and writes an
 // audit event, unless the run removed nothing. holder names the runner
 // ("job", "cli").
 func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string, plan *store.PrunePlan) (out PruneOutcome, err error) {
-	// The lock's holder names this process, so that a run of a dead
+	// The lease's holder names this process, so that a run of a dead
 	// process is told from a live one (abandoned runs on /jobs).
-	lockHolder := holder + "@" + processName()
-	var run *store.JobRun // recorded once the lock is held
+	leaseHolder := holder + "@" + processName()
+	var run *store.JobRun // recorded once the lease is held
 	defer func() {
 		if run == nil && set.RecordRun && errors.Is(err, store.ErrBusy) {
 			// Refused: /jobs says so too.
-			if r, serr := s.StartJobRun(context.WithoutCancel(ctx), "prune", lockHolder); serr == nil {
+			if r, serr := s.StartJobRun(context.WithoutCancel(ctx), "prune", leaseHolder); serr == nil {
 				run = &r
 			}
 		}
@@ -55,16 +55,16 @@ func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string
 			finishPruneRun(ctx, s, *run, holder, out, err)
 		}
 	}()
-	locked := func(renew func() error) error {
-		return prune(ctx, s, set, holder, lockHolder, plan, &out, &run, renew)
+	leased := func(renew func() error) error {
+		return prune(ctx, s, set, holder, leaseHolder, plan, &out, &run, renew)
 	}
-	err = s.WithLock(ctx, "prune", lockHolder, locked)
+	err = s.WithLease(ctx, "prune", leaseHolder, store.LeaseTTL, leased)
 	if errors.Is(err, store.ErrBusy) {
 		// The holder may be a process of this host that died (kill -9):
-		// then take its lock over now rather than after its TTL.
-		if l, lerr := s.Lock(ctx, "prune"); lerr == nil && deadHere(l.Holder) {
-			if err = s.BreakLock(ctx, "prune", l.Holder); err == nil {
-				err = s.WithLock(ctx, "prune", lockHolder, locked)
+		// then take its lease over now rather than after its TTL.
+		if l, lerr := s.Lease(ctx, "prune"); lerr == nil && deadHere(l.Holder) {
+			if err = s.ReleaseLease(ctx, "prune", l.Holder); err == nil {
+				err = s.WithLease(ctx, "prune", leaseHolder, store.LeaseTTL, leased)
 			}
 		}
 	}
@@ -87,13 +87,13 @@ func Prune(ctx context.Context, s *store.Store, set PruneSettings, holder string
 	return out, err
 }
 
-// prune is one run holding the lock: record it (CLI), plan if needed, apply,
+// prune is one run holding the lease: record it (CLI), plan if needed, apply,
 // then delete from the managed registry.
-func prune(ctx context.Context, s *store.Store, set PruneSettings, holder, lockHolder string, plan *store.PrunePlan,
+func prune(ctx context.Context, s *store.Store, set PruneSettings, holder, leaseHolder string, plan *store.PrunePlan,
 	out *PruneOutcome, run **store.JobRun, renew func() error) error {
 	var err error
 	if set.RecordRun {
-		r, err := s.StartJobRun(ctx, "prune", lockHolder)
+		r, err := s.StartJobRun(ctx, "prune", leaseHolder)
 		if err != nil {
 			return fmt.Errorf("record the prune run: %w", err)
 		}
@@ -105,7 +105,7 @@ func prune(ctx context.Context, s *store.Store, set PruneSettings, holder, lockH
 		}
 	}
 	out.Plan = plan
-	out.Result, err = s.ApplyPrune(ctx, plan, store.ApplyOptions{Holder: lockHolder, Locked: true, BatchTags: set.BatchTags,
+	out.Result, err = s.ApplyPrune(ctx, plan, store.ApplyOptions{Holder: leaseHolder, Leased: true, BatchTags: set.BatchTags,
 		QueueRegistry: set.Registry != nil})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -56,8 +57,8 @@ func ActorOf(ctx context.Context) string {
 // claims its period (the lease "tick:JOB", held until shortly before the
 // job's next scheduled time), then every run, scheduled or started by hand,
 // takes the lease "run:JOB" for as long as it runs (LeaseTTL, renewed every
-// LeaseTTL/3). A replica that finds either lease held skips the run and
-// records nothing. See store.AcquireLease.
+// LeaseTTL/3: store.WithLease). A replica that finds either lease held
+// skips the run and records nothing. See store/leases.go.
 type Scheduler struct {
 	store   *store.Store
 	log     *slog.Logger
@@ -83,7 +84,7 @@ type Scheduler struct {
 func NewScheduler(s *store.Store, log *slog.Logger, jobs []Job) (*Scheduler, error) {
 	sc := &Scheduler{store: s, log: log, cron: cron.New(), jobs: jobs,
 		entries: map[string]cron.EntryID{}, running: map[string]*sync.Mutex{},
-		Holder: defaultHolder(), LeaseTTL: time.Minute}
+		Holder: defaultHolder(), LeaseTTL: store.LeaseTTL}
 	sc.ctx, sc.stop = context.WithCancel(context.Background())
 	for _, j := range jobs {
 		j := j
@@ -211,24 +212,28 @@ func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
 		return false
 	}
 	defer mu.Unlock()
-	lease := "run:" + name
-	ok, err := sc.store.AcquireLease(ctx, lease, sc.Holder, time.Now().Add(sc.LeaseTTL))
-	if err != nil {
-		sc.log.Error("job not started: cannot take its lease", "job", name, "err", err)
-		return false
-	}
-	if !ok {
-		sc.log.Debug("job skipped: running on another replica", "job", name)
-		return false
-	}
-	stopBeat := sc.heartbeat(ctx, lease)
-	defer func() {
-		stopBeat()
-		// Free the job for the next run at once, here or elsewhere.
-		if err := sc.store.SetLease(context.WithoutCancel(ctx), lease, sc.Holder, time.Now()); err != nil {
-			sc.log.Error("cannot release the lease of a job", "job", name, "err", err)
+	ran := false
+	err := sc.store.WithLease(ctx, "run:"+name, sc.Holder, sc.LeaseTTL, func(renew func() error) error {
+		ran = sc.run(ctx, job)
+		if err := renew(); err != nil {
+			// Another replica may have run the job meanwhile.
+			sc.log.Error("a job lost its lease while it ran", "job", name, "err", err)
 		}
-	}()
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrBusy):
+		sc.log.Debug("job skipped: running on another replica", "job", name)
+	case err != nil:
+		sc.log.Error("job not started: cannot take its lease", "job", name, "err", err)
+	}
+	return ran
+}
+
+// run runs a job holding its run lease and records the run; it returns
+// false when the run could not be recorded (and did not run).
+func (sc *Scheduler) run(ctx context.Context, job *Job) bool {
+	name := job.Name
 	start := time.Now()
 	run, err := sc.store.StartJobRun(ctx, name, sc.Holder)
 	if err != nil {
@@ -260,29 +265,6 @@ func (sc *Scheduler) RunNow(ctx context.Context, name string) bool {
 		sc.OnRun(name, run.Status, time.Since(start))
 	}
 	return true
-}
-
-// heartbeat renews a run's lease every LeaseTTL/3 until stopped.
-func (sc *Scheduler) heartbeat(ctx context.Context, lease string) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(max(sc.LeaseTTL/3, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := sc.store.ExtendLease(context.WithoutCancel(ctx), lease, sc.Holder, time.Now().Add(sc.LeaseTTL)); err != nil {
-					sc.log.Error("cannot renew a job's lease", "lease", lease, "err", err)
-				}
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
 }
 
 // defaultHolder names this process: host, pid and a random part, so that

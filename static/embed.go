@@ -4,8 +4,8 @@ package static
 
 import "embed"
 
-// FS holds style.css, htmx.min.js (htmx 2.0.11, 0BSD, see htmx.LICENSE) and
-// favicon.svg.
+// FS holds style.css, htmx.min.js (htmx 2.0.11, 0BSD, see htmx.LICENSE),
+// copy.js (the copy buttons) and favicon.svg.
 //
-//go:embed style.css htmx.min.js htmx.LICENSE favicon.svg
+//go:embed style.css htmx.min.js htmx.LICENSE favicon.svg copy.js
 var FS embed.FS

@@ -18,6 +18,7 @@ func TestEmbeddedFiles(t *testing.T) {
 		{"htmx.min.js", []string{"var htmx=", `version:"2.`}, 40000},
 		{"htmx.LICENSE", []string{"Zero-Clause BSD"}, 100},
 		{"favicon.svg", []string{"<svg", "</svg>"}, 100},
+		{"copy.js", []string{"data-copy", "clipboard", "copy-button"}, 500},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

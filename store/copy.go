@@ -302,3 +302,26 @@ func insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, ba
 	_, err := tx.ExecContext(ctx, b.String(), args...)
 	return err
 }
+
+// Tables lists the database's tables by name.
+func (s *Store) Tables(ctx context.Context) ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+	if s.postgres() {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+	}
+	var tables []string
+	if err := s.conn(ctx).Raw(q).Scan(&tables).Error; err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return tables, nil
+}
+
+// scanAny scans the current row's n columns into plain values.
+func scanAny(rows *sql.Rows, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
+}

@@ -146,7 +146,11 @@ func (s *Store) Close() error {
 // DB gives the gorm handle to sub-packages that write in bulk (generate).
 func (s *Store) DB() *gorm.DB { return s.db }
 
-// SetClock replaces the clock; tests use it to age histories.
+// SetClock replaces the store's clock, its one dependency on time: the
+// times it records (history entries, runs, pins, audit events) and the
+// "now" that prune and usage measure ages from. The default is the wall
+// clock in whole seconds (UTC); tests set a fixed one to age histories.
+// Leases keep the wall clock whatever the store's (store/leases.go).
 func (s *Store) SetClock(now func() time.Time) {
 	s.now = func() time.Time { return now().UTC().Truncate(time.Second) }
 }

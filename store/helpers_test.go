@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"layerwise/store/storetest"
 )
 
 var ctx = context.Background()
@@ -107,9 +109,15 @@ func equalStrings(a, b []string) bool {
 
 func dumpTables(t *testing.T, s *Store) string {
 	t.Helper()
-	d, err := s.DumpTables(ctx)
-	if err != nil {
-		t.Fatal(err)
+	return storetest.Dump(t, s)
+}
+
+// expireLease makes a lease expired, as if its holder had stopped renewing
+// it longer than its TTL ago.
+func expireLease(t *testing.T, s *Store, name string) {
+	t.Helper()
+	res := s.DB().Model(&JobLease{}).Where("name = ?", name).Update("expires_at", time.Now().UTC().Add(-time.Second))
+	if res.Error != nil || res.RowsAffected != 1 {
+		t.Fatalf("expire lease %s: %v (%d rows)", name, res.Error, res.RowsAffected)
 	}
-	return d
 }

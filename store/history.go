@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Histories can be long (a CI that pushes every commit, an import of a
@@ -92,4 +93,113 @@ func (s *Store) historyLengths(ctx context.Context, streamIDs []int64, into map[
 		into[r.TagID] = r.N
 	}
 	return nil
+}
+
+// current is a tag's newest history entry.
+type current struct {
+	ImageID *int64
+	Digest  string
+	Ref     string
+}
+
+// historyQuery says which history entries readHistory reads.
+type historyQuery struct {
+	tags    []int64 // the histories of these tags,
+	streams []int64 // or of every tag of these streams;
+	// window (nil: every entry) keeps the entries in it and each current
+	// one; current keeps only the current entries.
+	window  *HistoryWindow
+	current bool
+}
+
+// readHistory is the one query of tag histories: the entries q asks for,
+// with their images' digests, by tag and newest first (position 0, the
+// current entry, first). It is one statement on the (tag_id, position)
+// index whatever q asks: a page reads one window of a long history, not the
+// history.
+func (s *Store) readHistory(ctx context.Context, q historyQuery) ([]eventRow, error) {
+	db := s.conn(ctx).Table("tag_events e").
+		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, e.image_id, i.digest")
+	if q.streams != nil {
+		db = db.Joins("JOIN tags t ON t.id = e.tag_id").Where("t.stream_id IN ?", q.streams)
+	} else {
+		db = db.Where("e.tag_id IN ?", q.tags)
+	}
+	db = db.Joins("LEFT JOIN images i ON i.id = e.image_id")
+	switch {
+	case q.current:
+		db = db.Where("e.position = 0")
+	case q.window != nil:
+		db = db.Where("(e.position = 0 OR (e.position >= ? AND e.position < ?))", q.window.Offset, q.window.Offset+q.window.Limit)
+	}
+	var rows []eventRow
+	if err := db.Order("e.tag_id, e.position").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read tag history: %w", err)
+	}
+	return rows, nil
+}
+
+// currentOf is the current entry of a tag (nil when its history is empty).
+func (s *Store) currentOf(ctx context.Context, tagID int64) (*current, error) {
+	rows, err := s.readHistory(ctx, historyQuery{tags: []int64{tagID}, current: true})
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	c := &current{ImageID: rows[0].ImageID, Ref: rows[0].DockerImageReference}
+	if rows[0].Digest != nil {
+		c.Digest = *rows[0].Digest
+	}
+	return c, nil
+}
+
+// tagHistory is a tag's whole history, current entry first.
+func (s *Store) tagHistory(ctx context.Context, tagID int64) ([]EventSnapshot, error) {
+	rows, err := s.readHistory(ctx, historyQuery{tags: []int64{tagID}})
+	return snapshots(rows), err
+}
+
+type eventRow struct {
+	TagID                int64
+	Position             int
+	Created              time.Time
+	DockerImageReference string
+	Generation           int64
+	ImageID              *int64
+	Digest               *string
+}
+
+func (e eventRow) snapshot() EventSnapshot {
+	ev := EventSnapshot{Created: e.Created.UTC(), DockerImageReference: e.DockerImageReference, Generation: e.Generation}
+	if e.Digest != nil {
+		ev.Image = *e.Digest
+	}
+	return ev
+}
+
+// streamEvents reads the histories of every tag of the given streams, by
+// tag; w (nil: all) keeps the window and each current entry.
+func (s *Store) streamEvents(ctx context.Context, w *HistoryWindow, streamIDs ...int64) (map[int64][]eventRow, error) {
+	out := map[int64][]eventRow{}
+	if len(streamIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.readHistory(ctx, historyQuery{streams: streamIDs, window: w})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.TagID] = append(out[r.TagID], r)
+	}
+	return out, nil
+}
+
+func snapshots(rows []eventRow) []EventSnapshot {
+	if rows == nil {
+		return nil
+	}
+	out := make([]EventSnapshot, len(rows))
+	for i, r := range rows {
+		out[i] = r.snapshot()
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,5 +94,54 @@ func TestStreamSizesOfALongHistory(t *testing.T) {
 	}
 	if sizes.UniqueImages != n || len(sizes.Unknown) != n {
 		t.Errorf("%d images, %d unknown; want %d", sizes.UniqueImages, len(sizes.Unknown), n)
+	}
+}
+
+// readHistory is the one query of histories: by tag or by stream, whole,
+// through a window (with each current entry) or only the current entries.
+func TestReadHistory(t *testing.T) {
+	s := pushStore(t)
+	longStream(t, s, 6)
+	st, err := s.findStream(ctx, StreamRef{"team-a", "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := s.tagOf(ctx, st.ID, TagRef{"team-a", "app", "long"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := s.tagOf(ctx, st.ID, TagRef{"team-a", "app", "short"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		q    historyQuery
+		want string // tag:position of each row, in order
+	}{
+		{"one tag", historyQuery{tags: []int64{long.ID}}, "long:0 long:1 long:2 long:3 long:4 long:5"},
+		{"a stream", historyQuery{streams: []int64{st.ID}}, "long:0 long:1 long:2 long:3 long:4 long:5 short:0 short:1"},
+		{"a window", historyQuery{streams: []int64{st.ID}, window: &HistoryWindow{Offset: 2, Limit: 2}}, "long:0 long:2 long:3 short:0"},
+		{"current entries", historyQuery{tags: []int64{short.ID, long.ID}, current: true}, "long:0 short:0"},
+	}
+	name := map[int64]string{long.ID: "long", short.ID: "short"}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := s.readHistory(ctx, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rows {
+				got = append(got, fmt.Sprintf("%s:%d", name[r.TagID], r.Position))
+				want := dg(fmt.Sprint("long:", r.Position))
+				if r.Digest == nil || *r.Digest != want || r.ImageID == nil {
+					t.Errorf("%s:%d holds %v (id %v), want %s", name[r.TagID], r.Position, r.Digest, r.ImageID, want)
+				}
+			}
+			if g := strings.Join(got, " "); g != c.want {
+				t.Errorf("rows %s, want %s", g, c.want)
+			}
+		})
 	}
 }

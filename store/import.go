@@ -2,10 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"gorm.io/gorm"
 )
 
 // RecordImport records a successful import of the external image from into
@@ -54,70 +51,23 @@ func (s *Store) recordImport(ctx context.Context, dst TagRef, from string, opt T
 	if err != nil {
 		return res, err
 	}
-	db := s.conn(ctx)
-	var t Tag
-	err = db.Where("stream_id = ? AND name = ?", st.ID, dst.Tag).Take(&t).Error
-	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return res, fmt.Errorf("look up tag %s: %w", dst, err)
-	}
-	want := t
-	want.StreamID, want.Name, want.InSpec = st.ID, dst.Tag, true
-	want.FromKind, want.FromName, want.FromNamespace = KindDockerImage, from, ""
-	want.Alias, want.Reference = false, false
-	want.Scheduled, want.Insecure = opt.Scheduled, opt.Insecure
-	want.ReferencePolicy = opt.ReferencePolicy
-	if want.ReferencePolicy == "" {
-		want.ReferencePolicy = "Source"
-	}
-	want.ImportMode = opt.ImportMode
-	if want.ImportMode == "" {
-		want.ImportMode = "Legacy"
-	}
-	res.SpecChanged = t.ID == 0 || !sameTagRow(want, t)
-	if res.SpecChanged {
-		// A spec change is a new generation of the stream, as in setTag.
-		st.Generation++
-		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
-			return res, fmt.Errorf("bump generation of %s/%s: %w", dst.Namespace, dst.Stream, err)
-		}
-		g := st.Generation
-		want.Generation = &g
-		if t.ID == 0 {
-			err = db.Create(&want).Error
-		} else {
-			err = db.Select("*").Updates(&want).Error
-		}
-		if err != nil {
-			return res, fmt.Errorf("write tag %s: %w", dst, err)
-		}
-	}
-	gen := st.Generation
-	if want.Generation != nil {
-		gen = *want.Generation
-	}
-	next := current{ImageID: &id, Digest: img.Digest, Ref: pullSpec}
-	changed, err := s.pushEvent(ctx, want.ID, next, gen)
+	t, err := s.tagOf(ctx, st.ID, dst)
 	if err != nil {
-		return res, fmt.Errorf("update history of %s: %w", dst, err)
+		return res, err
 	}
-	if changed {
-		if err := s.followAliases(ctx, st, dst.Tag, next, gen); err != nil {
-			return res, err
-		}
+	fromRef := ObjectRef{Kind: KindDockerImage, Name: from}
+	t, res.SpecChanged, err = s.writeTagSpec(ctx, dst, &st, t, t.withSpec(st.ID, dst.Tag, fromRef, opt))
+	if err != nil {
+		return res, err
 	}
-	err = db.Model(&Tag{}).Where("id = ?", want.ID).Updates(map[string]any{
-		"cond_status": "True", "cond_reason": "", "cond_message": "", "cond_time": s.now(), "cond_generation": gen,
+	if res.Changed, err = s.moveTag(ctx, dst, st, t, current{ImageID: &id, Digest: img.Digest, Ref: pullSpec}); err != nil {
+		return res, err
+	}
+	err = s.conn(ctx).Model(&Tag{}).Where("id = ?", t.ID).Updates(map[string]any{
+		"cond_status": "True", "cond_reason": "", "cond_message": "", "cond_time": s.now(), "cond_generation": t.entryGeneration(st),
 	}).Error
 	if err != nil {
 		return res, fmt.Errorf("record the import condition of %s: %w", dst, err)
 	}
-	res.Changed = changed
-	cur, err := s.currentOf(ctx, want.ID)
-	if err != nil {
-		return res, err
-	}
-	if cur != nil {
-		res.Image, res.Ref = cur.Digest, cur.Ref
-	}
-	return res, nil
+	return s.withCurrent(ctx, res, t.ID)
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -17,17 +19,31 @@ func TestLeases(t *testing.T) {
 			t.Fatalf("%s took a held lease: %v %v", who, ok, err)
 		}
 	}
-	if err := s.SetLease(ctx, "tick:x", "b", now.Add(-time.Second)); err != nil {
+	if err := s.ReleaseLease(ctx, "tick:x", "b"); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := s.Lease(ctx, "tick:x"); l.Holder != "a" || !l.ExpiresAt.After(now) {
-		t.Fatalf("b changed a's lease: %+v", l)
+	l, err := s.Lease(ctx, "tick:x")
+	if err != nil || l.Holder != "a" || !l.ExpiresAt.After(now) || l.AcquiredAt.Before(now.Add(-time.Second)) {
+		t.Fatalf("b's release changed a's lease: %+v %v", l, err)
 	}
-	if err := s.SetLease(ctx, "tick:x", "a", now.Add(-time.Second)); err != nil {
+	if err := s.extendLease(ctx, "tick:x", "a", now.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	if l, _ := s.Lease(ctx, "tick:x"); !l.ExpiresAt.After(now.Add(time.Hour)) {
+		t.Fatalf("not extended: %+v", l)
+	}
+	expireLease(t, s, "tick:x")
 	if ok, err := s.AcquireLease(ctx, "tick:x", "b", now.Add(time.Hour)); err != nil || !ok {
 		t.Fatalf("b could not take an expired lease: %v %v", ok, err)
+	}
+	if err := s.extendLease(ctx, "tick:x", "a", now.Add(3*time.Hour)); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a extended a lease b took: %v", err)
+	}
+	if err := s.ReleaseLease(ctx, "tick:x", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lease(ctx, "tick:x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("released lease still there: %v", err)
 	}
 }
 
@@ -54,6 +70,111 @@ func TestLeaseHasOneWinner(t *testing.T) {
 	close(wins)
 	if n := len(wins); n != 1 {
 		t.Fatalf("%d winners", n)
+	}
+}
+
+// WithLease refuses while another holds the lease, saying who since when;
+// it keeps the lease past its TTL while fn runs (the heartbeat), lets fn
+// see a loss, and releases the lease at the end.
+func TestWithLease(t *testing.T) {
+	s := newTestStore(t)
+	if ok, err := s.AcquireLease(ctx, "prune", "job@host:1", time.Now().Add(time.Minute)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	err := s.WithLease(ctx, "prune", "cli@host:2", time.Minute, func(func() error) error {
+		t.Fatal("ran while another held the lease")
+		return nil
+	})
+	wantErr(t, err, ErrBusy, "another prune run (job@host:1, started ")
+	if err := s.ReleaseLease(ctx, "prune", "job@host:1"); err != nil {
+		t.Fatal(err)
+	}
+
+	const ttl = 30 * time.Millisecond
+	stop := errors.New("done")
+	err = s.WithLease(ctx, "prune", "cli@host:2", ttl, func(renew func() error) error {
+		first, err := s.Lease(ctx, "prune")
+		if err != nil {
+			return err
+		}
+		// Wait for the heartbeat to carry the lease past its first expiry.
+		for {
+			l, err := s.Lease(ctx, "prune")
+			if err != nil {
+				return err
+			}
+			if l.Holder != "cli@host:2" {
+				t.Errorf("lease changed hands: %+v", l)
+			}
+			if l.ExpiresAt.After(first.ExpiresAt.Add(ttl)) {
+				break
+			}
+			time.Sleep(ttl / 10)
+		}
+		if err := renew(); err != nil {
+			t.Errorf("renew of a held lease: %v", err)
+		}
+		// Another run takes it over (say this one was stuck past its TTL).
+		expireLease(t, s, "prune")
+		if ok, err := s.AcquireLease(ctx, "prune", "job@host:3", time.Now().Add(time.Hour)); err != nil || !ok {
+			t.Fatalf("take over: %v %v", ok, err)
+		}
+		if err := renew(); !errors.Is(err, ErrBusy) {
+			t.Errorf("renew of a lost lease: %v", err)
+		}
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("WithLease did not return fn's error: %v", err)
+	}
+	// The release at the end leaves the new holder's lease alone.
+	if l, err := s.Lease(ctx, "prune"); err != nil || l.Holder != "job@host:3" {
+		t.Fatalf("after the lost run: %+v %v", l, err)
+	}
+	if err := s.WithLease(ctx, "other", "cli@host:2", time.Minute, func(func() error) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lease(ctx, "other"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("lease not released at the end: %v", err)
+	}
+}
+
+// A run still marked running is abandoned once its holder holds neither
+// the job's run lease nor its own lease (prune's "prune"); while either is
+// held, it is left alone.
+func TestStartJobRunAbandonsRunsWhoseHolderLostTheLease(t *testing.T) {
+	for _, lease := range []string{"run:prune", "prune"} {
+		t.Run(lease, func(t *testing.T) {
+			s := newTestStore(t)
+			if ok, err := s.AcquireLease(ctx, lease, "a@host:1", time.Now().Add(time.Minute)); err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+			first, err := s.StartJobRun(ctx, "prune", "a@host:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			statusOf := func() string {
+				t.Helper()
+				var r JobRun
+				if err := s.DB().First(&r, first.ID).Error; err != nil {
+					t.Fatal(err)
+				}
+				return r.Status
+			}
+			if _, err := s.StartJobRun(ctx, "prune", "b@host:2"); err != nil {
+				t.Fatal(err)
+			}
+			if got := statusOf(); got != "running" {
+				t.Fatalf("a run whose holder holds %s is %s", lease, got)
+			}
+			expireLease(t, s, lease)
+			if _, err := s.StartJobRun(context.Background(), "prune", "b@host:2"); err != nil {
+				t.Fatal(err)
+			}
+			if got := statusOf(); got != "abandoned" {
+				t.Fatalf("a run whose holder's %s lease expired is %s", lease, got)
+			}
+		})
 	}
 }
 

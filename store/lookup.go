@@ -249,8 +249,8 @@ func (s *Store) Search(ctx context.Context, q string, limit int, sc *Scope) ([]S
 }
 
 // StartJobRun records the start of a run of job by holder, the lease or
-// lock holder that runs it. First, runs of the same job still marked running
-// whose holder no longer holds the job's lease ("run:"+job) or lock (job)
+// lease holder that runs it. First, runs of the same job still marked running
+// whose holder no longer holds the job's lease ("run:"+job, or job itself)
 // are marked abandoned: their process died mid-run (kill -9, a lost node)
 // and would otherwise show as running forever.
 func (s *Store) StartJobRun(ctx context.Context, job, holder string) (JobRun, error) {
@@ -276,21 +276,16 @@ func (s *Store) abandonDeadRuns(ctx context.Context, job string) error {
 	if len(stale) == 0 {
 		return nil
 	}
+	// The job's run lease (the scheduler's "run:"+job) and its own lease
+	// (prune takes "prune"), held now.
+	var holders []string
+	if err := db.Model(&JobLease{}).Where("name IN ? AND expires_at > ?", []string{"run:" + job, job}, time.Now().UTC()).
+		Pluck("holder", &holders).Error; err != nil {
+		return err
+	}
 	live := map[string]bool{}
-	var leases []JobLease
-	// Leases run on the wall clock, locks on the store's (see each).
-	if err := db.Where("name = ? AND expires_at > ?", "run:"+job, time.Now().UTC()).Find(&leases).Error; err != nil {
-		return err
-	}
-	for _, l := range leases {
-		live[l.Holder] = true
-	}
-	var locks []Lock
-	if err := db.Where("name = ? AND expires_at > ?", job, s.now()).Find(&locks).Error; err != nil {
-		return err
-	}
-	for _, l := range locks {
-		live[l.Holder] = true
+	for _, h := range holders {
+		live[h] = true
 	}
 	for _, r := range stale {
 		// A row from before holders were recorded is abandoned only when

@@ -46,7 +46,9 @@ var migrations = []migration{
 				}
 			}
 		}
-		return tx.AutoMigrate(&Pin{}, &Lock{}, &ManifestDeletion{})
+		// It also made the prune lock's table, locks, which leases have
+		// replaced (0013_one_lease_table drops it).
+		return tx.AutoMigrate(&Pin{}, &ManifestDeletion{})
 	}},
 	{"0005_sync", func(tx *gorm.DB) error {
 		// image_streams.source: which OpenShift cluster a stream is synced from.
@@ -93,8 +95,9 @@ var migrations = []migration{
 	{"0011_retention_rules", migrateRetention},
 	// A namespace's side of its threshold; alerts in the delivery log.
 	{"0012_threshold_alerts", migrateThresholdAlerts},
+	{"0013_one_lease_table", migrateOneLeaseTable},
 	// users.disabled_at: accounts a platform admin disabled.
-	{"0013_user_disabled", func(tx *gorm.DB) error {
+	{"0014_user_disabled", func(tx *gorm.DB) error {
 		if !tx.Migrator().HasColumn(&User{}, "DisabledAt") {
 			return tx.Migrator().AddColumn(&User{}, "DisabledAt")
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"layerwise/store/storetest"
 )
@@ -66,4 +67,73 @@ func trimMigrations(dump string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// The tables of leases and prune locks before 0013_one_lease_table.
+type leaseBefore0013 struct {
+	Name      string    `gorm:"primaryKey"`
+	Holder    string    `gorm:"not null"`
+	ExpiresAt time.Time `gorm:"not null"`
+}
+
+func (leaseBefore0013) TableName() string { return "job_leases" }
+
+type lockBefore0013 struct {
+	Name       string    `gorm:"primaryKey"`
+	Holder     string    `gorm:"not null;default:''"`
+	AcquiredAt time.Time `gorm:"not null"`
+	ExpiresAt  time.Time `gorm:"not null"`
+}
+
+func (lockBefore0013) TableName() string { return "locks" }
+
+// A database from before one lease table: job_leases gets acquired_at and
+// keeps the leases held (a replica mid-run keeps its job), locks goes.
+func TestMigrationLeavesOneLeaseTable(t *testing.T) {
+	dsn := storetest.DSN(t)
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DB().Migrator().HasTable("locks") {
+		t.Error("a new database has the locks table")
+	}
+	db := s.DB()
+	if err := db.Migrator().DropTable("job_leases"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AutoMigrate(&leaseBefore0013{}, &lockBefore0013{}); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().UTC().Add(time.Hour).Truncate(time.Second)
+	if err := db.Create(&leaseBefore0013{Name: "run:report", Holder: "replica-a", ExpiresAt: until}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(&lockBefore0013{Name: "prune", Holder: "job@host:1", AcquiredAt: t0, ExpiresAt: until}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(`DELETE FROM schema_migrations WHERE id = ?`, "0013_one_lease_table").Error; err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	before := time.Now().Add(-time.Second)
+	s, err = Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.DB().Migrator().HasTable("locks") {
+		t.Error("0013_one_lease_table left the locks table")
+	}
+	l, err := s.Lease(ctx, "run:report")
+	if err != nil || l.Holder != "replica-a" || !l.ExpiresAt.Equal(until) || l.AcquiredAt.Before(before) {
+		t.Fatalf("the held lease after the migration: %+v %v", l, err)
+	}
+	if ok, err := s.AcquireLease(ctx, "run:report", "replica-b", time.Now().Add(time.Minute)); err != nil || ok {
+		t.Errorf("another replica took a lease held across the migration: %v %v", ok, err)
+	}
+	if ok, err := s.AcquireLease(ctx, "prune", "cli@host:2", time.Now().Add(time.Minute)); err != nil || !ok {
+		t.Errorf("prune lease after the migration: %v %v", ok, err)
+	}
 }

@@ -6,18 +6,22 @@ import (
 	"unicode"
 )
 
-// The name rules of docs/REFERENCE.md ("Names"), quoted in every refusal so a person
-// can see what to change.
+// The name rules of docs/REFERENCE.md ("Names"). Refusals say them in
+// words, so a person can see what to change; the patterns check them.
 const (
-	streamNameRule    = `^[a-z0-9]+(?:[._-][a-z0-9]+)*$`
-	tagNameRule       = `^[\w][\w.-]{0,127}$`
+	streamNamePattern = `^[a-z0-9]+(?:[._-][a-z0-9]+)*$`
+	tagNamePattern    = `^[\w][\w.-]{0,127}$`
+	// StreamNameRule and TagNameRule are the rules in words (the importer
+	// of OpenShift dumps checks the same rules and says them the same way).
+	StreamNameRule    = `lower-case letters a–z and digits, in groups joined by a single '.', '_' or '-' (e.g. payment-api)`
+	TagNameRule       = `at most 128 characters: letters a–z and A–Z, digits, '_', '.' and '-', not starting with '.' or '-' (e.g. v1.2.0)`
 	namespaceNameRule = `a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit`
 	digestRule        = `algorithm:hex, e.g. sha256: and 64 lower-case hex digits`
 )
 
 var (
-	streamNameRe = regexp.MustCompile(streamNameRule)
-	tagNameRe    = regexp.MustCompile(tagNameRule)
+	streamNameRe = regexp.MustCompile(streamNamePattern)
+	tagNameRe    = regexp.MustCompile(tagNamePattern)
 	dnsLabelRe   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	digestRe     = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-f0-9]{32,}$`)
 	sha256Re     = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
@@ -34,7 +38,7 @@ func ValidateNamespace(ns string) error {
 // ValidateStream checks a stream name within its namespace.
 func ValidateStream(ns, name string) error {
 	if !streamNameRe.MatchString(name) {
-		return invalidf("image stream name %q must match %s", name, streamNameRule)
+		return invalidf("image stream name %q must be %s", name, StreamNameRule)
 	}
 	if len(ns)+1+len(name) > 255 {
 		return invalidf("image stream name %q: namespace/name must be at most 255 characters", name)
@@ -45,7 +49,7 @@ func ValidateStream(ns, name string) error {
 // ValidateTag checks a tag name.
 func ValidateTag(tag string) error {
 	if !tagNameRe.MatchString(tag) {
-		return invalidf("tag name %q must match %s", tag, tagNameRule)
+		return invalidf("tag name %q must be %s", tag, TagNameRule)
 	}
 	return nil
 }

@@ -80,3 +80,24 @@ func (a tagPriority) before(b tagPriority) bool {
 	}
 	return a.prefix < b.prefix
 }
+
+// OrderTagsByLadder puts the rungs of a promotion ladder first, in the
+// ladder's order (latest, test, prod: where an image goes next), then the
+// other tags in OrderTags' order.
+func OrderTagsByLadder[T any](tags []T, name func(T) string, ladder []string) {
+	OrderTags(tags, name)
+	rung := make(map[string]int, len(ladder))
+	for i, r := range ladder {
+		if _, dup := rung[r]; !dup {
+			rung[r] = i
+		}
+	}
+	sort.SliceStable(tags, func(i, j int) bool {
+		a, aok := rung[name(tags[i])]
+		b, bok := rung[name(tags[j])]
+		if aok && bok {
+			return a < b
+		}
+		return aok && !bok
+	})
+}

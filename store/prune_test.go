@@ -1,12 +1,16 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"layerwise/store/storetest"
 )
@@ -448,15 +452,9 @@ func TestPruneKilledHalfWayResumes(t *testing.T) {
 			s := newPruneStore(t)
 			buildResumeData(t, s)
 			pl := plan(t, s, DefaultPolicy)
-			kill := errors.New("killed")
-			_, err := s.ApplyPrune(ctx, pl, ApplyOptions{BatchTags: 2, AfterBatch: func(b int) error {
-				if b == killAt {
-					return kill
-				}
-				return nil
-			}})
-			if !errors.Is(err, kill) {
-				t.Fatalf("run was not killed: %v", err)
+			res, err := s.ApplyPrune(killedAfterBatch(t, s, killAt), pl, ApplyOptions{BatchTags: 2})
+			if err == nil || res.Batches != killAt {
+				t.Fatalf("run was not stopped after batch %d: %d batches, %v", killAt, res.Batches, err)
 			}
 			checkIntegrity(t, s)
 			// Nothing the policy keeps is lost: every kept entry is there.
@@ -468,8 +466,7 @@ func TestPruneKilledHalfWayResumes(t *testing.T) {
 				}
 			}
 			// The next run plans again from the database and finishes.
-			res := apply(t, s, plan(t, s, DefaultPolicy))
-			_ = res
+			apply(t, s, plan(t, s, DefaultPolicy))
 			checkIntegrity(t, s)
 			if got := contentTables(t, s); got != want {
 				t.Errorf("after resuming, the data differs from one uninterrupted run:\n%s\nwant\n%s", got, want)
@@ -478,31 +475,74 @@ func TestPruneKilledHalfWayResumes(t *testing.T) {
 	}
 }
 
+// killedAfterBatch is a context cancelled as the write transaction after
+// the first n begins: a run of ApplyPrune given it stops with n batches
+// committed, as a run killed there does.
+func killedAfterBatch(t *testing.T, s *Store, n int) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var began atomic.Int32
+	// Every write transaction starts by bumping the data version (Store.Tx).
+	err := s.DB().Callback().Raw().After("gorm:raw").Register("test:kill", func(db *gorm.DB) {
+		if strings.Contains(db.Statement.SQL.String(), "data_versions") && began.Add(1) > int32(n) {
+			cancel()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
 func TestPruneRunsNeverOverlap(t *testing.T) {
 	s := newPruneStore(t)
 	pushOld(t, s, "p/app:latest", "a", "b", "c", "d")
 	pl := plan(t, s, DefaultPolicy)
-	if err := s.AcquireLock(ctx, "prune", "nightly job", LockTTL); err != nil {
-		t.Fatal(err)
+	if ok, err := s.AcquireLease(ctx, "prune", "nightly job", time.Now().Add(LeaseTTL)); err != nil || !ok {
+		t.Fatal(ok, err)
 	}
 	before := dumpTables(t, s)
 	_, err := s.ApplyPrune(ctx, pl, ApplyOptions{Holder: "cli"})
-	wantErr(t, err, ErrBusy, "another prune run (nightly job")
+	wantErr(t, err, ErrBusy, "another prune run (nightly job, started ")
 	if dumpTables(t, s) != before {
 		t.Error("a refused run changed the database")
 	}
-	// A run that died leaves its lock; once it expires the next run takes over.
-	s.SetClock(func() time.Time { return pruneNow.Add(LockTTL + time.Second) })
+	// A run that died leaves its lease; once it expires the next run takes over.
+	expireLease(t, s, "prune")
 	if _, err := s.ApplyPrune(ctx, pl, ApplyOptions{Holder: "cli"}); err != nil {
-		t.Fatalf("expired lock not taken over: %v", err)
+		t.Fatalf("expired lease not taken over: %v", err)
 	}
 	if got := names(t, s, "p/app:latest"); got != "d,c,b" {
 		t.Errorf("history = %s", got)
 	}
-	// The lock is released at the end.
-	if err := s.AcquireLock(ctx, "prune", "next", LockTTL); err != nil {
-		t.Errorf("lock not released: %v", err)
+	// The lease is released at the end.
+	if ok, err := s.AcquireLease(ctx, "prune", "next", time.Now().Add(LeaseTTL)); err != nil || !ok {
+		t.Errorf("lease not released: %v %v", ok, err)
 	}
+}
+
+// A run whose lease another run took (it expired while the run was stuck)
+// stops at its next batch.
+func TestPruneStopsWhenItLostItsLease(t *testing.T) {
+	s := newPruneStore(t)
+	for i := range 4 {
+		pushOld(t, s, fmt.Sprintf("p/app%d:latest", i), "a", "b", "c", "d")
+	}
+	pl := plan(t, s, DefaultPolicy)
+	if ok, err := s.AcquireLease(ctx, "prune", "stuck", time.Now().Add(LeaseTTL)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	expireLease(t, s, "prune")
+	if ok, err := s.AcquireLease(ctx, "prune", "next", time.Now().Add(LeaseTTL)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	res, err := s.ApplyPrune(ctx, pl, ApplyOptions{Holder: "stuck", Leased: true, BatchTags: 1})
+	wantErr(t, err, ErrBusy, "lost the prune lease")
+	if res.Batches != 1 || res.Revisions != 1 {
+		t.Errorf("the run went on after it lost its lease: %+v", res)
+	}
+	checkIntegrity(t, s)
 }
 
 func TestPruneRechecksTheCurrentState(t *testing.T) {

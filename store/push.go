@@ -127,10 +127,7 @@ func (s *Store) recordPush(ctx context.Context, p Push) (PushResult, error) {
 	for pos < len(hist) && hist[pos].Created.After(at) {
 		pos++
 	}
-	gen := st.Generation
-	if t.Generation != nil {
-		gen = *t.Generation
-	}
+	gen := t.entryGeneration(st)
 	if err := db.Exec(`UPDATE tag_events SET position = position + 1 WHERE tag_id = ? AND position >= ?`, t.ID, pos).Error; err != nil {
 		return res, fmt.Errorf("update history of %s: %w", p.Tag, err)
 	}

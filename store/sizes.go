@@ -129,3 +129,15 @@ func (s *Store) blobsOf(ctx context.Context, ids []int64) (map[int64][]int64, ma
 	}
 	return blobs, sizes, nil
 }
+
+// BlobSize is a blob's size in bytes, as its manifest gave it.
+func (s *Store) BlobSize(ctx context.Context, digest string) (int64, error) {
+	var sizes []int64
+	if err := s.conn(ctx).Model(&Blob{}).Where("digest = ?", digest).Pluck("size", &sizes).Error; err != nil {
+		return 0, fmt.Errorf("size of blob %s: %w", digest, err)
+	}
+	if len(sizes) == 0 {
+		return 0, notFoundf("blob %s not found", digest)
+	}
+	return sizes[0], nil
+}

@@ -294,59 +294,6 @@ func (s *Store) deleteTagRow(ctx context.Context, tagID int64) error {
 	return db.Delete(&Tag{}, tagID).Error
 }
 
-type eventRow struct {
-	TagID                int64
-	Position             int
-	Created              time.Time
-	DockerImageReference string
-	Generation           int64
-	Digest               *string
-}
-
-func (e eventRow) snapshot() EventSnapshot {
-	ev := EventSnapshot{Created: e.Created.UTC(), DockerImageReference: e.DockerImageReference, Generation: e.Generation}
-	if e.Digest != nil {
-		ev.Image = *e.Digest
-	}
-	return ev
-}
-
-// streamEvents reads the histories of every tag of the given streams, in
-// order, in one query; w (nil: all) keeps the window and each current entry.
-func (s *Store) streamEvents(ctx context.Context, w *HistoryWindow, streamIDs ...int64) (map[int64][]eventRow, error) {
-	if len(streamIDs) == 0 {
-		return map[int64][]eventRow{}, nil
-	}
-	var rows []eventRow
-	q := s.conn(ctx).Table("tag_events e").
-		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
-		Joins("JOIN tags t ON t.id = e.tag_id").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").
-		Where("t.stream_id IN ?", streamIDs)
-	if w != nil {
-		q = q.Where("(e.position = 0 OR (e.position >= ? AND e.position < ?))", w.Offset, w.Offset+w.Limit)
-	}
-	if err := q.Order("e.tag_id, e.position").Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("read tag history: %w", err)
-	}
-	out := map[int64][]eventRow{}
-	for _, r := range rows {
-		out[r.TagID] = append(out[r.TagID], r)
-	}
-	return out, nil
-}
-
-func snapshots(rows []eventRow) []EventSnapshot {
-	if rows == nil {
-		return nil
-	}
-	out := make([]EventSnapshot, len(rows))
-	for i, r := range rows {
-		out[i] = r.snapshot()
-	}
-	return out
-}
-
 // GetStream returns one stream with its tags (in creation order) and histories.
 func (s *Store) GetStream(ctx context.Context, ref StreamRef) (snap StreamSnapshot, err error) {
 	err = s.Snapshot(ctx, func(s *Store) error {

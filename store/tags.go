@@ -68,13 +68,6 @@ type TagResult struct {
 // spec. Such a change writes no audit event.
 func (r TagResult) NoOp() bool { return !r.Changed && !r.SpecChanged }
 
-// current is a tag's newest history entry.
-type current struct {
-	ImageID *int64
-	Digest  string
-	Ref     string
-}
-
 func (s *Store) findTag(ctx context.Context, ref TagRef) (Tag, ImageStream, error) {
 	st, err := s.findStream(ctx, StreamRef{ref.Namespace, ref.Stream})
 	if err != nil {
@@ -92,28 +85,6 @@ func (s *Store) findTag(ctx context.Context, ref TagRef) (Tag, ImageStream, erro
 		return t, st, fmt.Errorf("look up tag %s: %w", ref, err)
 	}
 	return t, st, nil
-}
-
-func (s *Store) currentOf(ctx context.Context, tagID int64) (*current, error) {
-	var rows []struct {
-		ImageID              *int64
-		Digest               *string
-		DockerImageReference string
-	}
-	err := s.conn(ctx).Table("tag_events e").Select("e.image_id, i.digest, e.docker_image_reference").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").
-		Where("e.tag_id = ?", tagID).Order("e.position").Limit(1).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("read current image: %w", err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	c := &current{ImageID: rows[0].ImageID, Ref: rows[0].DockerImageReference}
-	if rows[0].Digest != nil {
-		c.Digest = *rows[0].Digest
-	}
-	return c, nil
 }
 
 // SetTag points dst at src with oc tag's rules. A stream tag is copied once
@@ -163,7 +134,7 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 	}
 	if opt.Alias {
 		if src.Kind != KindImageStreamTag {
-			return invalidf("--alias needs an image stream tag as the source (stream:tag), not %s", src)
+			return invalidf("an alias (a tag that tracks its source, --alias) needs an image stream tag as the source (stream:tag), not %s", src)
 		}
 		if src.Namespace != dst.Namespace || src.Stream != dst.Stream {
 			return invalidf("cannot set alias across different Image Streams")
@@ -261,68 +232,114 @@ func (s *Store) setTag(ctx context.Context, src Source, dst TagRef, opt TagOptio
 	if err != nil {
 		return res, err
 	}
-	db := s.conn(ctx)
-	var t Tag
-	err = db.Where("stream_id = ? AND name = ?", st.ID, dst.Tag).Take(&t).Error
-	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return res, fmt.Errorf("look up tag %s: %w", dst, err)
+	t, err := s.tagOf(ctx, st.ID, dst)
+	if err != nil {
+		return res, err
 	}
 	if err := s.checkAliases(ctx, st.ID, dst, opt.Alias, src.Tag); err != nil {
 		return res, err
 	}
-	want := t
-	want.StreamID, want.Name, want.InSpec = st.ID, dst.Tag, true
-	want.FromKind, want.FromName, want.FromNamespace = from.Kind, from.Name, from.Namespace
-	want.Alias = opt.Alias
-	want.Scheduled, want.Insecure, want.Reference = opt.Scheduled, opt.Insecure, opt.Reference
-	want.ReferencePolicy = opt.ReferencePolicy
-	if want.ReferencePolicy == "" {
-		want.ReferencePolicy = "Source"
-	}
-	want.ImportMode = ""
-	if src.Kind == KindDockerImage {
-		want.ImportMode = opt.ImportMode
-		if want.ImportMode == "" {
-			want.ImportMode = "Legacy"
-		}
-	}
-	specChanged := t.ID == 0 || !sameTagRow(want, t)
-	res.SpecChanged = specChanged
-	if specChanged {
-		// Every spec change is a new generation of the stream (as in OpenShift).
-		st.Generation++
-		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
-			return res, fmt.Errorf("bump generation of %s/%s: %w", dst.Namespace, dst.Stream, err)
-		}
-		g := st.Generation
-		want.Generation = &g
-		if t.ID == 0 {
-			err = db.Create(&want).Error
-		} else {
-			err = db.Select("*").Updates(&want).Error
-		}
-		if err != nil {
-			return res, fmt.Errorf("write tag %s: %w", dst, err)
-		}
+	t, res.SpecChanged, err = s.writeTagSpec(ctx, dst, &st, t, t.withSpec(st.ID, dst.Tag, from, opt))
+	if err != nil {
+		return res, err
 	}
 	res.Spec = specString(from)
-	gen := st.Generation
-	if want.Generation != nil {
-		gen = *want.Generation
-	}
 	if next != nil {
-		changed, err := s.pushEvent(ctx, want.ID, *next, gen)
-		if err != nil {
-			return res, fmt.Errorf("update history of %s: %w", dst, err)
-		}
-		res.Changed = changed
-		if changed {
-			if err := s.followAliases(ctx, st, dst.Tag, *next, gen); err != nil {
-				return res, err
-			}
+		if res.Changed, err = s.moveTag(ctx, dst, st, t, *next); err != nil {
+			return res, err
 		}
 	}
-	cur, err := s.currentOf(ctx, want.ID)
+	return s.withCurrent(ctx, res, t.ID)
+}
+
+// tagOf reads the tag ref of stream streamID; a zero Tag when there is none.
+func (s *Store) tagOf(ctx context.Context, streamID int64, ref TagRef) (Tag, error) {
+	var t Tag
+	err := s.conn(ctx).Where("stream_id = ? AND name = ?", streamID, ref.Tag).Take(&t).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return t, fmt.Errorf("look up tag %s: %w", ref, err)
+	}
+	return t, nil
+}
+
+// withSpec is t (the row as stored, zero for a new tag) defined as the tag
+// name of stream streamID, from from, with opt's flags and oc's defaults:
+// reference policy Source, and for an external image import mode Legacy.
+// What the spec does not say (annotations, the import condition) is kept.
+func (t Tag) withSpec(streamID int64, name string, from ObjectRef, opt TagOptions) Tag {
+	t.StreamID, t.Name, t.InSpec = streamID, name, true
+	t.FromKind, t.FromName, t.FromNamespace = from.Kind, from.Name, from.Namespace
+	t.Alias = opt.Alias
+	t.Scheduled, t.Insecure, t.Reference = opt.Scheduled, opt.Insecure, opt.Reference
+	t.ReferencePolicy = opt.ReferencePolicy
+	if t.ReferencePolicy == "" {
+		t.ReferencePolicy = "Source"
+	}
+	t.ImportMode = ""
+	if from.Kind == KindDockerImage {
+		t.ImportMode = opt.ImportMode
+		if t.ImportMode == "" {
+			t.ImportMode = "Legacy"
+		}
+	}
+	return t
+}
+
+// writeTagSpec is the one writer of a tag's spec: it stores want unless
+// have (the row as stored; zero for a new tag) already says the same. Every
+// spec change is a new generation of the stream, as in OpenShift, and the
+// tag records it. It returns the tag as stored and whether it changed.
+func (s *Store) writeTagSpec(ctx context.Context, ref TagRef, st *ImageStream, have, want Tag) (Tag, bool, error) {
+	if have.ID != 0 && sameTagRow(want, have) {
+		return have, false, nil
+	}
+	db := s.conn(ctx)
+	st.Generation++
+	if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
+		return have, false, fmt.Errorf("bump generation of %s/%s: %w", ref.Namespace, ref.Stream, err)
+	}
+	g := st.Generation
+	want.Generation = &g
+	var err error
+	if have.ID == 0 {
+		err = db.Create(&want).Error
+	} else {
+		err = db.Select("*").Updates(&want).Error
+	}
+	if err != nil {
+		return have, false, fmt.Errorf("write tag %s: %w", ref, err)
+	}
+	return want, true, nil
+}
+
+// entryGeneration is the generation a new history entry of t records: the
+// one its spec was set in, or the stream's for a tag with no spec.
+func (t Tag) entryGeneration(st ImageStream) int64 {
+	if t.Generation != nil {
+		return *t.Generation
+	}
+	return st.Generation
+}
+
+// moveTag makes next the current entry of tag t (unless it is already)
+// and moves the alias tags that track it; it says whether t moved.
+func (s *Store) moveTag(ctx context.Context, ref TagRef, st ImageStream, t Tag, next current) (bool, error) {
+	gen := t.entryGeneration(st)
+	changed, err := s.pushEvent(ctx, t.ID, next, gen)
+	if err != nil {
+		return false, fmt.Errorf("update history of %s: %w", ref, err)
+	}
+	if changed {
+		if err := s.followAliases(ctx, st, ref.Tag, next, gen); err != nil {
+			return false, err
+		}
+	}
+	return changed, nil
+}
+
+// withCurrent is res with the image and pull spec tag tagID points at now.
+func (s *Store) withCurrent(ctx context.Context, res TagResult, tagID int64) (TagResult, error) {
+	cur, err := s.currentOf(ctx, tagID)
 	if err != nil {
 		return res, err
 	}
@@ -478,18 +495,9 @@ func (s *Store) Rollback(ctx context.Context, ref TagRef, digest string) (TagRes
 		if err != nil {
 			return err
 		}
-		gen := st.Generation
-		if t.Generation != nil {
-			gen = *t.Generation
-		}
-		changed, err := tx.pushEvent(ctx, t.ID, *cur, gen)
+		changed, err := tx.moveTag(ctx, ref, st, t, *cur)
 		if err != nil {
-			return fmt.Errorf("roll back %s: %w", ref, err)
-		}
-		if changed {
-			if err := tx.followAliases(ctx, st, ref.Tag, *cur, gen); err != nil {
-				return err
-			}
+			return err
 		}
 		res = TagResult{Tag: ref, Image: digest, Ref: cur.Ref, Changed: changed, KeptSource: kept,
 			Spec: specString(ObjectRef{Kind: t.FromKind, Name: t.FromName, Namespace: t.FromNamespace})}
@@ -517,22 +525,6 @@ func (t TagSnapshot) RollbackKeeps() string {
 		return "updates automatically from registry " + from
 	}
 	return ""
-}
-
-func (s *Store) tagHistory(ctx context.Context, tagID int64) ([]EventSnapshot, error) {
-	var rows []eventRow
-	err := s.conn(ctx).Table("tag_events e").
-		Select("e.tag_id, e.position, e.created, e.docker_image_reference, e.generation, i.digest").
-		Joins("LEFT JOIN images i ON i.id = e.image_id").Where("e.tag_id = ?", tagID).
-		Order("e.position").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	out := make([]EventSnapshot, len(rows))
-	for i, r := range rows {
-		out[i] = r.snapshot()
-	}
-	return out, nil
 }
 
 // DefaultLadder is the promotion ladder of a namespace that set none.
@@ -628,10 +620,7 @@ func (s *Store) MapImage(ctx context.Context, ns, stream, tag string, img ImageS
 			pullRef = img.Digest
 		}
 		next := current{ImageID: &id, Digest: img.Digest, Ref: pullRef}
-		gen := st.Generation
-		if t.Generation != nil {
-			gen = *t.Generation
-		}
+		gen := t.entryGeneration(st)
 		saved := tx.now
 		if !created.IsZero() {
 			tx.now = func() time.Time { return created.UTC() }
@@ -760,16 +749,10 @@ func (s *Store) SetScheduled(ctx context.Context, ref TagRef, on bool) (bool, er
 		if on && t.Reference {
 			return invalidf("%s is a reference tag: it is never imported, so it cannot be scheduled", ref)
 		}
-		if t.Scheduled == on {
-			return nil
-		}
-		changed = true
-		st.Generation++
-		db := tx.conn(ctx)
-		if err := db.Model(&ImageStream{}).Where("id = ?", st.ID).Update("generation", st.Generation).Error; err != nil {
-			return err
-		}
-		return db.Model(&Tag{}).Where("id = ?", t.ID).Updates(map[string]any{"scheduled": on, "generation": st.Generation}).Error
+		want := t
+		want.Scheduled = on
+		_, changed, err = tx.writeTagSpec(ctx, ref, &st, t, want)
+		return err
 	})
 	return changed, err
 }

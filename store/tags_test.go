@@ -135,15 +135,15 @@ func TestTagRefusals(t *testing.T) {
 		{"scheduled stream tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "x"}, TagOptions{Scheduled: true},
 			ErrInvalid, "only tags from an external image (DockerImage) can be scheduled"},
 		{"alias of external image", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
-			TagOptions{Alias: true}, ErrInvalid, "--alias needs an image stream tag"},
+			TagOptions{Alias: true}, ErrInvalid, "an alias (a tag that tracks its source, --alias) needs an image stream tag"},
 		{"bad import mode", Source{Kind: KindDockerImage, Ref: "docker.io/library/busybox:1"}, TagRef{"shop", "api", "x"},
 			TagOptions{ImportMode: "Everything"}, ErrInvalid, "valid ImportMode values are Legacy or PreserveOriginal"},
 		{"bad pull spec", Source{Kind: KindDockerImage, Ref: "quay.io/a b"}, TagRef{"shop", "api", "x"}, TagOptions{},
 			ErrInvalid, "contains white space"},
 		{"bad destination tag", istag("shop", "api", "latest"), TagRef{"shop", "api", "-bad"}, TagOptions{},
-			ErrInvalid, `must match ^[\w][\w.-]{0,127}$`},
+			ErrInvalid, `must be at most 128 characters: letters a–z and A–Z, digits, '_', '.' and '-', not starting with '.' or '-' (e.g. v1.2.0)`},
 		{"bad destination stream", istag("shop", "api", "latest"), TagRef{"shop", "Api", "x"}, TagOptions{},
-			ErrInvalid, `must match ^[a-z0-9]+(?:[._-][a-z0-9]+)*$`},
+			ErrInvalid, `must be lower-case letters a–z and digits, in groups joined by a single '.', '_' or '-' (e.g. payment-api)`},
 		{"bad namespace", istag("shop", "api", "latest"), TagRef{"Shop_1", "api", "x"}, TagOptions{},
 			ErrInvalid, "must be a DNS label"},
 	}
@@ -298,6 +298,69 @@ func TestGenerations(t *testing.T) {
 	}
 }
 
+// The three writers of a tag's spec (tag, import, schedule) share one rule:
+// a spec that changes is one new generation of the stream, recorded on the
+// tag and on the entry it adds; the same spec again changes nothing.
+func TestEverySpecWriteIsOneGeneration(t *testing.T) {
+	s, v1, _ := shop(t)
+	dst := TagRef{"shop", "api", "ext"}
+	imp := func(opt TagOptions) func() (bool, error) {
+		return func() (bool, error) {
+			res, err := s.RecordImport(ctx, dst, "quay.io/acme/api:1", opt, v1, "quay.io/acme/api@"+v1.Digest)
+			return res.SpecChanged, err
+		}
+	}
+	steps := []struct {
+		name  string
+		write func() (bool, error)
+		spec  bool // the spec changed: one new generation
+	}{
+		{"tag from a pull spec", func() (bool, error) {
+			res, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "quay.io/acme/api:1"}, dst, TagOptions{})
+			return res.SpecChanged, err
+		}, true},
+		{"import of the same spec", imp(TagOptions{}), false},
+		{"schedule", func() (bool, error) { return s.SetScheduled(ctx, dst, true) }, true},
+		{"schedule again", func() (bool, error) { return s.SetScheduled(ctx, dst, true) }, false},
+		{"import that unschedules", imp(TagOptions{}), true},
+		{"import as Local", imp(TagOptions{ReferencePolicy: "Local"}), true},
+		{"import as Local again", imp(TagOptions{ReferencePolicy: "Local"}), false},
+	}
+	gen := func() (stream, tag int64) {
+		t.Helper()
+		st, err := s.GetStream(ctx, StreamRef{"shop", "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range st.Tags {
+			if tg.Name == dst.Tag && tg.Generation != nil {
+				tag = *tg.Generation
+			}
+		}
+		return st.Generation, tag
+	}
+	for _, step := range steps {
+		before, tagBefore := gen()
+		changed, err := step.write()
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		after, tagAfter := gen()
+		want, wantTag := before, tagBefore
+		if step.spec {
+			want, wantTag = before+1, before+1
+		}
+		if changed != step.spec || after != want || tagAfter != wantTag {
+			t.Errorf("%s: changed %v, stream generation %d → %d, tag's %d → %d; want changed %v, stream %d, tag %d",
+				step.name, changed, before, after, tagBefore, tagAfter, step.spec, want, wantTag)
+		}
+	}
+	// The first import added the one entry, under the spec of generation 1.
+	if h := history(t, s, "shop/api:ext"); len(h) != 1 || h[0].Generation != 1 {
+		t.Errorf("history of the imported tag: %+v; want one entry of generation 1", h)
+	}
+}
+
 func TestImportCondition(t *testing.T) {
 	s, _, v2 := shop(t)
 	ref := TagRef{"shop", "api", "latest"}
@@ -360,6 +423,24 @@ func TestOrderTags(t *testing.T) {
 	}
 }
 
+func TestOrderTagsByLadder(t *testing.T) {
+	cases := []struct {
+		ladder []string
+		want   string
+	}{
+		{DefaultLadder, "latest,test,prod,3.11,canary,v2"},
+		{[]string{"dev", "canary", "prod"}, "canary,prod,latest,3.11,test,v2"},
+		{nil, "latest,3.11,canary,prod,test,v2"},
+	}
+	for _, c := range cases {
+		tags := []string{"prod", "canary", "v2", "latest", "test", "3.11"}
+		OrderTagsByLadder(tags, func(s string) string { return s }, c.ladder)
+		if got := joinComma(tags); got != c.want {
+			t.Errorf("ladder %v: order %s, want %s", c.ladder, got, c.want)
+		}
+	}
+}
+
 // TestTagResultNoOp: a tag set again as it is changes nothing; a new
 // definition with the same image changes the spec only.
 func TestTagResultNoOp(t *testing.T) {
@@ -406,6 +487,17 @@ func TestSetScheduled(t *testing.T) {
 	pushTo(t, s, "x/pushed:latest", image("p", 1, layer{"p", 1}), t0)
 	_, err := s.SetScheduled(ctx, TagRef{"x", "pushed", "latest"}, true)
 	wantErr(t, err, ErrInvalid, "only tags from an external image")
+}
+
+func joinComma(ss []string) string {
+	out := ""
+	for i, s := range ss {
+		if i > 0 {
+			out += ","
+		}
+		out += s
+	}
+	return out
 }
 
 // TestRollbackSetsTheSpecAsOcTag: a rollback sets the tag's spec to the

@@ -107,7 +107,7 @@ func TestSetPasswordAndListUsers(t *testing.T) {
 	}
 }
 
-// A database from before step 0013 gets users.disabled_at and keeps its accounts.
+// A database from before step 0014 gets users.disabled_at and keeps its accounts.
 func TestMigrationAddsDisabledAt(t *testing.T) {
 	path := storetest.DSN(t)
 	s, err := Open(ctx, path)
@@ -120,7 +120,7 @@ func TestMigrationAddsDisabledAt(t *testing.T) {
 	if err := s.DB().Migrator().DropColumn(&User{}, "DisabledAt"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DB().Exec(`DELETE FROM schema_migrations WHERE id = ?`, "0013_user_disabled").Error; err != nil {
+	if err := s.DB().Exec(`DELETE FROM schema_migrations WHERE id = ?`, "0014_user_disabled").Error; err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

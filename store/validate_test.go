@@ -83,7 +83,7 @@ func TestImportAndRequestsShareOneValidation(t *testing.T) {
 		{
 			name: "bad istag source",
 			tags: []TagSnapshot{{Name: "a", InSpec: true, From: istag("app:-x")}},
-			says: `tag name "-x" must match`,
+			says: `tag name "-x" must be at most 128 characters`,
 		},
 	}
 	for _, c := range cases {

@@ -16,6 +16,12 @@ type Actions struct {
 	// shown once at the top of the tags; DoneTag is the tag it concerned.
 	Done    string
 	DoneTag string
+	// DoneVia is the control it came from (add, promote, rollback, import,
+	// scheduled, delete, pin, unpin): the notice is shown there.
+	// DoneImage is the image it concerned (a new pin, a new current image).
+	DoneVia, DoneImage string
+	// DoneSame: the action changed nothing (nothing is highlighted).
+	DoneSame bool
 	// Error is a refused or failed action, shown next to its control.
 	Error *ActionError
 	Add   AddTagForm // what was typed into "Add a tag", kept after an error
@@ -54,6 +60,7 @@ type SettingsPage struct {
 	Namespace        string
 	Contacts         string // comma-separated, as typed or stored
 	Threshold        string // "50GiB"; "" or "default" for the global default
+	ThresholdBytes   int64  // the namespace's own threshold as stored (0: the default)
 	DefaultThreshold int64  // the global threshold, for the hint
 	Ladder           string // comma-separated
 	DefaultLadder    string
@@ -140,8 +147,10 @@ type TokenRow struct {
 
 // errorPlaced says whether one of the page's controls shows e. When none
 // does (a viewer has no controls, a tag on the last rung has no promote
-// button, the tag is gone) the page shows the error above the tags.
-func errorPlaced(e *ActionError, on bool, tags []TagView) bool {
+// button, the tag is gone, the stream page has no such control) the page
+// shows the error above the tags. The stream page's controls are "Add a
+// tag" and each tag's promotion; the rest are on the tag's page.
+func errorPlaced(e *ActionError, on, streamPage bool, tags []TagView) bool {
 	if e == nil {
 		return true
 	}
@@ -154,6 +163,9 @@ func errorPlaced(e *ActionError, on bool, tags []TagView) bool {
 	for _, t := range tags {
 		if t.Name != e.Tag {
 			continue
+		}
+		if streamPage && e.Control != "promote" {
+			return false
 		}
 		switch e.Control {
 		case "promote":
@@ -199,4 +211,35 @@ func digestParts(s string) []textPart {
 		out = append(out, textPart{Text: s[last:]})
 	}
 	return out
+}
+
+// hasTag says whether tags has one named name.
+func hasTag(tags []TagView, name string) bool {
+	for _, t := range tags {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// tagColumns is the column count of the stream page's tags table.
+func tagColumns(ac actionCtx) string {
+	if ac.On {
+		return "7"
+	}
+	return "6"
+}
+
+// historyRowClass marks the current entry, and the entry the last action
+// put on top (a rollback, an import), highlighted.
+func historyRowClass(ac actionCtx, r Revision) string {
+	c := ""
+	if r.Current {
+		c = "current"
+		if ac.changed() && (ac.Via == "rollback" || ac.Via == "import") && ac.DoneImage != "" && r.Image == ac.DoneImage {
+			c += " changed"
+		}
+	}
+	return c
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
+
+	"layerwise/store"
 )
 
 func editableStream() StreamPage {
@@ -22,6 +24,7 @@ func editableTag() TagPage {
 	m := tagPageFixture()
 	m.Actions.CanEdit = true
 	m.Tag.PromoteTo = "test"
+	m.Tag.External = true
 	m.Actions.Add.Source = "api:latest"
 	return m
 }
@@ -59,25 +62,23 @@ func TestActionsHiddenFromViewers(t *testing.T) {
 func TestActionForms(t *testing.T) {
 	doc, _ := render(t, ViewStream(editableStream()))
 	main := doc.Find("main")
-	latest := main.Find("article#tag-latest")
+	latest := main.Find("table.tags tr#tag-latest")
 	promote := latest.Find(`form[action="/ns/payments/istag/api:latest/promote"]`)
 	if text(promote.Find("button")) != "Promote to test" || promote.Find(`input[name=digest]`).AttrOr("value", "") != dA ||
 		!strings.Contains(text(promote), "moves sha256:aaaaaaaaaaaa from latest to test") {
 		t.Errorf("promote form: %q", text(promote))
 	}
-	if latest.Find(`form[action$="/scheduled"] input[name=scheduled]`).AttrOr("value", "") != "off" {
-		t.Error("a scheduled external tag has no \"stop\" toggle")
+	// The stream page is a table of tags: the history and the other
+	// controls are on each tag's page, a click away.
+	for _, sel := range []string{`form[action$="/scheduled"]`, `form[action$="/rollback"]`, `form[action$="/delete"]`, "table.history"} {
+		if n := main.Find(sel).Length(); n != 0 {
+			t.Errorf("the stream page has %d %s", n, sel)
+		}
 	}
-	if n := latest.Find(`table.history form[action$="/rollback"]`).Length(); n != 1 {
-		t.Errorf("%d \"Make current\" buttons, want 1 (the old entry)", n)
+	if got := latest.Find(`a[href="/ns/payments/istag/api:latest#history"]`).Text(); got != "2 revisions" {
+		t.Errorf("the history link reads %q", got)
 	}
-	if latest.Find(`table.history tr.current form`).Length() != 0 {
-		t.Error("the current entry has a button")
-	}
-	if !strings.Contains(text(latest.Find("details.danger-zone label")), "Type latest to delete the tag and its 2 revisions") {
-		t.Errorf("delete confirmation: %q", text(latest.Find("details.danger-zone label")))
-	}
-	if main.Find(`article#tag-prod form[action$="/promote"]`).Length() != 0 {
+	if main.Find(`tr#tag-prod form[action$="/promote"]`).Length() != 0 {
 		t.Error("prod has no next rung but a promote button")
 	}
 	if main.Find(`section#tags section.add-tag form[action="/ns/payments/is/api/tags"]`).Length() != 1 {
@@ -92,6 +93,14 @@ func TestActionForms(t *testing.T) {
 			t.Errorf("form %s: hx-post %q hx-target %q hx-swap %q", action, f.AttrOr("hx-post", ""), f.AttrOr("hx-target", ""), f.AttrOr("hx-swap", ""))
 		}
 	})
+	// A promotion to the ladder's last rung asks first: a plain form.
+	last := editableStream()
+	last.Tags[0].PromoteTo, last.Tags[0].PromoteConfirm = "prod", true
+	ldoc, _ := render(t, ViewStream(last))
+	lf := ldoc.Find(`tr#tag-latest form[action$="/promote"]`)
+	if text(lf.Find("button")) != "Promote to prod…" || lf.AttrOr("hx-post", "") != "" {
+		t.Errorf("last-rung promote: %q, hx-post %q", text(lf.Find("button")), lf.AttrOr("hx-post", ""))
+	}
 
 	tdoc, _ := render(t, ViewTag(editableTag()))
 	tmain := tdoc.Find("main")
@@ -104,24 +113,41 @@ func TestActionForms(t *testing.T) {
 	if v := tmain.Find(`section.add-tag input[name=source]`).AttrOr("value", ""); v != "api:latest" {
 		t.Errorf("the add form's source on the tag page is %q", v)
 	}
+	if tmain.Find(`form[action$="/scheduled"] input[name=scheduled]`).AttrOr("value", "") != "off" {
+		t.Error("a scheduled external tag has no \"stop\" toggle")
+	}
+	rb := tmain.Find(`table.history form[action$="/rollback"]`)
+	if rb.Length() != 1 || rb.AttrOr("hx-post", "") != "" {
+		t.Errorf("%d \"Make current\" buttons (want 1, a plain form that asks first)", rb.Length())
+	}
+	if tmain.Find(`table.history tr.current form`).Length() != 0 {
+		t.Error("the current entry has a button")
+	}
+	if !strings.Contains(text(tmain.Find("details.danger-zone label")), "Type latest to delete the tag and its 2 revisions") {
+		t.Errorf("delete confirmation: %q", text(tmain.Find("details.danger-zone label")))
+	}
 }
 
+// TestActionErrorsAndNotices: what an action did, or why it did not, is
+// said next to the control that was used, and what changed is marked.
 func TestActionErrorsAndNotices(t *testing.T) {
 	m := editableStream()
-	m.Actions.Error = &ActionError{Control: "delete", Tag: "latest", Message: "type latest to confirm"}
+	m.Actions.Error = &ActionError{Control: "promote", Tag: "latest", Message: "latest has moved"}
 	doc, _ := render(t, StreamTags(m))
-	box := doc.Find("article#tag-latest details.danger-zone")
-	if _, open := box.Attr("open"); !open || text(box.Find(".field-error")) != "type latest to confirm" {
-		t.Errorf("delete error: open %v, %q", open, text(box.Find(".field-error")))
+	if got := text(doc.Find("tr#tag-latest + tr.row-notice .field-error")); got != "latest has moved" {
+		t.Errorf("promote error under its row: %q", got)
 	}
 	if doc.Find("#tags > .alert-danger").Length() != 0 {
 		t.Error("an error shown next to its control is repeated at the top")
 	}
-	// A control the page does not have (prod is the last rung): the top.
-	m.Actions.Error = &ActionError{Control: "promote", Tag: "prod", Message: `"prod" has no next step`}
-	doc, _ = render(t, StreamTags(m))
-	if got := text(doc.Find("#tags > .alert-danger")); got != `"prod" has no next step` {
-		t.Errorf("an orphan error reads %q", got)
+	// A control the page does not have (prod is the last rung; delete is
+	// on the tag page): the top.
+	for _, e := range []*ActionError{{Control: "promote", Tag: "prod", Message: `"prod" has no next step`}, {Control: "delete", Tag: "latest", Message: `"prod" has no next step`}} {
+		m.Actions.Error = e
+		doc, _ = render(t, StreamTags(m))
+		if got := text(doc.Find("#tags > .alert-danger")); got != `"prod" has no next step` {
+			t.Errorf("an orphan %s error reads %q", e.Control, got)
+		}
 	}
 	// A viewer's refusal: the top, no forms.
 	v := streamFixture()
@@ -130,14 +156,54 @@ func TestActionErrorsAndNotices(t *testing.T) {
 	if got := text(doc.Find("#tags > .alert-danger")); got != "You need the editor role" || doc.Find("form").Length() != 0 {
 		t.Errorf("viewer refusal: %q", got)
 	}
-	m = editableStream()
-	m.Actions.Done, m.Actions.DoneTag = "Promoted latest → test.", "latest"
-	doc, html := render(t, StreamTags(m))
-	if text(doc.Find("#tags > .alert-ok")) != "Promoted latest → test." || doc.Find("article.tag.changed#tag-latest").Length() != 1 {
-		t.Error("the done notice or the changed mark is missing")
+
+	stream := []struct {
+		name, via, tag, notice, changed string
+	}{
+		{"promote: under the promoted tag's row", "promote", "prod", "tr#tag-prod + tr.row-notice .alert-ok", "tr#tag-prod.changed"},
+		{"add: at the form, the new tag marked", "add", "prod", "section.add-tag .alert-ok", "tr#tag-prod.changed"},
+		{"delete from the tag's page: on top", "delete", "gone", "#tags > .alert-ok", ""},
 	}
-	if strings.Contains(html, "<html") || strings.Contains(html, `<header class="site"`) || !strings.HasPrefix(html, `<section id="tags"`) {
-		t.Errorf("the fragment is more than the tags section: %.80s", html)
+	for _, c := range stream {
+		m = editableStream()
+		m.Actions.Done, m.Actions.DoneTag, m.Actions.DoneVia = "It happened.", c.tag, c.via
+		doc, html := render(t, StreamTags(m))
+		if doc.Find(".alert-ok").Length() != 1 || text(doc.Find(c.notice)) != "It happened." {
+			t.Errorf("%s: notice at %s: %q (%d notices)", c.name, c.notice, text(doc.Find(c.notice)), doc.Find(".alert-ok").Length())
+		}
+		if c.changed != "" && doc.Find(c.changed).Length() != 1 || doc.Find(".changed").Length() != min(len(c.changed), 1) {
+			t.Errorf("%s: %d marked changed, want %s", c.name, doc.Find(".changed").Length(), c.changed)
+		}
+		if strings.Contains(html, "<html") || !strings.HasPrefix(html, `<section id="tags"`) {
+			t.Errorf("the fragment is more than the tags section: %.80s", html)
+		}
+	}
+	// Nothing changed: said, nothing marked.
+	m = editableStream()
+	m.Actions.Done, m.Actions.DoneTag, m.Actions.DoneVia, m.Actions.DoneSame = "Already there.", "latest", "promote", true
+	if doc, _ = render(t, StreamTags(m)); doc.Find(".changed").Length() != 0 || text(doc.Find("tr.row-notice .alert-ok")) != "Already there." {
+		t.Error("a promotion that changed nothing is marked as a change")
+	}
+
+	tag := []struct {
+		name, via, image, notice, changed string
+	}{
+		{"pin: in the pins, the pin marked", "pin", dB, "section#pins .alert-ok", "section#pins li.changed"},
+		{"rollback: above the history, the new entry marked", "rollback", dA, "section#history .alert-ok", "table.history tr.current.changed"},
+		{"promote: at the controls", "promote", "", "#tag-actions .alert-ok", ""},
+		{"add: at the form", "add", "", "section.add-tag .alert-ok", ""},
+	}
+	for _, c := range tag {
+		tm := editableTag()
+		tm.Pins = map[string]store.PinInfo{dB: {Image: dB, Note: "kept"}}
+		tm.Actions.Done, tm.Actions.DoneTag, tm.Actions.DoneVia, tm.Actions.DoneImage = "It happened.", "latest", c.via, c.image
+		doc, _ := render(t, TagBody(tm))
+		if doc.Find(".alert-ok").Length() != 1 || text(doc.Find(c.notice)) != "It happened." {
+			t.Errorf("%s: notice at %s: %q (%d notices)", c.name, c.notice, text(doc.Find(c.notice)), doc.Find(".alert-ok").Length())
+		}
+		if c.changed != "" && doc.Find(c.changed).Length() != 1 || doc.Find(".changed").Length() != min(len(c.changed), 1) {
+			t.Errorf("%s: %d marked changed, want %s", c.name, doc.Find(".changed").Length(), c.changed)
+		}
 	}
 }
 
@@ -179,7 +245,7 @@ func TestActionPagesKeepTheCSP(t *testing.T) {
 				t.Error("inline style")
 			}
 			doc.Find("script").Each(func(_ int, s *goquery.Selection) {
-				if s.AttrOr("src", "") != "/static/htmx.min.js" {
+				if src := s.AttrOr("src", ""); src != "/static/htmx.min.js" && src != "/static/copy.js" {
 					t.Errorf("foreign script %q", s.AttrOr("src", ""))
 				}
 			})

@@ -103,6 +103,12 @@ func namespaceFixture() NamespacePage {
 }
 
 func tagFixture() TagView {
+	t := tagFixtureHistory()
+	t.Current, t.Revisions = &t.History[0], len(t.History)
+	return t
+}
+
+func tagFixtureHistory() TagView {
 	return TagView{
 		Name: "latest", Href: TagHref("payments", "api", "latest"), InSpec: true,
 		Source: "updates automatically from registry quay.io/acme/api:latest", Scheduled: true, Insecure: true,

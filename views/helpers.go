@@ -57,6 +57,15 @@ func ImageHref(digest string) string { return "/images/" + url.PathEscape(digest
 // BlobHref is the page of a blob (layer or config) by digest.
 func BlobHref(digest string) string { return "/blobs/" + url.PathEscape(digest) }
 
+// WithFrom adds where the reader came from (ns/stream or ns/stream:tag)
+// to an image or blob link, so that page's breadcrumbs lead back there.
+func WithFrom(href, from string) string {
+	if from == "" || href == "" {
+		return href
+	}
+	return href + "?from=" + url.QueryEscape(from)
+}
+
 // isoTime is the machine-readable time of a <time datetime="">.
 func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -76,12 +85,32 @@ func lowerFirst(s string) string {
 	return string(unicode.ToLower(r)) + s[n:]
 }
 
-// plural is "1 image", "3 images".
+// plural is "1 image", "3 images", "19 matches".
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
-	return strconv.Itoa(n) + " " + word + "s"
+	return strconv.Itoa(n) + " " + pluralOf(word)
+}
+
+// nounFor is word, or its plural when n is not 1: the noun after a number
+// written separately ("<strong>3</strong> images").
+func nounFor(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return pluralOf(word)
+}
+
+// pluralOf is the plural of an English noun of the dashboard's words:
+// "-es" after a hissing sound (match, box, class), else "-s".
+func pluralOf(word string) string {
+	for _, end := range []string{"s", "x", "z", "ch", "sh"} {
+		if strings.HasSuffix(word, end) {
+			return word + "es"
+		}
+	}
+	return word + "s"
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -208,6 +237,29 @@ func sortState(current, col string) (aria, arrow string) {
 		return "ascending", "▲"
 	}
 	return "descending", "▼"
+}
+
+// sortCaption says how a listing is sorted: ", by name", ", biggest first", ….
+func sortCaption(key, what string) string {
+	switch key {
+	case "name":
+		return ", by name"
+	case "updated":
+		return ", most recently updated first"
+	case "tags":
+		return ", most tags first"
+	case "images":
+		return ", most unique images first"
+	case "exclusive":
+		return ", most exclusive bytes first"
+	case "reclaimable":
+		return ", most reclaimable first"
+	case "threshold":
+		return ", nearest to their threshold first"
+	case "streams":
+		return ", most streams first"
+	}
+	return ", biggest first"
 }
 
 // jobStatusClass picks the badge colour of a job run's status.

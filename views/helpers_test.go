@@ -250,3 +250,22 @@ func TestBarSVG(t *testing.T) {
 		}
 	}
 }
+
+func TestPlural(t *testing.T) {
+	cases := []struct {
+		n          int
+		word, want string
+	}{
+		{1, "match", "1 match"},
+		{19, "match", "19 matches"},
+		{0, "image", "0 images"},
+		{2, "box", "2 boxes"},
+		{3, "class", "3 classes"},
+		{2, "more stream", "2 more streams"},
+	}
+	for _, c := range cases {
+		if got := plural(c.n, c.word); got != c.want {
+			t.Errorf("plural(%d, %q) = %q, want %q", c.n, c.word, got, c.want)
+		}
+	}
+}

@@ -57,8 +57,12 @@ type Overview struct {
 	OverCount        int            // namespaces at or over their threshold
 	Namespaces       []NamespaceBar // this page of the ranking, biggest first
 	Pager            Pager
-	Jobs             []JobStatus
-	Trend            []Point // registry snapshots, oldest first
+	// Sort is the ranking's order (size, name, exclusive, reclaimable,
+	// threshold, streams); SortHrefs link each column's order.
+	Sort      string
+	SortHrefs map[string]string
+	Jobs      []JobStatus
+	Trend     []Point // registry snapshots, oldest first
 	// Scoped: the user is no platform admin, so the figures above and the
 	// trend are their namespaces' summed, not the registry's;
 	// RegistryBlobs and UnknownImages are not known per namespace (zero).
@@ -190,7 +194,10 @@ type TagView struct {
 	// PromoteTo is the next rung of the namespace's promotion ladder; ""
 	// when the tag is on no rung but the last, or has no image to promote.
 	PromoteTo string
-	External  bool // tagged from an external image: scheduled import can be toggled
+	// PromoteConfirm: PromoteTo is the ladder's last rung, so the promotion
+	// asks to confirm and says what it does to the next prune.
+	PromoteConfirm bool
+	External       bool // tagged from an external image: scheduled import can be toggled
 	// Unverified: the current entry records a pull spec that was never
 	// read from its registry (a DockerImage source by digest that the
 	// namespace does not hold): no image is linked until an import reads it.
@@ -360,9 +367,11 @@ type SearchPage struct {
 
 // Result is one search hit.
 type Result struct {
-	Kind  string // namespace, stream, tag, image, blob
-	Label string
-	Href  string
+	Kind    string // namespace, stream, tag, image, blob
+	Label   string
+	Href    string
+	Size    int64 // counted once in its scope
+	HasSize bool  // false: not known (usage being computed, no layer data)
 }
 
 // NotFoundPage is the helpful 404.

@@ -125,11 +125,11 @@ func TestImportNowButton(t *testing.T) {
 	}
 	for _, path := range []string{toolHref, streamPath} {
 		d = doc(t, ts.get(t, editor, path, http.StatusOK))
-		box := d.Find(`.alert-danger`)
+		box, want := d.Find(`.alert-danger`), "keeps its current image"
 		if path == streamPath {
-			box = d.Find(`article#tag-tool .alert-danger`)
+			box, want = d.Find(`tr#tag-tool .import-error`), "Import failed"
 		}
-		if got := squash(box.Text()); !strings.Contains(got, "cannot read from registry") || !strings.Contains(got, "keeps its current image") {
+		if got := squash(box.Text()); !strings.Contains(got, "cannot read from registry") || !strings.Contains(got, want) {
 			t.Errorf("%s: import failure box %q", path, got)
 		}
 	}
@@ -183,7 +183,7 @@ func TestScheduledImportJob(t *testing.T) {
 		t.Errorf("failed job run %+v", r)
 	}
 	d := doc(t, ts.get(t, editor, views.StreamHref("payments", "api"), http.StatusOK))
-	if got := squash(d.Find(`article#tag-tool .alert-danger`).Text()); !strings.Contains(got, "cannot read from registry") {
+	if got := squash(d.Find(`tr#tag-tool .import-error`).Text()); !strings.Contains(got, "cannot read from registry") {
 		t.Errorf("stream page after a failed scheduled import: %q", got)
 	}
 }

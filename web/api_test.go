@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 // The JSON API of docs/REFERENCE.md, through the real server with the demo data.
@@ -120,10 +121,7 @@ func (ts *testServer) apiMust(t testing.TB, status int, a apiCall) apiResponse {
 // change on a refused call — not even the audit log).
 func (ts *testServer) apiDump(t testing.TB) string {
 	t.Helper()
-	d, err := ts.store.DumpTables(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := storetest.Dump(t, ts.store)
 	var b strings.Builder
 	skip := false
 	for _, line := range strings.SplitAfter(d, "\n") {

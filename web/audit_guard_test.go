@@ -228,7 +228,8 @@ func TestEveryWriteIsAuditedOnce(t *testing.T) {
 			says:   "nothing changed"},
 		{route: "POST /ns/:ns/istag/:nametag/rollback", action: "tag.rollback", actor: "ann",
 			change: func(t *testing.T) string {
-				return form(t, tagForm("test", "rollback"), "digest", actHistory(t, ts, "payments", "api", "test")[1])
+				// Confirmed (the form's first answer asks and changes nothing).
+				return form(t, tagForm("test", "rollback"), "digest", actHistory(t, ts, "payments", "api", "test")[1], "confirm", "yes")
 			},
 			again: func(t *testing.T) string {
 				return form(t, tagForm("test", "rollback"), "digest", current("payments", "api", "test"))

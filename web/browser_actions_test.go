@@ -89,7 +89,15 @@ func TestBrowserPromoteRollBackAndViewer(t *testing.T) {
 	// Roll latest back: "Make current" on the previous image, in place.
 	b.open(views.TagHref("payments", "api", "latest"))
 	target := latest[1]
-	b.do("click Make current", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label=%q]`, "Make "+views.ShortDigest(target)+" current"))))
+	b.follow(fmt.Sprintf(`button[aria-label=%q]`, "Make "+views.ShortDigest(target)+" current"))
+	// It asks first; confirmed, it happens.
+	if got, want := b.text("h1"), "Roll latest back to "+views.ShortDigest(target)+"?"; got != want {
+		t.Fatalf("the rollback asks %q, want %q", got, want)
+	}
+	if h := hist("latest"); h[0] != latest[0] {
+		t.Fatal("the rollback happened before it was confirmed")
+	}
+	b.follow(`form.confirm-form button.primary`)
 	waitFor(t, "latest to be rolled back", func() bool { h := hist("latest"); return len(h) == len(latest)+1 && h[0] == target })
 	waitFor(t, "the history on the page to show the rollback", func() bool {
 		return strings.Contains(b.text("#tag-body tr.current"), views.ShortDigest(target))

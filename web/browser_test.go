@@ -269,7 +269,7 @@ func TestBrowserClickThrough(t *testing.T) {
 	if latest == nil {
 		t.Fatalf("stream %s/%s has no latest tag in the usage: %q", biggest.Name, stream.Name, tagNames)
 	}
-	shownTags := b.texts("article.tag h3 a")
+	shownTags := b.texts("table.tags tbody th a.tag-name")
 	if !bSameSet(shownTags, tagNames) {
 		t.Errorf("stream: tags %q, want %q", shownTags, tagNames)
 	}
@@ -283,26 +283,24 @@ func TestBrowserClickThrough(t *testing.T) {
 				cur = &tg.Revisions[i]
 			}
 		}
-		sel := fmt.Sprintf(`article.tag[id=%q] table.history tbody tr.current`, "tag-"+tg.Name)
-		marked := b.texts(sel + " .badge-ok")
-		if cur == nil {
-			if len(marked) != 0 {
-				t.Errorf("stream: tag %s has no current revision but the page marks %q", tg.Name, marked)
+		// One row a tag: its current image and that image's size.
+		sel := fmt.Sprintf(`table.tags tr[id=%q]`, "tag-"+tg.Name)
+		shown := bEval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {title: ""}).title`, sel+` [data-label="Current image"] a.digest`))
+		if cur == nil || cur.Image == "" {
+			if shown != "" {
+				t.Errorf("stream: tag %s has no current image but the page shows %q", tg.Name, shown)
 			}
 			continue
 		}
-		if len(marked) != 1 || marked[0] != "current" {
-			t.Errorf("stream: tag %s: current markers %q, want one \"current\"", tg.Name, marked)
-			continue
+		if shown != cur.Image {
+			t.Errorf("stream: tag %s: current image %q, want %s", tg.Name, shown, cur.Image)
 		}
-		if cur.Image != "" {
-			if got, want := b.text(sel+" td.r.num"), format.Size(cur.Bytes); got != want {
-				t.Errorf("stream: tag %s: current revision size %q, want %q", tg.Name, got, want)
-			}
+		if got, want := b.text(sel+` [data-label="Size"]`), format.Size(cur.Bytes); got != want {
+			t.Errorf("stream: tag %s: current revision size %q, want %q", tg.Name, got, want)
 		}
 	}
 	b.screenshot("stream")
-	b.follow(`article#tag-latest h3 a`)
+	b.follow(`tr#tag-latest th a.tag-name`)
 
 	// 5. Tag page: "N layers, X" and the layers table.
 	b.expectPath(views.TagHref(biggest.Name, stream.Name, "latest"))
@@ -336,7 +334,7 @@ func TestBrowserClickThrough(t *testing.T) {
 	firstShares := b.text("table.layers tbody tr:first-child td.shares")
 	b.screenshot("tag")
 	blobHref := bEval[string](b, `document.querySelector("table.layers tbody tr:first-child td a.digest").getAttribute("href")`)
-	digest, err := url.PathUnescape(strings.TrimPrefix(blobHref, "/blobs/"))
+	digest, err := url.PathUnescape(strings.TrimPrefix(strings.SplitN(blobHref, "?", 2)[0], "/blobs/"))
 	if err != nil || !strings.HasPrefix(blobHref, "/blobs/") {
 		t.Fatalf("tag: first layer links to %q", blobHref)
 	}

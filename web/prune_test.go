@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -244,16 +245,16 @@ func TestPruneJobRunsAndShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// While a CLI run holds the lock, the job does not run alongside it.
-	if err := ts.store.AcquireLock(ctx, "prune", "cli", store.LockTTL); err != nil {
-		t.Fatal(err)
+	// While a CLI run holds the lease, the job does not run alongside it.
+	if ok, err := ts.store.AcquireLease(ctx, "prune", "cli", time.Now().Add(store.LeaseTTL)); err != nil || !ok {
+		t.Fatal(ok, err)
 	}
 	ts.srv.sched.RunNow(ctx, "prune")
 	runs, _ := ts.store.JobRunsOf(ctx, "prune", 5)
 	if len(runs) != 1 || runs[0].Status != "failed" || !strings.Contains(runs[0].Message, "another prune run (cli") {
 		t.Fatalf("overlapping run: %+v", runs)
 	}
-	if err := ts.store.ReleaseLock(ctx, "prune", "cli"); err != nil {
+	if err := ts.store.ReleaseLease(ctx, "prune", "cli"); err != nil {
 		t.Fatal(err)
 	}
 	ts.srv.sched.RunNow(ctx, "prune")

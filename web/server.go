@@ -386,7 +386,15 @@ func (srv *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.cfg.Addr, err)
 	}
+	return srv.RunOn(ctx, ln)
+}
+
+// RunOn is Run on a listener the caller bound already (serve binds before
+// it prints where to log in), with the metrics address of the
+// configuration.
+func (srv *Server) RunOn(ctx context.Context, ln net.Listener) error {
 	var mln net.Listener
+	var err error
 	if srv.cfg.MetricsAddr != "" {
 		if mln, err = net.Listen("tcp", srv.cfg.MetricsAddr); err != nil {
 			ln.Close()

@@ -240,28 +240,36 @@ func TestStreamPageMatchesUsage(t *testing.T) {
 			t.Errorf("stream page lacks %q", want)
 		}
 	}
-	// Every revision row: its short digest with the size usage computed.
+	// A row per tag: its current image with the size usage computed, and
+	// its revision count linking to the history on the tag's page.
 	for _, tg := range su.Tags {
+		row := d.Find(fmt.Sprintf(`tr[id=%q]`, "tag-"+tg.Name))
 		for _, r := range tg.Revisions {
-			row := d.Find("tr:contains('" + views.ShortDigest(r.Image) + "')").First()
-			if !strings.Contains(row.Text(), format.Size(r.Bytes)) {
-				t.Errorf("%s:%s revision %s: row %q lacks %s", su.Name, tg.Name, r.Image, squash(row.Text()), format.Size(r.Bytes))
+			if !r.Current {
+				continue
+			}
+			if got := row.Find(`[data-label="Current image"] a.digest`).AttrOr("title", ""); got != r.Image {
+				t.Errorf("%s: current image %q, want %s", tg.Name, got, r.Image)
+			}
+			if got := squash(row.Find(`[data-label="Size"]`).Text()); got != format.Size(r.Bytes) {
+				t.Errorf("%s: size %q, want %s", tg.Name, got, format.Size(r.Bytes))
 			}
 		}
+		if got := squash(row.Find(`[data-label="History"] a`).Text()); got != bPlural(len(tg.Revisions), "revision") {
+			t.Errorf("%s: history link %q, want %d revisions", tg.Name, got, len(tg.Revisions))
+		}
 	}
-	if d.Find("tr.current").Length() != len(su.Tags) {
-		t.Errorf("%d current markers, want one per tag (%d)", d.Find("tr.current").Length(), len(su.Tags))
-	}
-	// oc's order: latest first, then versions newest first.
+	// The ladder first (latest, test, prod), then oc's order: versions
+	// newest first, the rest by name.
 	var order []string
-	d.Find("article.tag h3 a").Each(func(_ int, a *goquery.Selection) { order = append(order, a.Text()) })
-	if len(order) != len(su.Tags) || order[0] != "latest" {
+	d.Find("table.tags tbody th a.tag-name").Each(func(_ int, a *goquery.Selection) { order = append(order, a.Text()) })
+	if len(order) != len(su.Tags) || strings.Join(order[:3], ",") != "latest,test,prod" {
 		t.Errorf("tags shown in order %v", order)
 	}
 	want := append([]string(nil), order...)
-	store.OrderTags(want, func(s string) string { return s })
+	store.OrderTagsByLadder(want, func(s string) string { return s }, store.DefaultLadder)
 	if strings.Join(want, ",") != strings.Join(order, ",") {
-		t.Errorf("tags shown %v, oc's order is %v", order, want)
+		t.Errorf("tags shown %v, the ladder's order is %v", order, want)
 	}
 	// The failed import is shown on its stream.
 	g := squash(doc(t, ts.get(t, c, "/ns/payments/is/legacy-gateway", http.StatusOK)).Find("main").Text())

@@ -280,13 +280,13 @@ func TestRegistryWebhookEndToEnd(t *testing.T) {
 	// The full sync walks the real registry (2 names a page) and finds
 	// nothing the notifications missed: every tag's digest, the index's
 	// included, is what Layerwise has.
-	before, _ := s.DumpTables(t.Context())
+	before := storetest.Dump(t, s)
 	hs.srv.managed.PageSize = 2
 	res, err := hs.srv.managed.Sync(t.Context(), s, "system:sync")
 	if err != nil || res.Repositories != 6 || res.Tags != 5 || res.Changed != 0 || len(res.Skipped) != 1 {
 		t.Errorf("sync after the notifications: %+v %v", res, err)
 	}
-	if after, _ := s.DumpTables(t.Context()); after != before {
+	if after := storetest.Dump(t, s); after != before {
 		t.Errorf("the sync changed what the notifications wrote:\n%s", diffLines(before, after))
 	}
 

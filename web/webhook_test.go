@@ -21,6 +21,7 @@ import (
 
 	"layerwise/handlers"
 	"layerwise/store"
+	"layerwise/store/storetest"
 )
 
 // switchRegistry is go-containerregistry's in-process registry behind a
@@ -136,11 +137,7 @@ func postEvents(t *testing.T, url, auth, body string) (int, handlers.WebhookResu
 
 func dump(t *testing.T, s *store.Store) string {
 	t.Helper()
-	d, err := s.DumpTables(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return storetest.Dump(t, s)
 }
 
 const hookToken = "s3cret-webhook-token"

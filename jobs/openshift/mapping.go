@@ -570,7 +570,7 @@ func checkTag(tag string) error {
 		ok = ok && (isWord(c) || c == '.' || c == '-')
 	}
 	if !ok {
-		return fmt.Errorf("tag name %q must match ^[\\w][\\w.-]{0,127}$", tag)
+		return fmt.Errorf("tag name %q must be %s", tag, store.TagNameRule)
 	}
 	return nil
 }
@@ -589,7 +589,7 @@ func checkStreamName(ns, name string) error {
 		prevSep = sep
 	}
 	if !ok || prevSep {
-		return fmt.Errorf("image stream name %q must match ^[a-z0-9]+(?:[._-][a-z0-9]+)*$", name)
+		return fmt.Errorf("image stream name %q must be %s", name, store.StreamNameRule)
 	}
 	if len(ns)+1+len(name) > 255 {
 		return fmt.Errorf("image stream %q: namespace/name must be at most 255 characters", ns+"/"+name)

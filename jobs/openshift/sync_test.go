@@ -386,11 +386,7 @@ func findStreamWithTags(t *testing.T, fc *fakeCluster, n int) map[string]any {
 
 func dumpOf(t *testing.T, s *store.Store) string {
 	t.Helper()
-	d, err := s.DumpTables(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return storetest.Dump(t, s)
 }
 
 // TestClusterSyncToken: a refused or missing token fails with a message

@@ -162,11 +162,11 @@ func TestImport(t *testing.T) {
 	}
 
 	// A failed import marks the tag and keeps its image; nothing else changes.
-	before, _ := s.DumpTables(ctx)
+	before := storetest.Dump(t, s)
 	nAudit := len(audits(t, s))
 	_, err = Import(ctx, s, f, dst, reg.host+"/shop/app:gone", ImportOptions{Actor: "bob"})
 	wantErr(t, err, store.ErrInvalid, "shop/app:prod is tagged from DockerImage "+from, "--confirm")
-	if after, _ := s.DumpTables(ctx); after != before {
+	if after := storetest.Dump(t, s); after != before {
 		t.Error("a refused import changed the database")
 	}
 	_, err = Import(ctx, s, f, dst, reg.host+"/shop/app:gone", ImportOptions{Confirm: true, Actor: "bob"})

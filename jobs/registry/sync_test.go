@@ -193,7 +193,7 @@ func TestSyncWalksThePagedCatalog(t *testing.T) {
 	}
 
 	// Unchanged: one HEAD per tag, no manifest read, nothing written.
-	before, _ := s.DumpTables(t.Context())
+	before := storetest.Dump(t, s)
 	res, err = m.Sync(t.Context(), s, "system:sync")
 	if err != nil || res.Changed != 0 {
 		t.Errorf("second sync: %+v %v", res, err)
@@ -202,7 +202,7 @@ func TestSyncWalksThePagedCatalog(t *testing.T) {
 	if c["HEAD manifest"] != 7 || c["GET manifest"] != 0 {
 		t.Errorf("an unchanged registry cost %v; want 7 HEADs and no GET", c)
 	}
-	if after, _ := s.DumpTables(t.Context()); after != before {
+	if after := storetest.Dump(t, s); after != before {
 		t.Error("an unchanged sync changed the database")
 	}
 
@@ -238,7 +238,7 @@ func TestSyncFailures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := syncStore(t)
-			before, _ := s.DumpTables(t.Context())
+			before := storetest.Dump(t, s)
 			m := &Managed{Host: c.host, Insecure: true, Client: &Client{Timeout: 200 * time.Millisecond}}
 			start := time.Now()
 			_, err := m.Sync(t.Context(), s, "system:sync")
@@ -248,7 +248,7 @@ func TestSyncFailures(t *testing.T) {
 			if time.Since(start) > 5*time.Second {
 				t.Errorf("took %s", time.Since(start))
 			}
-			if after, _ := s.DumpTables(t.Context()); after != before {
+			if after := storetest.Dump(t, s); after != before {
 				t.Error("a failed sync wrote")
 			}
 		})

@@ -1,0 +1,30 @@
+package store
+
+import (
+	"context"
+)
+
+// LoadLinksForBenchmark returns the (tag-image, blob) links of every history
+// entry, ordered by namespace, with blob sizes and each link's namespace
+// stamp: the input of the in-memory lower bound in the usage benchmark.
+func LoadLinksForBenchmark(ctx context.Context, s *Store) (links [][2]int32, sizes []int64, nsOf []int32, err error) {
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var ns int32
+	for _, n := range g.namespaces {
+		ns++
+		for _, st := range n.streams {
+			for _, t := range st.tags {
+				for _, ev := range t.events {
+					g.forBlobs(ev.image, func(b int32) {
+						links = append(links, [2]int32{int32(len(nsOf)), b})
+					})
+					nsOf = append(nsOf, ns)
+				}
+			}
+		}
+	}
+	return links, g.blobSize, nsOf, nil
+}

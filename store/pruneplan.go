@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"layerwise/bytesum"
+)
+
+// PlanPolicy is the policy as `prune -o json` prints it.
+type PlanPolicy struct {
+	KeepTagRevisions int    `json:"keepTagRevisions"`
+	KeepYoungerThan  string `json:"keepYoungerThan"`
+}
+
+// PruneRevision is one history entry the plan removes (or, in Kept, keeps),
+// with the retention rule's answer for it.
+type PruneRevision struct {
+	Namespace string    `json:"namespace"`
+	Stream    string    `json:"stream"`
+	Tag       string    `json:"tag"`
+	Image     string    `json:"image"`
+	Created   time.Time `json:"created"`
+	Position  int       `json:"position"`
+	Retention Retention `json:"retention"`
+
+	id, tagID, imageID, nsID, streamID int64
+}
+
+// PruneStream sums the plan for one stream.
+type PruneStream struct {
+	Name       string `json:"name"`
+	Revisions  int    `json:"revisions"`
+	BytesFreed int64  `json:"bytesFreed"`
+}
+
+// PruneNamespace sums the plan for one namespace. BytesFreed counts each
+// blob once within the namespace; a blob freed in two namespaces counts in
+// both, so the namespaces can add up to more than the plan's bytesFreed.
+type PruneNamespace struct {
+	Name string `json:"name"`
+	// Policy is the namespace's effective policy; Override says whether the
+	// namespace set its own.
+	Policy   PlanPolicy `json:"policy"`
+	Override bool       `json:"override,omitempty"`
+	// Rules are the namespace's retention rules, in order (rule 1 first).
+	Rules      []string      `json:"rules,omitempty"`
+	Revisions  int           `json:"revisions"`
+	BytesFreed int64         `json:"bytesFreed"`
+	Streams    []PruneStream `json:"streams"`
+}
+
+// PrunePlan is what a prune run removes, in the shape of `prune -o json`.
+type PrunePlan struct {
+	DryRun     bool             `json:"dryRun"`
+	Policy     PlanPolicy       `json:"policy"`
+	Revisions  []PruneRevision  `json:"revisions"`
+	Images     []string         `json:"images"`
+	Blobs      int              `json:"blobs"`
+	BytesFreed int64            `json:"bytesFreed"`
+	Namespaces []PruneNamespace `json:"namespaces"`
+	ComputedAt time.Time        `json:"computedAt"`
+	// Kept are the revisions the plan keeps, with why and until when; only
+	// when asked for (PlanOptions.Kept, prune --show-kept).
+	Kept []PruneRevision `json:"kept,omitempty"`
+
+	policy   Policy
+	imageIDs []int64
+	blobIDs  []int64
+	isList   map[int64]bool
+}
+
+// PlanFilter narrows a plan to what a user may see: only these namespaces
+// (nil: everything, for platform admins). Images and blobs are then the
+// ones those namespaces' revisions free, and images no entry references
+// are left out.
+type PlanFilter struct {
+	Namespaces []string
+}
+
+func planPolicy(p Policy) PlanPolicy {
+	return PlanPolicy{KeepTagRevisions: p.KeepTagRevisions, KeepYoungerThan: p.KeepYoungerThan.String()}
+}
+
+// PlanPrune computes what applying the policy removes now. It reads the
+// registry graph once (the same graph usage reads) and writes nothing.
+func (s *Store) PlanPrune(ctx context.Context, policy Policy, filter *PlanFilter) (*PrunePlan, error) {
+	return s.PlanPruneWith(ctx, policy, filter, PlanOptions{})
+}
+
+func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
+	keptImage, keptBlob := g.keep(policy, now)
+	unix := now.Unix()
+	p := &PrunePlan{DryRun: true, Policy: planPolicy(policy), policy: policy, ComputedAt: now,
+		Revisions: []PruneRevision{}, Images: []string{}, Namespaces: []PruneNamespace{}, isList: map[int64]bool{}}
+	var visible map[string]bool
+	if filter != nil {
+		visible = map[string]bool{}
+		for _, n := range filter.Namespaces {
+			visible[n] = true
+		}
+	}
+	// Size the revision list up front: on a large registry it holds
+	// hundreds of thousands of entries, and growing it by appends would
+	// allocate several times its final size.
+	n, kept := 0, 0
+	for _, ns := range g.namespaces {
+		if visible != nil && !visible[ns.name] {
+			continue
+		}
+		np := g.policyOf(ns, policy)
+		for _, st := range ns.streams {
+			for _, t := range st.tags {
+				for _, ev := range t.events {
+					if g.prunable(ns, st, t, ev, np, unix) {
+						n++
+					} else {
+						kept++
+					}
+				}
+			}
+		}
+	}
+	p.Revisions = make([]PruneRevision, 0, n)
+	if opt.Kept {
+		p.Kept = make([]PruneRevision, 0, kept)
+	}
+	nb := len(g.blobSize)
+	nsStamp := make([]int32, nb)
+	stStamp := make([]int32, nb)
+	planStamp := make([]bool, nb)
+	imgInPlan := make([]bool, len(g.blobStart))
+	var nsN, stN int32
+	addImage := func(img int64) {
+		add := func(i int64) {
+			if !keptImage[i] && !imgInPlan[i] {
+				imgInPlan[i] = true
+				p.imageIDs = append(p.imageIDs, i)
+				if len(g.children[i]) > 0 {
+					p.isList[i] = true
+				}
+			}
+		}
+		add(img)
+		for _, c := range g.children[img] {
+			add(c)
+		}
+	}
+	for _, n := range g.namespaces {
+		if visible != nil && !visible[n.name] {
+			continue
+		}
+		np := g.policyOf(n, policy)
+		pn := PruneNamespace{Name: n.name, Policy: planPolicy(np), Override: n.keepTagRevisions != nil || n.keepYoungerThan != nil}
+		pn.Rules = n.ruleText
+		nsN++
+		for _, st := range n.streams {
+			stN++
+			ps := PruneStream{Name: st.name}
+			for _, t := range st.tags {
+				for _, ev := range t.events {
+					ret := n.rules.decide(g.facts(n, st, t, ev), np, unix)
+					if ret.Kept() && !opt.Kept {
+						continue
+					}
+					rev := PruneRevision{Namespace: n.name, Stream: st.name, Tag: t.name, Created: time.Unix(ev.created, 0).UTC(),
+						Position: int(ev.position), Retention: ret, id: ev.id, tagID: t.id, imageID: ev.image, nsID: n.id, streamID: st.id}
+					if ev.image != 0 {
+						rev.Image = g.digest[ev.image]
+					}
+					if ret.Kept() {
+						rev.Retention = n.rules.retain(g.facts(n, st, t, ev), np, unix)
+						p.Kept = append(p.Kept, rev)
+						continue
+					}
+					p.Revisions = append(p.Revisions, rev)
+					ps.Revisions++
+					if ev.image == 0 {
+						continue
+					}
+					addImage(ev.image)
+					g.forBlobs(ev.image, func(b int32) {
+						if keptBlob[b] {
+							return
+						}
+						if stStamp[b] != stN {
+							stStamp[b] = stN
+							ps.BytesFreed = bytesum.Add(ps.BytesFreed, g.blobSize[b])
+						}
+						if nsStamp[b] != nsN {
+							nsStamp[b] = nsN
+							pn.BytesFreed = bytesum.Add(pn.BytesFreed, g.blobSize[b])
+						}
+					})
+				}
+			}
+			if ps.Revisions > 0 {
+				pn.Streams = append(pn.Streams, ps)
+				pn.Revisions += ps.Revisions
+			}
+		}
+		if pn.Revisions > 0 || opt.Kept && len(pn.Rules) > 0 {
+			p.Namespaces = append(p.Namespaces, pn)
+		}
+	}
+	if visible == nil {
+		// Images no entry references at all (and older than the threshold).
+		for img := 1; img < len(keptImage); img++ {
+			if !keptImage[img] && g.digest[img] != "" {
+				addImage(int64(img))
+			}
+		}
+	}
+	sort.Slice(p.imageIDs, func(i, j int) bool { return p.imageIDs[i] < p.imageIDs[j] })
+	for _, img := range p.imageIDs {
+		p.Images = append(p.Images, g.digest[img])
+		for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+			if !keptBlob[b] && !planStamp[b] {
+				planStamp[b] = true
+				p.blobIDs = append(p.blobIDs, int64(b))
+				p.BytesFreed = bytesum.Add(p.BytesFreed, g.blobSize[b])
+			}
+		}
+	}
+	p.Blobs = len(p.blobIDs)
+	return p
+}
+
+// PlanOptions ask a plan for more.
+type PlanOptions struct {
+	// Kept lists every kept revision with its retention reason and date.
+	Kept bool
+}
+
+// PlanPruneWith is PlanPrune with options.
+func (s *Store) PlanPruneWith(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
+	if policy.KeepTagRevisions < 0 || policy.KeepYoungerThan < 0 {
+		return nil, invalidf("prune policy: keep-tag-revisions and keep-younger-than must not be negative")
+	}
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan prune: %w", err)
+	}
+	return g.plan(policy, s.now(), filter, opt), nil
+}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"time"
+)
+
+// Pruning. One definition of "prunable" serves usage (reclaimable bytes,
+// the prunable marks) and the plan that prune applies: graph.keep below.
+//
+//   - Per tag: each history entry is kept or not by the retention rule
+//     (retention.go: the current entry, pins, images in use, the
+//     namespace's rules in order, then its policy — the newest
+//     KeepTagRevisions entries and every entry younger than
+//     KeepYoungerThan); the rest of the history goes.
+//   - Images: an image stays while a remaining entry references it (or a
+//     remaining manifest list lists it), while it is pinned anywhere, or,
+//     when no entry references it at all, while it is younger than the
+//     threshold. The others go.
+//   - Blobs: a blob stays while a remaining image lists it.
+//
+// A namespace may override the policy and add rules (its admins set them);
+// the global policy is the default and decides about images no entry
+// references.
+
+// Policy is the prune policy that reclaimable bytes are computed with.
+type Policy struct {
+	KeepTagRevisions int
+	KeepYoungerThan  time.Duration
+}
+
+// DefaultPolicy keeps 3 revisions per tag, and anything younger than 96h
+// (docs/REFERENCE.md, LAYERWISE_KEEP_*).
+var DefaultPolicy = Policy{KeepTagRevisions: 3, KeepYoungerThan: 96 * time.Hour}
+
+// overriddenBy is p with a namespace's own settings (nil: not set, p's
+// stays) in its place: the namespace's effective policy.
+func (p Policy) overriddenBy(keepTagRevisions *int, keepYoungerThanSeconds *int64) Policy {
+	if keepTagRevisions != nil {
+		p.KeepTagRevisions = *keepTagRevisions
+	}
+	if keepYoungerThanSeconds != nil {
+		p.KeepYoungerThan = time.Duration(*keepYoungerThanSeconds) * time.Second
+	}
+	return p
+}
+
+// policyOf is a namespace's effective policy.
+func (g *graph) policyOf(n *gNamespace, def Policy) Policy {
+	return def.overriddenBy(n.keepTagRevisions, n.keepYoungerThan)
+}
+
+func (g *graph) pinnedIn(ns, img int64) bool {
+	for _, n := range g.pinned[img] {
+		if n == ns {
+			return true
+		}
+	}
+	return false
+}
+
+// prunable applies the retention rule to one history entry of namespace n
+// under its effective policy p at now (unix seconds).
+func (g *graph) prunable(n *gNamespace, st *gStream, t *gTag, ev gEvent, p Policy, now int64) bool {
+	return !n.rules.decide(g.facts(n, st, t, ev), p, now).Kept()
+}
+
+// keep decides which images and blobs survive the policy and the rules.
+func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
+	keptImage = make([]bool, len(g.blobStart))
+	referenced := make([]bool, len(g.blobStart))
+	mark := func(set []bool, img int64) {
+		if img <= 0 || int(img) >= len(set) {
+			return
+		}
+		set[img] = true
+		for _, c := range g.children[img] {
+			set[c] = true
+		}
+	}
+	unix := now.Unix()
+	for _, n := range g.namespaces {
+		p := g.policyOf(n, def)
+		for _, st := range n.streams {
+			for _, t := range st.tags {
+				for _, ev := range t.events {
+					if ev.image == 0 {
+						continue
+					}
+					mark(referenced, ev.image)
+					if !g.prunable(n, st, t, ev, p, unix) {
+						mark(keptImage, ev.image)
+					}
+				}
+			}
+		}
+	}
+	cutoff := now.Add(-def.KeepYoungerThan).Unix()
+	for img := range keptImage {
+		// Images no history references stay while younger than the threshold.
+		if !referenced[img] && g.digest[img] != "" && g.imgCreated[img] > cutoff {
+			mark(keptImage, int64(img))
+		}
+	}
+	for img := range g.pinned {
+		mark(keptImage, img)
+	}
+	keptBlob = make([]bool, len(g.blobSize))
+	for img, ok := range keptImage {
+		if ok {
+			for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+				keptBlob[b] = true
+			}
+		}
+	}
+	return keptImage, keptBlob
+}
+
+// PrunePolicy is the namespace's effective policy given the global one.
+func (n Namespace) PrunePolicy(def Policy) Policy {
+	return def.overriddenBy(n.PruneKeepTagRevisions, n.PruneKeepYoungerThan)
+}
+
+// facts is what the retention rule knows of entry ev of tag t.
+func (g *graph) facts(n *gNamespace, st *gStream, t *gTag, ev gEvent) entryFacts {
+	e := entryFacts{position: int(ev.position), created: ev.created, match: t.mask}
+	if ev.image != 0 {
+		e.pinned = g.pinnedIn(n.id, ev.image)
+		if n.usesPulls {
+			e.pulled = g.lastPulled(st, ev.image)
+		}
+	}
+	return e
+}
