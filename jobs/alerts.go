@@ -16,6 +16,7 @@ import (
 
 	"layerwise/format"
 	"layerwise/jobs/mail"
+	"layerwise/panics"
 	"layerwise/store"
 	"layerwise/views"
 )
@@ -294,13 +295,21 @@ func (a *Alerter) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case u := <-a.kick:
-			if sum, err := a.Check(ctx, u, false); err != nil && ctx.Err() == nil {
+			if sum, err := a.safeCheck(ctx, u); err != nil && ctx.Err() == nil {
 				a.log.Error("threshold check failed", "err", err)
 			} else if sum.Crossings > 0 {
 				a.log.Info("threshold crossings", "summary", sum.String())
 			}
 		}
 	}
+}
+
+// safeCheck is Check in the background loop: a panic fails this check
+// (logged with the error; the daily job checks again) instead of ending
+// the process.
+func (a *Alerter) safeCheck(ctx context.Context, u *store.Usage) (sum AlertSummary, err error) {
+	defer panics.Recover(&err)
+	return a.Check(ctx, u, false)
 }
 
 // AlertJob is the daily threshold check: with fresh usage, and retrying

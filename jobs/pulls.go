@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"layerwise/panics"
 	"layerwise/store"
 )
 
@@ -117,11 +118,18 @@ func (r *PullRecorder) Flush(ctx context.Context) (int, error) {
 
 // Run flushes every FlushEvery, and when the queue fills, until ctx ends;
 // then it records what is left.
+// safeFlush is Flush in the background loop: a panic fails this flush
+// (the pulls wait for the next) instead of ending the process.
+func (r *PullRecorder) safeFlush(ctx context.Context) (n int, err error) {
+	defer panics.Recover(&err)
+	return r.Flush(ctx)
+}
+
 func (r *PullRecorder) Run(ctx context.Context) {
 	t := time.NewTicker(r.FlushEvery)
 	defer t.Stop()
 	flush := func(ctx context.Context) {
-		if _, err := r.Flush(ctx); err != nil && ctx.Err() == nil {
+		if _, err := r.safeFlush(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error("recording pulls failed; they wait for the next try", "pending", r.Pending(), "err", err)
 		}
 	}
