@@ -10,11 +10,19 @@ import (
 )
 
 func (c *cli) cmdUsage(ctx context.Context, args []string) error {
-	f := c.newFlags("usage", true)
+	f := c.newWriteFlags("usage", true)
 	policy := c.policyFlags(f)
+	verify := f.Bool("verify", false, "recompute every figure with the full pass and compare it with the stored figures; exit 1 naming each difference")
+	repair := f.Bool("repair", false, "like --verify, then rebuild the stored figures from the full pass when they differ (platform admin; audited)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
+	}
+	if *verify || *repair {
+		if len(pos) > 0 {
+			return usagef("usage --verify and --repair check the whole registry; give no namespace")
+		}
+		return c.verifyUsage(ctx, f, *repair)
 	}
 	if len(pos) > 1 {
 		return usagef("usage: want at most one namespace")
@@ -49,6 +57,49 @@ func (c *cli) cmdUsage(ctx context.Context, args []string) error {
 		return c.printNamespaceUsage(u.Namespaces[0])
 	}
 	return c.printRegistryUsage(u)
+}
+
+// verifyUsage is `usage --verify` / `--repair`: the stored counted-once
+// figures against a from-scratch pass over the registry.
+func (c *cli) verifyUsage(ctx context.Context, f *flags, repair bool) error {
+	s, svc, p, err := f.openChange(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var diffs []store.UsageDifference
+	if repair {
+		diffs, err = svc.RepairUsage(ctx, p, nil)
+	} else {
+		diffs, err = s.VerifyUsage(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if f.json() {
+		if diffs == nil {
+			diffs = []store.UsageDifference{}
+		}
+		if err := c.printJSON(map[string]any{"equal": len(diffs) == 0, "repaired": repair && len(diffs) > 0, "differences": diffs}); err != nil {
+			return err
+		}
+	} else {
+		for _, d := range diffs {
+			fmt.Fprintln(c.stdout, d.String())
+		}
+		switch {
+		case len(diffs) == 0:
+			fmt.Fprintln(c.stdout, "usage verified: every stored figure equals the full pass")
+		case repair:
+			fmt.Fprintf(c.stdout, "%d differences; the stored figures were rebuilt from the full pass (audited as usage.repair). Please report the differences: each one is a bug.\n", len(diffs))
+		default:
+			fmt.Fprintf(c.stdout, "%d differences between the stored figures and the full pass; `layerwise usage --repair` rebuilds them. Please report them: each one is a bug.\n", len(diffs))
+		}
+	}
+	if len(diffs) > 0 && !repair {
+		return fmt.Errorf("usage verification failed: %d differences", len(diffs))
+	}
+	return nil
 }
 
 func (c *cli) printRegistryUsage(u *store.Usage) error {

@@ -19,8 +19,15 @@ type CopyTable struct {
 }
 
 // copySkip are tables the destination keeps its own rows of: its schema
-// steps (made by its migration), its data version and the job leases.
-var copySkip = map[string]bool{"schema_migrations": true, "data_versions": true, "job_leases": true}
+// steps (made by its migration), its data version, the job leases and the
+// usage accounting (built from the copied rows).
+var copySkip = func() map[string]bool {
+	m := map[string]bool{"schema_migrations": true, "data_versions": true, "job_leases": true}
+	for _, t := range UsageTables {
+		m[t] = true
+	}
+	return m
+}()
 
 // Copy copies every row of src into dst, which must be migrated and hold
 // no rows: tables in foreign-key order (parents first), ids kept, in one
@@ -72,6 +79,11 @@ func Copy(ctx context.Context, src, dst *Store, progress func(CopyTable)) ([]Cop
 		return nil, fmt.Errorf("copy: begin: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit
+	// The accounting tables are not copied: the destination builds its own
+	// from what it holds once the copy is in.
+	if _, err := tx.ExecContext(ctx, SuspendUsageSQL); err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
+	}
 	var done []CopyTable
 	// Every source table from one snapshot: a serving source keeps taking
 	// pushes, and a copy whose tables were read at different moments would
@@ -109,6 +121,9 @@ func Copy(ctx context.Context, src, dst *Store, progress func(CopyTable)) ([]Cop
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("copy: commit: %w", err)
+	}
+	if err := dst.BuildUsage(ctx, nil); err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	if dst.postgres() {
 		if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {

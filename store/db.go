@@ -61,6 +61,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", Redact(dsn), err)
 	}
+	if err := s.ensureUsage(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("database %s: %w", Redact(dsn), err)
+	}
 	return s, nil
 }
 
@@ -178,7 +182,13 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		if err := bumpDataVersion(db); err != nil {
 			return fmt.Errorf("bump the data version: %w", err)
 		}
-		return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob})
+		tx := &Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		// The counted-once figures move with the change, in the same
+		// transaction: readers never see one without the other.
+		return tx.settleUsage(ctx)
 	})
 }
 

@@ -103,6 +103,8 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// Counted-once usage kept up to date by every write (accounting*.go).
+	{"0015_usage_accounting", migrateUsageAccounting},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

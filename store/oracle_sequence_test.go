@@ -59,6 +59,11 @@ func runSequence(t *testing.T, s *store.Store, seed uint64, steps int) bool {
 	if err := oracle.Insert(octx, s.DB(), start); err != nil {
 		t.Fatal(err)
 	}
+	// The start comes in around Store.Tx: build the accounting from it, then
+	// every step's write keeps it up to date.
+	if err := s.BuildUsage(octx, nil); err != nil {
+		t.Fatal(err)
+	}
 	for step := 1; step <= steps; step++ {
 		before, err := oracle.Load(octx, s.DB())
 		if err != nil {

@@ -88,6 +88,14 @@ func Generate(ctx context.Context, s *store.Store, opt Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	// Give the pinned connection back first: a :memory: database has only
+	// the one.
+	if err := conn.Close(); err != nil {
+		return Stats{}, fmt.Errorf("generate: %w", err)
+	}
+	if err := s.BuildUsage(ctx, nil); err != nil {
+		return Stats{}, fmt.Errorf("generate: %w", err)
+	}
 	stats.Elapsed = time.Since(start)
 	return stats, nil
 }
@@ -100,6 +108,11 @@ func load(ctx context.Context, conn *sql.Conn, opt Options, pg bool) (Stats, err
 	defer tx.Rollback() // a no-op after Commit
 	if err := checkEmpty(ctx, tx); err != nil {
 		return Stats{}, err
+	}
+	// The load writes around Store.Tx: the accounting triggers rest, and
+	// Generate builds the tables from the result in one pass.
+	if _, err := tx.ExecContext(ctx, store.SuspendUsageSQL); err != nil {
+		return Stats{}, fmt.Errorf("generate: %w", err)
 	}
 	var indexes []string
 	if pg {

@@ -1,0 +1,788 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// settleUsage brings the accounting tables (accounting_schema.go) up to date
+// with what the transaction wrote, as noted by the triggers. It runs at the
+// end of the outermost Store.Tx, under the writer lock, so one settlement
+// sees every change of its transaction and none of another's.
+//
+// The order matters and keeps it exact: blob-link changes of an image are
+// applied to the scopes that held the image before this transaction;
+// membership changes then add or remove the image's links as they are now.
+// An image that gains links and enters a tag in the same transaction is thus
+// counted once, and one deleted with its last history entry leaves nothing.
+func (s *Store) settleUsage(ctx context.Context) error {
+	db := s.conn(ctx)
+	var pending int64
+	if err := db.Raw(`SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM usage_dirty LIMIT 1) a) +
+		(SELECT COUNT(*) FROM (SELECT 1 FROM usage_blob_deltas LIMIT 1) b)`).Scan(&pending).Error; err != nil {
+		return fmt.Errorf("usage accounting: %w", err)
+	}
+	if pending == 0 {
+		return nil
+	}
+	a := &settlement{db: db, scopes: map[scopeKey]*scopeDelta{}, blobDelta: map[int16]map[sbKey]int64{},
+		images: map[int64]bool{}, parents: map[scopeKey]int64{}}
+	for _, step := range []func() error{a.sizes, a.links, a.tags, a.blobs, a.imageBytes, a.write} {
+		if err := step(); err != nil {
+			return fmt.Errorf("usage accounting: %w", err)
+		}
+	}
+	if err := db.Exec(`DELETE FROM usage_dirty`).Error; err != nil {
+		return fmt.Errorf("usage accounting: %w", err)
+	}
+	if err := db.Exec(`DELETE FROM usage_blob_deltas`).Error; err != nil {
+		return fmt.Errorf("usage accounting: %w", err)
+	}
+	return nil
+}
+
+type scopeKey struct {
+	level int16
+	id    int64
+}
+
+type sbKey struct{ scope, blob int64 }
+
+type scopeDelta struct {
+	bytes, exclusive, blobs int64
+}
+
+type settlement struct {
+	db        *gorm.DB
+	scopes    map[scopeKey]*scopeDelta
+	blobDelta map[int16]map[sbKey]int64 // per level: (scope, blob) -> change of the link count
+	images    map[int64]bool            // images whose own bytes may have changed
+	// parents[{level, id}] is the parent of a scope touched (a tag's
+	// stream, a stream's namespace).
+	parents map[scopeKey]int64
+}
+
+func (a *settlement) scope(level int16, id int64) *scopeDelta {
+	k := scopeKey{level, id}
+	d := a.scopes[k]
+	if d == nil {
+		d = &scopeDelta{}
+		a.scopes[k] = d
+	}
+	return d
+}
+
+func (a *settlement) addBlob(level int16, scope, blob, n int64) {
+	m := a.blobDelta[level]
+	if m == nil {
+		m = map[sbKey]int64{}
+		a.blobDelta[level] = m
+	}
+	m[sbKey{scope, blob}] += n
+}
+
+// sizes: a blob whose size changed moves every scope holding it by the
+// difference (and its exclusive bytes where it is the only holder).
+func (a *settlement) sizes() error {
+	type row struct {
+		ID, Old, New, Tags, Streams, Namespaces int64
+	}
+	var rows []row
+	if err := a.db.Raw(`SELECT u.blob_id AS id, u.size AS old, b.size AS new, u.tags, u.streams, u.namespaces
+		FROM usage_dirty d JOIN usage_blobs u ON u.blob_id = d.id JOIN blobs b ON b.id = d.id
+		WHERE d.kind = ? AND u.size <> b.size`, dirtyBlob).Scan(&rows).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		delta := r.New - r.Old
+		holders := map[int16]int64{levelTag: r.Tags, levelStream: r.Streams, levelNamespace: r.Namespaces}
+		var held []struct {
+			Level   int16
+			ScopeID int64
+		}
+		if err := a.db.Raw(`SELECT level, scope_id FROM usage_scope_blobs WHERE blob_id = ?`, r.ID).Scan(&held).Error; err != nil {
+			return err
+		}
+		for _, h := range held {
+			d := a.scope(h.Level, h.ScopeID)
+			d.bytes += delta
+			if holders[h.Level] == 1 {
+				d.exclusive += delta
+			}
+		}
+		if r.Namespaces > 0 {
+			a.scope(levelRegistry, 0).bytes += delta
+		}
+		if err := a.db.Exec(`UPDATE usage_blobs SET size = ? WHERE blob_id = ?`, r.New, r.ID).Error; err != nil {
+			return err
+		}
+		var imgs []int64
+		if err := a.db.Raw(`SELECT DISTINCT image_id FROM image_blobs WHERE blob_id = ?`, r.ID).Scan(&imgs).Error; err != nil {
+			return err
+		}
+		for _, i := range imgs {
+			a.images[i] = true
+		}
+	}
+	return nil
+}
+
+// links: image_blobs rows added or removed, applied to the scopes that
+// hold the image (membership as it was before this transaction).
+func (a *settlement) links() error {
+	type row struct{ ImageID, BlobID, D int64 }
+	var rows []row
+	if err := a.db.Raw(`SELECT image_id, blob_id, SUM(d) AS d FROM usage_blob_deltas
+		GROUP BY image_id, blob_id HAVING SUM(d) <> 0`).Scan(&rows).Error; err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	byImage := map[int64][]row{}
+	var ids []int64
+	for _, r := range rows {
+		if byImage[r.ImageID] == nil {
+			ids = append(ids, r.ImageID)
+		}
+		byImage[r.ImageID] = append(byImage[r.ImageID], r)
+		a.images[r.ImageID] = true
+	}
+	return chunks(ids, chunk, func(part []int64) error {
+		var members []usageMember
+		if err := a.db.Where("image_id IN ?", part).Find(&members).Error; err != nil {
+			return err
+		}
+		for _, m := range members {
+			for _, r := range byImage[m.ImageID] {
+				a.addBlob(m.Level, m.ScopeID, r.BlobID, r.D)
+			}
+		}
+		return nil
+	})
+}
+
+// tags: the dirty tags' members recomputed from their histories and
+// compared with the stored ones; an image entering or leaving a tag moves
+// its links there and its membership one level up, and so on.
+func (a *settlement) tags() error {
+	var tags []int64
+	if err := a.db.Raw(`SELECT id FROM usage_dirty WHERE kind = ?
+		UNION SELECT DISTINCT e.tag_id FROM tag_events e JOIN usage_dirty d ON d.kind = ? AND d.id = e.image_id`,
+		dirtyTag, dirtyList).Scan(&tags).Error; err != nil {
+		return err
+	}
+	var lists []int64
+	if err := a.db.Raw(`SELECT id FROM usage_dirty WHERE kind = ?`, dirtyList).Scan(&lists).Error; err != nil {
+		return err
+	}
+	for _, l := range lists {
+		a.images[l] = true
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	// Member changes per level: (scope, image) -> delta of its count.
+	type mk struct{ scope, image int64 }
+	next := map[mk]int64{}
+	err := chunks(tags, chunk, func(part []int64) error {
+		now := map[mk]int64{}
+		type cnt struct{ TagID, ImageID, N int64 }
+		var rows []cnt
+		if err := a.db.Raw(`SELECT tag_id, image_id, COUNT(*) AS n FROM (
+				SELECT tag_id, image_id FROM tag_events WHERE tag_id IN ? AND image_id IS NOT NULL
+				UNION ALL
+				SELECT e.tag_id, m.child_id FROM tag_events e JOIN image_manifests m ON m.list_id = e.image_id WHERE e.tag_id IN ?
+			) x GROUP BY tag_id, image_id`, part, part).Scan(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			now[mk{r.TagID, r.ImageID}] = r.N
+		}
+		var old []usageMember
+		if err := a.db.Where("level = ? AND scope_id IN ?", levelTag, part).Find(&old).Error; err != nil {
+			return err
+		}
+		for _, m := range old {
+			k := mk{m.ScopeID, m.ImageID}
+			next[k] += now[k] - m.N
+			delete(now, k)
+		}
+		for k, n := range now {
+			next[k] += n
+		}
+		return a.loadParents(levelTag, part)
+	})
+	if err != nil {
+		return err
+	}
+	for level := int16(levelTag); level <= levelNamespace && len(next) > 0; level++ {
+		up := map[mk]int64{}
+		var entering []int64 // images whose links to add or remove
+		type crossing struct {
+			scope, image int64
+			sign         int64
+		}
+		var crossed []crossing
+		keys := make([]mk, 0, len(next))
+		for k, d := range next {
+			if d != 0 {
+				keys = append(keys, k)
+			}
+		}
+		// Read the stored counts of the keys, per scope.
+		byScope := map[int64][]int64{}
+		for _, k := range keys {
+			byScope[k.scope] = append(byScope[k.scope], k.image)
+		}
+		old := map[mk]int64{}
+		scopes := make([]int64, 0, len(byScope))
+		for sc := range byScope {
+			scopes = append(scopes, sc)
+		}
+		sort.Slice(scopes, func(i, j int) bool { return scopes[i] < scopes[j] })
+		for _, sc := range scopes {
+			err := chunks(byScope[sc], chunk, func(part []int64) error {
+				var rows []usageMember
+				if err := a.db.Where("level = ? AND scope_id = ? AND image_id IN ?", level, sc, part).Find(&rows).Error; err != nil {
+					return err
+				}
+				for _, r := range rows {
+					old[mk{r.ScopeID, r.ImageID}] = r.N
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if level == levelStream {
+			if err := a.loadParents(level, scopes); err != nil {
+				return err
+			}
+		}
+		var upserts []usageMember
+		var deletes []mk
+		for _, k := range keys {
+			o := old[k]
+			n := o + next[k]
+			if n < 0 {
+				return fmt.Errorf("member count of image %d in scope %d/%d would go below zero", k.image, level, k.scope)
+			}
+			if n == 0 {
+				deletes = append(deletes, k)
+			} else {
+				upserts = append(upserts, usageMember{Level: level, ScopeID: k.scope, ImageID: k.image, N: n})
+			}
+			if (o == 0) != (n == 0) {
+				sign := int64(1)
+				if n == 0 {
+					sign = -1
+				}
+				crossed = append(crossed, crossing{k.scope, k.image, sign})
+				entering = append(entering, k.image)
+				if level < levelNamespace {
+					up[mk{a.parents[scopeKey{level, k.scope}], k.image}] += sign
+				}
+			}
+		}
+		if err := upsertCounts(a.db, "usage_members", "image_id", level, len(upserts), func(i int) (int64, int64, int64) {
+			return upserts[i].ScopeID, upserts[i].ImageID, upserts[i].N
+		}); err != nil {
+			return err
+		}
+		for _, k := range deletes {
+			if err := a.db.Exec(`DELETE FROM usage_members WHERE level = ? AND scope_id = ? AND image_id = ?`, level, k.scope, k.image).Error; err != nil {
+				return err
+			}
+		}
+		// The crossing images' links, as they are now.
+		mult := map[int64][][2]int64{}
+		err := chunks(uniq(entering), chunk, func(part []int64) error {
+			var rows []struct{ ImageID, BlobID, N int64 }
+			if err := a.db.Raw(`SELECT image_id, blob_id, COUNT(*) AS n FROM image_blobs WHERE image_id IN ? GROUP BY image_id, blob_id`, part).Scan(&rows).Error; err != nil {
+				return err
+			}
+			for _, r := range rows {
+				mult[r.ImageID] = append(mult[r.ImageID], [2]int64{r.BlobID, r.N})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range crossed {
+			a.scope(level, c.scope) // the scope row exists even while it holds no blob
+			for _, bn := range mult[c.image] {
+				a.addBlob(level, c.scope, bn[0], c.sign*bn[1])
+			}
+		}
+		next = map[mk]int64{}
+		for k, d := range up {
+			if d != 0 && k.scope != 0 {
+				next[k] = d
+			}
+		}
+	}
+	return nil
+}
+
+// loadParents reads the parent of each scope of level (tag -> stream,
+// stream -> namespace); a scope deleted in this transaction keeps the
+// parent its usage_scopes row recorded.
+func (a *settlement) loadParents(level int16, ids []int64) error {
+	var q string
+	switch level {
+	case levelTag:
+		q = `SELECT id, stream_id AS parent FROM tags WHERE id IN ?`
+	case levelStream:
+		q = `SELECT id, namespace_id AS parent FROM image_streams WHERE id IN ?`
+	default:
+		return nil
+	}
+	return chunks(ids, chunk, func(part []int64) error {
+		var rows []struct{ ID, Parent int64 }
+		if err := a.db.Raw(q, part).Scan(&rows).Error; err != nil {
+			return err
+		}
+		found := map[int64]bool{}
+		for _, r := range rows {
+			a.parents[scopeKey{level, r.ID}] = r.Parent
+			found[r.ID] = true
+		}
+		var missing []int64
+		for _, id := range part {
+			if !found[id] {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		var recorded []struct{ ScopeID, ParentID int64 }
+		if err := a.db.Raw(`SELECT scope_id, parent_id FROM usage_scopes WHERE level = ? AND scope_id IN ?`, level, missing).Scan(&recorded).Error; err != nil {
+			return err
+		}
+		for _, r := range recorded {
+			a.parents[scopeKey{level, r.ScopeID}] = r.ParentID
+		}
+		return nil
+	})
+}
+
+// blobs applies the link-count changes per level: a count crossing 0 moves
+// the scope's bytes; a blob's holder count crossing 1 moves the exclusive
+// bytes of its sole holder, before and after.
+func (a *settlement) blobs() error {
+	for level := int16(levelTag); level <= levelNamespace; level++ {
+		deltas := a.blobDelta[level]
+		if len(deltas) == 0 {
+			continue
+		}
+		if err := a.blobLevel(level, deltas); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *settlement) blobLevel(level int16, deltas map[sbKey]int64) error {
+	byScope := map[int64][]int64{}
+	for k, d := range deltas {
+		if d != 0 {
+			byScope[k.scope] = append(byScope[k.scope], k.blob)
+		}
+	}
+	old := map[sbKey]int64{}
+	for sc, blobs := range byScope {
+		err := chunks(blobs, chunk, func(part []int64) error {
+			var rows []usageScopeBlob
+			if err := a.db.Where("level = ? AND scope_id = ? AND blob_id IN ?", level, sc, part).Find(&rows).Error; err != nil {
+				return err
+			}
+			for _, r := range rows {
+				old[sbKey{r.ScopeID, r.BlobID}] = r.N
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// Crossings per blob.
+	type change struct {
+		ups, downs []int64 // scopes gaining / losing the blob
+	}
+	changes := map[int64]*change{}
+	var upserts []usageScopeBlob
+	var deletes []sbKey
+	for k, d := range deltas {
+		if d == 0 {
+			continue
+		}
+		o := old[k]
+		n := o + d
+		if n < 0 {
+			return fmt.Errorf("link count of blob %d in scope %d/%d would go below zero", k.blob, level, k.scope)
+		}
+		if n == 0 {
+			deletes = append(deletes, k)
+		} else {
+			upserts = append(upserts, usageScopeBlob{Level: level, ScopeID: k.scope, BlobID: k.blob, N: n})
+		}
+		if (o == 0) == (n == 0) {
+			continue
+		}
+		c := changes[k.blob]
+		if c == nil {
+			c = &change{}
+			changes[k.blob] = c
+		}
+		if n > 0 {
+			c.ups = append(c.ups, k.scope)
+		} else {
+			c.downs = append(c.downs, k.scope)
+		}
+	}
+	if len(changes) > 0 {
+		if err := a.holders(level, changes2(changes, func(c *change) ([]int64, []int64) { return c.ups, c.downs })); err != nil {
+			return err
+		}
+	}
+	if err := upsertCounts(a.db, "usage_scope_blobs", "blob_id", level, len(upserts), func(i int) (int64, int64, int64) {
+		return upserts[i].ScopeID, upserts[i].BlobID, upserts[i].N
+	}); err != nil {
+		return err
+	}
+	for _, k := range deletes {
+		if err := a.db.Exec(`DELETE FROM usage_scope_blobs WHERE level = ? AND scope_id = ? AND blob_id = ?`, level, k.scope, k.blob).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type holderChange struct {
+	blob       int64
+	ups, downs []int64
+}
+
+func changes2[T any](m map[int64]T, f func(T) ([]int64, []int64)) []holderChange {
+	out := make([]holderChange, 0, len(m))
+	for b, c := range m {
+		u, d := f(c)
+		out = append(out, holderChange{blob: b, ups: u, downs: d})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].blob < out[j].blob })
+	return out
+}
+
+// holders moves bytes and exclusive bytes for the blobs whose holders at
+// level changed, and records the new holder counts. It reads the scope
+// links as they were before this level's counts are written.
+func (a *settlement) holders(level int16, changes []holderChange) error {
+	ids := make([]int64, len(changes))
+	for i, c := range changes {
+		ids[i] = c.blob
+	}
+	type state struct {
+		size    int64
+		holders [4]int64
+		known   bool
+	}
+	st := map[int64]*state{}
+	err := chunks(ids, chunk, func(part []int64) error {
+		var rows []usageBlob
+		if err := a.db.Where("blob_id IN ?", part).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			st[r.BlobID] = &state{size: r.Size, holders: [4]int64{0, r.Tags, r.Streams, r.Namespaces}, known: true}
+		}
+		var missing []int64
+		for _, id := range part {
+			if st[id] == nil {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		var sizes []struct{ ID, Size int64 }
+		if err := a.db.Raw(`SELECT id, size FROM blobs WHERE id IN ?`, missing).Scan(&sizes).Error; err != nil {
+			return err
+		}
+		for _, r := range sizes {
+			st[r.ID] = &state{size: r.Size}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The sole holder before and after, read only where one side has one.
+	var lookup []int64
+	for _, c := range changes {
+		s := st[c.blob]
+		if s == nil {
+			return fmt.Errorf("blob %d is linked but neither in blobs nor in usage_blobs", c.blob)
+		}
+		h := s.holders[level]
+		if h == 1 || h+int64(len(c.ups))-int64(len(c.downs)) == 1 {
+			lookup = append(lookup, c.blob)
+		}
+	}
+	holders := map[int64][]int64{}
+	err = chunks(lookup, chunk, func(part []int64) error {
+		var rows []struct{ BlobID, ScopeID int64 }
+		if err := a.db.Raw(`SELECT blob_id, scope_id FROM usage_scope_blobs WHERE level = ? AND blob_id IN ?`, level, part).Scan(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			holders[r.BlobID] = append(holders[r.BlobID], r.ScopeID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		s := st[c.blob]
+		before := s.holders[level]
+		after := before + int64(len(c.ups)) - int64(len(c.downs))
+		if after < 0 {
+			return fmt.Errorf("blob %d would have %d holders at level %d", c.blob, after, level)
+		}
+		if before == 1 {
+			if hs := holders[c.blob]; len(hs) == 1 {
+				a.scope(level, hs[0]).exclusive -= s.size
+			}
+		}
+		for _, sc := range c.ups {
+			d := a.scope(level, sc)
+			d.bytes += s.size
+			d.blobs++
+		}
+		for _, sc := range c.downs {
+			d := a.scope(level, sc)
+			d.bytes -= s.size
+			d.blobs--
+		}
+		if after == 1 {
+			set := map[int64]bool{}
+			for _, h := range holders[c.blob] {
+				set[h] = true
+			}
+			for _, h := range c.downs {
+				delete(set, h)
+			}
+			for _, h := range c.ups {
+				set[h] = true
+			}
+			for h := range set {
+				a.scope(level, h).exclusive += s.size
+			}
+		}
+		if level == levelNamespace && (before == 0) != (after == 0) {
+			r := a.scope(levelRegistry, 0)
+			if after > 0 {
+				r.bytes += s.size
+				r.blobs++
+			} else {
+				r.bytes -= s.size
+				r.blobs--
+			}
+		}
+		s.holders[level] = after
+		if s.holders[1] == 0 && s.holders[2] == 0 && s.holders[3] == 0 {
+			if err := a.db.Exec(`DELETE FROM usage_blobs WHERE blob_id = ?`, c.blob).Error; err != nil {
+				return err
+			}
+			s.known = false
+			continue
+		}
+		col := [4]string{"", "tags", "streams", "namespaces"}[level]
+		if s.known {
+			if err := a.db.Exec(`UPDATE usage_blobs SET `+col+` = ? WHERE blob_id = ?`, after, c.blob).Error; err != nil {
+				return err
+			}
+			continue
+		}
+		row := usageBlob{BlobID: c.blob, Size: s.size}
+		row.Tags, row.Streams, row.Namespaces = s.holders[1], s.holders[2], s.holders[3]
+		if err := a.db.Create(&row).Error; err != nil {
+			return err
+		}
+		s.known = true
+	}
+	return nil
+}
+
+// imageBytes recomputes the counted-once bytes of the images whose links
+// or platform images changed, and of the manifest lists holding them.
+func (a *settlement) imageBytes() error {
+	if len(a.images) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(a.images))
+	for id := range a.images {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	err := chunks(ids, chunk, func(part []int64) error {
+		var lists []int64
+		if err := a.db.Raw(`SELECT DISTINCT list_id FROM image_manifests WHERE child_id IN ?`, part).Scan(&lists).Error; err != nil {
+			return err
+		}
+		for _, l := range lists {
+			if !a.images[l] {
+				a.images[l] = true
+				ids = append(ids, l)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return chunks(ids, chunk, func(part []int64) error {
+		var rows []struct{ Img, Bytes int64 }
+		if err := a.db.Raw(imageBytesSQL(`IN ?`), part, part).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if err := a.db.Exec(`DELETE FROM usage_images WHERE image_id IN ?`, part).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		out := make([]usageImage, len(rows))
+		for i, r := range rows {
+			out[i] = usageImage{ImageID: r.Img, Bytes: r.Bytes}
+		}
+		return a.db.CreateInBatches(out, 500).Error
+	})
+}
+
+// imageBytesSQL sums the distinct blobs of images and their platform
+// images; where selects the images ("IN ?" twice, or "> 0" for all).
+func imageBytesSQL(where string) string {
+	return `SELECT t.img, SUM(b.size) AS bytes FROM (
+		SELECT DISTINCT u.img, ib.blob_id FROM (
+			SELECT id AS img, id AS src FROM images WHERE id ` + where + `
+			UNION ALL SELECT list_id, child_id FROM image_manifests WHERE list_id ` + where + `
+		) u JOIN image_blobs ib ON ib.image_id = u.src
+	) t JOIN blobs b ON b.id = t.blob_id GROUP BY t.img`
+}
+
+// write applies the scope totals, making missing scope rows, and drops the
+// rows of scopes that are gone and hold nothing.
+func (a *settlement) write() error {
+	keys := make([]scopeKey, 0, len(a.scopes))
+	for k := range a.scopes {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].level != keys[j].level {
+			return keys[i].level < keys[j].level
+		}
+		return keys[i].id < keys[j].id
+	})
+	for _, k := range keys {
+		d := a.scopes[k]
+		var cur []usageScope
+		if err := a.db.Where("level = ? AND scope_id = ?", k.level, k.id).Find(&cur).Error; err != nil {
+			return err
+		}
+		if len(cur) == 0 {
+			row := usageScope{Level: k.level, ScopeID: k.id, ParentID: a.parents[scopeKey{k.level, k.id}]}
+			if (k.level == levelTag || k.level == levelStream) && row.ParentID == 0 {
+				if err := a.loadParents(k.level, []int64{k.id}); err != nil {
+					return err
+				}
+				row.ParentID = a.parents[scopeKey{k.level, k.id}]
+			}
+			cur = append(cur, row)
+			if err := a.db.Create(&cur[0]).Error; err != nil {
+				return err
+			}
+		}
+		c := cur[0]
+		var ok1, ok2, ok3 bool
+		c.Bytes, ok1 = addChecked(c.Bytes, d.bytes)
+		c.ExclusiveBytes, ok2 = addChecked(c.ExclusiveBytes, d.exclusive)
+		c.Blobs, ok3 = addChecked(c.Blobs, d.blobs)
+		if !ok1 || !ok2 || !ok3 {
+			return fmt.Errorf("the bytes of scope %d/%d would overflow", k.level, k.id)
+		}
+		if c.Bytes < 0 || c.ExclusiveBytes < 0 || c.Blobs < 0 {
+			return fmt.Errorf("the bytes of scope %d/%d would go below zero (%d, %d exclusive, %d blobs)",
+				k.level, k.id, c.Bytes, c.ExclusiveBytes, c.Blobs)
+		}
+		if err := a.db.Exec(`UPDATE usage_scopes SET bytes = ?, exclusive_bytes = ?, blobs = ? WHERE level = ? AND scope_id = ?`,
+			c.Bytes, c.ExclusiveBytes, c.Blobs, k.level, k.id).Error; err != nil {
+			return err
+		}
+	}
+	// Scopes whose object is gone and which hold nothing any more.
+	for _, g := range []struct {
+		level int16
+		table string
+	}{{levelTag, "tags"}, {levelStream, "image_streams"}, {levelNamespace, "namespaces"}} {
+		if err := a.db.Exec(`DELETE FROM usage_scopes WHERE level = ? AND blobs = 0
+			AND NOT EXISTS (SELECT 1 FROM `+g.table+` o WHERE o.id = usage_scopes.scope_id)
+			AND NOT EXISTS (SELECT 1 FROM usage_members m WHERE m.level = usage_scopes.level AND m.scope_id = usage_scopes.scope_id)`,
+			g.level).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addChecked(a, b int64) (int64, bool) {
+	if (b > 0 && a > math.MaxInt64-b) || (b < 0 && a < math.MinInt64-b) {
+		return 0, false
+	}
+	return a + b, true
+}
+
+// upsertCounts writes (level, scope, key, n) rows of a count table.
+func upsertCounts(db *gorm.DB, table, keyCol string, level int16, n int, row func(i int) (int64, int64, int64)) error {
+	const batch = 300
+	for start := 0; start < n; start += batch {
+		end := min(start+batch, n)
+		var b strings.Builder
+		args := make([]any, 0, 4*(end-start))
+		b.WriteString("INSERT INTO " + table + " (level, scope_id, " + keyCol + ", n) VALUES ")
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?)")
+			sc, k, c := row(i)
+			args = append(args, level, sc, k, c)
+		}
+		b.WriteString(" ON CONFLICT (level, scope_id, " + keyCol + ") DO UPDATE SET n = excluded.n")
+		if err := db.Exec(b.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func uniq(ids []int64) []int64 {
+	seen := map[int64]bool{}
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
