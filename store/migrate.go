@@ -105,6 +105,10 @@ var migrations = []migration{
 	}},
 	// Counted-once usage kept up to date by every write (accounting*.go).
 	{"0015_usage_accounting", migrateUsageAccounting},
+	// The prune plan's clock-dependent figures, stored with their time.
+	{"0016_usage_plan", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&usagePlan{}, &usagePlanNamespace{}, &usagePlanPrunable{})
+	}},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

@@ -146,6 +146,24 @@ func compareUsage(t *testing.T, s *store.Store, policy store.Policy, f *oracle.F
 	for _, x := range diffsStored {
 		d.eq(rankRegistry, x.Scope, "stored "+x.Figure, x.Stored, x.Computed)
 	}
+	// The plan's stored figures, as pages read them.
+	if _, err := s.ComputePlanSummary(octx, policy); err != nil {
+		t.Fatalf("plan summary: %v", err)
+	}
+	sum, err := s.ReadPlanSummary(octx)
+	if err != nil {
+		t.Fatalf("plan summary: %v", err)
+	}
+	d.eq(rankRegistry, "registry", "stored plan reclaimableBytes", sum.RegistryReclaimable, f.Registry.Reclaimable)
+	var nsReclaim int64
+	for _, n := range sum.Namespaces {
+		nsReclaim += n.ReclaimableBytes
+	}
+	var wantNSReclaim int64
+	for _, n := range u.Namespaces {
+		wantNSReclaim += n.ReclaimableBytes
+	}
+	d.eq(rankRegistry, "registry", "stored plan namespaces' reclaimableBytes", nsReclaim, wantNSReclaim)
 	d.eq(rankRegistry, "registry", "bytes", u.Registry.Bytes, f.Registry.Bytes)
 	d.eq(rankRegistry, "registry", "blobs", u.Registry.Blobs, f.Registry.Blobs)
 	d.eq(rankRegistry, "registry", "reclaimableBytes", u.Registry.ReclaimableBytes, f.Registry.Reclaimable)
