@@ -63,8 +63,30 @@ type Service struct {
 	// refuses the change, and nothing is written to the database.
 	Mirror *registry.Mirror
 
-	mu    sync.RWMutex
-	hooks []func()
+	mu          sync.RWMutex
+	hooks       []func()
+	policyHooks []func()
+}
+
+// OnPolicyChange registers fn to run after a change to what the prune
+// policy keeps (a namespace's settings, its retention rules, pins): the
+// stored plan figures are recomputed then, not only on their schedule.
+func (svc *Service) OnPolicyChange(fn func()) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	svc.policyHooks = append(svc.policyHooks, fn)
+}
+
+// policyChanged runs the policy hooks after a change that changed something.
+func (svc *Service) policyChanged(err error, changed bool) {
+	if err != nil || !changed {
+		return
+	}
+	svc.mu.RLock()
+	defer svc.mu.RUnlock()
+	for _, fn := range svc.policyHooks {
+		fn()
+	}
 }
 
 // New is a Service over s, writing tags through to m (nil: no managed
@@ -301,6 +323,7 @@ func (svc *Service) SetNamespace(ctx context.Context, p *store.Principal, ns str
 			Before: before, After: after})
 	})
 	svc.finish(err, changed)
+	svc.policyChanged(err, changed)
 	return changed, err
 }
 
@@ -449,6 +472,7 @@ func (svc *Service) Pin(ctx context.Context, p *store.Principal, ns, digest, not
 			Before: was, After: "pinned: " + note})
 	})
 	svc.finish(err, changed)
+	svc.policyChanged(err, changed)
 	return changed, err
 }
 
@@ -466,6 +490,7 @@ func (svc *Service) Unpin(ctx context.Context, p *store.Principal, ns, digest st
 			Before: "pinned: " + was.Note, After: "unpinned"})
 	})
 	svc.finish(err, true)
+	svc.policyChanged(err, true)
 	return err
 }
 

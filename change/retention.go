@@ -26,5 +26,6 @@ func (svc *Service) SetRetentionRules(ctx context.Context, p *store.Principal, n
 			Before: store.RulesSummary(before), After: store.RulesSummary(rules)})
 	})
 	svc.finish(err, changed)
+	svc.policyChanged(err, changed)
 	return changed, err
 }

@@ -50,6 +50,10 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	openshiftToken := f.String("openshift-token-file", c.env("LAYERWISE_OPENSHIFT_TOKEN_FILE", ""), "file holding the OpenShift API token (LAYERWISE_OPENSHIFT_TOKEN_FILE)")
 	importSettings := c.importFlags(f)
 	pruneSchedule := f.String("prune-schedule", c.env("LAYERWISE_PRUNE_SCHEDULE", "0 0 * * *"), "nightly prune (LAYERWISE_PRUNE_SCHEDULE)")
+	planSchedule := f.String("plan-schedule", c.env("LAYERWISE_PLAN_SCHEDULE", "@every 10m"),
+		"recompute the prune plan's figures (reclaimable bytes, prunable marks) shown on pages; also after policy changes and prunes (LAYERWISE_PLAN_SCHEDULE)")
+	verifySchedule := f.String("verify-schedule", c.env("LAYERWISE_VERIFY_SCHEDULE", "30 3 * * *"),
+		"check every stored usage figure against a full recomputation; a difference fails the run on /jobs (LAYERWISE_VERIFY_SCHEDULE; empty: never)")
 	policy := c.policyFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
@@ -80,8 +84,8 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	}
 	cfg := web.Config{Addr: *addr, Threshold: set.Threshold, Policy: p, SnapshotSchedule: *snapshot, NoJobs: *noJobs,
 		Reports: set, ReportSchedule: *report, Auth: *auth, TrustedProxies: trusted, RegistryAuthFile: *authFile,
-		PruneSchedule: *pruneSchedule,
-		OIDC:          web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
+		PruneSchedule: *pruneSchedule, PlanSchedule: *planSchedule, VerifySchedule: *verifySchedule,
+		OIDC: web.OIDCConfig{Issuer: *issuer, ClientID: *clientID, RedirectURL: strings.TrimRight(set.BaseURL, "/") + "/auth/oidc/callback"}}
 	cfg.RegistryURL, cfg.SyncSchedule = *registryURL, *syncSchedule
 	cfg.OpenShiftURL, cfg.OpenShiftTokenFile = *openshiftURL, *openshiftToken
 	if cfg.WebhookToken, err = secretValue(webhookToken, *webhookTokenFile, "the webhook token (--webhook-token-file, LAYERWISE_WEBHOOK_TOKEN_FILE)"); err != nil {

@@ -71,6 +71,12 @@ type Config struct {
 	ImportAllow string
 	// PruneSchedule is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); "" runs none.
 	PruneSchedule string
+	// PlanSchedule recomputes the stored prune plan figures
+	// (LAYERWISE_PLAN_SCHEDULE; "" means every 10 minutes).
+	PlanSchedule string
+	// VerifySchedule checks the stored usage figures against the full pass
+	// (LAYERWISE_VERIFY_SCHEDULE); "" runs none.
+	VerifySchedule string
 	// MetricsToken (LAYERWISE_METRICS_TOKEN) is the bearer token /metrics
 	// needs; MetricsAddr (LAYERWISE_METRICS_ADDR) is a listen address that
 	// serves /metrics alone, and then the main address does not. With
@@ -173,6 +179,16 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	srv.change.OnChange(srv.usage.Invalidate)
 	if !cfg.NoJobs {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule), jobs.AlertJob(srv.alerts, srv.usage, "@daily")}
+		// The prune plan's figures on their schedule and after policy
+		// changes (and prunes); the stored figures checked nightly.
+		plan := cfg.PlanSchedule
+		if plan == "" {
+			plan = "@every 10m"
+		}
+		list = append(list, jobs.PlanSummary(s, cfg.Policy, plan))
+		if cfg.VerifySchedule != "" {
+			list = append(list, jobs.VerifyUsage(s, cfg.VerifySchedule))
+		}
 		if cfg.ReportSchedule != "" {
 			list = append(list, jobs.ReportJob(s, srv.usage, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
 		}
@@ -193,7 +209,10 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 				}
 				set.Registry = d
 			}
-			list = append(list, jobs.PruneJob(s, set, cfg.PruneSchedule, srv.change.Notify))
+			list = append(list, jobs.PruneJob(s, set, cfg.PruneSchedule, func() {
+				srv.change.Notify()
+				srv.replan()
+			}))
 		}
 		sched, err := jobs.NewScheduler(s, log, list)
 		if err != nil {
@@ -202,9 +221,18 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		sched.OnRun = srv.metrics.job
 		sched.OnPanic = srv.metrics.panicked
 		srv.sched = sched
+		srv.change.OnPolicyChange(srv.replan)
 	}
 	srv.echo = srv.routes()
 	return srv, nil
+}
+
+// replan recomputes the stored prune plan figures now, in the background
+// (a run already going is not doubled: the scheduler skips it).
+func (srv *Server) replan() {
+	if srv.sched != nil {
+		srv.sched.Trigger(jobs.PlanSummaryJob, "") //nolint:errcheck // skipped when running; the schedule catches up
+	}
 }
 
 // importDestinations is where the server's imports (API, forms, the
@@ -421,6 +449,8 @@ func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	}()
 	if srv.sched != nil {
 		srv.sched.Start()
+		// Reclaimable bytes from the start, not after the first period.
+		srv.replan()
 	}
 	servers := []*http.Server{{Handler: srv.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}}
