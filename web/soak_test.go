@@ -431,6 +431,12 @@ func TestSoak(t *testing.T) {
 		}
 	}
 
+	// The counted-once figures every write kept, under all of the above,
+	// equal a full recomputation (usage --verify).
+	if diffs, err := s.VerifyUsage(ctx); err != nil || len(diffs) > 0 {
+		t.Errorf("usage --verify after the soak: %d differences, first %v; %v", len(diffs), diffs[:min(len(diffs), 5)], err)
+	}
+
 	// The figures the pages show catch up with the data: the background
 	// refresh alone (no request asks for it) reaches a fresh computation.
 	var cached, fresh *store.Usage

@@ -245,6 +245,10 @@ func TestRegistryWebhookEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The figures every write keeps equal the full pass.
+		if diffs, err := s.VerifyUsage(t.Context()); err != nil || len(diffs) > 0 {
+			t.Errorf("%s: usage --verify: %v %v", when, diffs, err)
+		}
 		for _, ns := range []string{"team-a", "team-b"} {
 			links := r.Stored(ns)
 			nu, ok := u.Namespace(ns)
