@@ -105,7 +105,7 @@ func (a *settlement) sizes() error {
 			Level   int16
 			ScopeID int64
 		}
-		if err := a.db.Raw(`SELECT level, scope_id FROM usage_scope_blobs WHERE blob_id = ?`, r.ID).Scan(&held).Error; err != nil {
+		if err := a.db.Raw(`SELECT level, scope_id FROM usage_scope_blobs WHERE level IN (1, 2, 3) AND blob_id = ?`, r.ID).Scan(&held).Error; err != nil {
 			return err
 		}
 		for _, h := range held {
@@ -532,8 +532,10 @@ func (a *settlement) holders(level int16, changes []holderChange) error {
 		if s == nil {
 			return fmt.Errorf("blob %d is linked but neither in blobs nor in usage_blobs", c.blob)
 		}
+		// A blob held by nobody before needs no lookup: its holders
+		// afterwards are the scopes gaining it.
 		h := s.holders[level]
-		if h == 1 || h+int64(len(c.ups))-int64(len(c.downs)) == 1 {
+		if h == 1 || (h > 1 && h+int64(len(c.ups))-int64(len(c.downs)) == 1) {
 			lookup = append(lookup, c.blob)
 		}
 	}

@@ -53,10 +53,12 @@ type usageMember struct {
 
 func (usageMember) TableName() string { return "usage_members" }
 
+// The second index finds a blob's holders at a level; it covers that
+// query, or SQLite prefers the primary key's level prefix and scans it.
 type usageScopeBlob struct {
-	Level   int16 `gorm:"primaryKey;autoIncrement:false;index:ix_usage_scope_blobs_blob,priority:2"`
-	ScopeID int64 `gorm:"primaryKey;autoIncrement:false"`
-	BlobID  int64 `gorm:"primaryKey;autoIncrement:false;index:ix_usage_scope_blobs_blob,priority:1"`
+	Level   int16 `gorm:"primaryKey;autoIncrement:false;index:ix_usage_scope_blobs_blob,priority:1"`
+	ScopeID int64 `gorm:"primaryKey;autoIncrement:false;index:ix_usage_scope_blobs_blob,priority:3"`
+	BlobID  int64 `gorm:"primaryKey;autoIncrement:false;index:ix_usage_scope_blobs_blob,priority:2"`
 	N       int64 `gorm:"not null"`
 }
 
