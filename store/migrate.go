@@ -103,6 +103,8 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// in_use_images, in_use_reads: images the cluster's workloads use.
+	{"0015_images_in_use", migrateInUse},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds
