@@ -254,8 +254,8 @@ func (s *Store) resolveInUse(ctx context.Context, refs []InUseRef) ([]int64, int
 	}
 	// Streams by pull spec, and by namespace/name.
 	type streamRow struct {
-		ID                                               int64
-		Namespace, Name                                  string
+		ID                                              int64
+		Namespace, Name                                 string
 		DockerImageRepository, PullSpec, PublicPullSpec string
 	}
 	var streams []streamRow

@@ -9,7 +9,9 @@ import (
 
 const testCluster = "openshift:https://api.test.example:6443"
 
-func deployment(ns, name string) Workload { return Workload{Kind: "deployment", Namespace: ns, Name: name} }
+func deployment(ns, name string) Workload {
+	return Workload{Kind: "deployment", Namespace: ns, Name: name}
+}
 
 func replaceInUse(t *testing.T, s *Store, refs ...InUseRef) InUseResult {
 	t.Helper()
