@@ -415,16 +415,30 @@ func (u InUse) Describe(sees func(ns string) bool) string {
 	return s
 }
 
-// sortWorkloads orders a list and drops repeats (an image used by a
-// workload directly and through its list).
+// kindRank orders workloads so that the one people name comes first: the
+// deployment before the replica sets and pods it made.
+var kindRank = map[string]int{"deployment config": 1, "deployment": 2, "stateful set": 3, "daemon set": 4, "cron job": 5,
+	"job": 6, "build": 7, "replication controller": 8, "replica set": 9, "pod": 10}
+
+// sortWorkloads orders a list (owners first) and drops repeats (an image
+// used by a workload directly and through its list).
 func sortWorkloads(ws []Workload) []Workload {
+	rank := func(k string) int {
+		if r, ok := kindRank[k]; ok {
+			return r
+		}
+		return len(kindRank) + 1
+	}
 	sort.Slice(ws, func(i, j int) bool {
 		a, b := ws[i], ws[j]
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
+		if ra, rb := rank(a.Kind), rank(b.Kind); ra != rb {
+			return ra < rb
 		}
 		if a.Kind != b.Kind {
 			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
 		}
 		return a.Name < b.Name
 	})

@@ -91,7 +91,8 @@ func TestInUseIsNeverPruned(t *testing.T) {
 	replaceInUse(t, s,
 		InUseRef{Workload: deployment("payments", "api"), PullSpec: "image-registry.svc:5000/payments/api@" + dg("image:a")},
 		InUseRef{Workload: Workload{"pod", "payments", "api-7d9f-x2x"}, PullSpec: "image-registry.svc:5000/payments/api@" + dg("image:a")},
-		InUseRef{Workload: Workload{"cronjob", "billing", "nightly"}, PullSpec: "image-registry.svc:5000/payments/api@" + dg("image:a")})
+		InUseRef{Workload: Workload{"cron job", "billing", "nightly"}, PullSpec: "image-registry.svc:5000/payments/api@" + dg("image:a")},
+		InUseRef{Workload: deployment("billing", "invoices"), PullSpec: "image-registry.svc:5000/payments/api@" + dg("image:a")})
 	pl, err := s.PlanPruneWith(ctx, DefaultPolicy, nil, PlanOptions{Kept: true})
 	if err != nil {
 		t.Fatal(err)
@@ -105,16 +106,16 @@ func TestInUseIsNeverPruned(t *testing.T) {
 			kept = &pl.Kept[i]
 		}
 	}
-	if kept == nil || kept.Retention.Reason != ReasonInUse || kept.InUseBy != "in use by cronjob billing/nightly and 2 more" {
+	if kept == nil || kept.Retention.Reason != ReasonInUse || kept.InUseBy != "in use by deployment billing/invoices and 3 more" {
 		t.Fatalf("kept %+v", kept)
 	}
-	// A reader of payments only: billing's cron job is counted, not named.
+	// A reader of payments only: billing's deployment is counted, not named.
 	scoped, err := s.PlanPruneWith(ctx, DefaultPolicy, &PlanFilter{Namespaces: []string{"payments"}}, PlanOptions{Kept: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range scoped.Kept {
-		if r.Image == dg("image:a") && r.InUseBy != "in use by deployment payments/api and 2 more" {
+		if r.Image == dg("image:a") && r.InUseBy != "in use by deployment payments/api and 3 more" {
 			t.Errorf("scoped: %q", r.InUseBy)
 		}
 	}
