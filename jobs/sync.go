@@ -70,8 +70,9 @@ func RunSync(ctx context.Context, s *store.Store, set SyncSettings) (Result, err
 		} else {
 			msgs = append(msgs, "in use: "+u.Message())
 		}
-		// A failure's state and a new set both change what pages show.
-		changed++
+		if err != nil || u.Changed {
+			changed++ // what prune keeps changed: the usage and pages too
+		}
 	}
 	if len(msgs) == 0 {
 		msgs = append(msgs, "nothing to sync: set LAYERWISE_REGISTRY_URL or LAYERWISE_OPENSHIFT_URL")

@@ -479,3 +479,29 @@ func (s *Store) inUseOf(ctx context.Context, ids []int64) (map[int64]InUse, erro
 	}
 	return out, nil
 }
+
+// InUseByDigest is, for those of digests that some workload uses
+// (directly or through a manifest list or platform image), the workloads.
+func (s *Store) InUseByDigest(ctx context.Context, digests []string) (map[string]InUse, error) {
+	out := map[string]InUse{}
+	var ids []int64
+	digestOf := map[int64]string{}
+	err := s.Snapshot(ctx, func(s *Store) error {
+		for i := 0; i < len(digests); i += chunk {
+			var rows []Image
+			if err := s.conn(ctx).Select("id, digest").Where("digest IN ?", digests[i:min(i+chunk, len(digests))]).Find(&rows).Error; err != nil {
+				return fmt.Errorf("read images: %w", err)
+			}
+			for _, r := range rows {
+				ids = append(ids, r.ID)
+				digestOf[r.ID] = r.Digest
+			}
+		}
+		byID, err := s.inUseOf(ctx, ids)
+		for id, u := range byID {
+			out[digestOf[id]] = u
+		}
+		return err
+	})
+	return out, err
+}
