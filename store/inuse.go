@@ -113,7 +113,9 @@ type InUseResult struct {
 	Refs       int // references read
 	Images     int // distinct images of the store in use
 	Unresolved int // references to no image of the store (other registries, unknown tags)
-	Changed    bool
+	// Changed says what prune keeps changed: other records, or the end of
+	// a hold (the first read, or one after a failure).
+	Changed bool
 }
 
 // RegisterInUseCluster says that cluster is the one configured: its read
@@ -200,6 +202,14 @@ func (s *Store) ReplaceInUse(ctx context.Context, cluster string, refs []InUseRe
 		same := len(have) == len(rows)
 		for _, h := range have {
 			same = same && seen[key{h.ImageID, Workload{h.Kind, h.WorkloadNamespace, h.WorkloadName}}]
+		}
+		// A read that ends a hold changes what prune keeps too.
+		var state []InUseRead
+		if err := db.Where("cluster = ?", cluster).Find(&state).Error; err != nil {
+			return fmt.Errorf("read the in-use state: %w", err)
+		}
+		if len(state) == 1 && state[0].Held() {
+			res.Changed = true
 		}
 		if !same {
 			res.Changed = true

@@ -230,7 +230,13 @@ func TestInUseFailedReadKeepsEverything(t *testing.T) {
 
 	// A later read succeeds: only what is proven in use stays.
 	s.SetClock(func() time.Time { return pruneNow.Add(time.Minute) })
-	replaceInUse(t, s, InUseRef{Workload: deployment("payments", "api"), PullSpec: "r/payments/api@" + dg("image:a")})
+	again := InUseRef{Workload: deployment("payments", "api"), PullSpec: "r/payments/api@" + dg("image:a")}
+	if res := replaceInUse(t, s, again); !res.Changed {
+		t.Error("the read that ends a hold says nothing changed")
+	}
+	if res := replaceInUse(t, s, again); res.Changed {
+		t.Error("the same set again says it changed")
+	}
 	if pl := plan(t, s, DefaultPolicy); pl.Hold != nil || plannedNames(pl) != "api:b" {
 		t.Fatalf("after a new read: hold %v, planned %s", pl.Hold, plannedNames(pl))
 	}
