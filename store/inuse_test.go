@@ -307,3 +307,20 @@ func TestInUseDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneRechecksInUse: a revision planned before a workload started
+// using its image stays when the plan is applied.
+func TestPruneRechecksInUse(t *testing.T) {
+	s := newPruneStore(t)
+	pushOld(t, s, "payments/api:latest", "a", "b", "c", "d", "e")
+	pl := plan(t, s, DefaultPolicy)
+	if got := plannedNames(pl); got != "api:b,api:a" {
+		t.Fatalf("planned %s", got)
+	}
+	replaceInUse(t, s, InUseRef{Workload: deployment("payments", "api"), PullSpec: "r/payments/api@" + dg("image:a")})
+	res := apply(t, s, pl)
+	checkIntegrity(t, s)
+	if res.Revisions != 1 || res.Skipped != 1 || !imageExists(t, s, dg("image:a")) || imageExists(t, s, dg("image:b")) {
+		t.Errorf("result %+v; a exists %v", res, imageExists(t, s, dg("image:a")))
+	}
+}
