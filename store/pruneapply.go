@@ -81,7 +81,7 @@ func (s *Store) applyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 	if hold, err := s.PruneHold(ctx); err != nil {
 		return res, err
 	} else if hold != nil {
-		return res, fmt.Errorf("%w: prune removes nothing now. %s", ErrInvalid, hold.Text())
+		return res, invalidf("prune removes nothing now. %s", hold.Text())
 	}
 	planImage := make(map[int64]bool, len(plan.imageIDs))
 	for _, id := range plan.imageIDs {
