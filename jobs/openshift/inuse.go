@@ -187,6 +187,9 @@ func workloadRefs(kind string, raw json.RawMessage) ([]store.InUseRef, error) {
 	if w.Name == "" || w.Namespace == "" {
 		return nil, fmt.Errorf("a %s without a name or namespace", kind)
 	}
+	if len(w.Name) > 253 || len(w.Namespace) > 63 {
+		return nil, fmt.Errorf("a %s whose name or namespace is longer than Kubernetes allows (253, 63)", kind)
+	}
 	var refs []store.InUseRef
 	seen := map[string]bool{}
 	pull := func(spec string) {
