@@ -96,8 +96,11 @@ func (c *cli) printPlan(p *store.PrunePlan, dry bool) {
 	if dry {
 		fmt.Fprintln(w, "Dry run enabled - no modifications will be made. Add --confirm to remove images")
 	}
-	fmt.Fprintf(w, "\nPolicy: keep the newest %d revisions of every tag and every revision younger than %s; never the current one or a pinned image.\n",
+	fmt.Fprintf(w, "\nPolicy: keep the newest %d revisions of every tag and every revision younger than %s; never the current one, a pinned image or an image in use on the cluster.\n",
 		p.Policy.KeepTagRevisions, p.Policy.KeepYoungerThan)
+	if p.Hold != nil {
+		fmt.Fprintf(w, "\nHeld: %s\n", p.Hold.Text())
+	}
 	for _, n := range p.Namespaces {
 		if n.Override {
 			fmt.Fprintf(w, "  namespace %s: keep %d revisions, younger than %s\n", n.Name, n.Policy.KeepTagRevisions, n.Policy.KeepYoungerThan)
@@ -141,7 +144,11 @@ func (c *cli) printPlan(p *store.PrunePlan, dry bool) {
 			if t := r.Retention.PrunableAt(); !t.IsZero() {
 				on = t.Format("2006-01-02T15:04:05Z")
 			}
-			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Stream, r.Tag, img, r.Created.Format("2006-01-02T15:04:05Z"), r.Retention.Text(), on)
+			why := r.Retention.Text()
+			if r.InUseBy != "" {
+				why = r.InUseBy
+			}
+			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Stream, r.Tag, img, r.Created.Format("2006-01-02T15:04:05Z"), why, on)
 		}
 		tw.Flush()
 	}

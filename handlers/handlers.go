@@ -94,6 +94,15 @@ func canSee(c echo.Context, ns string) bool {
 // for reads that name digests, which belong to no namespace of their own.
 func scopeOf(c echo.Context) *store.Scope { return principal(c).Scope() }
 
+// seesFunc says which namespaces the reader sees; nil: every one.
+func seesFunc(c echo.Context) func(ns string) bool {
+	sc := scopeOf(c)
+	if sc == nil {
+		return nil
+	}
+	return sc.Sees
+}
+
 // seesAll is true for platform admins and installs without accounts.
 func seesAll(c echo.Context) bool {
 	p := principal(c)

@@ -144,6 +144,9 @@ func (h *Handler) PrunePage(c echo.Context) error {
 			m.Detail = &store.PruneNamespace{Name: detail, Streams: []store.PruneStream{}}
 		}
 	}
+	if m.InUse, err = h.Store.InUseReads(ctx); err != nil {
+		return h.fail(c, "prune", err)
+	}
 	if m.Runs, err = h.Store.JobRunsOf(ctx, "prune", 30); err != nil {
 		return h.fail(c, "prune", err)
 	}

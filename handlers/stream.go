@@ -209,7 +209,7 @@ func (h *Handler) streamPage(c echo.Context, ns, name string) (views.StreamPage,
 	for _, t := range tags {
 		v := d.tagView(t)
 		pageLinks(&v)
-		applyRetention(&v, ret[t.Name])
+		applyRetention(&v, ret[t.Name], seesFunc(c))
 		m.Tags = append(m.Tags, v)
 	}
 	for _, list := range ret {
@@ -277,13 +277,19 @@ func (h *Handler) retention(c echo.Context, ns, name string) (map[string][]store
 // applyRetention marks each revision shown with why prune keeps it (or
 // not), the date it becomes prunable and its last pull; list is the tag's
 // whole history by position, trusted only where it names the same image.
-func applyRetention(v *views.TagView, list []store.EntryRetention) {
+// Workloads on the cluster that use an image are named only where the
+// reader holds a role in their namespace (sees); the others are counted.
+func applyRetention(v *views.TagView, list []store.EntryRetention, sees func(string) bool) {
 	set := func(pos int, r *views.Revision) {
 		if pos >= len(list) || list[pos].Position != pos || list[pos].Image != r.Image {
 			return
 		}
 		e := list[pos]
 		r.Prunable, r.Why, r.PrunableOn, r.LastPulled = !e.Retention.Kept(), e.Retention.Text(), e.Retention.PrunableAt(), e.LastPulled
+		r.InUse = e.InUse.Describe(sees)
+		if e.Retention.Reason == store.ReasonInUse {
+			r.Why = r.InUse
+		}
 	}
 	for i := range v.History {
 		set(v.HistoryFrom+i, &v.History[i])

@@ -69,7 +69,7 @@ func (h *Handler) tagPage(c echo.Context, ns, name, tag string) (views.TagPage, 
 	if err != nil {
 		return views.TagPage{}, false, err
 	}
-	applyRetention(&tv, ret[tag])
+	applyRetention(&tv, ret[tag], seesFunc(c))
 	crumbs := []views.Crumb{home(), {Label: ns, Href: views.NamespaceHref(ns)}, {Label: name, Href: views.StreamHref(ns, name)}, {Label: tag}}
 	m := views.TagPage{Page: h.page(c, ns+"/"+name+":"+tag, crumbs...), Namespace: ns, Stream: name,
 		StreamHref: views.StreamHref(ns, name), Tag: tv}

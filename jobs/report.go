@@ -57,6 +57,8 @@ type reportInput struct {
 	lastWeek  map[int64]store.UsageSnapshot
 	weeksOver map[int64]int // consecutive earlier weeks with a delivery row
 	plans     map[string]*store.SavingsPlan
+	// inUse are the workloads on the cluster using each image shown.
+	inUse map[string]store.InUse
 }
 
 // planFor plans the savings of the namespaces (one read of the graph).
@@ -90,6 +92,21 @@ func loadReportInput(ctx context.Context, s *store.Store, u *store.Usage, set Re
 		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	var digests []string
+	for _, nu := range u.Namespaces {
+		for _, st := range nu.Streams {
+			for _, tg := range st.Tags {
+				for _, rev := range tg.Revisions {
+					if rev.Image != "" {
+						digests = append(digests, rev.Image)
+					}
+				}
+			}
+		}
+	}
+	if in.inUse, err = s.InUseByDigest(ctx, digests); err != nil {
 		return nil, err
 	}
 	had := map[int64]map[string]bool{}
@@ -140,8 +157,11 @@ func (in *reportInput) report(nu store.NamespaceUsage) views.Report {
 		for _, tg := range st.Tags {
 			rt := views.ReportTag{Name: tg.Name, URL: in.link(views.TagHref(nu.Name, st.Name, tg.Name)), Bytes: tg.Bytes, ExclusiveBytes: tg.ExclusiveBytes}
 			for _, rev := range tg.Revisions {
+				// The contacts of this namespace read its workloads' names;
+				// other namespaces' are counted.
 				rt.Revisions = append(rt.Revisions, views.ReportRevision{Image: rev.Image, Created: rev.Created, Bytes: rev.Bytes,
-					Current: rev.Current, Prunable: rev.Prunable})
+					Current: rev.Current, Prunable: rev.Prunable,
+					InUse: in.inUse[rev.Image].Describe(func(ns string) bool { return ns == nu.Name })})
 			}
 			rs.Tags = append(rs.Tags, rt)
 		}

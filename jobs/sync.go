@@ -60,6 +60,19 @@ func RunSync(ctx context.Context, s *store.Store, set SyncSettings) (Result, err
 			res.Count += int64(n)
 			msgs = append(msgs, "OpenShift "+set.OpenShift.URL+": "+r.Message())
 		}
+		// The images in use, after the streams (their tags resolve the
+		// references by tag), also when the streams failed: a failure here
+		// is recorded and holds prune.
+		u, err := set.OpenShift.SyncInUse(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+			msgs = append(msgs, "in use: failed (prune keeps everything until a read succeeds)")
+		} else {
+			msgs = append(msgs, "in use: "+u.Message())
+		}
+		if err != nil || u.Changed {
+			changed++ // what prune keeps changed: the usage and pages too
+		}
 	}
 	if len(msgs) == 0 {
 		msgs = append(msgs, "nothing to sync: set LAYERWISE_REGISTRY_URL or LAYERWISE_OPENSHIFT_URL")

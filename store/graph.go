@@ -62,6 +62,11 @@ type graph struct {
 	pinned map[int64][]int64
 	// pullsSince is when pulls began to be recorded (unix; 0: never).
 	pullsSince int64
+	// inUse lists the workloads using each image (a manifest list's with
+	// its platform images', and the other way round); hold is set while a
+	// cluster's in-use read proves nothing (every revision is kept).
+	inUse map[int64]InUse
+	hold  *InUseHold
 }
 
 // loadGraph reads the registry's links. The big tables come back grouped
@@ -306,7 +311,45 @@ func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 	if err := g.readRetention(s, db, nsByID, streamByID); err != nil {
 		return nil, err
 	}
+	if err := g.readInUse(ctx, s); err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// readInUse reads the images in use and whether a read failed.
+func (g *graph) readInUse(ctx context.Context, s *Store) error {
+	g.inUse = map[int64]InUse{}
+	parents := map[int64][]int64{}
+	for list, cs := range g.children {
+		for _, c := range cs {
+			parents[c] = append(parents[c], list)
+		}
+	}
+	err := scanRows(s.conn(ctx).Raw(`SELECT image_id, kind, workload_namespace, workload_name FROM in_use_images`), func(sc func(...any) error) error {
+		var img int64
+		var w Workload
+		if err := sc(&img, &w.Kind, &w.Namespace, &w.Name); err != nil {
+			return err
+		}
+		g.inUse[img] = append(g.inUse[img], w)
+		for _, c := range g.children[img] {
+			g.inUse[c] = append(g.inUse[c], w)
+		}
+		for _, l := range parents[img] {
+			g.inUse[l] = append(g.inUse[l], w)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read images in use: %w", err)
+	}
+	for img, ws := range g.inUse {
+		g.inUse[img] = sortWorkloads(ws)
+	}
+	hold, err := s.PruneHold(ctx)
+	g.hold = hold
+	return err
 }
 
 // readHistoryRows reads the history one row per entry (PostgreSQL: plain

@@ -109,6 +109,8 @@ var migrations = []migration{
 	{"0016_usage_plan", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&usagePlan{}, &usagePlanNamespace{}, &usagePlanPrunable{})
 	}},
+	// in_use_images, in_use_reads: images the cluster's workloads use.
+	{"0015_images_in_use", migrateInUse},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

@@ -76,6 +76,13 @@ func (s *Store) ApplyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 
 func (s *Store) applyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOptions, renew func() error) (PruneResult, error) {
 	var res PruneResult
+	// A plan made before a cluster's in-use read failed is not applied:
+	// nothing is proven unused now.
+	if hold, err := s.PruneHold(ctx); err != nil {
+		return res, err
+	} else if hold != nil {
+		return res, invalidf("prune removes nothing now. %s", hold.Text())
+	}
 	planImage := make(map[int64]bool, len(plan.imageIDs))
 	for _, id := range plan.imageIDs {
 		planImage[id] = true
@@ -223,6 +230,11 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 	if err != nil {
 		return res, fmt.Errorf("read pins: %w", err)
 	}
+	// Images in use since the plan stay.
+	inUse, err := s.inUseOf(ctx, imgs)
+	if err != nil {
+		return res, err
+	}
 	// Pull times, where a rule reads them (a pull since the plan keeps).
 	var pullStreams []int64
 	for _, t := range tags {
@@ -249,6 +261,7 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 			f := entryFacts{position: e.Position, created: e.Created.Unix(), match: rs.match(r.Tag)}
 			if e.ImageID != nil {
 				f.pinned = pins[[2]int64{r.nsID, *e.ImageID}]
+				f.inUse = len(inUse[*e.ImageID]) > 0
 				f.pulled = pulls.last(r.streamID, *e.ImageID)
 			}
 			if rs.decide(f, policies[r.nsID], now.Unix()).Kept() {
@@ -395,6 +408,8 @@ func (s *Store) pruneImages(ctx context.Context, plan *PrunePlan, ids []int64, p
 		for _, q := range []string{
 			`SELECT DISTINCT image_id FROM tag_events WHERE image_id IN ?`,
 			`SELECT DISTINCT image_id FROM pins WHERE image_id IN ?`,
+			`SELECT DISTINCT image_id FROM in_use_images WHERE image_id IN ?`,
+			`SELECT DISTINCT m.list_id FROM image_manifests m JOIN in_use_images u ON u.image_id = m.child_id WHERE m.list_id IN ?`,
 			`SELECT DISTINCT child_id FROM image_manifests WHERE child_id IN ?`,
 		} {
 			got, err := pluckIn(db, q, group)

@@ -25,6 +25,10 @@ type PruneRevision struct {
 	Created   time.Time `json:"created"`
 	Position  int       `json:"position"`
 	Retention Retention `json:"retention"`
+	// InUseBy names the workloads that use the image when the reason is
+	// in-use: "in use by deployment payments/api and 2 more" (workloads in
+	// namespaces the plan's reader does not see are counted, not named).
+	InUseBy string `json:"inUseBy,omitempty"`
 
 	id, tagID, imageID, nsID, streamID int64
 }
@@ -65,6 +69,9 @@ type PrunePlan struct {
 	// Kept are the revisions the plan keeps, with why and until when; only
 	// when asked for (PlanOptions.Kept, prune --show-kept).
 	Kept []PruneRevision `json:"kept,omitempty"`
+	// Hold is set while a cluster's in-use read failed or never succeeded:
+	// the plan then keeps every revision and image.
+	Hold *InUseHold `json:"hold,omitempty"`
 
 	policy   Policy
 	imageIDs []int64
@@ -94,13 +101,15 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 	keptImage, keptBlob := g.keep(policy, now)
 	unix := now.Unix()
 	p := &PrunePlan{DryRun: true, Policy: planPolicy(policy), policy: policy, ComputedAt: now,
-		Revisions: []PruneRevision{}, Images: []string{}, Namespaces: []PruneNamespace{}, isList: map[int64]bool{}}
+		Revisions: []PruneRevision{}, Images: []string{}, Namespaces: []PruneNamespace{}, isList: map[int64]bool{}, Hold: g.hold}
 	var visible map[string]bool
+	var sees func(string) bool
 	if filter != nil {
 		visible = map[string]bool{}
 		for _, n := range filter.Namespaces {
 			visible[n] = true
 		}
+		sees = func(ns string) bool { return visible[ns] }
 	}
 	// Size the revision list up front: on a large registry it holds
 	// hundreds of thousands of entries, and growing it by appends would
@@ -172,6 +181,9 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 					}
 					if ret.Kept() {
 						rev.Retention = n.rules.retain(g.facts(n, st, t, ev), np, unix)
+						if ret.Reason == ReasonInUse {
+							rev.InUseBy = g.inUse[ev.image].Describe(sees)
+						}
 						p.Kept = append(p.Kept, rev)
 						continue
 					}

@@ -13,10 +13,15 @@ import (
 //     KeepTagRevisions entries and every entry younger than
 //     KeepYoungerThan); the rest of the history goes.
 //   - Images: an image stays while a remaining entry references it (or a
-//     remaining manifest list lists it), while it is pinned anywhere, or,
+//     remaining manifest list lists it), while it is pinned anywhere or in
+//     use on a cluster (a list with its platform images), or,
 //     when no entry references it at all, while it is younger than the
 //     threshold. The others go.
 //   - Blobs: a blob stays while a remaining image lists it.
+//
+// While a configured cluster's in-use read failed last (or never
+// succeeded), nothing is proven unused: every revision and image stays
+// (graph.hold, ReasonUnproven).
 //
 // A namespace may override the policy and add rules (its admins set them);
 // the global policy is the default and decides about images no entry
@@ -104,6 +109,15 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
 	for img := range g.pinned {
 		mark(keptImage, img)
 	}
+	for img := range g.inUse {
+		mark(keptImage, img)
+	}
+	if g.hold != nil {
+		// Nothing is proven unused: every image stays.
+		for img := range keptImage {
+			keptImage[img] = true
+		}
+	}
 	keptBlob = make([]bool, len(g.blobSize))
 	for img, ok := range keptImage {
 		if ok {
@@ -122,9 +136,10 @@ func (n Namespace) PrunePolicy(def Policy) Policy {
 
 // facts is what the retention rule knows of entry ev of tag t.
 func (g *graph) facts(n *gNamespace, st *gStream, t *gTag, ev gEvent) entryFacts {
-	e := entryFacts{position: int(ev.position), created: ev.created, match: t.mask}
+	e := entryFacts{position: int(ev.position), created: ev.created, match: t.mask, unproven: g.hold != nil}
 	if ev.image != 0 {
 		e.pinned = g.pinnedIn(n.id, ev.image)
+		e.inUse = len(g.inUse[ev.image]) > 0
 		if n.usesPulls {
 			e.pulled = g.lastPulled(st, ev.image)
 		}

@@ -323,9 +323,12 @@ const (
 	ReasonPulled  // pulled within a rule's window
 	ReasonNewest  // among the newest N
 	ReasonYounger // younger than D
+	// ReasonUnproven: a cluster's in-use read failed (or never succeeded),
+	// so nothing is proven unused; decided right after ReasonInUse.
+	ReasonUnproven
 )
 
-var reasonNames = [...]string{"prunable", "current", "pinned", "in-use", "never", "pulled", "newest", "younger"}
+var reasonNames = [...]string{"prunable", "current", "pinned", "in-use", "never", "pulled", "newest", "younger", "in-use-unknown"}
 
 func (r RetentionReason) String() string {
 	if int(r) < len(reasonNames) {
@@ -378,6 +381,8 @@ func (r Retention) Text() string {
 		s = "pinned"
 	case ReasonInUse:
 		s = "in use"
+	case ReasonUnproven:
+		s = "could be in use (the cluster's in-use read failed or has not run)"
 	case ReasonNever:
 		s = "never pruned"
 	case ReasonPulled:
@@ -427,6 +432,7 @@ type entryFacts struct {
 	match    uint64 // the rules that apply to its tag (ruleSet.match)
 	pinned   bool   // its image is pinned in the namespace
 	inUse    bool   // its image runs on the cluster
+	unproven bool   // the cluster's in-use read failed: nothing is proven unused
 	pulled   int64  // last pull of its image from the stream; 0: none recorded
 }
 
@@ -439,6 +445,8 @@ func (rs ruleSet) decide(e entryFacts, p Policy, now int64) Retention {
 		return Retention{Reason: ReasonPinned}
 	case e.inUse:
 		return Retention{Reason: ReasonInUse}
+	case e.unproven:
+		return Retention{Reason: ReasonUnproven}
 	}
 	for i, r := range rs {
 		if e.match&(1<<i) == 0 {

@@ -310,8 +310,12 @@ type StreamFacts struct {
 	Policy Policy
 	Rules  []RetentionRule
 
+	// Hold is set while a cluster's in-use read proves nothing.
+	Hold *InUseHold
+
 	rules    ruleSet
 	streamID int64
+	inUse    map[int64]InUse
 	tags     []factTag
 	digest   map[int64]string
 	children map[int64][]int64
@@ -389,6 +393,12 @@ func (s *Store) StreamFacts(ctx context.Context, ref StreamRef, def Policy) (*St
 			return err
 		}
 		imgs = dedupe(imgs)
+		if f.inUse, err = s.inUseOf(ctx, imgs); err != nil {
+			return err
+		}
+		if f.Hold, err = s.PruneHold(ctx); err != nil {
+			return err
+		}
 		pinned := map[int64]bool{}
 		err = chunks(imgs, chunk, func(part []int64) error {
 			var rows []Image
@@ -446,6 +456,8 @@ type EntryRetention struct {
 	Position   int
 	LastPulled time.Time // zero: no pull recorded
 	Retention  Retention
+	// InUse are the workloads on the cluster that use the image (nil: none).
+	InUse InUse
 }
 
 // Evaluate applies the retention rule at now to every history entry of
@@ -456,7 +468,8 @@ func (f *StreamFacts) Evaluate(pulls PullTimes, now time.Time) map[string][]Entr
 	for _, t := range f.tags {
 		list := make([]EntryRetention, 0, len(t.events))
 		for _, ev := range t.events {
-			e := entryFacts{position: ev.position, created: ev.created, match: t.mask, pinned: ev.pinned}
+			e := entryFacts{position: ev.position, created: ev.created, match: t.mask, pinned: ev.pinned,
+				inUse: len(f.inUse[ev.image]) > 0, unproven: f.Hold != nil}
 			var last int64
 			if ev.image != 0 {
 				last = pulls.last(f.streamID, ev.image)
@@ -465,7 +478,7 @@ func (f *StreamFacts) Evaluate(pulls PullTimes, now time.Time) map[string][]Entr
 				e.pulled = last
 			}
 			list = append(list, EntryRetention{Image: f.digest[ev.image], Position: ev.position, LastPulled: unixTime(last),
-				Retention: f.rules.retain(e, f.Policy, unix)})
+				Retention: f.rules.retain(e, f.Policy, unix), InUse: f.inUse[ev.image]})
 		}
 		out[t.name] = list
 	}

@@ -291,6 +291,8 @@ func (sv *savings) protectedBy(n *gNamespace, st *gStream, t *gTag, ev gEvent, p
 	switch r := n.rules.decide(f, p, sv.unix); r.Reason {
 	case ReasonInUse:
 		return "holds an image in use"
+	case ReasonUnproven:
+		return "could hold an image in use (the cluster's in-use read failed or has not run)"
 	case ReasonNever, ReasonPulled:
 		return "kept by retention " + r.Text()
 	}

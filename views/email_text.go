@@ -250,7 +250,8 @@ func mailContacts(cs []string) string {
 	return "Contacts: " + strings.Join(cs, ", ") + "."
 }
 
-// mailMarks are the marks of a revision: "current", "pruned tonight".
+// mailMarks are the marks of a revision: "current", "pruned tonight",
+// "in use by deployment payments/api".
 func mailMarks(rev ReportRevision) []string {
 	var m []string
 	if rev.Current {
@@ -258,6 +259,9 @@ func mailMarks(rev ReportRevision) []string {
 	}
 	if rev.Prunable {
 		m = append(m, "pruned tonight")
+	}
+	if rev.InUse != "" {
+		m = append(m, rev.InUse)
 	}
 	return m
 }

@@ -221,6 +221,9 @@ type Revision struct {
 	Current  bool
 	Prunable bool // the prune policy would remove it
 	Pinned   bool // pinned in the namespace: prune keeps it
+	// InUse names the workloads on the cluster that use the image ("in use
+	// by deployment payments/api and 2 more"); "": none.
+	InUse string
 	// Why prune keeps it (or not), in words; PrunableOn is when it becomes
 	// prunable if nothing but time changes (zero: not by time alone).
 	Why        string
@@ -246,9 +249,11 @@ type PrunePage struct {
 	Page
 	// Run is the "Prune now…" button (nil: not a platform admin, or no
 	// prune job here); Flash how a run started by hand went.
-	Run      *RunControl
-	Flash    *RunFlash
-	Plan     *store.PrunePlan
+	Run   *RunControl
+	Flash *RunFlash
+	Plan  *store.PrunePlan
+	// InUse is each cluster's in-use read (none: no cluster configured).
+	InUse    []store.InUseRead
 	All      bool // the whole registry's plan (platform admin)
 	Runs     []store.JobRun
 	Schedule string

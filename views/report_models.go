@@ -61,6 +61,9 @@ type ReportRevision struct {
 	Bytes    int64
 	Current  bool
 	Prunable bool // tonight's prune removes it
+	// InUse is "in use by deployment payments/api": a workload on the
+	// cluster uses the image, so prune keeps it ("": none).
+	InUse string
 }
 
 // ReportPlan is a set of deletions that gets the namespace under its

@@ -177,6 +177,13 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	// recomputes usage (and drops cached pages: routes registers that).
 	srv.change = change.New(s, mirror)
 	srv.change.OnChange(srv.usage.Invalidate)
+	if cfg.OpenShiftURL != "" {
+		// The configured cluster's in-use read holds prune until it first
+		// succeeds; another cluster's records and state go.
+		if err := s.RegisterInUseCluster(context.Background(), (&openshift.Cluster{URL: cfg.OpenShiftURL}).Source()); err != nil {
+			return nil, fmt.Errorf("record the cluster whose images in use prune keeps: %w", err)
+		}
+	}
 	if !cfg.NoJobs {
 		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule), jobs.AlertJob(srv.alerts, srv.usage, "@daily")}
 		// The prune plan's figures on their schedule and after policy

@@ -25,8 +25,13 @@ type Cluster struct {
 	TokenFile string
 	// Client makes the requests; nil means one with a 60 s timeout.
 	Client *http.Client
-	// PageSize is the limit of each list request; 0 means 250.
+	// PageSize is the limit of each list request; 0 means 250 for images
+	// and streams, WorkloadPageSize for workloads.
 	PageSize int
+	// MaxPages and MaxPageBytes bound each workload collection's listing;
+	// 0 means MaxWorkloadPages and MaxWorkloadPage.
+	MaxPages     int
+	MaxPageBytes int64
 }
 
 // SyncActor is the system principal the OpenShift sync writes as.
@@ -38,6 +43,9 @@ type Collection struct {
 	Group, Version, Resource string
 	// ListKind is the kind of the list the API answers with.
 	ListKind string
+	// Workload is the kind of a workload collection in words ("deployment
+	// config"); "" for the image collections.
+	Workload string
 }
 
 // ListVerb is the RBAC verb of every request the sync makes.
@@ -51,10 +59,16 @@ func (c Collection) Path() string {
 	return "/apis/" + c.Group + "/" + c.Version + "/" + c.Resource
 }
 
-// Reads are the collections a sync lists, in order (images first, so that
-// the streams' tags find their images). The ClusterRole in deploy/base
-// grants exactly these with ListVerb; deploy's test holds the two equal.
+// Reads are the collections a sync lists: the images and streams (Sync),
+// then the workloads (SyncInUse). The ClusterRole in deploy/base grants
+// exactly these with ListVerb; deploy's test holds the two equal.
 func Reads() []Collection {
+	return append(imageReads(), WorkloadReads()...)
+}
+
+// imageReads are the collections Sync lists, in order (images first, so
+// that the streams' tags find their images).
+func imageReads() []Collection {
 	return []Collection{
 		{Group: "image.openshift.io", Version: "v1", Resource: "images", ListKind: "ImageList"},
 		{Group: "image.openshift.io", Version: "v1", Resource: "imagestreams", ListKind: "ImageStreamList"},
@@ -90,7 +104,7 @@ func (c *Cluster) Sync(ctx context.Context, s *store.Store) (ClusterSync, error)
 		return res, err
 	}
 	var doc bytes.Buffer
-	for _, coll := range Reads() {
+	for _, coll := range imageReads() {
 		items, err := c.list(ctx, token, coll.Path())
 		if err != nil {
 			return res, err
@@ -212,30 +226,49 @@ func (c *Cluster) list(ctx context.Context, token, path string) ([]json.RawMessa
 	if limit <= 0 {
 		limit = 250
 	}
-	base := strings.TrimRight(c.URL, "/") + path
 	var items []json.RawMessage
+	err := c.pages(ctx, token, path, limit, 0, maxImagePage, func(page []json.RawMessage) error {
+		items = append(items, page...)
+		return nil
+	})
+	return items, err
+}
+
+// maxImagePage bounds one page of images or streams.
+const maxImagePage = 512 << 20
+
+// pages reads a collection page by page (limit/continue) and hands each
+// page's items to fn; at most maxPages pages (0: no bound), each at most
+// maxBody bytes.
+func (c *Cluster) pages(ctx context.Context, token, path string, limit, maxPages int, maxBody int64, fn func([]json.RawMessage) error) error {
+	base := strings.TrimRight(c.URL, "/") + path
 	cont := ""
 	for page := 1; ; page++ {
+		if maxPages > 0 && page > maxPages {
+			return fmt.Errorf("list %s: %w: more than %d pages of %d", base, ErrTooManyPages, maxPages, limit)
+		}
 		q := url.Values{"limit": {fmt.Sprint(limit)}}
 		if cont != "" {
 			q.Set("continue", cont)
 		}
-		p, err := c.get(ctx, token, base+"?"+q.Encode())
+		p, err := c.get(ctx, token, base+"?"+q.Encode(), maxBody)
 		if err != nil {
-			return nil, fmt.Errorf("list %s (page %d): %w", base, page, err)
+			return fmt.Errorf("list %s (page %d): %w", base, page, err)
 		}
-		items = append(items, p.Items...)
+		if err := fn(p.Items); err != nil {
+			return fmt.Errorf("list %s (page %d): %w", base, page, err)
+		}
 		if p.Metadata.Continue == "" {
-			return items, nil
+			return nil
 		}
 		if p.Metadata.Continue == cont {
-			return nil, fmt.Errorf("list %s (page %d): the server sent the same continue token again", base, page)
+			return fmt.Errorf("list %s (page %d): the server sent the same continue token again", base, page)
 		}
 		cont = p.Metadata.Continue
 	}
 }
 
-func (c *Cluster) get(ctx context.Context, token, u string) (listPage, error) {
+func (c *Cluster) get(ctx context.Context, token, u string, maxBody int64) (listPage, error) {
 	var p listPage
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -248,13 +281,16 @@ func (c *Cluster) get(ctx context.Context, token, u string) (listPage, error) {
 		return p, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 512<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return p, err
 	}
+	if int64(len(body)) > maxBody && resp.StatusCode == http.StatusOK {
+		return p, fmt.Errorf("%w: a page is larger than %d bytes", ErrPageTooLarge, maxBody)
+	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return p, fmt.Errorf("the API refused the token in LAYERWISE_OPENSHIFT_TOKEN_FILE (%s): it must be valid and allowed to list imagestreams and images cluster-wide", resp.Status)
+		return p, fmt.Errorf("the API refused the token in LAYERWISE_OPENSHIFT_TOKEN_FILE (%s): it must be valid and allowed to list %s cluster-wide (deploy/base/clusterrole.yaml)", resp.Status, resourceOf(u))
 	case resp.StatusCode == http.StatusGone:
 		return p, fmt.Errorf("the listing expired while it was read (410 Gone); the next sync starts over")
 	case resp.StatusCode != http.StatusOK:
@@ -264,6 +300,14 @@ func (c *Cluster) get(ctx context.Context, token, u string) (listPage, error) {
 		return p, fmt.Errorf("not a Kubernetes list: %v", err)
 	}
 	return p, nil
+}
+
+// resourceOf is the resource a list URL names ("deployments").
+func resourceOf(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	return u[strings.LastIndexByte(u, '/')+1:]
 }
 
 func snippet(b []byte) string {

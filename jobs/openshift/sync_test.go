@@ -33,12 +33,22 @@ type fakeCluster struct {
 	images   []map[string]any
 	requests map[string]int // by collection
 	failAt   map[string]int // collection → page (1-based) that fails
+	// workloads are the objects of each workload collection, by path
+	// (every collection of WorkloadReads, empty unless a test fills it).
+	workloads map[string][]map[string]any
+	// refuse answers 401 on a collection; hang makes it wait until the
+	// request is cancelled (a client timeout).
+	refuse, hang map[string]bool
 }
 
 // newFakeCluster serves every ImageStream and Image of the fixtures.
 func newFakeCluster(t *testing.T) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{token: "sha256~cluster-token", requests: map[string]int{}, failAt: map[string]int{}}
+	c := &fakeCluster{token: "sha256~cluster-token", requests: map[string]int{}, failAt: map[string]int{},
+		workloads: map[string][]map[string]any{}, refuse: map[string]bool{}, hang: map[string]bool{}}
+	for _, coll := range WorkloadReads() {
+		c.workloads[coll.Path()] = []map[string]any{}
+	}
 	seen := map[string]bool{}
 	for _, path := range allFixtures(t) {
 		b, err := os.ReadFile(path)
@@ -100,9 +110,16 @@ func strOf(v any) string { s, _ := v.(string); return s }
 
 func (c *fakeCluster) serve(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
+	hang := c.hang[r.URL.Path]
+	c.mu.Unlock()
+	if hang {
+		<-r.Context().Done()
+		return
+	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	if r.Header.Get("Authorization") != "Bearer "+c.token {
+	if r.Header.Get("Authorization") != "Bearer "+c.token || c.refuse[r.URL.Path] {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`))
 		return
@@ -115,8 +132,16 @@ func (c *fakeCluster) serve(w http.ResponseWriter, r *http.Request) {
 	case "/apis/image.openshift.io/v1/images":
 		items, kind = c.images, "ImageList"
 	default:
-		http.NotFound(w, r)
-		return
+		var ok bool
+		if items, ok = c.workloads[r.URL.Path]; !ok {
+			http.NotFound(w, r)
+			return
+		}
+		for _, coll := range WorkloadReads() {
+			if coll.Path() == r.URL.Path {
+				kind = coll.ListKind
+			}
+		}
 	}
 	c.requests[r.URL.Path]++
 	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
@@ -244,6 +269,9 @@ func TestClusterSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := cl.SyncInUse(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
 	// (One fixture Image is named "test", not by digest: skipped, as import openshift does.)
 	if res.Streams != len(fc.streams) || res.Images+len(res.Ignored) != len(fc.images) || res.Images == 0 || res.Removed != 0 {
 		t.Errorf("first sync: %+v; the cluster has %d streams and %d images", res, len(fc.streams), len(fc.images))
@@ -256,8 +284,8 @@ func TestClusterSync(t *testing.T) {
 	if want := (len(fc.streams) + 3) / 4; req[pathImageStreams] != want {
 		t.Errorf("%d pages of image streams, want %d", req[pathImageStreams], want)
 	}
-	// The sync asks for exactly the collections of Reads (what the
-	// ClusterRole in deploy/ grants), and nothing else.
+	// The sync and its in-use read ask for exactly the collections of
+	// Reads (what the ClusterRole in deploy/ grants), and nothing else.
 	var asked, listed []string
 	for p := range req {
 		asked = append(asked, p)
