@@ -274,7 +274,7 @@ func importDestinations(cfg Config) (*registry.Destinations, error) {
 
 // syncSettings are the sync job's: the managed registry and the cluster.
 func (srv *Server) syncSettings() jobs.SyncSettings {
-	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: srv.change.Notify}
+	set := jobs.SyncSettings{Schedule: srv.cfg.SyncSchedule, Registry: srv.managed, Changed: func() { srv.change.Notify(); srv.replan() }}
 	if set.Schedule == "" {
 		set.Schedule = "@hourly"
 	}
