@@ -27,6 +27,21 @@ func (svc *Service) ApplyPush(ctx context.Context, p *store.Principal, m *regist
 	return res, err
 }
 
+// ApplyPushes records the tagged pushes of one notification envelope in
+// one transaction (registry.Managed.ApplyPushes). Platform principals only.
+func (svc *Service) ApplyPushes(ctx context.Context, p *store.Principal, m *registry.Managed, reqs []registry.PushRequest) ([]registry.PushOutcome, error) {
+	if err := NeedPlatformAdmin(p, "record registry pushes"); err != nil {
+		return nil, err
+	}
+	out, err := m.ApplyPushes(ctx, svc.Store, reqs, p.User)
+	changed := false
+	for _, o := range out {
+		changed = changed || o.Result.Changed
+	}
+	svc.finish(err, changed)
+	return out, err
+}
+
 // ApplyDelete removes a manifest the managed registry deleted from the
 // history of repo's stream, audited as p when something was removed.
 func (svc *Service) ApplyDelete(ctx context.Context, p *store.Principal, m *registry.Managed, repo, digest string) (int64, error) {

@@ -128,6 +128,33 @@ func (w *Webhook) Events(c echo.Context) error {
 	res := WebhookResult{Events: len(events)}
 	p := change.System(WebhookActor)
 	var pulls []store.Pull
+	// Consecutive pushes are recorded together, in one transaction.
+	var pending []registry.PushRequest
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		out, err := w.Change.ApplyPushes(ctx, p, w.Registry, pending)
+		if err != nil {
+			return err // the store failed: 500, and the registry sends the envelope again
+		}
+		for i, o := range out {
+			r := pending[i]
+			switch {
+			case o.Err == nil && o.Result.Changed:
+				res.Changed++
+			case o.Err == nil:
+				res.Unchanged++
+			case registry.IsFetchError(o.Err) || errors.Is(o.Err, store.ErrInvalid):
+				w.Log.Warn("registry push not recorded", "repository", r.Repository, "tag", r.Tag, "digest", r.Digest, "err", o.Err)
+				res.Failed = append(res.Failed, fmt.Sprintf("%s:%s@%s: %v", r.Repository, r.Tag, r.Digest, o.Err))
+			default:
+				return o.Err
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
 	for _, ev := range events {
 		t := ev.Target
 		switch {
@@ -155,22 +182,15 @@ func (w *Webhook) Events(c echo.Context) error {
 				res.Skipped = append(res.Skipped, err.Error())
 				continue
 			}
-			pr, err := w.Change.ApplyPush(ctx, p, w.Registry, t.Repository, t.Tag, t.Digest, ev.Timestamp)
-			switch {
-			case err == nil && pr.Changed:
-				res.Changed++
-			case err == nil:
-				res.Unchanged++
-			case registry.IsFetchError(err) || errors.Is(err, store.ErrInvalid):
-				w.Log.Warn("registry push not recorded", "repository", t.Repository, "tag", t.Tag, "digest", t.Digest, "err", err)
-				res.Failed = append(res.Failed, fmt.Sprintf("%s:%s@%s: %v", t.Repository, t.Tag, t.Digest, err))
-			default:
-				return err // the store failed: 500, and the registry sends the envelope again
-			}
+			pending = append(pending, registry.PushRequest{Repository: t.Repository, Tag: t.Tag, Digest: t.Digest, At: ev.Timestamp})
 		case ev.Action == "delete" && t.Digest != "":
 			if _, err := registry.MapRepository(t.Repository); err != nil {
 				res.Skipped = append(res.Skipped, err.Error())
 				continue
+			}
+			// Pushes before the delete land first, in their order.
+			if err := flush(); err != nil {
+				return err
 			}
 			n, err := w.Change.ApplyDelete(ctx, p, w.Registry, t.Repository, t.Digest)
 			if err != nil {
@@ -184,6 +204,9 @@ func (w *Webhook) Events(c echo.Context) error {
 		default:
 			res.Ignored++
 		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	if len(pulls) > 0 {
 		if w.Pulls != nil {

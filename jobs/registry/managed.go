@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -79,51 +80,127 @@ func MapRepository(repo string) (store.StreamRef, error) {
 	return ref, nil
 }
 
-// ApplyPush reads repo@digest from the managed registry (a manifest list
-// with every platform: PreserveOriginal, so usage counts what the registry
-// stores) and records it on repo:tag as a push at time at (zero = now),
-// with an audit event by actor when the history changed. The write is one
-// transaction.
+// PushRequest is one tagged push a registry notification announced.
+type PushRequest struct {
+	Repository, Tag, Digest string
+	At                      time.Time
+}
+
+// PushOutcome is what became of one PushRequest: Err is a read-back or
+// validation failure of that push alone (the others go on).
+type PushOutcome struct {
+	Result store.PushResult
+	Err    error
+}
+
+// ApplyPush records one push: ApplyPushes with one request.
 func (m *Managed) ApplyPush(ctx context.Context, s *store.Store, repo, tag, digest string, at time.Time, actor string) (store.PushResult, error) {
-	stream, err := MapRepository(repo)
+	out, err := m.ApplyPushes(ctx, s, []PushRequest{{Repository: repo, Tag: tag, Digest: digest, At: at}}, actor)
 	if err != nil {
 		return store.PushResult{}, err
 	}
-	dst := store.TagRef{Namespace: stream.Namespace, Stream: stream.Stream, Tag: tag}
-	if err := dst.Validate(); err != nil {
-		return store.PushResult{}, err
+	return out[0].Result, out[0].Err
+}
+
+// ApplyPushes records tagged pushes the registry announced in one
+// envelope: each is read back from the registry first (a redelivered
+// event, or the echo of a change written through, names the tag's current
+// image and needs no read), then all are recorded in one transaction, each
+// audited once as actor when it changed the history — one settlement of
+// the usage figures for the envelope instead of one per push. A push that
+// cannot be read back or is malformed fails alone (its outcome's Err); an
+// error of the store fails them all, and the registry sends the envelope
+// again.
+func (m *Managed) ApplyPushes(ctx context.Context, s *store.Store, reqs []PushRequest, actor string) ([]PushOutcome, error) {
+	out := make([]PushOutcome, len(reqs))
+	type fetched struct {
+		i    int
+		dst  store.TagRef
+		res  Result
+		ref  string
+		when time.Time
 	}
-	if err := store.ValidateDigest(digest); err != nil {
-		return store.PushResult{}, err
-	}
-	// A redelivered event, or the echo of a change written through to the
-	// registry, names the tag's current image: nothing to read or record.
-	if cur, err := s.CurrentImage(ctx, dst); err != nil {
-		return store.PushResult{}, err
-	} else if cur == digest {
-		return store.PushResult{Before: cur, Image: digest, Current: true}, nil
-	}
-	ref := m.Host + "/" + repo + "@" + digest
-	res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true})
-	if err != nil {
-		return store.PushResult{}, err
-	}
-	var out store.PushResult
-	err = s.Tx(ctx, func(tx *store.Store) error {
-		var err error
-		out, err = tx.RecordPush(ctx, store.Push{Tag: dst, Images: res.Images, PullSpec: res.PullSpec, At: at})
-		if err != nil || !out.Changed {
-			return err
+	var todo []fetched
+	for i, r := range reqs {
+		stream, err := MapRepository(r.Repository)
+		if err != nil {
+			out[i].Err = err
+			continue
 		}
-		after := out.Image
-		if !out.Current {
+		dst := store.TagRef{Namespace: stream.Namespace, Stream: stream.Stream, Tag: r.Tag}
+		if err := dst.Validate(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		if err := store.ValidateDigest(r.Digest); err != nil {
+			out[i].Err = err
+			continue
+		}
+		cur, err := s.CurrentImage(ctx, dst)
+		if err != nil {
+			return nil, err
+		}
+		if cur == r.Digest {
+			out[i].Result = store.PushResult{Before: cur, Image: r.Digest, Current: true}
+			continue
+		}
+		ref := m.Host + "/" + r.Repository + "@" + r.Digest
+		res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true})
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		todo = append(todo, fetched{i: i, dst: dst, res: res, ref: ref, when: r.At})
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	record := func(tx *store.Store, f fetched) error {
+		pr, err := tx.RecordPush(ctx, store.Push{Tag: f.dst, Images: f.res.Images, PullSpec: f.res.PullSpec, At: f.when})
+		if err != nil {
+			return fmt.Errorf("record the push of %s: %w", f.ref, err)
+		}
+		out[f.i].Result = pr
+		if !pr.Changed {
+			return nil
+		}
+		after := pr.Image
+		if !pr.Current {
 			after += " (an earlier push, recorded below the current image)"
 		}
-		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: dst.Namespace, Action: "registry.push",
-			Target: dst.String(), Before: out.Before, After: after})
+		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: f.dst.Namespace, Action: "registry.push",
+			Target: f.dst.String(), Before: pr.Before, After: after})
+	}
+	err := s.Tx(ctx, func(tx *store.Store) error {
+		for _, f := range todo {
+			if err := record(tx, f); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+	if errors.Is(err, store.ErrInvalid) && len(todo) > 1 {
+		// One push the store refuses (what the registry served lies about
+		// sizes or names) must not hold back the others: one transaction
+		// each, as a single push would have.
+		err = nil
+		for _, f := range todo {
+			out[f.i].Result = store.PushResult{}
+			e := s.Tx(ctx, func(tx *store.Store) error { return record(tx, f) })
+			if errors.Is(e, store.ErrInvalid) {
+				out[f.i].Err = e
+			} else if e != nil {
+				return nil, e
+			}
+		}
+		return out, nil
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		out[todo[0].i].Err = err
+		return out, nil
+	}
 	if err != nil {
-		return store.PushResult{}, fmt.Errorf("record the push of %s: %w", ref, err)
+		return nil, err
 	}
 	return out, nil
 }
