@@ -194,11 +194,8 @@ func (a *settlement) tags() error {
 		now := map[mk]int64{}
 		type cnt struct{ TagID, ImageID, N int64 }
 		var rows []cnt
-		if err := a.db.Raw(`SELECT tag_id, image_id, COUNT(*) AS n FROM (
-				SELECT tag_id, image_id FROM tag_events WHERE tag_id IN ? AND image_id IS NOT NULL
-				UNION ALL
-				SELECT e.tag_id, m.child_id FROM tag_events e JOIN image_manifests m ON m.list_id = e.image_id WHERE e.tag_id IN ?
-			) x GROUP BY tag_id, image_id`, part, part).Scan(&rows).Error; err != nil {
+		if err := a.db.Raw(expandSQL(`SELECT tag_id, image_id FROM tag_events WHERE tag_id IN ? AND image_id IS NOT NULL`)+
+			` SELECT root AS tag_id, image_id, COUNT(*) AS n FROM x GROUP BY root, image_id`, part).Scan(&rows).Error; err != nil {
 			return err
 		}
 		for _, r := range rows {
@@ -654,7 +651,7 @@ func (a *settlement) imageBytes() error {
 	}
 	return chunks(ids, chunk, func(part []int64) error {
 		var rows []struct{ Img, Bytes int64 }
-		if err := a.db.Raw(imageBytesSQL(`IN ?`), part, part).Scan(&rows).Error; err != nil {
+		if err := a.db.Raw(imageBytesSQL(`IN ?`, ""), part).Scan(&rows).Error; err != nil {
 			return err
 		}
 		if err := a.db.Exec(`DELETE FROM usage_images WHERE image_id IN ?`, part).Error; err != nil {
@@ -671,15 +668,39 @@ func (a *settlement) imageBytes() error {
 	})
 }
 
-// imageBytesSQL sums the distinct blobs of images and their platform
-// images; where selects the images ("IN ?" twice, or "> 0" for all).
-func imageBytesSQL(where string) string {
-	return `SELECT t.img, SUM(b.size) AS bytes FROM (
-		SELECT DISTINCT u.img, ib.blob_id FROM (
-			SELECT id AS img, id AS src FROM images WHERE id ` + where + `
-			UNION ALL SELECT list_id, child_id FROM image_manifests WHERE list_id ` + where + `
-		) u JOIN image_blobs ib ON ib.image_id = u.src
-	) t JOIN blobs b ON b.id = t.blob_id GROUP BY t.img`
+// expandEdges are the links along which an image holds others: a manifest
+// list its platform images (kind 1), a subject its referrers (kind 2).
+const expandEdges = `SELECT list_id AS parent, child_id AS child, 1 AS kind FROM image_manifests`
+
+// expandSQL is a WITH RECURSIVE clause: x(root, image_id, depth, child)
+// holds, for each (root, image) row of roots, the images it holds as the
+// full pass's graph.forBlobs walks them — itself, its platform images
+// (not theirs), and referrers of either, theirs in turn, up to
+// maxExpandDepth (a lying registry's cycle of subjects ends there). A
+// path is one row: the counts are multisets, and bytes move only when
+// a count crosses zero.
+func expandSQL(roots string) string {
+	return `WITH RECURSIVE e(parent, child, kind) AS (` + expandEdges + `),
+	x(root, image_id, depth, child) AS (
+		SELECT r.*, 0, 0 FROM (` + roots + `) r
+		UNION ALL
+		SELECT x.root, e.child, CASE WHEN e.kind = 2 THEN x.depth + 1 ELSE x.depth END, CASE WHEN e.kind = 1 THEN 1 ELSE 0 END
+		FROM x JOIN e ON e.parent = x.image_id
+		WHERE (e.kind = 1 AND x.child = 0) OR (e.kind = 2 AND x.depth < ` + fmt.Sprint(maxExpandDepth) + `)
+	)`
+}
+
+// maxExpandDepth bounds how deep referrers of referrers are followed.
+const maxExpandDepth = 4
+
+// imageBytesSQL sums the distinct blobs each image holds (expandSQL);
+// where selects the images ("IN ?", or "> 0" for all); insert, when not
+// empty, is the INSERT the sums go to.
+func imageBytesSQL(where, insert string) string {
+	return expandSQL(`SELECT id, id FROM images WHERE id `+where) + ` ` + insert + `
+	SELECT t.root AS img, SUM(b.size) AS bytes FROM (
+		SELECT DISTINCT x.root, ib.blob_id FROM x JOIN image_blobs ib ON ib.image_id = x.image_id
+	) t JOIN blobs b ON b.id = t.blob_id GROUP BY t.root`
 }
 
 // write applies the scope totals, making missing scope rows, and drops the

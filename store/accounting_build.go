@@ -62,12 +62,8 @@ func (s *Store) BuildUsage(ctx context.Context, progress func(step string, took 
 			{"clear", `DELETE FROM usage_images`},
 			{"clear", `DELETE FROM usage_dirty`},
 			{"clear", `DELETE FROM usage_blob_deltas`},
-			{"tag members", `INSERT INTO usage_members (level, scope_id, image_id, n)
-				SELECT 1, tag_id, image_id, COUNT(*) FROM (
-					SELECT tag_id, image_id FROM tag_events WHERE image_id IS NOT NULL
-					UNION ALL
-					SELECT e.tag_id, m.child_id FROM tag_events e JOIN image_manifests m ON m.list_id = e.image_id
-				) x GROUP BY tag_id, image_id`},
+			{"tag members", expandSQL(`SELECT tag_id, image_id FROM tag_events WHERE image_id IS NOT NULL`) +
+				` INSERT INTO usage_members (level, scope_id, image_id, n) SELECT 1, root, image_id, COUNT(*) FROM x GROUP BY root, image_id`},
 			{"stream members", `INSERT INTO usage_members (level, scope_id, image_id, n)
 				SELECT 2, t.stream_id, m.image_id, COUNT(*) FROM usage_members m JOIN tags t ON t.id = m.scope_id
 				WHERE m.level = 1 GROUP BY t.stream_id, m.image_id`},
@@ -98,7 +94,7 @@ func (s *Store) BuildUsage(ctx context.Context, progress func(step string, took 
 			{"scope parents", `UPDATE usage_scopes SET parent_id = COALESCE((SELECT st.namespace_id FROM image_streams st WHERE st.id = usage_scopes.scope_id), 0) WHERE level = 2`},
 			{"registry", `INSERT INTO usage_scopes (level, scope_id, parent_id, bytes, exclusive_bytes, blobs)
 				SELECT 0, 0, 0, COALESCE(SUM(size), 0), 0, COUNT(*) FROM usage_blobs WHERE namespaces > 0`},
-			{"image sizes", `INSERT INTO usage_images (image_id, bytes) ` + imageBytesSQL(`> 0`)},
+			{"image sizes", imageBytesSQL(`> 0`, `INSERT INTO usage_images (image_id, bytes)`)},
 		}
 		last := ""
 		start := time.Now()
