@@ -172,9 +172,12 @@ func (a *settlement) links() error {
 // its links there and its membership one level up, and so on.
 func (a *settlement) tags() error {
 	var tags []int64
+	// Tags whose history changed, and tags holding an image whose platform
+	// images or referrers changed (directly or through what they hold).
 	if err := a.db.Raw(`SELECT id FROM usage_dirty WHERE kind = ?
-		UNION SELECT DISTINCT e.tag_id FROM tag_events e JOIN usage_dirty d ON d.kind = ? AND d.id = e.image_id`,
-		dirtyTag, dirtyList).Scan(&tags).Error; err != nil {
+		UNION SELECT e.tag_id FROM tag_events e JOIN usage_dirty d ON d.kind = ? AND d.id = e.image_id
+		UNION SELECT m.scope_id FROM usage_members m JOIN usage_dirty d ON d.kind = ? AND d.id = m.image_id WHERE m.level = ?`,
+		dirtyTag, dirtyList, dirtyList, levelTag).Scan(&tags).Error; err != nil {
 		return err
 	}
 	var lists []int64
@@ -633,21 +636,29 @@ func (a *settlement) imageBytes() error {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	err := chunks(ids, chunk, func(part []int64) error {
-		var lists []int64
-		if err := a.db.Raw(`SELECT DISTINCT list_id FROM image_manifests WHERE child_id IN ?`, part).Scan(&lists).Error; err != nil {
+	// The images holding them (lists, subjects), theirs in turn: the walk
+	// is depth-bounded, so a few rounds reach every one.
+	frontier := ids
+	for round := 0; round <= 2*maxExpandDepth+1 && len(frontier) > 0; round++ {
+		var found []int64
+		err := chunks(frontier, chunk, func(part []int64) error {
+			var parents []int64
+			if err := a.db.Raw(`SELECT DISTINCT parent FROM (`+expandEdges+`) e WHERE child IN ?`, part).Scan(&parents).Error; err != nil {
+				return err
+			}
+			for _, p := range parents {
+				if !a.images[p] {
+					a.images[p] = true
+					found = append(found, p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		for _, l := range lists {
-			if !a.images[l] {
-				a.images[l] = true
-				ids = append(ids, l)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+		ids = append(ids, found...)
+		frontier = found
 	}
 	return chunks(ids, chunk, func(part []int64) error {
 		var rows []struct{ Img, Bytes int64 }
