@@ -391,7 +391,8 @@ func (s *Store) Fingerprint(ctx context.Context) (string, error) {
 		(SELECT COUNT(*) FROM tags) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tags) || '.' ||
 		(SELECT COUNT(*) FROM image_streams) || '.' || (SELECT COUNT(*) FROM namespaces) || '.' ||
 		(SELECT COUNT(*) FROM images) || '.' || (SELECT COALESCE(` + links + `, 0) FROM image_blobs) || '.' ||
-		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests)`).Scan(&fp).Error
+		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests) || '.' ||
+		(SELECT COUNT(*) FROM image_referrers) || '.' || (SELECT COALESCE(MAX(id), 0) FROM image_referrers)`).Scan(&fp).Error
 	return fp, err
 }
 

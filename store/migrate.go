@@ -103,6 +103,10 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// image_referrers: signatures, SBOMs and attestations of an image.
+	{"0015_image_referrers", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&ImageReferrer{})
+	}},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds
