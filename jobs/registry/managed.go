@@ -103,6 +103,13 @@ func (m *Managed) ApplyPush(ctx context.Context, s *store.Store, repo, tag, dige
 	} else if cur == digest {
 		return store.PushResult{Before: cur, Image: digest, Current: true}, nil
 	}
+	// A signature (cosign tag) or other referrer recorded already: the
+	// sync sees its tag on every walk.
+	if known, err := s.HasReferrer(ctx, stream.String(), digest); err != nil {
+		return store.PushResult{}, err
+	} else if known {
+		return store.PushResult{Before: "none", Image: digest}, nil
+	}
 	ref := m.Host + "/" + repo + "@" + digest
 	res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true})
 	if err != nil {
@@ -116,7 +123,10 @@ func (m *Managed) ApplyPush(ctx context.Context, s *store.Store, repo, tag, dige
 			return err
 		}
 		after := out.Image
-		if !out.Current {
+		switch {
+		case out.Referrer != "":
+			after += " (attached to " + out.Referrer + " as a referrer, not a tag)"
+		case !out.Current:
 			after += " (an earlier push, recorded below the current image)"
 		}
 		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: dst.Namespace, Action: "registry.push",
@@ -146,4 +156,39 @@ func (m *Managed) ApplyDelete(ctx context.Context, s *store.Store, repo, digest,
 			Target: stream.String() + "@" + digest, Before: fmt.Sprintf("%d history entries", n), After: "none"})
 	})
 	return n, err
+}
+
+// ApplyReferrers reads, through the registry's referrers API, the
+// referrers of repo@digest that the store does not have yet and records
+// each one attached to its subject, audited by actor. ok is false when the
+// registry has no referrers API (cosign's tags are then read as tags by
+// the sync and the webhook).
+func (m *Managed) ApplyReferrers(ctx context.Context, s *store.Store, repo, digest, actor string) (added int, ok bool, err error) {
+	stream, err := MapRepository(repo)
+	if err != nil {
+		return 0, false, err
+	}
+	ref := m.Host + "/" + repo + "@" + digest
+	known := func(d string) (bool, error) { return s.HasReferrer(ctx, stream.String(), d) }
+	refs, ok, err := m.Client.Referrers(ctx, ref, FetchOptions{Insecure: m.Insecure, Managed: true}, known)
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	for _, r := range refs {
+		r.Repository = stream.String()
+		img := r.Images[len(r.Images)-1]
+		err := s.Tx(ctx, func(tx *store.Store) error {
+			changed, err := tx.RecordReferrer(ctx, r)
+			if err != nil || !changed {
+				return err
+			}
+			added++
+			return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: stream.Namespace, Action: "registry.referrer",
+				Target: stream.String() + "@" + r.Subject, Before: "none", After: img.Digest})
+		})
+		if err != nil {
+			return added, true, fmt.Errorf("record referrer %s of %s: %w", img.Digest, ref, err)
+		}
+	}
+	return added, true, nil
 }
