@@ -59,6 +59,7 @@ type graph struct {
 	// each; refType is a referrer's type and isReferrer marks them.
 	referrers  map[int64][]int64
 	refType    map[int64]ReferrerType
+	subjectOf  map[int64][]int64
 	isReferrer []bool
 	digest     []string // by image ID
 	known      []bool
@@ -87,7 +88,8 @@ func (s *Store) loadGraph(ctx context.Context) (g *graph, err error) {
 
 func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 	db := s.conn(ctx)
-	g := &graph{children: map[int64][]int64{}, pinned: map[int64][]int64{}, referrers: map[int64][]int64{}, refType: map[int64]ReferrerType{}}
+	g := &graph{children: map[int64][]int64{}, pinned: map[int64][]int64{}, referrers: map[int64][]int64{}, refType: map[int64]ReferrerType{},
+		subjectOf: map[int64][]int64{}}
 
 	var maxBlob, maxImage int64
 	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM blobs`).Scan(&maxBlob).Error; err != nil {
@@ -180,31 +182,6 @@ func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 		return nil, fmt.Errorf("read manifest lists: %w", err)
 	}
 
-	err = scanRows(db.Raw(`SELECT DISTINCT subject_id, referrer_id, type FROM image_referrers ORDER BY subject_id, referrer_id`), func(sc func(...any) error) error {
-		var subject, referrer int64
-		var typ string
-		if err := sc(&subject, &referrer, &typ); err != nil {
-			return err
-		}
-		if referrer <= 0 || referrer > maxImage {
-			return fmt.Errorf("image id %d out of range", referrer)
-		}
-		g.isReferrer[referrer] = true
-		if _, ok := g.refType[referrer]; !ok {
-			g.refType[referrer] = ReferrerType(typ)
-		}
-		// A subject prune already deleted leaves its referrers orphaned.
-		if subject > 0 && subject <= maxImage {
-			if l := g.referrers[subject]; len(l) == 0 || l[len(l)-1] != referrer {
-				g.referrers[subject] = append(l, referrer)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read referrers: %w", err)
-	}
-
 	err = scanRows(db.Raw(`SELECT id, digest, known, `+s.epoch("created_at")+` FROM images`), func(sc func(...any) error) error {
 		var id, created int64
 		var digest string
@@ -220,6 +197,34 @@ func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read images: %w", err)
+	}
+
+	err = scanRows(db.Raw(`SELECT DISTINCT subject_id, referrer_id, type FROM image_referrers ORDER BY subject_id, referrer_id`), func(sc func(...any) error) error {
+		var subject, referrer int64
+		var typ string
+		if err := sc(&subject, &referrer, &typ); err != nil {
+			return err
+		}
+		if referrer <= 0 || referrer > maxImage {
+			return fmt.Errorf("image id %d out of range", referrer)
+		}
+		// A link whose subject is gone (the referrer was also in a tag
+		// history, which kept it) makes it an image like any other.
+		if subject <= 0 || subject > maxImage || g.digest[subject] == "" {
+			return nil
+		}
+		g.isReferrer[referrer] = true
+		if _, ok := g.refType[referrer]; !ok {
+			g.refType[referrer] = ReferrerType(typ)
+		}
+		if l := g.referrers[subject]; len(l) == 0 || l[len(l)-1] != referrer {
+			g.referrers[subject] = append(l, referrer)
+			g.subjectOf[referrer] = append(g.subjectOf[referrer], subject)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read referrers: %w", err)
 	}
 
 	// The hierarchy, sorted by name at each level.

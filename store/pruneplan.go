@@ -67,10 +67,10 @@ type PruneNamespace struct {
 
 // PrunePlan is what a prune run removes, in the shape of `prune -o json`.
 type PrunePlan struct {
-	DryRun     bool             `json:"dryRun"`
-	Policy     PlanPolicy       `json:"policy"`
-	Revisions  []PruneRevision  `json:"revisions"`
-	Images     []string         `json:"images"`
+	DryRun    bool            `json:"dryRun"`
+	Policy    PlanPolicy      `json:"policy"`
+	Revisions []PruneRevision `json:"revisions"`
+	Images    []string        `json:"images"`
 	// Referrers are the signatures, SBOMs and attestations among Images,
 	// each with its subject.
 	Referrers  []PruneReferrer  `json:"referrers"`
@@ -259,14 +259,6 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 		for img := 1; img < len(keptImage); img++ {
 			if !keptImage[img] && g.digest[img] != "" && !g.isReferrer[img] {
 				addImage(int64(img), 0, !referenced[img])
-			}
-		}
-		// Referrers whose subject is gone already (deleted before
-		// referrers were attached to it).
-		for img := 1; img < len(keptImage); img++ {
-			if g.isReferrer[img] && !keptImage[img] && !imgInPlan[img] && g.digest[img] != "" {
-				p.Referrers = append(p.Referrers, PruneReferrer{Digest: g.digest[img], Type: g.refType[int64(img)], Orphaned: true})
-				addImage(int64(img), 1, true)
 			}
 		}
 	}

@@ -17,9 +17,9 @@ func TestCosignTag(t *testing.T) {
 		{"sha256-" + hex + ".sig", "sha256:" + hex, "sig", true},
 		{"sha256-" + hex + ".att", "sha256:" + hex, "att", true},
 		{"sha256-" + hex + ".sbom", "sha256:" + hex, "sbom", true},
-		{"sha256-" + hex, "", "", false},                // the OCI fallback tag, not cosign's
-		{"sha256-" + hex[:63] + ".sig", "", "", false},  // 63 hex: an ordinary tag
-		{"sha256-" + hex + "0.sig", "", "", false},      // 65 hex
+		{"sha256-" + hex, "", "", false},               // the OCI fallback tag, not cosign's
+		{"sha256-" + hex[:63] + ".sig", "", "", false}, // 63 hex: an ordinary tag
+		{"sha256-" + hex + "0.sig", "", "", false},     // 65 hex
 		{"sha256-" + strings.ToUpper(hex) + ".sig", "", "", false},
 		{"sha256-" + hex + ".sig.bak", "", "", false},
 		{"sha512-" + hex + ".sig", "", "", false},
