@@ -58,7 +58,9 @@ func (f *fetch) apiReferrers(subject string, known func(digest string) (bool, er
 	idx, err := remote.Referrers(f.r.Context().Digest(subject), append(f.opts, remote.WithReferrersTagFallback(false))...)
 	if err != nil {
 		var te *transport.Error
-		if strings.Contains(err.Error(), "does not support the Referrers API") || errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		// 404, 400, 405, 406: the registry has no such endpoint.
+		if strings.Contains(err.Error(), "does not support the Referrers API") || errors.As(err, &te) && te.StatusCode >= 400 && te.StatusCode < 500 &&
+			te.StatusCode != http.StatusUnauthorized && te.StatusCode != http.StatusForbidden && te.StatusCode != http.StatusTooManyRequests {
 			return nil, errNoReferrersAPI
 		}
 		return nil, fmt.Errorf("read the referrers of %s: %w", subject, err)
