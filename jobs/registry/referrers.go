@@ -55,7 +55,7 @@ func (f *fetch) referrersOf(subject string, tags bool) ([]store.Referrer, error)
 // (errNoReferrersAPI when the registry lacks it), skipping those known
 // says are recorded already (nil: none).
 func (f *fetch) apiReferrers(subject string, known func(digest string) (bool, error)) ([]store.Referrer, error) {
-	idx, err := remote.Referrers(f.r.Context().Digest(subject), append(f.opts, remote.WithReferrersTagFallback(false))...)
+	idx, err := remote.Referrers(f.r.Context().Digest(subject), f.opts...)
 	if err != nil {
 		var te *transport.Error
 		// 404, 400, 405, 406: the registry has no such endpoint.

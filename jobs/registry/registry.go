@@ -202,7 +202,11 @@ func (c *Client) start(ctx context.Context, ref string, opt FetchOptions) (*fetc
 	var cancel context.CancelFunc
 	f.ctx, cancel = context.WithTimeout(ctx, f.timeout)
 	opts := []remote.Option{remote.WithContext(f.ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(c.transport(opt.Insecure)),
-		remote.WithUserAgent(UserAgent)}
+		remote.WithUserAgent(UserAgent),
+		// The cosign tags are read by name (referrersOf); the OCI fallback
+		// tag sha256-<hex> would only cost a GET per image. The puller
+		// keeps its own options, so this is set here, not per call.
+		remote.WithReferrersTagFallback(false)}
 	if f.puller, err = remote.NewPuller(opts...); err != nil {
 		cancel()
 		return nil, nil, f.fail(err)
