@@ -254,6 +254,11 @@ func (o *oracle) plan(platform Policy, now time.Time) *Plan {
 	var imgs []Image
 	for _, img := range after.Images {
 		if !p.Images[img.Digest] {
+			if p.Images[img.Subject] {
+				// A referrer a tag history keeps outlives its subject as
+				// an image like any other: the link went with the subject.
+				img.Subject = ""
+			}
 			imgs = append(imgs, img)
 		}
 	}

@@ -199,6 +199,9 @@ func (r *Registry) String() string {
 		for _, c := range img.Children {
 			fmt.Fprintf(&b, " child=%s", Short(c))
 		}
+		if img.Subject != "" {
+			fmt.Fprintf(&b, " subject=%s", Short(img.Subject))
+		}
 		b.WriteString("\n")
 	}
 	for _, p := range r.Pins {
