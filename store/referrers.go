@@ -211,9 +211,12 @@ func (s *Store) recordReferrer(ctx context.Context, r Referrer, src SizeSource) 
 	}
 	suffix := ""
 	if r.Tag != "" {
-		// A cosign tag moved to a new manifest (another signature appended):
-		// the old manifest is no longer what the tag names.
 		_, suffix, _ = CosignTag(r.Tag)
+	}
+	if r.Tag != "" && r.Repository != "" {
+		// A cosign tag moved to a new manifest (another signature appended):
+		// the old manifest is no longer what the tag names. (Without a
+		// repository the tag names no one place: dumps keep every link.)
 		if err := db.Where("repository = ? AND tag = ? AND referrer_id <> ?", r.Repository, r.Tag, referrer).
 			Delete(&ImageReferrer{}).Error; err != nil {
 			return false, fmt.Errorf("replace referrer %s: %w", r.Tag, err)
