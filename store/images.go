@@ -557,7 +557,7 @@ func (s *Store) ListImages(ctx context.Context, sc *Scope) ([]ImageSnapshot, err
 	var rows []Image
 	q := db.Where("known = ?", true)
 	if sc != nil {
-		q = q.Where("id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces)
+		q = q.Where("id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces)
 	}
 	if err := q.Order("digest").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list images: %w", err)

@@ -67,7 +67,7 @@ func (s *Store) ManifestListsOf(ctx context.Context, digest string, sc *Scope) (
 		Joins("JOIN images c ON c.id = m.child_id").Joins("JOIN images l ON l.id = m.list_id").
 		Where("c.digest = ?", digest)
 	if sc != nil {
-		q = q.Where("l.id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces)
+		q = q.Where("l.id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces)
 	}
 	err := q.Order("l.digest").Pluck("l.digest", &out).Error
 	return out, err
@@ -196,12 +196,12 @@ func (s *Store) Search(ctx context.Context, q string, limit int, sc *Scope) ([]S
 			// holds, not by the size of the registry.
 			err = db.Raw(`SELECT i.digest FROM images i WHERE i.id IN (`+heldImagesSQL+`)
 				AND i.digest >= ? AND i.digest < ? ORDER BY i.digest LIMIT ?`,
-				sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&images).Error
+				sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&images).Error
 			if err == nil {
 				err = db.Raw(`SELECT b.digest FROM blobs b WHERE b.id IN (
 					SELECT ib.blob_id FROM image_blobs ib WHERE ib.image_id IN (`+heldImagesSQL+`))
 				AND b.digest >= ? AND b.digest < ? ORDER BY b.digest LIMIT ?`,
-					sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&blobs).Error
+					sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&blobs).Error
 			}
 		}
 		if err != nil {

@@ -373,3 +373,49 @@ func (s *Store) SignedDigests(ctx context.Context, digests []string) (map[string
 
 // IsTooManyReferrers says whether err is ErrTooManyReferrers.
 func IsTooManyReferrers(err error) bool { return errors.Is(err, ErrTooManyReferrers) }
+
+// StreamSignatures counts, for each stream of namespace ns, the tags whose
+// current image is known and how many of those have a signature (the
+// namespace page's "signed" mark), in one query.
+func (s *Store) StreamSignatures(ctx context.Context, ns string) (map[string]StreamSigned, error) {
+	var rows []struct {
+		Stream string
+		Tags   int
+		Signed int
+	}
+	err := s.conn(ctx).Raw(`SELECT s.name AS stream, COUNT(*) AS tags,
+		SUM(CASE WHEN EXISTS (SELECT 1 FROM image_referrers r WHERE r.subject_id = e.image_id AND r.type = ?) THEN 1 ELSE 0 END) AS signed
+		FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams s ON s.id = t.stream_id
+		JOIN namespaces n ON n.id = s.namespace_id
+		WHERE n.name = ? AND e.position = 0 AND e.image_id IS NOT NULL GROUP BY s.name`, string(ReferrerSignature), ns).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read the signatures of %s: %w", ns, err)
+	}
+	out := make(map[string]StreamSigned, len(rows))
+	for _, r := range rows {
+		out[r.Stream] = StreamSigned{Tags: r.Tags, Signed: r.Signed}
+	}
+	return out, nil
+}
+
+// StreamSigned is how many of a stream's tags have a signed current image.
+type StreamSigned struct {
+	Tags   int // tags with a current image
+	Signed int // of those, with a signature attached
+}
+
+// All says every tag's current image is signed (and there is one).
+func (s StreamSigned) All() bool { return s.Tags > 0 && s.Signed == s.Tags }
+
+// SubjectsOf are the digests of the images digest is attached to (as a
+// signature, SBOM or attestation), "" rows of gone subjects left out.
+func (s *Store) SubjectsOf(ctx context.Context, digest string) ([]string, error) {
+	var out []string
+	err := s.conn(ctx).Table("image_referrers r").Distinct("s.digest").
+		Joins("JOIN images s ON s.id = r.subject_id").Joins("JOIN images i ON i.id = r.referrer_id").
+		Where("i.digest = ?", digest).Order("s.digest").Pluck("s.digest", &out).Error
+	if err != nil {
+		return nil, fmt.Errorf("read the subjects of %s: %w", digest, err)
+	}
+	return out, nil
+}

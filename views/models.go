@@ -118,6 +118,9 @@ type NamespacePage struct {
 // StreamRow is one stream in a namespace listing.
 type StreamRow struct {
 	Name           string
+	// Signed counts the tags whose current image has a signature, of
+	// SignedOf tags with a current image.
+	Signed, SignedOf int
 	Href           string
 	Tags           int
 	UniqueImages   int
@@ -226,6 +229,7 @@ type Revision struct {
 	Why        string
 	PrunableOn time.Time
 	LastPulled time.Time // zero: no pull recorded
+	Signed     bool      // a signature is attached to the image
 }
 
 // TagPage is "/ns/{ns}/istag/{name}:{tag}".
@@ -296,6 +300,25 @@ type ImageView struct {
 	// as a blob (counted in Bytes).
 	Manifest  *LayerView
 	Platforms []PlatformView // manifest lists: one per child
+	// Referrers are the signatures, SBOMs and attestations attached to
+	// the image, newest first; ReferrerBytes counts their blobs once
+	// (they count with the image in usage and go with it in prune).
+	Referrers     []ReferrerView
+	ReferrerBytes int64
+	Signed        bool
+	// Subjects are the images this one is attached to, when it is a
+	// signature, an SBOM or an attestation.
+	Subjects []string
+}
+
+// ReferrerView is one signature, SBOM or attestation of an image.
+type ReferrerView struct {
+	Digest       string
+	Href         string
+	Type         string // signature, sbom, attestation, other
+	ArtifactType string
+	Bytes        int64
+	Created      time.Time
 }
 
 // LayerView is one blob of an image.
