@@ -117,17 +117,17 @@ type NamespacePage struct {
 
 // StreamRow is one stream in a namespace listing.
 type StreamRow struct {
-	Name           string
+	Name string
 	// Signed counts the tags whose current image has a signature, of
 	// SignedOf tags with a current image.
 	Signed, SignedOf int
-	Href           string
-	Tags           int
-	UniqueImages   int
-	Bytes          int64
-	ExclusiveBytes int64
-	Updated        time.Time // zero: no history
-	Fraction       float64   // of the namespace's biggest stream, for a bar
+	Href             string
+	Tags             int
+	UniqueImages     int
+	Bytes            int64
+	ExclusiveBytes   int64
+	Updated          time.Time // zero: no history
+	Fraction         float64   // of the namespace's biggest stream, for a bar
 }
 
 // StreamPage is "/ns/{ns}/is/{name}": oc describe is, laid out.
