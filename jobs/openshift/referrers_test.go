@@ -1,6 +1,7 @@
 package openshift
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +91,33 @@ func decodeString2(t *testing.T, s string, now time.Time) []Object {
 		t.Fatal(err)
 	}
 	return objs
+}
+
+// TestDescribeReferrers: `describe istag` adds the image's signatures after
+// oc's lines; an image without any gets no line.
+func TestDescribeReferrers(t *testing.T) {
+	now := mustTime(t, "2026-11-20T12:00:00Z")
+	s := openStore(t)
+	s.SetClock(func() time.Time { return now.Add(-48 * time.Hour) })
+	applyTo(t, s, decodeString2(t, referrerDump(""), now))
+	refs, err := s.ReferrersOf(t.Context(), dumpSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := describeText(func(w io.Writer) error { return DescribeReferrers(w, refs, now) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Signatures and SBOMs:\t300 B (counted with the image, pruned with it)\n" +
+		"\t\t\tsignature\t" + dumpSignature + "\t300 B\t2 days ago\n"
+	if got != want {
+		t.Errorf("describe lists\n%q\nwant\n%q", got, want)
+	}
+	none, err := s.ReferrersOf(t.Context(), dumpSignature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := describeText(func(w io.Writer) error { return DescribeReferrers(w, none, now) }); got != "" {
+		t.Errorf("an image without referrers: %q", got)
+	}
 }
