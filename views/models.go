@@ -269,7 +269,17 @@ type PrunePage struct {
 	// keeps, with why; DetailRules its retention rules, in order.
 	DetailKept  []store.PruneRevision
 	DetailRules []string
+	// DetailReferrers are the signatures, SBOMs and attestations that go
+	// with Detail's revisions, by their subject's digest.
+	DetailReferrers map[string][]store.PruneReferrer
+	// Orphans are the plan's referrers whose subject nothing holds any
+	// more (the first MaxOrphansShown); OrphanCount counts them all.
+	Orphans     []store.PruneReferrer
+	OrphanCount int
 }
+
+// MaxOrphansShown bounds the orphaned referrers the prune page lists.
+const MaxOrphansShown = 200
 
 // PruneHref is the prune page listing one namespace's revisions.
 func PruneHref(ns string) string { return "/prune?ns=" + url.QueryEscape(ns) + "#prune-detail" }

@@ -2,6 +2,9 @@ package web
 
 import (
 	"github.com/PuerkitoBio/goquery"
+	"layerwise/store"
+	"layerwise/views"
+	"strconv"
 
 	"net/http"
 	"strings"
@@ -86,4 +89,82 @@ func TestSignaturesOnThePages(t *testing.T) {
 	reader := ts.apiUser(t, "rita", false, "signed=viewer")
 	ts.apiMust(t, http.StatusOK, apiCall{method: "GET", path: "/api/v1/images/" + signedImage + "/referrers", token: reader})
 	ts.apiMust(t, http.StatusOK, apiCall{method: "GET", path: "/api/v1/images/" + signature, token: reader})
+}
+
+// pruneDump: signed/old:latest has four revisions, each image signed; the
+// oldest goes with keep-3, its signature with it. An old image in no
+// history has an SBOM: both are orphans prune removes.
+func pruneDump() string {
+	var items []string
+	img := func(digest, layer string, size int, media string) string {
+		mt := ""
+		if media != "" {
+			mt = `,"mediaType":"` + media + `"`
+		}
+		return `{"kind":"Image","apiVersion":"image.openshift.io/v1","metadata":{"name":"` + digest + `","creationTimestamp":"2026-01-01T00:00:00Z"},
+  "dockerImageLayers":[{"name":"` + layer + `","size":` + strconv.Itoa(size) + mt + `}]}`
+	}
+	hex := func(c string) string { return strings.Repeat(c, 64) }
+	var history, tags []string
+	for i, c := range []string{"1", "2", "3", "4"} {
+		image, sig := "sha256:"+hex(c), "sha256:"+hex(string(rune('a'+i)))
+		items = append(items, img(image, "sha256:"+hex("e")[:63]+c, 1000, ""),
+			img(sig, "sha256:"+hex("f")[:63]+c, 100, "application/vnd.dev.cosign.simplesigning.v1+json"))
+		history = append(history, `{"created":"2026-0`+strconv.Itoa(9-i)+`-01T10:00:00Z","dockerImageReference":"r/signed/old@`+image+`","image":"`+image+`","generation":1}`)
+		tags = append(tags, `{"tag":"sha256-`+hex(c)+`.sig","items":[{"created":"2026-09-01T10:00:00Z","dockerImageReference":"r/signed/old@`+sig+`","image":"`+sig+`","generation":1}]}`)
+	}
+	orphanSubject, orphanSBOM := "sha256:"+hex("9"), "sha256:"+hex("8")
+	items = append(items, img(orphanSubject, "sha256:"+hex("d"), 500, ""),
+		img(orphanSBOM, "sha256:"+hex("c"), 50, "application/spdx+json"))
+	tags = append(tags, `{"tag":"sha256-`+hex("9")+`.sbom","items":[{"created":"2026-09-01T10:00:00Z","dockerImageReference":"r/signed/old@`+orphanSBOM+`","image":"`+orphanSBOM+`","generation":1}]}`)
+	tags = append(tags, `{"tag":"latest","items":[`+strings.Join(history, ",")+`]}`)
+	items = append(items, `{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{"name":"old","namespace":"signed"},
+  "status":{"tags":[`+strings.Join(tags, ",")+`]}}`)
+	return `{"kind":"List","apiVersion":"v1","items":[` + strings.Join(items, ",\n") + `]}`
+}
+
+// TestPrunePageShowsReferrers: the prune preview lists the signature that
+// goes with the pruned revision under it, and the orphaned SBOM; the
+// plan's bytes count both.
+func TestPrunePageShowsReferrers(t *testing.T) {
+	ts, c := loggedIn(t, pruneDump())
+	oldest, oldSig := "sha256:"+strings.Repeat("4", 64), "sha256:"+strings.Repeat("d", 64)
+	d := doc(t, ts.get(t, c, views.PruneHref("signed"), http.StatusOK))
+	rows := d.Find("#prune-detail table.prune tbody tr:not(.group)")
+	if rows.Length() != 1 || rows.Find("a").Eq(1).AttrOr("title", "") != oldest {
+		t.Fatalf("/prune?ns=signed lists %q", squash(rows.Text()))
+	}
+	if got := squash(rows.Find(".referrers-going").Text()); !strings.Contains(got, "1 attached signature or SBOM") ||
+		rows.Find(".referrers-going code").AttrOr("title", "") != oldSig {
+		t.Errorf("the revision's referrers read %q", got)
+	}
+	orphans := d.Find("table.orphans tbody tr")
+	if orphans.Length() != 1 || !strings.Contains(orphans.Text(), "sbom") ||
+		orphans.Find("code").Eq(1).AttrOr("title", "") != "sha256:"+strings.Repeat("9", 64) {
+		t.Errorf("orphans: %q", squash(orphans.Text()))
+	}
+	root := ts.apiUser(t, "root", true)
+	var plan struct {
+		Referrers  []store.PruneReferrer
+		Namespaces []struct {
+			Name       string
+			BytesFreed int64
+		}
+	}
+	ts.apiMust(t, http.StatusOK, apiCall{method: "GET", path: "/api/v1/prune/plan", token: root}).decode(t, &plan)
+	var gone []string
+	for _, r := range plan.Referrers {
+		if r.Subject == oldest || r.Orphaned {
+			gone = append(gone, r.Digest)
+		}
+	}
+	if len(gone) != 2 {
+		t.Errorf("the plan's referrers %+v", plan.Referrers)
+	}
+	// signed/old's revision frees its image's layer and its signature's.
+	for _, n := range plan.Namespaces {
+		if n.Name == "signed" && n.BytesFreed != 1000+100 {
+			t.Errorf("signed frees %d, want 1100", n.BytesFreed)
+		}
+	}
 }
