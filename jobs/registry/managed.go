@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"net/url"
@@ -191,4 +192,49 @@ func (m *Managed) ApplyReferrers(ctx context.Context, s *store.Store, repo, dige
 		}
 	}
 	return added, true, nil
+}
+
+// ApplyDigestPush handles a manifest pushed to repo by digest alone (no
+// tag): when it names a subject it is a referrer (an OCI 1.1 signature,
+// SBOM or attestation) and is read back and recorded attached to that
+// image, audited by actor. Anything else pushed by digest (a platform of
+// a list about to be tagged) is no change; nor is one already recorded.
+func (m *Managed) ApplyDigestPush(ctx context.Context, s *store.Store, repo, digest, actor string) (store.PushResult, error) {
+	stream, err := MapRepository(repo)
+	if err != nil {
+		return store.PushResult{}, err
+	}
+	if err := store.ValidateDigest(digest); err != nil {
+		return store.PushResult{}, err
+	}
+	res := store.PushResult{Before: "none", Image: digest}
+	if known, err := s.HasReferrer(ctx, stream.String(), digest); err != nil || known {
+		return res, err
+	}
+	if img, err := s.GetImage(ctx, digest); err == nil && img.Known {
+		return res, nil // read already (a tagged image, a platform): not a referrer
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return res, err
+	}
+	ref := m.Host + "/" + repo + "@" + digest
+	opt := FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true}
+	subject, err := m.Client.Subject(ctx, ref, opt)
+	if err != nil || subject == "" {
+		return res, err
+	}
+	got, err := m.Client.Fetch(ctx, ref, opt)
+	if err != nil {
+		return res, err
+	}
+	r := store.Referrer{Subject: subject, Images: got.Images, Via: store.ViaSubject, Repository: stream.String()}
+	err = s.Tx(ctx, func(tx *store.Store) error {
+		changed, err := tx.RecordReferrer(ctx, r)
+		if err != nil || !changed {
+			return err
+		}
+		res.Changed, res.Referrer = true, subject
+		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: stream.Namespace, Action: "registry.referrer",
+			Target: stream.String() + "@" + subject, Before: "none", After: digest})
+	})
+	return res, err
 }

@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -530,4 +531,35 @@ func (f *fetch) children(list store.ImageSnapshot) ([]store.ImageSnapshot, error
 		}
 	}
 	return out, nil
+}
+
+// Subject reads just the manifest at repo@digest and says which image it
+// names in its subject field ("" for none): a manifest pushed by digest
+// alone is a referrer (a signature, an SBOM) when it names one. Its image
+// is read only then.
+func (c *Client) Subject(ctx context.Context, repoAtDigest string, opt FetchOptions) (string, error) {
+	f, cancel, err := c.start(ctx, repoAtDigest, opt)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	desc, err := f.puller.Get(f.ctx, f.r)
+	if err != nil {
+		return "", f.fail(err)
+	}
+	var m struct {
+		Subject *struct {
+			Digest string `json:"digest"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return "", f.fail(f.malformed(repoAtDigest, fmt.Errorf("its manifest: %w", err)))
+	}
+	if m.Subject == nil {
+		return "", nil
+	}
+	if err := store.ValidateDigest(m.Subject.Digest); err != nil {
+		return "", f.fail(f.malformed(repoAtDigest, fmt.Errorf("its subject: %w", err)))
+	}
+	return m.Subject.Digest, nil
 }
