@@ -1,8 +1,8 @@
 package registry
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"

@@ -5,10 +5,10 @@
 package registry
 
 import (
-	"encoding/json"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
