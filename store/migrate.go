@@ -107,6 +107,8 @@ var migrations = []migration{
 	{"0015_image_referrers", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&ImageReferrer{})
 	}},
+	// Cosign tags recorded as tags before 0015 become referrers.
+	{"0016_cosign_tags_to_referrers", migrateCosignTags},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds
