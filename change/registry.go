@@ -42,6 +42,19 @@ func (svc *Service) ApplyPushes(ctx context.Context, p *store.Principal, m *regi
 	return out, err
 }
 
+// ApplyDigestPush records a manifest the managed registry m announced as
+// pushed by digest alone: a referrer (a manifest with a subject) is
+// attached to its subject (registry.Managed.ApplyDigestPush, audited as p
+// when new); anything else changes nothing. Platform principals only.
+func (svc *Service) ApplyDigestPush(ctx context.Context, p *store.Principal, m *registry.Managed, repo, digest string) (store.PushResult, error) {
+	if err := NeedPlatformAdmin(p, "record registry pushes"); err != nil {
+		return store.PushResult{}, err
+	}
+	res, err := m.ApplyDigestPush(ctx, svc.Store, repo, digest, p.User)
+	svc.finish(err, res.Changed)
+	return res, err
+}
+
 // ApplyDelete removes a manifest the managed registry deleted from the
 // history of repo's stream, audited as p when something was removed.
 func (svc *Service) ApplyDelete(ctx context.Context, p *store.Principal, m *registry.Managed, repo, digest string) (int64, error) {

@@ -74,12 +74,20 @@ func (svc *Service) ImportDump(ctx context.Context, p *store.Principal, name str
 			return err
 		}
 		return audit(ctx, tx, sum.Changed(), store.AuditEvent{Actor: p.User, Action: "dump.import", Target: name,
-			Before: "", After: fmt.Sprintf("%d image streams (%d changed), %d images (%d new or changed), %d mappings (%d changed)",
-				sum.Streams, sum.StreamsChanged, sum.Images, sum.ImagesChanged, sum.Mappings, sum.MappingsChanged)})
+			Before: "", After: fmt.Sprintf("%d image streams (%d changed), %d images (%d new or changed), %d mappings (%d changed)%s",
+				sum.Streams, sum.StreamsChanged, sum.Images, sum.ImagesChanged, sum.Mappings, sum.MappingsChanged, referrersNote(sum))})
 	})
 	if err != nil {
 		return sum, fmt.Errorf("%s: %w (nothing from this file was written)", name, err)
 	}
 	svc.finish(err, sum.Changed())
 	return sum, nil
+}
+
+// referrersNote adds the dump's signatures and SBOMs to its audit line.
+func referrersNote(sum openshift.Summary) string {
+	if sum.Referrers == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d signatures, SBOMs or attestations (%d new)", sum.Referrers, sum.ReferrersChanged)
 }

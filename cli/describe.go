@@ -193,7 +193,14 @@ func describeTag(ctx context.Context, s *store.Store, ref store.TagRef, out io.W
 		// oc shows a failed import on the stream only; the tag keeps its image.
 		fmt.Fprintf(w, "Import:\tfailed (%s): %s\n", c.Reason, c.Message)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	refs, err := s.ReferrersOf(ctx, img.Digest)
+	if err != nil {
+		return err
+	}
+	return openshift.DescribeReferrers(out, refs, s.Now())
 }
 
 // tagSource says where a tag without an image comes from, in oc's words.

@@ -70,6 +70,29 @@ func (h *Handler) APIImage(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, b)
 }
 
+// APIImageReferrers is GET /api/v1/images/{name}/referrers: the
+// signatures, SBOMs and attestations attached to the image, 404 when the
+// caller's namespaces do not hold it (as for a missing one).
+func (h *Handler) APIImageReferrers(c echo.Context) error {
+	digest := c.Param("name")
+	if err := store.ValidateDigest(digest); err != nil {
+		return h.apiFail(c, apiErrorf(http.StatusBadRequest, "%v", err))
+	}
+	ctx := c.Request().Context()
+	ok, err := h.Store.ImageInScope(ctx, digest, scopeOf(c))
+	if err == nil && !ok {
+		err = fmt.Errorf("image %s not found: %w", digest, store.ErrNotFound)
+	}
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	refs, err := h.Store.ReferrersOf(ctx, digest)
+	if err != nil {
+		return h.apiFail(c, err)
+	}
+	return c.JSON(http.StatusOK, refs)
+}
+
 // APIAllImageStreams is GET /api/v1/imagestreams: the ImageStreamList of
 // every namespace the caller can see, each tag's history through the
 // window of ?limit= and ?continue=.

@@ -67,6 +67,18 @@ func (h *Handler) loadImageView(ctx context.Context, digest, ref string) (views.
 		}
 		v.Platforms = append(v.Platforms, pv)
 	}
+	refs, err := h.Store.ReferrersOf(ctx, digest)
+	if err != nil {
+		return v, err
+	}
+	v.ReferrerBytes, v.Signed = refs.Bytes, refs.Signed
+	for _, r := range refs.Referrers {
+		v.Referrers = append(v.Referrers, views.ReferrerView{Digest: r.Digest, Href: views.ImageHref(r.Digest), Type: string(r.Type),
+			ArtifactType: r.ArtifactType, Bytes: r.Bytes, Created: r.Created})
+	}
+	if v.Subjects, err = h.Store.SubjectsOf(ctx, digest); err != nil {
+		return v, err
+	}
 	return v, nil
 }
 
@@ -95,6 +107,12 @@ func withFrom(iv views.ImageView, from string) views.ImageView {
 		platforms[i] = p
 	}
 	iv.Platforms = platforms
+	referrers := make([]views.ReferrerView, len(iv.Referrers))
+	for i, r := range iv.Referrers {
+		r.Href = views.WithFrom(r.Href, from)
+		referrers[i] = r
+	}
+	iv.Referrers = referrers
 	return iv
 }
 

@@ -44,6 +44,10 @@ func (h *Handler) Namespace(c echo.Context) error {
 		for _, st := range nu.Streams {
 			biggest = max(biggest, st.Bytes)
 		}
+		signed, err := h.Store.StreamSignatures(ctx, name)
+		if err != nil {
+			return h.fail(c, "namespace "+name, err)
+		}
 		filter := strings.ToLower(m.Filter)
 		for _, st := range nu.Streams {
 			if filter != "" && !strings.Contains(st.Name, filter) {
@@ -51,7 +55,7 @@ func (h *Handler) Namespace(c echo.Context) error {
 			}
 			rows = append(rows, views.StreamRow{Name: st.Name, Href: views.StreamHref(name, st.Name), Tags: len(st.Tags),
 				UniqueImages: st.UniqueImages, Bytes: st.Bytes, ExclusiveBytes: st.ExclusiveBytes, Updated: st.Updated,
-				Fraction: fraction(st.Bytes, biggest)})
+				Fraction: fraction(st.Bytes, biggest), Signed: signed[st.Name].Signed, SignedOf: signed[st.Name].Tags})
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return streamOrders[m.Sort](rows[i], rows[j]) })

@@ -121,9 +121,25 @@ func (h *Handler) PrunePage(c echo.Context) error {
 	}
 	if m.Detail != nil {
 		m.DetailRevisions = map[string][]store.PruneRevision{}
+		images := map[string]bool{}
 		for _, r := range m.Plan.Revisions {
 			if r.Namespace == detail {
 				m.DetailRevisions[r.Stream] = append(m.DetailRevisions[r.Stream], r)
+				images[r.Image] = r.Referrers > 0
+			}
+		}
+		m.DetailReferrers = map[string][]store.PruneReferrer{}
+		for _, r := range m.Plan.Referrers {
+			if !r.Orphaned && images[r.Subject] {
+				m.DetailReferrers[r.Subject] = append(m.DetailReferrers[r.Subject], r)
+			}
+		}
+	}
+	for _, r := range m.Plan.Referrers {
+		if r.Orphaned {
+			m.OrphanCount++
+			if len(m.Orphans) < views.MaxOrphansShown {
+				m.Orphans = append(m.Orphans, r)
 			}
 		}
 	}

@@ -32,6 +32,7 @@ type streamData struct {
 	page   store.StreamPage
 	sizes  store.StreamSizes
 	cached *store.StreamUsage // nil while usage is computed or the stream is new
+	signed map[string]bool    // images of the page with a signature
 }
 
 func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWindow) (streamData, error) {
@@ -59,6 +60,19 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 		return d, err
 	}
 	d.page, d.st, d.sizes = page, page.StreamSnapshot, sizes
+	// One query for the page's "signed" marks.
+	var digests []string
+	for _, t := range page.Tags {
+		for _, it := range t.Items {
+			digests = append(digests, it.Image)
+		}
+	}
+	for _, it := range page.Current {
+		digests = append(digests, it.Image)
+	}
+	if d.signed, err = h.Store.SignedDigests(ctx, digests); err != nil {
+		return d, err
+	}
 	if u := h.Usage.Get(); u != nil {
 		if nu, ok := u.Namespace(ns); ok {
 			for i := range nu.Streams {
@@ -108,6 +122,7 @@ func (d streamData) tagView(t store.TagSnapshot) views.TagView {
 			r.Href = views.WithFrom(views.ImageHref(it.Image), from)
 			r.Bytes = d.sizes.Images[it.Image]
 			r.Known = !d.sizes.Unknown[it.Image]
+			r.Signed = d.signed[it.Image]
 		}
 		// The prune mark comes from the cache; trust it only while the
 		// entry at that position is still the same image.

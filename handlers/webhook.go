@@ -183,6 +183,30 @@ func (w *Webhook) Events(c echo.Context) error {
 				continue
 			}
 			pending = append(pending, registry.PushRequest{Repository: t.Repository, Tag: t.Tag, Digest: t.Digest, At: ev.Timestamp})
+		case ev.Action == "push" && manifestTypes[t.MediaType] && t.Tag == "" && t.Digest != "":
+			// By digest alone: an OCI referrer (a signature, an SBOM with
+			// a subject) is recorded; anything else is ignored.
+			if _, err := registry.MapRepository(t.Repository); err != nil {
+				res.Skipped = append(res.Skipped, err.Error())
+				continue
+			}
+			// The tagged pushes before it land first, in their order.
+			if err := flush(); err != nil {
+				return err
+			}
+			pr, err := w.Change.ApplyDigestPush(ctx, p, w.Registry, t.Repository, t.Digest)
+			switch {
+			case err == nil && pr.Changed:
+				res.Pushes++
+				res.Changed++
+			case err == nil:
+				res.Ignored++
+			case registry.IsFetchError(err) || errors.Is(err, store.ErrInvalid):
+				w.Log.Warn("registry push by digest not recorded", "repository", t.Repository, "digest", t.Digest, "err", err)
+				res.Failed = append(res.Failed, fmt.Sprintf("%s@%s: %v", t.Repository, t.Digest, err))
+			default:
+				return err
+			}
 		case ev.Action == "delete" && t.Digest != "":
 			if _, err := registry.MapRepository(t.Repository); err != nil {
 				res.Skipped = append(res.Skipped, err.Error())

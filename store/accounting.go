@@ -680,8 +680,10 @@ func (a *settlement) imageBytes() error {
 }
 
 // expandEdges are the links along which an image holds others: a manifest
-// list its platform images (kind 1), a subject its referrers (kind 2).
-const expandEdges = `SELECT list_id AS parent, child_id AS child, 1 AS kind FROM image_manifests`
+// list its platform images (kind 1), a subject its referrers (kind 2:
+// signatures, SBOMs, attestations; referrers.go).
+const expandEdges = `SELECT list_id AS parent, child_id AS child, 1 AS kind FROM image_manifests
+	UNION ALL SELECT DISTINCT subject_id, referrer_id, 2 FROM image_referrers`
 
 // expandSQL is a WITH RECURSIVE clause: x(root, image_id, depth, child)
 // holds, for each (root, image) row of roots, the images it holds as the
@@ -701,8 +703,9 @@ func expandSQL(roots string) string {
 	)`
 }
 
-// maxExpandDepth bounds how deep referrers of referrers are followed.
-const maxExpandDepth = 4
+// maxExpandDepth bounds how deep referrers of referrers are followed: the
+// full pass's maxReferrerDepth.
+const maxExpandDepth = maxReferrerDepth
 
 // imageBytesSQL sums the distinct blobs each image holds (expandSQL);
 // where selects the images ("IN ?", or "> 0" for all); insert, when not

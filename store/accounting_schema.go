@@ -12,7 +12,8 @@ import (
 //
 //	usage_members      which images a scope holds, with a count: for a tag
 //	                   the history entries naming the image (a manifest
-//	                   list's platform images included), for a stream the
+//	                   list's platform images and the referrers of either
+//	                   included: expandSQL), for a stream the
 //	                   tags holding it, for a namespace the streams.
 //	usage_scope_blobs  which blobs a scope holds, with a count: the links
 //	                   (image_blobs rows) of the images it holds.
@@ -24,7 +25,7 @@ import (
 //	usage_images       per image: its counted-once bytes (a revision's size).
 //
 // Bytes move only when a count crosses 0 and 1, so a write costs the blobs
-// of the images it touches, not the registry. Triggers on the four source
+// of the images it touches, not the registry. Triggers on the five source
 // tables note what a write touched (usage_dirty, usage_blob_deltas); the
 // outermost Store.Tx settles it before committing. Nothing else writes here
 // except the full rebuild (BuildUsage).
@@ -40,7 +41,7 @@ const (
 // Kinds of usage_dirty rows.
 const (
 	dirtyTag  = 1 // a tag's history changed
-	dirtyList = 2 // a manifest list's platform images changed
+	dirtyList = 2 // what an image holds changed: a list's platform images, a subject's referrers
 	dirtyBlob = 3 // a blob's size changed
 )
 
@@ -172,6 +173,13 @@ var usageTriggersSQLite = []string{
 	`CREATE TRIGGER IF NOT EXISTS usage_image_manifests_upd AFTER UPDATE OF list_id, child_id ON image_manifests WHEN ` + sqliteBuilt + ` BEGIN
 		INSERT OR IGNORE INTO usage_dirty (kind, id) VALUES (2, OLD.list_id);
 		INSERT OR IGNORE INTO usage_dirty (kind, id) VALUES (2, NEW.list_id); END`,
+	`CREATE TRIGGER IF NOT EXISTS usage_image_referrers_ins AFTER INSERT ON image_referrers WHEN ` + sqliteBuilt + ` BEGIN
+		INSERT OR IGNORE INTO usage_dirty (kind, id) VALUES (2, NEW.subject_id); END`,
+	`CREATE TRIGGER IF NOT EXISTS usage_image_referrers_del AFTER DELETE ON image_referrers WHEN ` + sqliteBuilt + ` BEGIN
+		INSERT OR IGNORE INTO usage_dirty (kind, id) VALUES (2, OLD.subject_id); END`,
+	`CREATE TRIGGER IF NOT EXISTS usage_image_referrers_upd AFTER UPDATE OF subject_id, referrer_id ON image_referrers WHEN ` + sqliteBuilt + ` BEGIN
+		INSERT OR IGNORE INTO usage_dirty (kind, id) VALUES (2, OLD.subject_id);
+		INSERT OR IGNORE INTO usage_dirty (kind, id) VALUES (2, NEW.subject_id); END`,
 	`CREATE TRIGGER IF NOT EXISTS usage_image_blobs_ins AFTER INSERT ON image_blobs WHEN ` + sqliteBuilt + ` BEGIN
 		INSERT INTO usage_blob_deltas (image_id, blob_id, d) VALUES (NEW.image_id, NEW.blob_id, 1); END`,
 	`CREATE TRIGGER IF NOT EXISTS usage_image_blobs_del AFTER DELETE ON image_blobs WHEN ` + sqliteBuilt + ` BEGIN
@@ -203,6 +211,13 @@ var usageTriggersPostgres = []string{
 			IF TG_OP <> 'DELETE' THEN
 				INSERT INTO usage_dirty (kind, id) VALUES (2, NEW.list_id) ON CONFLICT DO NOTHING;
 			END IF;
+		ELSIF TG_TABLE_NAME = 'image_referrers' THEN
+			IF TG_OP <> 'INSERT' THEN
+				INSERT INTO usage_dirty (kind, id) VALUES (2, OLD.subject_id) ON CONFLICT DO NOTHING;
+			END IF;
+			IF TG_OP <> 'DELETE' THEN
+				INSERT INTO usage_dirty (kind, id) VALUES (2, NEW.subject_id) ON CONFLICT DO NOTHING;
+			END IF;
 		ELSIF TG_TABLE_NAME = 'image_blobs' THEN
 			IF TG_OP <> 'INSERT' THEN
 				INSERT INTO usage_blob_deltas (image_id, blob_id, d) VALUES (OLD.image_id, OLD.blob_id, -1);
@@ -220,6 +235,8 @@ var usageTriggersPostgres = []string{
 	`CREATE OR REPLACE TRIGGER usage_tag_events AFTER INSERT OR DELETE OR UPDATE OF tag_id, image_id ON tag_events
 		FOR EACH ROW EXECUTE FUNCTION usage_note()`,
 	`CREATE OR REPLACE TRIGGER usage_image_manifests AFTER INSERT OR DELETE OR UPDATE OF list_id, child_id ON image_manifests
+		FOR EACH ROW EXECUTE FUNCTION usage_note()`,
+	`CREATE OR REPLACE TRIGGER usage_image_referrers AFTER INSERT OR DELETE OR UPDATE OF subject_id, referrer_id ON image_referrers
 		FOR EACH ROW EXECUTE FUNCTION usage_note()`,
 	`CREATE OR REPLACE TRIGGER usage_image_blobs AFTER INSERT OR DELETE OR UPDATE OF image_id, blob_id ON image_blobs
 		FOR EACH ROW EXECUTE FUNCTION usage_note()`,

@@ -110,6 +110,11 @@ func TestBlobSizeIsAFact(t *testing.T) {
 			if base.Size != c.wantSize || base.SizeSource != c.wantSource {
 				t.Errorf("base is %d bytes from %v, want %d from %v", base.Size, base.SizeSource, c.wantSize, c.wantSource)
 			}
+			// The stored figures move with the size, in every scope.
+			verifyStored(t, s)
+			if got := nsUsage(t, usageOf(t, s), "team-a").Bytes; got != 100+142+10 {
+				t.Errorf("team-a uses %d bytes after the size became 142, want %d", got, 100+142+10)
+			}
 		})
 	}
 

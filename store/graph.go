@@ -55,6 +55,12 @@ type graph struct {
 	blobEnd    []int32
 	blobList   []int32
 	children   map[int64][]int64
+	// referrers lists each subject's referrers (signatures, SBOMs...), once
+	// each; refType is a referrer's type and isReferrer marks them.
+	referrers  map[int64][]int64
+	refType    map[int64]ReferrerType
+	subjectOf  map[int64][]int64
+	isReferrer []bool
 	digest     []string // by image ID
 	known      []bool
 	imgCreated []int64 // unix seconds
@@ -87,7 +93,8 @@ func (s *Store) loadGraph(ctx context.Context) (g *graph, err error) {
 
 func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 	db := s.conn(ctx)
-	g := &graph{children: map[int64][]int64{}, pinned: map[int64][]int64{}}
+	g := &graph{children: map[int64][]int64{}, pinned: map[int64][]int64{}, referrers: map[int64][]int64{}, refType: map[int64]ReferrerType{},
+		subjectOf: map[int64][]int64{}}
 
 	var maxBlob, maxImage int64
 	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM blobs`).Scan(&maxBlob).Error; err != nil {
@@ -102,6 +109,7 @@ func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 	g.digest = make([]string, maxImage+1)
 	g.known = make([]bool, maxImage+1)
 	g.imgCreated = make([]int64, maxImage+1)
+	g.isReferrer = make([]bool, maxImage+1)
 
 	setSize := func(id, size int64) error {
 		if id <= 0 || id > maxBlob {
@@ -194,6 +202,34 @@ func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read images: %w", err)
+	}
+
+	err = scanRows(db.Raw(`SELECT DISTINCT subject_id, referrer_id, type FROM image_referrers ORDER BY subject_id, referrer_id`), func(sc func(...any) error) error {
+		var subject, referrer int64
+		var typ string
+		if err := sc(&subject, &referrer, &typ); err != nil {
+			return err
+		}
+		if referrer <= 0 || referrer > maxImage {
+			return fmt.Errorf("image id %d out of range", referrer)
+		}
+		// A link whose subject is gone (the referrer was also in a tag
+		// history, which kept it) makes it an image like any other.
+		if subject <= 0 || subject > maxImage || g.digest[subject] == "" {
+			return nil
+		}
+		g.isReferrer[referrer] = true
+		if _, ok := g.refType[referrer]; !ok {
+			g.refType[referrer] = ReferrerType(typ)
+		}
+		if l := g.referrers[subject]; len(l) == 0 || l[len(l)-1] != referrer {
+			g.referrers[subject] = append(l, referrer)
+			g.subjectOf[referrer] = append(g.subjectOf[referrer], subject)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read referrers: %w", err)
 	}
 
 	// The hierarchy, sorted by name at each level.
@@ -455,9 +491,20 @@ func eachInts(raw []byte, n int, fn func([]int64) error) error {
 	return fn(v)
 }
 
-// forBlobs calls fn for every blob of an image and its manifest-list
-// children; a blob may come twice (the callers de-duplicate with stamps).
+// forBlobs calls fn for every blob of an image, its manifest-list
+// children and its referrers (signatures, SBOMs: theirs and their
+// children's, nested ones too); a blob may come twice (the callers
+// de-duplicate with stamps).
 func (g *graph) forBlobs(img int64, fn func(b int32)) {
+	g.forBlobsDepth(img, fn, 0)
+}
+
+// maxReferrerDepth bounds how deep referrers of referrers are followed
+// (a signature of an SBOM is 2): a registry that lies with a cycle of
+// subjects cannot loop the usage pass.
+const maxReferrerDepth = 4
+
+func (g *graph) forBlobsDepth(img int64, fn func(b int32), depth int) {
 	if img <= 0 || int(img) >= len(g.blobStart) {
 		return
 	}
@@ -467,6 +514,16 @@ func (g *graph) forBlobs(img int64, fn func(b int32)) {
 	for _, c := range g.children[img] {
 		for _, b := range g.blobList[g.blobStart[c]:g.blobEnd[c]] {
 			fn(b)
+		}
+	}
+	if depth < maxReferrerDepth && len(g.referrers) > 0 {
+		for _, r := range g.referrers[img] {
+			g.forBlobsDepth(r, fn, depth+1)
+		}
+		for _, c := range g.children[img] {
+			for _, r := range g.referrers[c] {
+				g.forBlobsDepth(r, fn, depth+1)
+			}
 		}
 	}
 }

@@ -80,6 +80,14 @@ func (s *Store) validateImage(img ImageSnapshot) error {
 			return fmt.Errorf("image %s: %w", img.Digest, err)
 		}
 	}
+	if img.Subject != "" {
+		if err := ValidateDigest(img.Subject); err != nil {
+			return fmt.Errorf("image %s: subject: %w", img.Digest, err)
+		}
+	}
+	if len(img.ArtifactType) > 255 {
+		return invalidf("image %s: its artifactType is longer than 255 characters", img.Digest)
+	}
 	if img.RawManifest != "" && !digestMatches(img.Digest, img.RawManifest) {
 		return invalidf("image %s: the manifest bytes given do not hash to the image's digest", img.Digest)
 	}
@@ -549,7 +557,7 @@ func (s *Store) ListImages(ctx context.Context, sc *Scope) ([]ImageSnapshot, err
 	var rows []Image
 	q := db.Where("known = ?", true)
 	if sc != nil {
-		q = q.Where("id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces)
+		q = q.Where("id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces)
 	}
 	if err := q.Order("digest").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list images: %w", err)

@@ -67,7 +67,7 @@ func (s *Store) ManifestListsOf(ctx context.Context, digest string, sc *Scope) (
 		Joins("JOIN images c ON c.id = m.child_id").Joins("JOIN images l ON l.id = m.list_id").
 		Where("c.digest = ?", digest)
 	if sc != nil {
-		q = q.Where("l.id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces)
+		q = q.Where("l.id IN ("+heldImagesSQL+")", sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces)
 	}
 	err := q.Order("l.digest").Pluck("l.digest", &out).Error
 	return out, err
@@ -126,29 +126,32 @@ func (s *Store) GetBlob(ctx context.Context, digest string, limit int, sc *Scope
 	if sc != nil {
 		scoped, args = "n.name IN ?", []any{sc.Namespaces}
 	}
-	// Images holding the blob directly or through a manifest list.
+	// Images holding the blob directly, through a manifest list, or as
+	// the subject of a referrer (a signature, an SBOM) that holds it.
 	err = db.Raw(`
-		WITH imgs AS (SELECT image_id AS id FROM image_blobs WHERE blob_id = ?
-			UNION SELECT m.list_id FROM image_manifests m JOIN image_blobs ib ON ib.image_id = m.child_id WHERE ib.blob_id = ?)
+		WITH RECURSIVE imgs(id) AS (SELECT image_id FROM image_blobs WHERE blob_id = ?
+			UNION SELECT p.parent FROM (SELECT list_id AS parent, child_id AS child FROM image_manifests
+				UNION ALL SELECT subject_id, referrer_id FROM image_referrers) p JOIN imgs ON imgs.id = p.child)
 		SELECT DISTINCT n.name AS namespace, st.name AS stream
 		FROM tag_events e JOIN imgs ON imgs.id = e.image_id
 		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 		JOIN namespaces n ON n.id = st.namespace_id
 		WHERE `+scoped+`
-		ORDER BY n.name, st.name LIMIT ?`, append(append([]any{info.ID, info.ID}, args...), limit)...).Scan(&info.Streams).Error
+		ORDER BY n.name, st.name LIMIT ?`, append(append([]any{info.ID}, args...), limit)...).Scan(&info.Streams).Error
 	if err != nil {
 		return info, fmt.Errorf("streams of blob %s: %w", digest, err)
 	}
 	// Namespaces in full (at most one row each), not from the cut stream list.
 	err = db.Raw(`
-		WITH imgs AS (SELECT image_id AS id FROM image_blobs WHERE blob_id = ?
-			UNION SELECT m.list_id FROM image_manifests m JOIN image_blobs ib ON ib.image_id = m.child_id WHERE ib.blob_id = ?)
+		WITH RECURSIVE imgs(id) AS (SELECT image_id FROM image_blobs WHERE blob_id = ?
+			UNION SELECT p.parent FROM (SELECT list_id AS parent, child_id AS child FROM image_manifests
+				UNION ALL SELECT subject_id, referrer_id FROM image_referrers) p JOIN imgs ON imgs.id = p.child)
 		SELECT DISTINCT n.name
 		FROM tag_events e JOIN imgs ON imgs.id = e.image_id
 		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 		JOIN namespaces n ON n.id = st.namespace_id
 		WHERE `+scoped+`
-		ORDER BY n.name`, append([]any{info.ID, info.ID}, args...)...).Scan(&info.Namespaces).Error
+		ORDER BY n.name`, append([]any{info.ID}, args...)...).Scan(&info.Namespaces).Error
 	if err != nil {
 		return info, fmt.Errorf("namespaces of blob %s: %w", digest, err)
 	}
@@ -193,12 +196,12 @@ func (s *Store) Search(ctx context.Context, q string, limit int, sc *Scope) ([]S
 			// holds, not by the size of the registry.
 			err = db.Raw(`SELECT i.digest FROM images i WHERE i.id IN (`+heldImagesSQL+`)
 				AND i.digest >= ? AND i.digest < ? ORDER BY i.digest LIMIT ?`,
-				sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&images).Error
+				sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&images).Error
 			if err == nil {
 				err = db.Raw(`SELECT b.digest FROM blobs b WHERE b.id IN (
 					SELECT ib.blob_id FROM image_blobs ib WHERE ib.image_id IN (`+heldImagesSQL+`))
 				AND b.digest >= ? AND b.digest < ? ORDER BY b.digest LIMIT ?`,
-					sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&blobs).Error
+					sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces, prefix, prefix+"~", limit).Scan(&blobs).Error
 			}
 		}
 		if err != nil {
@@ -391,7 +394,8 @@ func (s *Store) Fingerprint(ctx context.Context) (string, error) {
 		(SELECT COUNT(*) FROM tags) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tags) || '.' ||
 		(SELECT COUNT(*) FROM image_streams) || '.' || (SELECT COUNT(*) FROM namespaces) || '.' ||
 		(SELECT COUNT(*) FROM images) || '.' || (SELECT COALESCE(` + links + `, 0) FROM image_blobs) || '.' ||
-		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests)`).Scan(&fp).Error
+		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests) || '.' ||
+		(SELECT COUNT(*) FROM image_referrers) || '.' || (SELECT COALESCE(MAX(id), 0) FROM image_referrers)`).Scan(&fp).Error
 	return fp, err
 }
 

@@ -103,6 +103,12 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// image_referrers: signatures, SBOMs and attestations of an image.
+	{"0015_image_referrers", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&ImageReferrer{})
+	}},
+	// Cosign tags recorded as tags before 0015 become referrers.
+	{"0016_cosign_tags_to_referrers", migrateCosignTags},
 	// Counted-once usage kept up to date by every write (accounting*.go).
 	{"0015_usage_accounting", migrateUsageAccounting},
 	// The prune plan's clock-dependent figures, stored with their time.

@@ -139,3 +139,80 @@ func TestMigrationLeavesOneLeaseTable(t *testing.T) {
 		t.Errorf("prune lease after the migration: %v %v", ok, err)
 	}
 }
+
+// A database from before referrers holds cosign signatures as tags: the
+// migration makes each tag's current image a referrer of the digest its
+// name gives (an unknown image when the store has none) and removes the
+// tag and its history; a "sha256-" tag that is not cosign's stays. Its
+// registry repository is kept for images read from the managed registry.
+func TestMigrationTurnsCosignTagsIntoReferrers(t *testing.T) {
+	dsn := storetest.DSN(t)
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := image("app", 10, layer{"base", 1000})
+	sigOld, sigNew := image("sig-1", 5, layer{"sig-1", 100}), image("sig-2", 5, layer{"sig-2", 120})
+	att := image("att", 5, layer{"att", 70})
+	unknown := dg("never seen")
+	hexOf := func(d string) string { return strings.TrimPrefix(d, "sha256:") }
+	pushTo(t, s, "ns/app:latest", subject, t0)
+	// MapImage records any tag name as a tag, as every write did before.
+	pushTo(t, s, "ns/app:sha256-"+hexOf(subject.Digest)+".sig", sigOld, t0.Add(time.Minute))
+	pushTo(t, s, "ns/app:sha256-"+hexOf(subject.Digest)+".sig", sigNew, t0.Add(2*time.Minute))
+	pushTo(t, s, "ns/app:sha256-"+hexOf(unknown)+".att", att, t0.Add(3*time.Minute))
+	pushTo(t, s, "ns/app:sha256-abc.sig", sigOld, t0.Add(4*time.Minute))
+	// sigNew came from the managed registry.
+	if err := s.DB().Exec(`UPDATE blobs SET size_source = ? WHERE digest IN ?`, SizeManaged,
+		[]string{sigNew.Config.Digest, sigNew.Layers[0].Digest}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Exec(`DELETE FROM image_referrers`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Exec(`DELETE FROM schema_migrations WHERE id = ?`, "0016_cosign_tags_to_referrers").Error; err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.GetStream(ctx, StreamRef{Namespace: "ns", Stream: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tg := range st.Tags {
+		names = append(names, tg.Name)
+	}
+	if strings.Join(names, " ") != "latest sha256-abc.sig" {
+		t.Errorf("tags after the migration: %v", names)
+	}
+	refs, err := s.ReferrersOf(ctx, subject.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs.Referrers) != 1 || refs.Referrers[0].Digest != sigNew.Digest || refs.Referrers[0].Type != ReferrerSignature ||
+		refs.Referrers[0].Via != ViaTagScheme || refs.Bytes != 125 {
+		t.Errorf("referrers of the subject: %+v", refs)
+	}
+	var repo string
+	if err := s.DB().Raw(`SELECT repository FROM image_referrers r JOIN images i ON i.id = r.referrer_id WHERE i.digest = ?`, sigNew.Digest).Scan(&repo).Error; err != nil || repo != "ns/app" {
+		t.Errorf("the managed signature's repository %q %v", repo, err)
+	}
+	refs, err = s.ReferrersOf(ctx, unknown)
+	if err != nil || len(refs.Referrers) != 1 || refs.Referrers[0].Type != ReferrerAttestation {
+		t.Errorf("referrers of the unknown subject: %+v %v", refs, err)
+	}
+	if img, err := s.GetImage(ctx, unknown); err != nil || img.Known {
+		t.Errorf("the unknown subject: %+v %v", img.Known, err)
+	}
+	// The signature counts with its image; sig-1 with the tag that is
+	// not cosign's; the attestation of an image no tag holds, with nothing.
+	if got := usageOf(t, s); got.Registry.Bytes != 10+1000+5+120+5+100 {
+		t.Errorf("usage after the migration: %d", got.Registry.Bytes)
+	}
+}

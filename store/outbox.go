@@ -169,3 +169,41 @@ func (s *Store) ManifestDeleted(ctx context.Context, id int64, failure error) er
 	return s.conn(ctx).Model(&ManifestDeletion{}).Where("id = ?", id).
 		Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "error": failure.Error()}).Error
 }
+
+// queueReferrerDeletions queues, for referrer images about to be deleted,
+// their manifests in the managed registry's repositories: deleting a
+// cosign tag's manifest by digest also removes the tag, and an OCI
+// referrer is a manifest of its own that deleting its subject leaves.
+func (s *Store) queueReferrerDeletions(ctx context.Context, images []int64) (int64, error) {
+	db := s.conn(ctx)
+	var out []ManifestDeletion
+	now := s.now()
+	err := chunks(images, chunk, func(part []int64) error {
+		var rows []struct{ Repository, Digest string }
+		if err := db.Table("image_referrers r").Distinct("r.repository", "i.digest").Joins("JOIN images i ON i.id = r.referrer_id").
+			Where("r.referrer_id IN ? AND r.repository <> ''", part).Scan(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			out = append(out, ManifestDeletion{Repository: r.Repository, Digest: r.Digest, CreatedAt: now})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue registry deletions of referrers: %w", err)
+	}
+	if len(out) == 0 {
+		return 0, nil
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Repository != out[j].Repository {
+			return out[i].Repository < out[j].Repository
+		}
+		return out[i].Digest < out[j].Digest
+	})
+	res := db.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(&out, 200)
+	if res.Error != nil {
+		return 0, fmt.Errorf("queue registry deletions of referrers: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

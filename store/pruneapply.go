@@ -130,20 +130,18 @@ func (s *Store) applyPrune(ctx context.Context, plan *PrunePlan, opt ApplyOption
 	}
 	// Images the plan found unreferenced (and their blobs), and whatever an
 	// interrupted batch did not get to.
-	// Lists first, so that their children can follow them.
-	var rest []int64
-	for _, id := range plan.imageIDs {
-		if plan.isList[id] {
-			rest = append(rest, id)
+	// Lists first, so that their children can follow them; referrers after
+	// their subjects.
+	rest := append([]int64(nil), plan.imageIDs...)
+	sort.SliceStable(rest, func(i, j int) bool {
+		a, b := rest[i], rest[j]
+		if plan.refDepth[a] != plan.refDepth[b] {
+			return plan.refDepth[a] < plan.refDepth[b]
 		}
-	}
-	for _, id := range plan.imageIDs {
-		if !plan.isList[id] {
-			rest = append(rest, id)
-		}
-	}
+		return plan.isList[a] && !plan.isList[b]
+	})
 	err = inBatches("images", rest, chunk, func(tx *Store, part []int64) (PruneResult, error) {
-		return tx.pruneImages(ctx, plan, part, planBlob)
+		return tx.pruneImages(ctx, plan, part, planBlob, opt.QueueRegistry)
 	})
 	if err != nil {
 		return res, err
@@ -311,7 +309,22 @@ func (s *Store) pruneTags(ctx context.Context, plan *PrunePlan, tags []int64, by
 			cand = append(cand, c)
 		}
 	}
-	r, err := s.pruneImages(ctx, plan, cand, planBlob)
+	// Their planned referrers (and those of their platforms) go with them.
+	for next := cand; len(next) > 0; {
+		refs, err := pluckIn(db, `SELECT referrer_id FROM image_referrers WHERE subject_id IN ?`, next)
+		if err != nil {
+			return res, err
+		}
+		next = nil
+		for _, r := range refs {
+			if planImage[r] && !candidates[r] {
+				candidates[r] = true
+				cand = append(cand, r)
+				next = append(next, r)
+			}
+		}
+	}
+	r, err := s.pruneImages(ctx, plan, cand, planBlob, opt.QueueRegistry)
 	if err != nil {
 		return res, err
 	}
@@ -378,9 +391,12 @@ func (s *Store) renumberPruned(ctx context.Context, fresh []freshEvent, deleted 
 }
 
 // pruneImages deletes those of ids that nothing holds any more: no history
-// entry, no pin, no remaining manifest list. Lists go first, so children of
-// a deleted list can go in the same call. Then their blobs.
-func (s *Store) pruneImages(ctx context.Context, plan *PrunePlan, ids []int64, planBlob map[int64]bool) (PruneResult, error) {
+// entry, no pin, no remaining manifest list, no remaining subject (a
+// referrer goes with its subject). It deletes in rounds, so that a list's
+// platforms and a subject's referrers among ids go in the same call once
+// their holder went. With queue, the managed registry's manifests of the
+// referrers that go are queued for deletion. Then their blobs.
+func (s *Store) pruneImages(ctx context.Context, plan *PrunePlan, ids []int64, planBlob map[int64]bool, queue bool) (PruneResult, error) {
 	var res PruneResult
 	if len(ids) == 0 {
 		return res, nil
@@ -391,19 +407,8 @@ func (s *Store) pruneImages(ctx context.Context, plan *PrunePlan, ids []int64, p
 	if err != nil {
 		return res, fmt.Errorf("check images: %w", err)
 	}
-	var lists, others []int64
-	for _, id := range ids {
-		if plan.isList[id] {
-			lists = append(lists, id)
-		} else {
-			others = append(others, id)
-		}
-	}
 	var blobs []int64
-	for _, group := range [][]int64{lists, others} {
-		if len(group) == 0 {
-			continue
-		}
+	for rest := ids; len(rest) > 0; {
 		var held []int64
 		for _, q := range []string{
 			`SELECT DISTINCT image_id FROM tag_events WHERE image_id IN ?`,
@@ -411,27 +416,39 @@ func (s *Store) pruneImages(ctx context.Context, plan *PrunePlan, ids []int64, p
 			`SELECT DISTINCT image_id FROM in_use_images WHERE image_id IN ?`,
 			`SELECT DISTINCT m.list_id FROM image_manifests m JOIN in_use_images u ON u.image_id = m.child_id WHERE m.list_id IN ?`,
 			`SELECT DISTINCT child_id FROM image_manifests WHERE child_id IN ?`,
+			`SELECT DISTINCT r.referrer_id FROM image_referrers r JOIN images s ON s.id = r.subject_id WHERE r.referrer_id IN ?`,
 		} {
-			got, err := pluckIn(db, q, group)
+			got, err := pluckIn(db, q, rest)
 			if err != nil {
 				return res, fmt.Errorf("check images: %w", err)
 			}
 			held = append(held, got...)
 		}
-		gone := except(group, held)
+		gone := except(rest, held)
 		if len(gone) == 0 {
-			continue
+			break
 		}
+		rest = except(rest, gone)
 		b, err := pluckIn(db, `SELECT DISTINCT blob_id FROM image_blobs WHERE image_id IN ?`, gone)
 		if err != nil {
 			return res, err
 		}
 		blobs = append(blobs, b...)
+		if queue {
+			n, err := s.queueReferrerDeletions(ctx, gone)
+			if err != nil {
+				return res, err
+			}
+			res.Manifests += n
+		}
 		err = chunks(gone, chunk, func(part []int64) error {
 			if err := db.Where("image_id IN ?", part).Delete(&ImageBlob{}).Error; err != nil {
 				return err
 			}
 			if err := db.Where("list_id IN ?", part).Delete(&ImageManifest{}).Error; err != nil {
+				return err
+			}
+			if err := db.Where("referrer_id IN ?", part).Delete(&ImageReferrer{}).Error; err != nil {
 				return err
 			}
 			return db.Where("id IN ?", part).Delete(&Image{}).Error

@@ -29,8 +29,21 @@ type PruneRevision struct {
 	// in-use: "in use by deployment payments/api and 2 more" (workloads in
 	// namespaces the plan's reader does not see are counted, not named).
 	InUseBy string `json:"inUseBy,omitempty"`
+	// Referrers counts the signatures, SBOMs and attestations that go with
+	// this entry's image (listed in the plan's referrers).
+	Referrers int `json:"referrers,omitempty"`
 
 	id, tagID, imageID, nsID, streamID int64
+}
+
+// PruneReferrer is a referrer the plan removes with its subject: a
+// referrer goes exactly when its subject goes. Orphaned ones have a
+// subject no tag history holds any more (nothing keeps it).
+type PruneReferrer struct {
+	Subject  string       `json:"subject"`
+	Digest   string       `json:"digest"`
+	Type     ReferrerType `json:"type"`
+	Orphaned bool         `json:"orphaned,omitempty"`
 }
 
 // PruneStream sums the plan for one stream.
@@ -58,10 +71,13 @@ type PruneNamespace struct {
 
 // PrunePlan is what a prune run removes, in the shape of `prune -o json`.
 type PrunePlan struct {
-	DryRun     bool             `json:"dryRun"`
-	Policy     PlanPolicy       `json:"policy"`
-	Revisions  []PruneRevision  `json:"revisions"`
-	Images     []string         `json:"images"`
+	DryRun    bool            `json:"dryRun"`
+	Policy    PlanPolicy      `json:"policy"`
+	Revisions []PruneRevision `json:"revisions"`
+	Images    []string        `json:"images"`
+	// Referrers are the signatures, SBOMs and attestations among Images,
+	// each with its subject.
+	Referrers  []PruneReferrer  `json:"referrers"`
 	Blobs      int              `json:"blobs"`
 	BytesFreed int64            `json:"bytesFreed"`
 	Namespaces []PruneNamespace `json:"namespaces"`
@@ -77,6 +93,9 @@ type PrunePlan struct {
 	imageIDs []int64
 	blobIDs  []int64
 	isList   map[int64]bool
+	// refDepth orders deletions: a referrer after its subject (1), one of
+	// a referrer after that (2)...
+	refDepth map[int64]int
 }
 
 // PlanFilter narrows a plan to what a user may see: only these namespaces
@@ -101,7 +120,9 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 	keptImage, keptBlob := g.keep(policy, now)
 	unix := now.Unix()
 	p := &PrunePlan{DryRun: true, Policy: planPolicy(policy), policy: policy, ComputedAt: now,
-		Revisions: []PruneRevision{}, Images: []string{}, Namespaces: []PruneNamespace{}, isList: map[int64]bool{}, Hold: g.hold}
+		Revisions: []PruneRevision{}, Images: []string{}, Referrers: []PruneReferrer{}, Namespaces: []PruneNamespace{},
+		isList: map[int64]bool{}, refDepth: map[int64]int{}, Hold: g.hold}
+	_, _, referenced := g.keepReferenced(policy, now)
 	var visible map[string]bool
 	var sees func(string) bool
 	if filter != nil {
@@ -142,20 +163,46 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 	planStamp := make([]bool, nb)
 	imgInPlan := make([]bool, len(g.blobStart))
 	var nsN, stN int32
-	addImage := func(img int64) {
-		add := func(i int64) {
-			if !keptImage[i] && !imgInPlan[i] {
-				imgInPlan[i] = true
-				p.imageIDs = append(p.imageIDs, i)
-				if len(g.children[i]) > 0 {
-					p.isList[i] = true
-				}
+	// addImage puts an image, its platforms and its referrers (nested ones
+	// too) in the plan; it returns how many referrers go with it.
+	var addImage func(img int64, depth int, orphaned bool) int
+	addImage = func(img int64, depth int, orphaned bool) int {
+		add := func(i int64) bool {
+			if keptImage[i] || imgInPlan[i] {
+				return false
 			}
+			imgInPlan[i] = true
+			p.imageIDs = append(p.imageIDs, i)
+			if len(g.children[i]) > 0 {
+				p.isList[i] = true
+			}
+			if depth > 0 {
+				p.refDepth[i] = depth
+			}
+			return true
 		}
 		add(img)
 		for _, c := range g.children[img] {
 			add(c)
 		}
+		n := 0
+		if depth >= maxReferrerDepth {
+			return n
+		}
+		subjects := append([]int64{img}, g.children[img]...)
+		for _, sub := range subjects {
+			for _, r := range g.referrers[sub] {
+				if keptImage[r] {
+					continue
+				}
+				n++
+				if !imgInPlan[r] {
+					p.Referrers = append(p.Referrers, PruneReferrer{Subject: g.digest[sub], Digest: g.digest[r], Type: g.refType[r], Orphaned: orphaned})
+				}
+				n += addImage(r, depth+1, orphaned)
+			}
+		}
+		return n
 	}
 	for _, n := range g.namespaces {
 		if visible != nil && !visible[n.name] {
@@ -187,12 +234,14 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 						p.Kept = append(p.Kept, rev)
 						continue
 					}
+					if ev.image != 0 && !keptImage[ev.image] {
+						rev.Referrers = addImage(ev.image, 0, false)
+					}
 					p.Revisions = append(p.Revisions, rev)
 					ps.Revisions++
 					if ev.image == 0 {
 						continue
 					}
-					addImage(ev.image)
 					g.forBlobs(ev.image, func(b int32) {
 						if keptBlob[b] {
 							return
@@ -220,8 +269,8 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 	if visible == nil {
 		// Images no entry references at all (and older than the threshold).
 		for img := 1; img < len(keptImage); img++ {
-			if !keptImage[img] && g.digest[img] != "" {
-				addImage(int64(img))
+			if !keptImage[img] && g.digest[img] != "" && !g.isReferrer[img] {
+				addImage(int64(img), 0, !referenced[img])
 			}
 		}
 	}

@@ -17,6 +17,9 @@ import (
 //     use on a cluster (a list with its platform images), or,
 //     when no entry references it at all, while it is younger than the
 //     threshold. The others go.
+//   - Referrers (signatures, SBOMs, attestations: referrers.go) stay
+//     exactly while their subject stays, whatever their own age; the
+//     referrers of a subject that goes (or went) go with it.
 //   - Blobs: a blob stays while a remaining image lists it.
 //
 // While a configured cluster's in-use read failed last (or never
@@ -71,8 +74,15 @@ func (g *graph) prunable(n *gNamespace, st *gStream, t *gTag, ev gEvent, p Polic
 
 // keep decides which images and blobs survive the policy and the rules.
 func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
+	keptImage, keptBlob, _ = g.keepReferenced(def, now)
+	return keptImage, keptBlob
+}
+
+// keepReferenced is keep, and which images some history entry references
+// (directly or as a platform of a list).
+func (g *graph) keepReferenced(def Policy, now time.Time) (keptImage, keptBlob, referenced []bool) {
 	keptImage = make([]bool, len(g.blobStart))
-	referenced := make([]bool, len(g.blobStart))
+	referenced = make([]bool, len(g.blobStart))
 	mark := func(set []bool, img int64) {
 		if img <= 0 || int(img) >= len(set) {
 			return
@@ -102,7 +112,8 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
 	cutoff := now.Add(-def.KeepYoungerThan).Unix()
 	for img := range keptImage {
 		// Images no history references stay while younger than the threshold.
-		if !referenced[img] && g.digest[img] != "" && g.imgCreated[img] > cutoff {
+		// Not referrers: their subject decides for them.
+		if !referenced[img] && !g.isReferrer[img] && g.digest[img] != "" && g.imgCreated[img] > cutoff {
 			mark(keptImage, int64(img))
 		}
 	}
@@ -111,6 +122,28 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
 	}
 	for img := range g.inUse {
 		mark(keptImage, img)
+	}
+	// Referrers stay with their subject (and a list's platforms' ones with
+	// the platform), nested ones too.
+	if len(g.referrers) > 0 {
+		var todo []int64
+		for img, ok := range keptImage {
+			if ok && len(g.referrers[int64(img)]) > 0 {
+				todo = append(todo, int64(img))
+			}
+		}
+		for len(todo) > 0 {
+			img := todo[len(todo)-1]
+			todo = todo[:len(todo)-1]
+			for _, r := range g.referrers[img] {
+				if r <= 0 || int(r) >= len(keptImage) || keptImage[r] {
+					continue
+				}
+				mark(keptImage, r)
+				todo = append(todo, r)
+				todo = append(todo, g.children[r]...)
+			}
+		}
 	}
 	if g.hold != nil {
 		// Nothing is proven unused: every image stays.
@@ -126,7 +159,7 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
 			}
 		}
 	}
-	return keptImage, keptBlob
+	return keptImage, keptBlob, referenced
 }
 
 // PrunePolicy is the namespace's effective policy given the global one.

@@ -30,6 +30,10 @@ type PushResult struct {
 	Current bool   // the pushed image is the tag's current image now
 	Before  string // the digest that was current before, "none" when none
 	Image   string // the pushed digest
+	// Referrer is the subject's digest when the push was a referrer (a
+	// cosign-scheme tag or a manifest with a subject): it was attached to
+	// that image and no tag history changed.
+	Referrer string
 }
 
 // RecordPush records a push into the tag's history, ordered by push time:
@@ -72,6 +76,18 @@ func (s *Store) RecordPush(ctx context.Context, p Push) (PushResult, error) {
 func (s *Store) recordPush(ctx context.Context, p Push) (PushResult, error) {
 	img := p.Images[len(p.Images)-1]
 	res := PushResult{Before: "none", Image: img.Digest}
+	// A signature, SBOM or attestation is attached to its subject, never
+	// put in a tag's history (it would count as a revision).
+	if subject, _, ok := CosignTag(p.Tag.Tag); ok || img.Subject != "" {
+		r := Referrer{Subject: subject, Images: p.Images, Via: ViaTagScheme, Repository: p.Tag.Namespace + "/" + p.Tag.Stream, Tag: p.Tag.Tag}
+		if !ok {
+			r.Subject, r.Via, r.Tag = img.Subject, ViaSubject, ""
+		}
+		var err error
+		res.Referrer = r.Subject
+		res.Changed, err = s.recordReferrer(ctx, r, SizeManaged)
+		return res, err
+	}
 	for _, im := range p.Images {
 		if _, err := s.putImage(ctx, im, SizeManaged); err != nil {
 			return res, err

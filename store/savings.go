@@ -225,7 +225,8 @@ func newSavings(g *graph, policy Policy, now time.Time) *savings {
 	}
 	cut := now.Add(-policy.KeepYoungerThan).Unix()
 	for img := 1; img < ni; img++ {
-		sv.young[img] = g.digest[img] != "" && g.imgCreated[img] > cut
+		// A referrer's age does not keep it: its subject does (prunerule.go).
+		sv.young[img] = g.digest[img] != "" && !g.isReferrer[img] && g.imgCreated[img] > cut
 	}
 	for _, n := range g.namespaces {
 		p := g.policyOf(n, policy)
@@ -262,8 +263,13 @@ func newSavings(g *graph, policy Policy, now time.Time) *savings {
 	return sv
 }
 
-// each calls fn for an image and its manifest-list children.
+// each calls fn for an image, its manifest-list children and the
+// referrers of both (signatures, SBOMs: held with their subject).
 func (sv *savings) each(img int64, fn func(int64)) {
+	sv.eachDepth(img, fn, 0)
+}
+
+func (sv *savings) eachDepth(img int64, fn func(int64), depth int) {
 	if img <= 0 || int(img) >= len(sv.hold) {
 		return
 	}
@@ -271,6 +277,17 @@ func (sv *savings) each(img int64, fn func(int64)) {
 	for _, c := range sv.g.children[img] {
 		if c > 0 && int(c) < len(sv.hold) {
 			fn(c)
+		}
+	}
+	if depth >= maxReferrerDepth || len(sv.g.referrers) == 0 {
+		return
+	}
+	for _, r := range sv.g.referrers[img] {
+		sv.eachDepth(r, fn, depth+1)
+	}
+	for _, c := range sv.g.children[img] {
+		for _, r := range sv.g.referrers[c] {
+			sv.eachDepth(r, fn, depth+1)
 		}
 	}
 }
@@ -482,7 +499,8 @@ func (v *nsView) freed(gone []int) int64 {
 	// An image no entry names stays while it is young; those the set
 	// leaves unnamed are counted as gone, as they will be once older.
 	orphanKept := func(img int64) bool { return dRefs[img] == 0 && sv.refs[img] == 0 && sv.young[img] }
-	keptAfter := func(img int64) bool {
+	var keptAfterDepth func(img int64, depth int) bool
+	keptAfterDepth = func(img int64, depth int) bool {
 		if sv.hold[img]-dHold[img] > 0 || sv.pinHeld[img] || orphanKept(img) {
 			return true
 		}
@@ -491,8 +509,17 @@ func (v *nsView) freed(gone []int) int64 {
 				return true
 			}
 		}
+		// A referrer stays while its subject does.
+		if depth < maxReferrerDepth {
+			for _, s := range sv.g.subjectOf[img] {
+				if keptAfterDepth(s, depth+1) {
+					return true
+				}
+			}
+		}
 		return false
 	}
+	keptAfter := func(img int64) bool { return keptAfterDepth(img, 0) }
 	// Kept images that list a blob and go (the other way round cannot
 	// happen with the rule above; counted anyway, should it change).
 	lost := map[int32]int32{}

@@ -52,8 +52,12 @@ func withoutDeletions(r *oracle.Registry, ns string, dels []store.Deletion) *ora
 // their children), with its size.
 func oracleBlobsOf(r *oracle.Registry, ns string) map[string]int64 {
 	images := map[string]oracle.Image{}
+	referrers := map[string][]string{}
 	for _, img := range r.Images {
 		images[img.Digest] = img
+		if img.Subject != "" {
+			referrers[img.Subject] = append(referrers[img.Subject], img.Digest)
+		}
 	}
 	size := map[string]int64{}
 	for _, b := range r.Blobs {
@@ -68,6 +72,10 @@ func oracleBlobsOf(r *oracle.Registry, ns string) map[string]int64 {
 		}
 		for _, c := range img.Children {
 			add(c)
+		}
+		// A signature or SBOM counts with its subject (the rule).
+		for _, rf := range referrers[d] {
+			add(rf)
 		}
 	}
 	for _, n := range r.Namespaces {

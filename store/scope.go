@@ -47,13 +47,23 @@ func (sc *Scope) Sees(ns string) bool {
 }
 
 // heldImagesSQL selects (as column id) the images held in the namespaces
-// given as its two `?` (a list, twice): by a history entry directly, or as
-// a platform of a manifest list a history entry holds.
+// given as its four `?` (a list, four times): by a history entry directly,
+// as a platform of a manifest list a history entry holds, or as a
+// signature, SBOM or attestation attached to one of those.
 const heldImagesSQL = `SELECT e.image_id AS id FROM tag_events e
 		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 		JOIN namespaces n ON n.id = st.namespace_id
 		WHERE e.image_id IS NOT NULL AND n.name IN ?
 	UNION SELECT m.child_id FROM image_manifests m JOIN tag_events e ON e.image_id = m.list_id
+		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
+		JOIN namespaces n ON n.id = st.namespace_id
+		WHERE n.name IN ?
+	UNION SELECT r.referrer_id FROM image_referrers r JOIN tag_events e ON e.image_id = r.subject_id
+		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
+		JOIN namespaces n ON n.id = st.namespace_id
+		WHERE n.name IN ?
+	UNION SELECT r.referrer_id FROM image_referrers r JOIN image_manifests m ON m.child_id = r.subject_id
+		JOIN tag_events e ON e.image_id = m.list_id
 		JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 		JOIN namespaces n ON n.id = st.namespace_id
 		WHERE n.name IN ?`
@@ -67,7 +77,7 @@ func (s *Store) ImageInScope(ctx context.Context, digest string, sc *Scope) (boo
 		err = s.conn(ctx).Model(&Image{}).Where("digest = ?", digest).Count(&n).Error
 	} else {
 		err = s.conn(ctx).Raw(`SELECT COUNT(*) FROM images i WHERE i.digest = ? AND i.id IN (`+heldImagesSQL+`)`,
-			digest, sc.Namespaces, sc.Namespaces).Scan(&n).Error
+			digest, sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces).Scan(&n).Error
 	}
 	if err != nil {
 		return false, fmt.Errorf("look up image %s: %w", digest, err)
@@ -86,7 +96,7 @@ func (s *Store) BlobInScope(ctx context.Context, digest string, sc *Scope) (bool
 	} else {
 		err = s.conn(ctx).Raw(`SELECT COUNT(*) FROM blobs b WHERE b.digest = ? AND EXISTS (
 			SELECT 1 FROM image_blobs ib WHERE ib.blob_id = b.id AND ib.image_id IN (`+heldImagesSQL+`))`,
-			digest, sc.Namespaces, sc.Namespaces).Scan(&n).Error
+			digest, sc.Namespaces, sc.Namespaces, sc.Namespaces, sc.Namespaces).Scan(&n).Error
 	}
 	if err != nil {
 		return false, fmt.Errorf("look up blob %s: %w", digest, err)

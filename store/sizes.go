@@ -53,19 +53,45 @@ func (s *Store) StreamSizes(ctx context.Context, ref StreamRef) (StreamSizes, er
 	if err != nil {
 		return out, fmt.Errorf("sizes of %s: %w", ref, err)
 	}
-	sum := func(imgs []int64) int64 {
+	// A tag and the stream hold their images' referrers too (signatures,
+	// SBOMs); an image's own size does not count them.
+	refs, err := s.referrerClosure(ctx, ids)
+	if err != nil {
+		return out, fmt.Errorf("sizes of %s: %w", ref, err)
+	}
+	var refIDs []int64
+	for _, rs := range refs {
+		refIDs = append(refIDs, rs...)
+	}
+	refBlobs, refSizes, err := s.blobsOf(ctx, dedupe(refIDs))
+	if err != nil {
+		return out, fmt.Errorf("sizes of %s: %w", ref, err)
+	}
+	for b, n := range refSizes {
+		sizes[b] = n
+	}
+	sumWith := func(imgs []int64, withRefs bool) int64 {
 		set := map[int64]bool{}
 		var total int64
-		for _, img := range imgs {
-			for _, b := range blobsOf[img] {
+		add := func(bs []int64) {
+			for _, b := range bs {
 				if !set[b] {
 					set[b] = true
 					total = bytesum.Add(total, sizes[b])
 				}
 			}
 		}
+		for _, img := range imgs {
+			add(blobsOf[img])
+			if withRefs {
+				for _, r := range refs[img] {
+					add(refBlobs[r])
+				}
+			}
+		}
 		return total
 	}
+	sum := func(imgs []int64) int64 { return sumWith(imgs, true) }
 	byTag := map[string][]int64{}
 	for _, p := range pairs {
 		byTag[p.Name] = append(byTag[p.Name], p.ImageID)
@@ -74,7 +100,7 @@ func (s *Store) StreamSizes(ctx context.Context, ref StreamRef) (StreamSizes, er
 		out.Tags[name] = sum(imgs)
 	}
 	for id, digest := range seen {
-		out.Images[digest] = sum([]int64{id})
+		out.Images[digest] = sumWith([]int64{id}, false)
 	}
 	out.Bytes = sum(ids)
 	return out, nil
@@ -140,4 +166,52 @@ func (s *Store) BlobSize(ctx context.Context, digest string) (int64, error) {
 		return 0, notFoundf("blob %s not found", digest)
 	}
 	return sizes[0], nil
+}
+
+// referrerClosure maps each of ids to its referrers, theirs, and those of
+// its manifest-list children (bounded depth, as graph.forBlobs).
+func (s *Store) referrerClosure(ctx context.Context, ids []int64) (map[int64][]int64, error) {
+	out := map[int64][]int64{}
+	db := s.conn(ctx)
+	root := map[int64][]int64{} // image → the ids it counts for
+	var next []int64
+	for _, id := range ids {
+		root[id] = append(root[id], id)
+		next = append(next, id)
+	}
+	var kids []struct{ ListID, ChildID int64 }
+	err := chunks(ids, chunk, func(part []int64) error {
+		var rows []struct{ ListID, ChildID int64 }
+		err := db.Table("image_manifests").Select("list_id, child_id").Where("list_id IN ?", part).Scan(&rows).Error
+		kids = append(kids, rows...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kids {
+		root[k.ChildID] = append(root[k.ChildID], root[k.ListID]...)
+		next = append(next, k.ChildID)
+	}
+	for depth := 0; depth < maxReferrerDepth && len(next) > 0; depth++ {
+		var links []struct{ SubjectID, ReferrerID int64 }
+		err := chunks(dedupe(next), chunk, func(part []int64) error {
+			var rows []struct{ SubjectID, ReferrerID int64 }
+			err := db.Table("image_referrers").Distinct("subject_id", "referrer_id").Where("subject_id IN ?", part).Scan(&rows).Error
+			links = append(links, rows...)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		next = nil
+		for _, l := range links {
+			for _, r := range dedupe(root[l.SubjectID]) {
+				out[r] = append(out[r], l.ReferrerID)
+				root[l.ReferrerID] = append(root[l.ReferrerID], r)
+			}
+			next = append(next, l.ReferrerID)
+		}
+	}
+	return out, nil
 }

@@ -132,6 +132,11 @@ type ImageSnapshot struct {
 	Manifest *BlobRef
 	// RawManifest is the manifest's bytes when known; they hash to Digest.
 	RawManifest string
+	// Subject is the digest the manifest's subject field names ("" for
+	// none): the image is then a referrer of that one (referrers.go).
+	Subject string
+	// ArtifactType is the manifest's artifactType ("" for none).
+	ArtifactType string
 }
 
 // AnnotationManaged marks an image the cluster's own registry holds

@@ -117,14 +117,17 @@ type NamespacePage struct {
 
 // StreamRow is one stream in a namespace listing.
 type StreamRow struct {
-	Name           string
-	Href           string
-	Tags           int
-	UniqueImages   int
-	Bytes          int64
-	ExclusiveBytes int64
-	Updated        time.Time // zero: no history
-	Fraction       float64   // of the namespace's biggest stream, for a bar
+	Name string
+	// Signed counts the tags whose current image has a signature, of
+	// SignedOf tags with a current image.
+	Signed, SignedOf int
+	Href             string
+	Tags             int
+	UniqueImages     int
+	Bytes            int64
+	ExclusiveBytes   int64
+	Updated          time.Time // zero: no history
+	Fraction         float64   // of the namespace's biggest stream, for a bar
 }
 
 // StreamPage is "/ns/{ns}/is/{name}": oc describe is, laid out.
@@ -229,6 +232,7 @@ type Revision struct {
 	Why        string
 	PrunableOn time.Time
 	LastPulled time.Time // zero: no pull recorded
+	Signed     bool      // a signature is attached to the image
 }
 
 // TagPage is "/ns/{ns}/istag/{name}:{tag}".
@@ -270,7 +274,17 @@ type PrunePage struct {
 	// keeps, with why; DetailRules its retention rules, in order.
 	DetailKept  []store.PruneRevision
 	DetailRules []string
+	// DetailReferrers are the signatures, SBOMs and attestations that go
+	// with Detail's revisions, by their subject's digest.
+	DetailReferrers map[string][]store.PruneReferrer
+	// Orphans are the plan's referrers whose subject nothing holds any
+	// more (the first MaxOrphansShown); OrphanCount counts them all.
+	Orphans     []store.PruneReferrer
+	OrphanCount int
 }
+
+// MaxOrphansShown bounds the orphaned referrers the prune page lists.
+const MaxOrphansShown = 200
 
 // PruneHref is the prune page listing one namespace's revisions.
 func PruneHref(ns string) string { return "/prune?ns=" + url.QueryEscape(ns) + "#prune-detail" }
@@ -301,6 +315,25 @@ type ImageView struct {
 	// as a blob (counted in Bytes).
 	Manifest  *LayerView
 	Platforms []PlatformView // manifest lists: one per child
+	// Referrers are the signatures, SBOMs and attestations attached to
+	// the image, newest first; ReferrerBytes counts their blobs once
+	// (they count with the image in usage and go with it in prune).
+	Referrers     []ReferrerView
+	ReferrerBytes int64
+	Signed        bool
+	// Subjects are the images this one is attached to, when it is a
+	// signature, an SBOM or an attestation.
+	Subjects []string
+}
+
+// ReferrerView is one signature, SBOM or attestation of an image.
+type ReferrerView struct {
+	Digest       string
+	Href         string
+	Type         string // signature, sbom, attestation, other
+	ArtifactType string
+	Bytes        int64
+	Created      time.Time
 }
 
 // LayerView is one blob of an image.

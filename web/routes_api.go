@@ -30,6 +30,7 @@ func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 	api.GET("/namespaces/:ns/usage", h.APINamespaceUsage)
 	api.GET("/images", h.APIImages)
 	api.GET("/images/:name", h.APIImage)
+	api.GET("/images/:name/referrers", h.APIImageReferrers)
 	api.GET("/imagestreams", h.APIAllImageStreams)
 	api.GET("/namespaces/:ns/imagestreams", h.APIImageStreams)
 	api.GET("/namespaces/:ns/imagestreams/:name", h.APIImageStream)

@@ -21,6 +21,9 @@ type Writer interface {
 	// PutTagSpec sets one tag's spec (an ImageStreamTag's), creating the
 	// stream and the tag when missing; the tag's history stays.
 	PutTagSpec(ctx context.Context, ns, stream string, t store.TagSnapshot) (changed bool, err error)
+	// RecordReferrer attaches a signature, SBOM or attestation to its
+	// subject (a cosign-scheme tag of a dump is one, not a tag).
+	RecordReferrer(ctx context.Context, r store.Referrer) (changed bool, err error)
 }
 
 // Summary counts what Apply saw and what changed in the store.
@@ -38,11 +41,18 @@ type Summary struct {
 	Derived int
 	// Told are notes about objects read whole (a dry-run import).
 	Told []string
+	// Referrers counts the cosign-scheme tags (sha256-<hex>.sig|.att|.sbom)
+	// read as referrers of their subject instead of tags, and how many of
+	// those were new; ReferrerStreams are the streams that had the new ones.
+	Referrers, ReferrersChanged int
+	ReferrerStreams             []store.StreamRef
 }
 
 // Changed says the dump wrote anything: a stream, an image or a mapping
 // that was not already recorded as it is.
-func (s Summary) Changed() bool { return s.StreamsChanged+s.ImagesChanged+s.MappingsChanged > 0 }
+func (s Summary) Changed() bool {
+	return s.StreamsChanged+s.ImagesChanged+s.MappingsChanged+s.ReferrersChanged > 0
+}
 
 // Notes are the lines a CLI prints about objects it left alone.
 func (s Summary) Notes() []string {
@@ -113,7 +123,7 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 	folded := map[int]store.StreamSnapshot{}
 	for _, o := range objs {
 		j, ok := streamAt[o.Namespace+"/"+o.Name]
-		if !o.tagged() || !ok {
+		if !o.tagged() || !ok || isReferrerTag(o.Tag) {
 			continue
 		}
 		img := fullImage(*o.Image, known)
@@ -141,8 +151,12 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 		if f, ok := folded[i]; ok {
 			s = f
 		}
+		s, refs := referrerTags(s, known)
 		changed, err := w.PutStream(ctx, s)
 		if err != nil {
+			return sum, o.errorf("%w", err)
+		}
+		if err := recordReferrers(ctx, w, &sum, s.Namespace, s.Name, refs); err != nil {
 			return sum, o.errorf("%w", err)
 		}
 		sum.Streams++
@@ -155,6 +169,13 @@ func Apply(ctx context.Context, w Writer, objs []Object) (Summary, error) {
 
 	for _, o := range objs {
 		if !o.tagged() {
+			continue
+		}
+		if isReferrerTag(o.Tag) {
+			r := referrerOf(o.Tag, fullImage(*o.Image, known))
+			if err := recordReferrers(ctx, w, &sum, o.Namespace, o.Name, []store.Referrer{r}); err != nil {
+				return sum, o.errorf("%w", err)
+			}
 			continue
 		}
 		sum.Mappings++
@@ -219,4 +240,66 @@ func fullImage(img store.ImageSnapshot, known map[string]store.ImageSnapshot) st
 func bareImage(img store.ImageSnapshot) bool {
 	return len(img.Layers) == 0 && len(img.Manifests) == 0 && img.Config == nil &&
 		img.ConfigDigest == "" && img.MediaType == "" && img.Meta.Architecture == "" && img.Meta.Created == nil
+}
+
+// isReferrerTag says whether a tag is cosign's name for a signature, SBOM
+// or attestation of an image (sha256-<64 hex>.sig|.att|.sbom).
+func isReferrerTag(tag string) bool {
+	_, _, ok := store.CosignTag(tag)
+	return ok
+}
+
+// referrerTags takes the cosign-scheme tags out of a stream: each one's
+// current image is a referrer of the digest its name gives, recorded by
+// recordReferrers instead of a tag that would count as a revision. Older
+// entries of such a tag are earlier signature manifests the current one
+// replaced; they are not recorded.
+func referrerTags(s store.StreamSnapshot, known map[string]store.ImageSnapshot) (store.StreamSnapshot, []store.Referrer) {
+	var refs []store.Referrer
+	var tags []store.TagSnapshot
+	for _, t := range s.Tags {
+		if !isReferrerTag(t.Name) {
+			tags = append(tags, t)
+			continue
+		}
+		if len(t.Items) == 0 || t.Items[0].Image == "" {
+			continue // a spec-only cosign tag names no image yet
+		}
+		img, ok := known[t.Items[0].Image]
+		if !ok {
+			img = store.ImageSnapshot{Digest: t.Items[0].Image, DockerImageReference: t.Items[0].DockerImageReference}
+		}
+		refs = append(refs, referrerOf(t.Name, img))
+	}
+	if len(refs) == 0 {
+		return s, nil
+	}
+	s.Tags = tags
+	return s, refs
+}
+
+// referrerOf is the referrer a cosign-scheme tag names. Its repository is
+// "": the image lives in the cluster's registry, not the managed one.
+func referrerOf(tag string, img store.ImageSnapshot) store.Referrer {
+	subject, _, _ := store.CosignTag(tag)
+	return store.Referrer{Subject: subject, Images: []store.ImageSnapshot{img}, Via: store.ViaTagScheme, Tag: tag}
+}
+
+func recordReferrers(ctx context.Context, w Writer, sum *Summary, ns, stream string, refs []store.Referrer) error {
+	noted := false
+	for _, r := range refs {
+		changed, err := w.RecordReferrer(ctx, r)
+		if err != nil {
+			return fmt.Errorf("tag %s: %w", r.Tag, err)
+		}
+		sum.Referrers++
+		if changed {
+			sum.ReferrersChanged++
+			if !noted {
+				noted = true
+				sum.ReferrerStreams = append(sum.ReferrerStreams, store.StreamRef{Namespace: ns, Stream: stream})
+			}
+		}
+	}
+	return nil
 }

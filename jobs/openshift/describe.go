@@ -527,3 +527,19 @@ func describeText(f func(w io.Writer) error) (string, error) {
 	err := f(&b)
 	return b.String(), err
 }
+
+// DescribeReferrers writes, after oc's lines (oc has none for them), the
+// signatures, SBOMs and attestations attached to an image: a heading line
+// with the bytes they add, then one line each (type, digest, size, age).
+// Nothing when there are none.
+func DescribeReferrers(w io.Writer, refs store.ImageReferrers, now time.Time) error {
+	if len(refs.Referrers) == 0 {
+		return nil
+	}
+	d := newDescriber(w, now)
+	fmt.Fprintf(d.out, "Signatures and SBOMs:\t%s (counted with the image, pruned with it)\n", format.Size(refs.Bytes))
+	for _, r := range refs.Referrers {
+		fmt.Fprintf(d.out, "\t%s\t%s\t%s\t%s ago\n", r.Type, r.Digest, format.Size(r.Bytes), d.ago(r.Created))
+	}
+	return d.out.Flush()
+}

@@ -240,3 +240,8 @@ func (w *fakeWriter) allStreams() []store.StreamSnapshot {
 	}
 	return out
 }
+
+func (w *fakeWriter) RecordReferrer(ctx context.Context, r store.Referrer) (bool, error) {
+	w.calls = append(w.calls, "RecordReferrer "+r.Subject+" "+r.Images[len(r.Images)-1].Digest)
+	return true, nil
+}

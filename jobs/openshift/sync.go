@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,6 +139,12 @@ func (c *Cluster) Sync(ctx context.Context, s *store.Store) (ClusterSync, error)
 			return err
 		}
 		res.Summary = sum
+		for _, ref := range sum.ReferrerStreams {
+			// A new signature in a stream is a change of that stream.
+			if !slices.Contains(w.streams, ref) {
+				w.streams = append(w.streams, ref)
+			}
+		}
 		for _, ref := range w.streams {
 			if err := tx.Audit(ctx, store.AuditEvent{Actor: SyncActor, Namespace: ref.Namespace, Action: "stream.sync",
 				Target: ref.String(), After: "as in " + c.URL}); err != nil {

@@ -145,6 +145,8 @@ func (d *Deleter) DeletePending(ctx context.Context, s *store.Store) (DeleteOutc
 }
 
 // tagDigests maps the digests the repository's tags point at to a tag.
+// Cosign's tags (sha256-<hex>.sig|.att|.sbom) hold nothing: they are
+// referrers prune deletes with their subject, tag and all.
 func tagDigests(repo name.Repository, opts []remote.Option) (map[string]string, error) {
 	out := map[string]string{}
 	tags, err := remote.List(repo, opts...)
@@ -155,6 +157,9 @@ func tagDigests(repo name.Repository, opts []remote.Option) (map[string]string, 
 		return nil, err
 	}
 	for _, t := range tags {
+		if _, _, cosign := store.CosignTag(t); cosign {
+			continue
+		}
 		desc, err := remote.Head(repo.Tag(t), opts...)
 		if err != nil {
 			if isNotFound(err) {

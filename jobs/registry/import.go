@@ -112,7 +112,7 @@ func Import(ctx context.Context, s *store.Store, f Fetcher, dst store.TagRef, re
 		return store.TagResult{}, err
 	}
 
-	res, err := f.Fetch(ctx, ref, FetchOptions{Insecure: opt.Insecure, ImportMode: opt.ImportMode, Platform: opt.Platform})
+	res, err := f.Fetch(ctx, ref, FetchOptions{Insecure: opt.Insecure, ImportMode: opt.ImportMode, Platform: opt.Platform, Referrers: true})
 	if err != nil {
 		if tag != nil {
 			// Record the failure even when the caller has gone away.
@@ -149,11 +149,26 @@ func Import(ctx context.Context, s *store.Store, f Fetcher, dst store.TagRef, re
 		if err := tx.RecordImportCheck(ctx, dst, ref, topt.ImportMode, res.SourceDigest); err != nil {
 			return err
 		}
-		if out.NoOp() {
+		// The image's signatures, SBOMs and attestations, attached to it.
+		added := 0
+		for _, r := range res.Referrers {
+			changed, err := tx.RecordReferrer(ctx, r)
+			if err != nil {
+				return fmt.Errorf("record referrer %s of %s: %w", r.Images[len(r.Images)-1].Digest, ref, err)
+			}
+			if changed {
+				added++
+			}
+		}
+		if out.NoOp() && added == 0 {
 			return nil
 		}
+		after := out.Image + " from " + ref
+		if added > 0 {
+			after += fmt.Sprintf(" (%d new referrers: signatures, SBOMs, attestations)", added)
+		}
 		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: dst.Namespace, Action: "tag.import", Target: dst.String(),
-			Before: before, After: out.Image + " from " + ref})
+			Before: before, After: after})
 	})
 	if err != nil {
 		return store.TagResult{}, err

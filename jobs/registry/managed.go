@@ -144,6 +144,14 @@ func (m *Managed) ApplyPushes(ctx context.Context, s *store.Store, reqs []PushRe
 			out[i].Result = store.PushResult{Before: cur, Image: r.Digest, Current: true}
 			continue
 		}
+		// A signature (cosign tag) or other referrer recorded already: the
+		// sync sees its tag on every walk.
+		if known, err := s.HasReferrer(ctx, stream.String(), r.Digest); err != nil {
+			return nil, err
+		} else if known {
+			out[i].Result = store.PushResult{Before: "none", Image: r.Digest}
+			continue
+		}
 		ref := m.Host + "/" + r.Repository + "@" + r.Digest
 		res, err := m.Client.Fetch(ctx, ref, FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true})
 		if err != nil {
@@ -165,7 +173,10 @@ func (m *Managed) ApplyPushes(ctx context.Context, s *store.Store, reqs []PushRe
 			return nil
 		}
 		after := pr.Image
-		if !pr.Current {
+		switch {
+		case pr.Referrer != "":
+			after += " (attached to " + pr.Referrer + " as a referrer, not a tag)"
+		case !pr.Current:
 			after += " (an earlier push, recorded below the current image)"
 		}
 		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: f.dst.Namespace, Action: "registry.push",
@@ -223,4 +234,84 @@ func (m *Managed) ApplyDelete(ctx context.Context, s *store.Store, repo, digest,
 			Target: stream.String() + "@" + digest, Before: fmt.Sprintf("%d history entries", n), After: "none"})
 	})
 	return n, err
+}
+
+// ApplyReferrers reads, through the registry's referrers API, the
+// referrers of repo@digest that the store does not have yet and records
+// each one attached to its subject, audited by actor. ok is false when the
+// registry has no referrers API (cosign's tags are then read as tags by
+// the sync and the webhook).
+func (m *Managed) ApplyReferrers(ctx context.Context, s *store.Store, repo, digest, actor string) (added int, ok bool, err error) {
+	stream, err := MapRepository(repo)
+	if err != nil {
+		return 0, false, err
+	}
+	ref := m.Host + "/" + repo + "@" + digest
+	known := func(d string) (bool, error) { return s.HasReferrer(ctx, stream.String(), d) }
+	refs, ok, err := m.Client.Referrers(ctx, ref, FetchOptions{Insecure: m.Insecure, Managed: true}, known)
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	for _, r := range refs {
+		r.Repository = stream.String()
+		img := r.Images[len(r.Images)-1]
+		err := s.Tx(ctx, func(tx *store.Store) error {
+			changed, err := tx.RecordReferrer(ctx, r)
+			if err != nil || !changed {
+				return err
+			}
+			added++
+			return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: stream.Namespace, Action: "registry.referrer",
+				Target: stream.String() + "@" + r.Subject, Before: "none", After: img.Digest})
+		})
+		if err != nil {
+			return added, true, fmt.Errorf("record referrer %s of %s: %w", img.Digest, ref, err)
+		}
+	}
+	return added, true, nil
+}
+
+// ApplyDigestPush handles a manifest pushed to repo by digest alone (no
+// tag): when it names a subject it is a referrer (an OCI 1.1 signature,
+// SBOM or attestation) and is read back and recorded attached to that
+// image, audited by actor. Anything else pushed by digest (a platform of
+// a list about to be tagged) is no change; nor is one already recorded.
+func (m *Managed) ApplyDigestPush(ctx context.Context, s *store.Store, repo, digest, actor string) (store.PushResult, error) {
+	stream, err := MapRepository(repo)
+	if err != nil {
+		return store.PushResult{}, err
+	}
+	if err := store.ValidateDigest(digest); err != nil {
+		return store.PushResult{}, err
+	}
+	res := store.PushResult{Before: "none", Image: digest}
+	if known, err := s.HasReferrer(ctx, stream.String(), digest); err != nil || known {
+		return res, err
+	}
+	if img, err := s.GetImage(ctx, digest); err == nil && img.Known {
+		return res, nil // read already (a tagged image, a platform): not a referrer
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return res, err
+	}
+	ref := m.Host + "/" + repo + "@" + digest
+	opt := FetchOptions{Insecure: m.Insecure, ImportMode: ModePreserveOriginal, Managed: true}
+	subject, err := m.Client.Subject(ctx, ref, opt)
+	if err != nil || subject == "" {
+		return res, err
+	}
+	got, err := m.Client.Fetch(ctx, ref, opt)
+	if err != nil {
+		return res, err
+	}
+	r := store.Referrer{Subject: subject, Images: got.Images, Via: store.ViaSubject, Repository: stream.String()}
+	err = s.Tx(ctx, func(tx *store.Store) error {
+		changed, err := tx.RecordReferrer(ctx, r)
+		if err != nil || !changed {
+			return err
+		}
+		res.Changed, res.Referrer = true, subject
+		return tx.Audit(ctx, store.AuditEvent{Actor: actor, Namespace: stream.Namespace, Action: "registry.referrer",
+			Target: stream.String() + "@" + subject, Before: "none", After: digest})
+	})
+	return res, err
 }

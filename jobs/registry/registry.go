@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -63,6 +65,10 @@ type FetchOptions struct {
 	// ImportMode says, and every manifest is recorded as a blob of its
 	// own (Client.ManagedHost sets it for references to that host).
 	Managed bool
+	// Referrers also reads the signatures, SBOMs and attestations of the
+	// image the tag gets (Result.Referrers): the referrers API, then
+	// cosign's tags.
+	Referrers bool
 }
 
 // Result is what a registry holds under a reference.
@@ -86,6 +92,8 @@ type Result struct {
 	// Managed says the images were read from the managed registry, as it
 	// stores them (FetchOptions.Managed): their sizes are its facts.
 	Managed bool
+	// Referrers are Digest's referrers, with FetchOptions.Referrers.
+	Referrers []store.Referrer
 }
 
 // Fetcher reads images from registries. *Client is the real one.
@@ -152,38 +160,80 @@ func (c *Client) Fetch(ctx context.Context, ref string, opt FetchOptions) (Resul
 		return Result{}, &Error{Reason: ReasonInvalidReference, kind: ErrInvalidReference,
 			Msg: fmt.Sprintf("platform %q: write os/arch[/variant], e.g. linux/amd64", plat)}
 	}
+	f, cancel, err := c.start(ctx, ref, opt)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cancel()
+	if f.managed {
+		mode = ModePreserveOriginal
+	}
+	res, err := f.run(mode, *want)
+	if err == nil && opt.Referrers {
+		res.Referrers, err = f.referrersOf(res.Digest, true)
+	}
+	return res, f.fail(err)
+}
+
+// start prepares one read of ref: its name, credentials, deadline and
+// puller. The caller calls cancel when done.
+func (c *Client) start(ctx context.Context, ref string, opt FetchOptions) (*fetch, context.CancelFunc, error) {
 	var nameOpts []name.Option
 	if opt.Insecure {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
 	r, err := name.ParseReference(ref, nameOpts...)
 	if err != nil {
-		return Result{}, &Error{Reason: ReasonInvalidReference, kind: ErrInvalidReference,
+		return nil, nil, &Error{Reason: ReasonInvalidReference, kind: ErrInvalidReference,
 			Msg: fmt.Sprintf("invalid image reference %q: %v; use [registry/]repository[:tag][@sha256:digest]", ref, err)}
 	}
 	f := &fetch{ref: ref, r: r, parent: ctx, timeout: c.timeout(), authFile: c.AuthFile, insecure: opt.Insecure}
 	if opt.Managed || (c.ManagedHost != "" && r.Context().RegistryStr() == c.ManagedHost) {
 		// The registry stores every platform of a list and every manifest:
 		// record them as it stores them, whatever the import mode.
-		f.managed, mode = true, ModePreserveOriginal
+		f.managed = true
 	}
 	kc, err := loadKeychain(c.AuthFile)
 	if err != nil {
-		return Result{}, &Error{Reason: ReasonUnauthorized, kind: ErrUnauthorized, Msg: err.Error()}
+		return nil, nil, &Error{Reason: ReasonUnauthorized, kind: ErrUnauthorized, Msg: err.Error()}
 	}
 	if a, _ := kc.Resolve(r.Context()); a != nil && a != authn.Anonymous {
 		f.hasCreds = true
 	}
 	var cancel context.CancelFunc
 	f.ctx, cancel = context.WithTimeout(ctx, f.timeout)
-	defer cancel()
 	opts := []remote.Option{remote.WithContext(f.ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(c.transport(opt.Insecure)),
-		remote.WithUserAgent(UserAgent)}
+		remote.WithUserAgent(UserAgent),
+		// The cosign tags are read by name (referrersOf); the OCI fallback
+		// tag sha256-<hex> would only cost a GET per image. The puller
+		// keeps its own options, so this is set here, not per call.
+		remote.WithReferrersTagFallback(false)}
 	if f.puller, err = remote.NewPuller(opts...); err != nil {
-		return Result{}, f.fail(err)
+		cancel()
+		return nil, nil, f.fail(err)
 	}
-	res, err := f.run(mode, *want)
-	return res, f.fail(err)
+	f.opts = append(opts, remote.Reuse(f.puller))
+	return f, cancel, nil
+}
+
+// Referrers reads the referrers of repo@digest through the referrers API
+// only (the registry sync walks cosign's tags as tags), skipping those
+// known says are recorded; ok is false when the registry has no such API.
+func (c *Client) Referrers(ctx context.Context, repoAtDigest string, opt FetchOptions, known func(digest string) (bool, error)) (refs []store.Referrer, ok bool, err error) {
+	f, cancel, err := c.start(ctx, repoAtDigest, opt)
+	if err != nil {
+		return nil, false, err
+	}
+	defer cancel()
+	d, isDigest := f.r.(name.Digest)
+	if !isDigest {
+		return nil, false, &Error{Reason: ReasonInvalidReference, kind: ErrInvalidReference, Msg: fmt.Sprintf("%s names no digest", repoAtDigest)}
+	}
+	refs, err = f.apiReferrers(d.DigestStr(), known)
+	if errors.Is(err, errNoReferrersAPI) {
+		return nil, false, nil
+	}
+	return refs, err == nil, f.fail(err)
 }
 
 func (f *fetch) run(mode string, want v1.Platform) (Result, error) {
@@ -232,6 +282,7 @@ type fetch struct {
 	insecure bool
 	managed  bool
 	puller   *remote.Puller
+	opts     []remote.Option
 }
 
 // stored records, for a read of the managed registry, the manifest as the
@@ -353,6 +404,11 @@ func imageSnapshot(repo, digest string, mt types.MediaType, m *v1.Manifest, cfg 
 		DockerImageReference: repo + "@" + digest,
 		ConfigDigest:         m.Config.Digest.String(),
 		Config:               &store.BlobRef{Digest: m.Config.Digest.String(), Size: m.Config.Size, MediaType: string(m.Config.MediaType)},
+		ArtifactType:         m.ArtifactType,
+	}
+	if m.Subject != nil {
+		// A signature, SBOM or attestation of that image (OCI 1.1).
+		snap.Subject = m.Subject.Digest.String()
 	}
 	for _, l := range m.Layers {
 		snap.Layers = append(snap.Layers, store.BlobRef{Digest: l.Digest.String(), Size: l.Size, MediaType: string(l.MediaType)})
@@ -475,4 +531,35 @@ func (f *fetch) children(list store.ImageSnapshot) ([]store.ImageSnapshot, error
 		}
 	}
 	return out, nil
+}
+
+// Subject reads just the manifest at repo@digest and says which image it
+// names in its subject field ("" for none): a manifest pushed by digest
+// alone is a referrer (a signature, an SBOM) when it names one. Its image
+// is read only then.
+func (c *Client) Subject(ctx context.Context, repoAtDigest string, opt FetchOptions) (string, error) {
+	f, cancel, err := c.start(ctx, repoAtDigest, opt)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	desc, err := f.puller.Get(f.ctx, f.r)
+	if err != nil {
+		return "", f.fail(err)
+	}
+	var m struct {
+		Subject *struct {
+			Digest string `json:"digest"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return "", f.fail(f.malformed(repoAtDigest, fmt.Errorf("its manifest: %w", err)))
+	}
+	if m.Subject == nil {
+		return "", nil
+	}
+	if err := store.ValidateDigest(m.Subject.Digest); err != nil {
+		return "", f.fail(f.malformed(repoAtDigest, fmt.Errorf("its subject: %w", err)))
+	}
+	return m.Subject.Digest, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,14 +20,15 @@ type SyncResult struct {
 	Repositories int // in the catalog
 	Tags         int // listed in mapped repositories
 	Changed      int // tags whose new image was recorded
+	Referrers    int // referrers recorded through the referrers API
 	Skipped      []string
 	Failed       []string // "repo:tag: why"
 }
 
 // Summary is one line for the job log.
 func (r SyncResult) Summary() string {
-	return fmt.Sprintf("%d repositories, %d tags, %d changed, %d skipped, %d failed",
-		r.Repositories, r.Tags, r.Changed, len(r.Skipped), len(r.Failed))
+	return fmt.Sprintf("%d repositories, %d tags, %d changed, %d referrers, %d skipped, %d failed",
+		r.Repositories, r.Tags, r.Changed, r.Referrers, len(r.Skipped), len(r.Failed))
 }
 
 // Sync walks the managed registry: /v2/_catalog and every repository's
@@ -90,6 +92,10 @@ func (m *Managed) Sync(ctx context.Context, s *store.Store, actor string) (SyncR
 		return res, err
 	}
 	res.Repositories = len(repos)
+	// The referrers API is asked about each tagged image until the
+	// registry shows it has none (Debian's docker-registry 2.8): cosign's
+	// tags are then all there is, and they come as tags.
+	referrersAPI := true
 	have, err := s.CurrentDigests(ctx)
 	if err != nil {
 		return res, err
@@ -115,6 +121,7 @@ func (m *Managed) Sync(ctx context.Context, s *store.Store, actor string) (SyncR
 			res.Failed = append(res.Failed, err.Error())
 			continue
 		}
+		subjects := map[string]bool{}
 		for _, tag := range tags {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
@@ -133,6 +140,9 @@ func (m *Managed) Sync(ctx context.Context, s *store.Store, actor string) (SyncR
 				res.Failed = append(res.Failed, err.Error())
 				continue
 			}
+			if _, _, cosign := store.CosignTag(tag); !cosign {
+				subjects[digest] = true
+			}
 			if cur, ok := have[dst]; ok && cur == digest {
 				continue
 			}
@@ -143,6 +153,22 @@ func (m *Managed) Sync(ctx context.Context, s *store.Store, actor string) (SyncR
 			}
 			if pr.Changed {
 				res.Changed++
+			}
+		}
+		for _, digest := range sortedKeys(subjects) {
+			if !referrersAPI {
+				break
+			}
+			var n int
+			err := call("referrers of "+repo+"@"+digest, func(ctx context.Context) error {
+				var err error
+				n, referrersAPI, err = m.ApplyReferrers(ctx, s, repo, digest, actor)
+				return err
+			})
+			res.Referrers += n
+			if err != nil {
+				referrersAPI = true // one failure says nothing of the API
+				res.Failed = append(res.Failed, err.Error())
 			}
 		}
 	}
@@ -157,4 +183,13 @@ func (m *Managed) Sync(ctx context.Context, s *store.Store, actor string) (SyncR
 func IsFetchError(err error) bool {
 	var e *Error
 	return errors.As(err, &e)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

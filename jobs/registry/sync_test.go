@@ -60,6 +60,8 @@ func newPagedRegistry(t *testing.T) *pagedRegistry {
 			return
 		case strings.Contains(path, "/manifests/"):
 			p.count(r.Method + " manifest")
+		case strings.Contains(path, "/referrers/"):
+			p.count("referrers")
 		}
 		inner.ServeHTTP(w, r)
 	}))
@@ -192,15 +194,16 @@ func TestSyncWalksThePagedCatalog(t *testing.T) {
 		t.Errorf("the index is not kept whole: %+v %v", info.Manifests, err)
 	}
 
-	// Unchanged: one HEAD per tag, no manifest read, nothing written.
+	// Unchanged: one HEAD per tag, no manifest read, nothing written; the
+	// referrers API is asked once, and this registry has none.
 	before := storetest.Dump(t, s)
 	res, err = m.Sync(t.Context(), s, "system:sync")
 	if err != nil || res.Changed != 0 {
 		t.Errorf("second sync: %+v %v", res, err)
 	}
 	c = reg.take()
-	if c["HEAD manifest"] != 7 || c["GET manifest"] != 0 {
-		t.Errorf("an unchanged registry cost %v; want 7 HEADs and no GET", c)
+	if c["HEAD manifest"] != 7 || c["GET manifest"] != 0 || c["referrers"] != 1 {
+		t.Errorf("an unchanged registry cost %v; want 7 HEADs, one referrers probe and no GET", c)
 	}
 	if after := storetest.Dump(t, s); after != before {
 		t.Error("an unchanged sync changed the database")

@@ -233,7 +233,40 @@ func (g *gen) registry() *Registry {
 		}
 	}
 	g.retention(r)
+	g.referrers(r)
 	return r
+}
+
+// referrers adds signatures and SBOMs of some images (now and then of an
+// image only known by digest, or of a referrer: a signature of an SBOM),
+// with blobs of their own and now and then a shared one; drawn last so a
+// seed's registry is otherwise the one it was before referrers existed.
+func (g *gen) referrers(r *Registry) {
+	if !g.chance(0.6) {
+		return
+	}
+	subjects := make([]string, 0, len(r.Images))
+	for _, img := range r.Images {
+		subjects = append(subjects, img.Digest)
+	}
+	ages := ages(DefaultPolicy().KeepYoungerThan)
+	for i, n := 0, 1+g.r.IntN(4); i < n; i++ {
+		subject := pick(g, subjects)
+		if g.chance(0.1) {
+			// A subject the store only knows by digest.
+			subject = Digest(fmt.Sprintf("unknown-subject:%d", i))
+			r.Images = append(r.Images, Image{Digest: subject, Recorded: g.now.Add(-pick(g, ages))})
+		}
+		ref := Image{Digest: Digest(fmt.Sprintf("referrer:%d", i)), Known: true, Subject: subject, Recorded: g.now.Add(-pick(g, ages))}
+		own := Blob{Digest: Digest(fmt.Sprintf("referrer-blob:%d", i)), Size: g.size()}
+		r.Blobs = append(r.Blobs, own)
+		ref.Layers = []string{own.Digest}
+		if len(r.Blobs) > 1 && g.chance(0.3) {
+			ref.Config = pick(g, r.Blobs[:len(r.Blobs)-1]).Digest
+		}
+		r.Images = append(r.Images, ref)
+		subjects = append(subjects, ref.Digest)
+	}
 }
 
 // retention adds retention rules and pulls, drawn after everything else so

@@ -169,12 +169,17 @@ type oracle struct {
 	images map[string]Image
 	size   map[string]int64
 	refs   []ref // every history entry, in namespace, stream, tag, position order
+	// referrers of each subject, by digest.
+	referrers map[string][]string
 }
 
 func newOracle(r *Registry) *oracle {
-	o := &oracle{r: r, images: map[string]Image{}, size: map[string]int64{}}
+	o := &oracle{r: r, images: map[string]Image{}, size: map[string]int64{}, referrers: map[string][]string{}}
 	for _, img := range r.Images {
 		o.images[img.Digest] = img
+		if img.Subject != "" {
+			o.referrers[img.Subject] = append(o.referrers[img.Subject], img.Digest)
+		}
 	}
 	for _, b := range r.Blobs {
 		o.size[b.Digest] = b.Size
@@ -191,8 +196,13 @@ func newOracle(r *Registry) *oracle {
 	return o
 }
 
-// closure is an image and, for a manifest list, its children (and theirs).
+// closure is an image, for a manifest list its children (and theirs),
+// and the referrers of each (and theirs): what holding the image holds.
 func (o *oracle) closure(digest string) set {
+	return o.walk(digest, true)
+}
+
+func (o *oracle) walk(digest string, referrers bool) set {
 	out := set{}
 	var walk func(d string)
 	walk = func(d string) {
@@ -203,15 +213,33 @@ func (o *oracle) closure(digest string) set {
 		for _, c := range o.images[d].Children {
 			walk(c)
 		}
+		if referrers {
+			for _, r := range o.referrers[d] {
+				walk(r)
+			}
+		}
 	}
 	walk(digest)
 	return out
 }
 
-// imageBlobs are the blobs an image is made of: its own and its children's.
+// imageBlobs are the blobs a tag holding the image holds: its own, its
+// children's and its referrers'.
 func (o *oracle) imageBlobs(digest string) set {
 	out := set{}
 	for d := range o.closure(digest) {
+		for _, b := range o.images[d].OwnBlobs() {
+			out[b] = true
+		}
+	}
+	return out
+}
+
+// ownImageBlobs are the blobs the image is made of (the image page's
+// size): its own and its children's, not its referrers'.
+func (o *oracle) ownImageBlobs(digest string) set {
+	out := set{}
+	for d := range o.walk(digest, false) {
 		for _, b := range o.images[d].OwnBlobs() {
 			out[b] = true
 		}
@@ -281,7 +309,7 @@ func Compute(r *Registry, platform Policy, now time.Time) *Figures {
 	plan := o.plan(platform, now)
 	f := &Figures{Plan: plan, ImageBytes: map[string]int64{}, Shares: map[string]Shares{}, Holders: map[string]Holders{}}
 	for _, img := range r.Images {
-		f.ImageBytes[img.Digest] = o.bytes(o.imageBlobs(img.Digest))
+		f.ImageBytes[img.Digest] = o.bytes(o.ownImageBlobs(img.Digest))
 	}
 
 	held := o.blobsOf(o.refs)
@@ -351,7 +379,8 @@ func Compute(r *Registry, platform Policy, now time.Time) *Figures {
 					if e.Image == "" {
 						rv.Ref = e.Ref
 					} else {
-						rv.Bytes = f.ImageBytes[e.Image]
+						// What holding the image holds: with its referrers.
+						rv.Bytes = o.bytes(o.imageBlobs(e.Image))
 					}
 					tf.Revisions = append(tf.Revisions, rv)
 				}

@@ -26,6 +26,8 @@ import (
 //     — only for an image no entry named before the prune, directly or as
 //     a child — when it was recorded strictly after now minus the
 //     platform's KeepYoungerThan. Every other image goes.
+//     A referrer (an image with a subject) stays exactly when its subject
+//     stays, whatever its own age (it is in the closure of its subject).
 //  3. A blob goes when an image that goes lists it and no image that stays
 //     does. Bytes freed are the sizes of those blobs, each once.
 
@@ -177,7 +179,7 @@ func (o *oracle) plan(platform Policy, now time.Time) *Plan {
 		stay.add(o.closure(pin.Image))
 	}
 	for _, img := range o.r.Images {
-		if !namedBefore[img.Digest] && younger(img.Recorded, platform.KeepYoungerThan, now) {
+		if !namedBefore[img.Digest] && img.Subject == "" && younger(img.Recorded, platform.KeepYoungerThan, now) {
 			stay.add(o.closure(img.Digest))
 		}
 	}
@@ -252,6 +254,11 @@ func (o *oracle) plan(platform Policy, now time.Time) *Plan {
 	var imgs []Image
 	for _, img := range after.Images {
 		if !p.Images[img.Digest] {
+			if p.Images[img.Subject] {
+				// A referrer a tag history keeps outlives its subject as
+				// an image like any other: the link went with the subject.
+				img.Subject = ""
+			}
 			imgs = append(imgs, img)
 		}
 	}

@@ -92,6 +92,10 @@ type Image struct {
 	Config   string   // config blob digest, "" when none
 	Layers   []string // layer blob digests in manifest order, duplicates kept
 	Children []string // a manifest list's images
+	// Subject makes the image a referrer (a signature, an SBOM) of that
+	// image, "" for none: it is in no history, counts with its subject and
+	// stays exactly while its subject does.
+	Subject string
 }
 
 // Blob is a layer or config blob.
@@ -195,6 +199,9 @@ func (r *Registry) String() string {
 		for _, c := range img.Children {
 			fmt.Fprintf(&b, " child=%s", Short(c))
 		}
+		if img.Subject != "" {
+			fmt.Fprintf(&b, " subject=%s", Short(img.Subject))
+		}
 		b.WriteString("\n")
 	}
 	for _, p := range r.Pins {
@@ -237,7 +244,7 @@ func Short(digest string) string {
 }
 
 // registryTables are the tables Reset empties, children first.
-var registryTables = []string{"pins", "manifest_deletions", "image_pulls", "pull_recordings", "retention_rules", "tag_events",
+var registryTables = []string{"image_referrers", "pins", "manifest_deletions", "image_pulls", "pull_recordings", "retention_rules", "tag_events",
 	"image_manifests", "image_blobs", "tags", "image_streams", "namespaces", "images", "blobs"}
 
 // Reset deletes the registry's rows (namespaces, streams, tags, history,
@@ -298,6 +305,16 @@ func insert(tx *gorm.DB, r *Registry) error {
 		}
 		for i, l := range img.Layers {
 			if err := link(i, l); err != nil {
+				return err
+			}
+		}
+		if img.Subject != "" {
+			sid, ok := imageID[img.Subject]
+			if !ok {
+				return fmt.Errorf("referrer %s names subject %s, which the registry does not have", img.Digest, img.Subject)
+			}
+			if err := tx.Exec(`INSERT INTO image_referrers (subject_id, referrer_id, repository, tag, type, artifact_type, via, created_at) VALUES (?, ?, '', '', 'signature', '', 'subject', ?)`,
+				sid, imageID[img.Digest], img.Recorded.UTC()).Error; err != nil {
 				return err
 			}
 		}
@@ -490,6 +507,23 @@ func Load(ctx context.Context, db *gorm.DB) (*Registry, error) {
 			return fmt.Errorf("image_manifests row (%d, %d) links a missing image", list, child)
 		}
 		l.Children = append(l.Children, c.Digest)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A link whose subject is gone makes no referrer (the store's graph
+	// reads it so too).
+	err = each(`SELECT r.subject_id, r.referrer_id FROM image_referrers r JOIN images s ON s.id = r.subject_id ORDER BY r.referrer_id`, func(scan func(...any) error) error {
+		var subject, referrer int64
+		if err := scan(&subject, &referrer); err != nil {
+			return err
+		}
+		sub, ref := imgByID[subject], imgByID[referrer]
+		if sub == nil || ref == nil {
+			return fmt.Errorf("image_referrers row (%d, %d) links a missing image", subject, referrer)
+		}
+		ref.Subject = sub.Digest
 		return nil
 	})
 	if err != nil {
