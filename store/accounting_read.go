@@ -203,7 +203,7 @@ func (s *Store) readOneNamespace(ctx context.Context, name string, revisions boo
 			return err
 		}
 		if len(nss) == 0 {
-			return notFoundf("namespace %q not found", name)
+			return notFoundf("namespace %s not found", name)
 		}
 		full, err := s.assembleNamespaces(ctx, nss, revisions)
 		if err != nil {

@@ -18,6 +18,10 @@ type List struct {
 	Key  string        // the JSON key, e.g. "revisions"
 	Len  int           // how many entries
 	Item func(int) any // the i-th entry
+	// Seq, when set, replaces Len and Item for a list read as it is
+	// written: it calls yield with each entry in turn and stops at its
+	// first error.
+	Seq func(yield func(any) error) error
 }
 
 // Write writes head, a value whose Lists are nil (so that it encodes them
@@ -57,6 +61,9 @@ func Write(w io.Writer, head any, indent bool, lists ...List) error {
 }
 
 func writeList(bw *bufio.Writer, l List, indent bool) error {
+	if l.Seq != nil {
+		return writeSeq(bw, l, indent)
+	}
 	if l.Len == 0 {
 		bw.WriteString("[]")
 		return nil
@@ -80,6 +87,45 @@ func writeList(bw *bufio.Writer, l List, indent bool) error {
 			bw.WriteString("\n    ")
 		}
 		bw.Write(b)
+	}
+	if indent {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteByte(']')
+	return nil
+}
+
+func writeSeq(bw *bufio.Writer, l List, indent bool) error {
+	n := 0
+	err := l.Seq(func(v any) error {
+		var b []byte
+		var err error
+		if indent {
+			b, err = json.MarshalIndent(v, "    ", "  ")
+		} else {
+			b, err = json.Marshal(v)
+		}
+		if err != nil {
+			return fmt.Errorf("jsonlist: %s[%d]: %w", l.Key, n, err)
+		}
+		if n == 0 {
+			bw.WriteByte('[')
+		} else {
+			bw.WriteByte(',')
+		}
+		if indent {
+			bw.WriteString("\n    ")
+		}
+		bw.Write(b)
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		bw.WriteString("[]")
+		return nil
 	}
 	if indent {
 		bw.WriteString("\n  ")
