@@ -22,10 +22,11 @@ import (
 	"layerwise/views"
 )
 
-// UsageSource gives the latest full usage computation (nil while the first
-// one runs). Pages read it; they never compute the whole registry.
-type UsageSource interface {
-	Get() *store.Usage
+// DataVersions gives the database's data version as last polled: every
+// write transaction, on any replica, bumps it, and pages cached under an
+// older one are dropped.
+type DataVersions interface {
+	DataVersion() int64
 }
 
 // JobLister lists the scheduled jobs; nil when jobs are off.
@@ -44,7 +45,8 @@ type JobInfo struct {
 // Handler serves the pages.
 type Handler struct {
 	Store *store.Store
-	Usage UsageSource
+	// Versions keys the page cache; nil: only changes made here drop it.
+	Versions DataVersions
 	Jobs  JobLister
 	// Runner starts jobs by hand (the scheduler); nil when jobs are off.
 	Runner change.JobRunner
@@ -114,9 +116,8 @@ func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) view
 	if pr := principal(c); pr != nil {
 		p.Admin = pr.PlatformAdmin
 	}
-	if u := h.Usage.Get(); u != nil {
-		p.UsageAt = u.ComputedAt
-	}
+	// Bytes are read as of now; reclaimable figures are the stored plan's.
+	p.UsageAt, _ = cached(h, "plan-time", func() (time.Time, error) { return h.Store.PlanComputedAt(c.Request().Context()) })
 	return p
 }
 

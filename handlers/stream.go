@@ -59,15 +59,13 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 		return d, err
 	}
 	d.page, d.st, d.sizes = page, page.StreamSnapshot, sizes
-	if u := h.Usage.Get(); u != nil {
-		if nu, ok := u.Namespace(ns); ok {
-			for i := range nu.Streams {
-				if nu.Streams[i].Name == name {
-					d.cached = &nu.Streams[i]
-				}
-			}
-		}
+	su, err := cached(h, "stream-usage\x00"+ns+"\x00"+name, func() (store.StreamUsage, error) {
+		return h.Store.ReadStreamUsage(ctx, ref)
+	})
+	if err != nil {
+		return d, err
 	}
+	d.cached = &su
 	return d, nil
 }
 

@@ -186,11 +186,16 @@ func (in *reportInput) reportPlan(p *store.SavingsPlan) views.ReportPlan {
 
 // BuildReport builds the e-mail of one namespace, over its threshold or not
 // (the preview page and `report NS` show it either way).
-func BuildReport(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time, ns string) (views.Report, error) {
-	nu, ok := u.Namespace(ns)
-	if !ok {
-		return views.Report{}, fmt.Errorf("namespace %s has no usage figures: %w", ns, store.ErrNotFound)
+func BuildReport(ctx context.Context, s *store.Store, set ReportSettings, now time.Time, ns string) (views.Report, error) {
+	nu, err := s.ReadNamespaceUsage(ctx, ns)
+	if err != nil {
+		return views.Report{}, err
 	}
+	head, err := s.ReadUsageHead(ctx)
+	if err != nil {
+		return views.Report{}, err
+	}
+	u := &store.Usage{Registry: head.Registry, PullsRecordedSince: head.PullsRecordedSince, PlanComputedAt: head.PlanComputedAt}
 	in, err := loadReportInput(ctx, s, u, set, now)
 	if err != nil {
 		return views.Report{}, err
@@ -202,8 +207,13 @@ func BuildReport(ctx context.Context, s *store.Store, u *store.Usage, set Report
 }
 
 // BuildReports builds the week's e-mails: every namespace at or over its
-// threshold, and the platform digest.
-func BuildReports(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time) (*Reports, error) {
+// threshold, and the platform digest. It reads every namespace's stored
+// figures, and the streams of those over their threshold only.
+func BuildReports(ctx context.Context, s *store.Store, set ReportSettings, now time.Time) (*Reports, error) {
+	u, _, err := s.ReadUsageSummary(ctx, set.Threshold)
+	if err != nil {
+		return nil, err
+	}
 	in, err := loadReportInput(ctx, s, u, set, now)
 	if err != nil {
 		return nil, err
@@ -231,7 +241,11 @@ func BuildReports(ctx context.Context, s *store.Store, u *store.Usage, set Repor
 		if th <= 0 || nu.Bytes < th {
 			continue
 		}
-		out.Namespaces = append(out.Namespaces, in.report(nu))
+		full, err := s.ReadNamespaceUsage(ctx, nu.Name)
+		if err != nil {
+			return nil, err
+		}
+		out.Namespaces = append(out.Namespaces, in.report(full))
 		d.Over = append(d.Over, dn)
 		if len(ns.ContactList()) == 0 {
 			d.NoContacts = append(d.NoContacts, nu.Name)
@@ -427,17 +441,13 @@ func sendDigest(ctx context.Context, s *store.Store, sender mail.Sender, reps *R
 }
 
 // ReportJob is the weekly report (LAYERWISE_REPORT_SCHEDULE).
-func ReportJob(s *store.Store, cache *UsageCache, sender mail.Sender, set ReportSettings, schedule string) Job {
+func ReportJob(s *store.Store, sender mail.Sender, set ReportSettings, schedule string) Job {
 	return Job{Name: "weekly-report", Schedule: schedule, Run: func(ctx context.Context) (Result, error) {
 		if sender == nil {
 			return Result{}, errors.New("no mail server: set LAYERWISE_SMTP_HOST and LAYERWISE_MAIL_FROM")
 		}
-		u, err := cache.Refresh(ctx)
-		if err != nil {
-			return Result{}, err
-		}
 		now := s.Now()
-		reps, err := BuildReports(ctx, s, u, set, now)
+		reps, err := BuildReports(ctx, s, set, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -448,8 +458,8 @@ func ReportJob(s *store.Store, cache *UsageCache, sender mail.Sender, set Report
 
 // BuildReportFor is the reports of a single namespace, over its threshold
 // or not (`report NS`); it carries no platform digest.
-func BuildReportFor(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time, ns string) (*Reports, error) {
-	r, err := BuildReport(ctx, s, u, set, now, ns)
+func BuildReportFor(ctx context.Context, s *store.Store, set ReportSettings, now time.Time, ns string) (*Reports, error) {
+	r, err := BuildReport(ctx, s, set, now, ns)
 	if err != nil {
 		return nil, err
 	}

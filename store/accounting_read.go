@@ -612,3 +612,46 @@ func eachChunk[T any](xs []T, n int, fn func([]T) error) error {
 	}
 	return nil
 }
+
+// PlanComputedAt is when the stored prune plan was computed (zero: none
+// yet): the "as of" of reclaimable figures.
+func (s *Store) PlanComputedAt(ctx context.Context) (time.Time, error) {
+	var plans []usagePlan
+	if err := s.conn(ctx).Select("id, computed_at").Find(&plans).Error; err != nil {
+		return time.Time{}, fmt.Errorf("read the plan's time: %w", err)
+	}
+	if len(plans) == 0 {
+		return time.Time{}, nil
+	}
+	return plans[0].ComputedAt.UTC(), nil
+}
+
+// ReadUsageSummary is the registry's figures with every namespace's (no
+// streams), sorted by name: what the weekly digest, alerts, snapshots and
+// /metrics read.
+func (s *Store) ReadUsageSummary(ctx context.Context, defaultThreshold int64) (*Usage, []NamespaceFigures, error) {
+	u := &Usage{Namespaces: []NamespaceUsage{}}
+	var rows []NamespaceFigures
+	err := s.Snapshot(ctx, func(s *Store) error {
+		h, err := s.readUsageHead(ctx)
+		if err != nil {
+			return err
+		}
+		u.Registry, u.PullsRecordedSince, u.PlanComputedAt, u.ComputedAt = h.Registry, h.PullsRecordedSince, h.PlanComputedAt, s.now()
+		r, err := s.ReadNamespaces(ctx, NamespaceQuery{Order: "name", DefaultThreshold: defaultThreshold})
+		if err != nil {
+			return err
+		}
+		rows = r.Rows
+		for _, n := range rows {
+			nu := n.NamespaceUsage
+			nu.Streams = []StreamUsage{}
+			u.Namespaces = append(u.Namespaces, nu)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read usage: %w", err)
+	}
+	return u, rows, nil
+}
