@@ -187,7 +187,7 @@ func (in *reportInput) reportPlan(p *store.SavingsPlan) views.ReportPlan {
 // BuildReport builds the e-mail of one namespace, over its threshold or not
 // (the preview page and `report NS` show it either way).
 func BuildReport(ctx context.Context, s *store.Store, set ReportSettings, now time.Time, ns string) (views.Report, error) {
-	nu, err := s.ReadNamespaceUsage(ctx, ns)
+	nu, err := s.ReadNamespaceUsageFull(ctx, ns)
 	if err != nil {
 		return views.Report{}, err
 	}
@@ -208,7 +208,7 @@ func BuildReport(ctx context.Context, s *store.Store, set ReportSettings, now ti
 
 // BuildReports builds the week's e-mails: every namespace at or over its
 // threshold, and the platform digest. It reads every namespace's stored
-// figures, and the streams of those over their threshold only.
+// figures, and the streams and histories of those over their threshold only.
 func BuildReports(ctx context.Context, s *store.Store, set ReportSettings, now time.Time) (*Reports, error) {
 	u, _, err := s.ReadUsageSummary(ctx, set.Threshold)
 	if err != nil {
@@ -241,7 +241,7 @@ func BuildReports(ctx context.Context, s *store.Store, set ReportSettings, now t
 		if th <= 0 || nu.Bytes < th {
 			continue
 		}
-		full, err := s.ReadNamespaceUsage(ctx, nu.Name)
+		full, err := s.ReadNamespaceUsageFull(ctx, nu.Name)
 		if err != nil {
 			return nil, err
 		}
