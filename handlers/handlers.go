@@ -47,7 +47,7 @@ type Handler struct {
 	Store *store.Store
 	// Versions keys the page cache; nil: only changes made here drop it.
 	Versions DataVersions
-	Jobs  JobLister
+	Jobs     JobLister
 	// Runner starts jobs by hand (the scheduler); nil when jobs are off.
 	Runner change.JobRunner
 	// MailConfigured: a mail server is set, so weekly-report can send.
