@@ -32,7 +32,9 @@ func (h *Handler) Namespace(c echo.Context) error {
 	if _, ok := streamOrders[m.Sort]; !ok {
 		m.Sort = "size"
 	}
-	nu, err := cached(h, "usage\x00"+name, func() (store.NamespaceUsage, error) { return h.Store.ReadNamespaceUsage(ctx, name) })
+	// Not cached: indexed reads of what every write stores, so a change on
+	// any replica shows on the next request.
+	nu, err := h.Store.ReadNamespaceUsage(ctx, name)
 	if err != nil {
 		return h.failWith(c, "namespace "+name, err, name)
 	}
