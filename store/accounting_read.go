@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -395,49 +396,22 @@ func (s *Store) readStreams(ctx context.Context, where string, args []any, revis
 		return nil, fmt.Errorf("read tags: %w", err)
 	}
 	if revisions {
-		// Each revision: its image counted once (usage_images) and whether
-		// the stored plan prunes it.
-		seen := map[int64]map[int64]bool{} // stream -> images counted in UniqueImages
-		err = scanRows(db.Raw(`SELECT e.tag_id, t.stream_id, e.position, COALESCE(e.image_id, 0), COALESCE(i.digest, ''), `+s.epoch("e.created")+`,
-			COALESCE(ui.bytes, 0), e.docker_image_reference, CASE WHEN pp.event_id IS NULL THEN 0 ELSE 1 END
-			FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
-			LEFT JOIN images i ON i.id = e.image_id LEFT JOIN usage_images ui ON ui.image_id = e.image_id
-			LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id
-			WHERE `+where, args...), func(sc func(...any) error) error {
-			var tagID, stID, img, created int64
-			var pos, prunable int
-			var digest, ref string
-			var bytes int64
-			if err := sc(&tagID, &stID, &pos, &img, &digest, &created, &bytes, &ref, &prunable); err != nil {
-				return err
-			}
-			t, st := tagByID[tagID], byID[stID]
-			if t == nil || st == nil {
-				return nil
-			}
-			rev := RevisionUsage{Created: time.Unix(created, 0).UTC(), Current: pos == 0, Prunable: prunable != 0}
-			if img == 0 {
-				rev.Reference = ref
-			} else {
-				rev.Image, rev.Bytes = digest, bytes
-				m := seen[stID]
-				if m == nil {
-					m = map[int64]bool{}
-					seen[stID] = m
-				}
-				if !m[img] {
-					m[img] = true
-					st.fig.UniqueImages++
+		if err := s.readRevisions(ctx, where, args, tagByID); err != nil {
+			return nil, err
+		}
+		for _, st := range order {
+			seen := map[string]bool{}
+			for _, t := range st.tags {
+				for _, e := range t.events {
+					if e.rev.Image != "" && !seen[e.rev.Image] {
+						seen[e.rev.Image] = true
+						st.fig.UniqueImages++
+					}
+					if e.rev.Created.After(st.fig.Updated) {
+						st.fig.Updated = e.rev.Created
+					}
 				}
 			}
-			if rev.Created.After(st.fig.Updated) {
-				st.fig.Updated = rev.Created
-			}
-			t.events = append(t.events, positioned{pos, rev})
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read tag history: %w", err)
 		}
 	} else {
 		err = scanRows(db.Raw(`SELECT t.stream_id, COUNT(DISTINCT e.image_id), `+s.epoch("MAX(e.created)")+`
@@ -479,6 +453,79 @@ func (s *Store) readStreams(ctx context.Context, where string, args []any, revis
 type positioned struct {
 	pos int
 	rev RevisionUsage
+}
+
+// readRevisions reads the histories of the tags where says: each entry's
+// image counted once (usage_images) and whether the stored plan prunes it.
+// The entries come grouped per tag (one row a tag, as the full pass reads
+// them: per-row driver overhead is most of the cost), the digests once per
+// image, the pull specs of entries with no image apart (they are few).
+func (s *Store) readRevisions(ctx context.Context, where string, args []any, tagByID map[int64]*tagRead) error {
+	db := s.conn(ctx)
+	from := ` FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id `
+	digests := map[int64]string{}
+	err := scanRows(db.Raw(`SELECT i.id, i.digest FROM images i WHERE i.id IN (SELECT e.image_id`+from+`WHERE `+where+`)`, args...),
+		func(sc func(...any) error) error {
+			var id int64
+			var d string
+			if err := sc(&id, &d); err != nil {
+				return err
+			}
+			digests[id] = d
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("read revision images: %w", err)
+	}
+	// position*2 + prunable, image, created, bytes: eachInts reads four.
+	entry := `(e.position * 2 + CASE WHEN pp.event_id IS NULL THEN 0 ELSE 1 END) || ':' || COALESCE(e.image_id, 0) || ':' || ` +
+		s.epoch("e.created") + ` || ':' || COALESCE(ui.bytes, 0)`
+	err = scanRows(db.Raw(`SELECT e.tag_id, `+s.groupConcat(entry)+from+`
+		LEFT JOIN usage_images ui ON ui.image_id = e.image_id LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id
+		WHERE `+where+` GROUP BY e.tag_id`, args...), func(sc func(...any) error) error {
+		var tagID int64
+		var raw sql.RawBytes
+		if err := sc(&tagID, &raw); err != nil {
+			return err
+		}
+		t := tagByID[tagID]
+		if t == nil {
+			return nil
+		}
+		return eachInts(raw, 4, func(v []int64) error {
+			rev := RevisionUsage{Created: time.Unix(v[2], 0).UTC(), Current: v[0]/2 == 0, Prunable: v[0]%2 == 1}
+			if v[1] != 0 {
+				rev.Image, rev.Bytes = digests[v[1]], v[3]
+			}
+			t.events = append(t.events, positioned{int(v[0] / 2), rev})
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read tag history: %w", err)
+	}
+	refs := map[[2]int64]string{}
+	err = scanRows(db.Raw(`SELECT e.tag_id, e.position, e.docker_image_reference`+from+`WHERE e.image_id IS NULL AND `+where, args...),
+		func(sc func(...any) error) error {
+			var tagID, pos int64
+			var ref string
+			if err := sc(&tagID, &pos, &ref); err != nil {
+				return err
+			}
+			refs[[2]int64{tagID, pos}] = ref
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("read tag history: %w", err)
+	}
+	for id, t := range tagByID {
+		for i := range t.events {
+			if e := &t.events[i]; e.rev.Image == "" {
+				e.rev.Reference = refs[[2]int64{id, int64(e.pos)}]
+			}
+		}
+	}
+	return nil
 }
 
 type tagRead struct {

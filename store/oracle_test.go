@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,6 +292,15 @@ func compareStoredReads(t *testing.T, s *store.Store, full, stored *store.Usage,
 			t.Fatalf("read namespace %s: %v", n.Name, err)
 		}
 		d.eq(rankNamespace, scope, "read alone", whole, n)
+		// As encoding/json writes it (usage -o json, the API's list).
+		for _, ind := range []string{"", "  "} {
+			got, err := n.AppendJSON(nil, ind, ind)
+			want, _ := json.MarshalIndent(n, ind, ind)
+			if ind == "" {
+				want, _ = json.Marshal(n)
+			}
+			d.eq(rankNamespace, scope, "JSON indented by "+strconv.Quote(ind), string(got)+fmt.Sprint(err), string(want)+"<nil>")
+		}
 		page, err := s.ReadNamespaceUsage(octx, n.Name)
 		if err != nil {
 			t.Fatalf("read namespace %s: %v", n.Name, err)

@@ -69,14 +69,9 @@ func writeList(bw *bufio.Writer, l List, indent bool) error {
 		return nil
 	}
 	bw.WriteByte('[')
+	var scratch []byte
 	for i := range l.Len {
-		var b []byte
-		var err error
-		if indent {
-			b, err = json.MarshalIndent(l.Item(i), "    ", "  ")
-		} else {
-			b, err = json.Marshal(l.Item(i))
-		}
+		b, err := marshal(l.Item(i), indent, &scratch)
 		if err != nil {
 			return fmt.Errorf("jsonlist: %s[%d]: %w", l.Key, i, err)
 		}
@@ -97,14 +92,9 @@ func writeList(bw *bufio.Writer, l List, indent bool) error {
 
 func writeSeq(bw *bufio.Writer, l List, indent bool) error {
 	n := 0
+	var scratch []byte
 	err := l.Seq(func(v any) error {
-		var b []byte
-		var err error
-		if indent {
-			b, err = json.MarshalIndent(v, "    ", "  ")
-		} else {
-			b, err = json.Marshal(v)
-		}
+		b, err := marshal(v, indent, &scratch)
 		if err != nil {
 			return fmt.Errorf("jsonlist: %s[%d]: %w", l.Key, n, err)
 		}
@@ -132,4 +122,29 @@ func writeSeq(bw *bufio.Writer, l List, indent bool) error {
 	}
 	bw.WriteByte(']')
 	return nil
+}
+
+// Appender is an entry that writes itself as encoding/json would, without
+// reflection (store.NamespaceUsage: the big lists).
+type Appender interface {
+	AppendJSON(dst []byte, prefix, indent string) ([]byte, error)
+}
+
+// marshal encodes one entry at the list's depth; an Appender writes into
+// *scratch, which the list reuses entry after entry (each is written out
+// before the next).
+func marshal(v any, indent bool, scratch *[]byte) ([]byte, error) {
+	if a, ok := v.(Appender); ok {
+		var err error
+		if indent {
+			*scratch, err = a.AppendJSON((*scratch)[:0], "    ", "  ")
+		} else {
+			*scratch, err = a.AppendJSON((*scratch)[:0], "", "")
+		}
+		return *scratch, err
+	}
+	if indent {
+		return json.MarshalIndent(v, "    ", "  ")
+	}
+	return json.Marshal(v)
 }
