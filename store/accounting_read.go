@@ -53,9 +53,11 @@ func (s *Store) readUsageHead(ctx context.Context) (UsageHead, error) {
 		h.Registry.Bytes, h.Registry.Blobs = reg[0].Bytes, reg[0].Blobs
 	}
 	// Images held by some namespace (a list's platform images included)
-	// whose layers were never read.
+	// whose layers were never read: the few unknown images
+	// (ix_images_unknown), each looked up by image id (+level: not by the
+	// level, which every namespace member shares).
 	if err := db.Raw(`SELECT COUNT(*) FROM images i WHERE NOT i.known AND EXISTS (
-		SELECT 1 FROM usage_members m WHERE m.image_id = i.id AND m.level = ?)`, levelNamespace).
+		SELECT 1 FROM usage_members m WHERE m.image_id = i.id AND +m.level = ?)`, levelNamespace).
 		Scan(&h.Registry.UnknownImages).Error; err != nil {
 		return h, err
 	}

@@ -109,6 +109,11 @@ var migrations = []migration{
 	{"0016_usage_plan", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&usagePlan{}, &usagePlanNamespace{}, &usagePlanPrunable{})
 	}},
+	// The images whose layers were never read, found without reading every
+	// image row (the registry's unknownImages, read on the overview).
+	{"0017_images_unknown_index", func(tx *gorm.DB) error {
+		return tx.Exec(`CREATE INDEX IF NOT EXISTS ix_images_unknown ON images (id) WHERE NOT known`).Error
+	}},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds
