@@ -1,6 +1,6 @@
 // Package handlers holds the echo handlers: HTML pages now, form actions
 // and the JSON API as they land. Each page fills a views model from the
-// store and the usage cache and renders one templ component.
+// store (the usage figures too: stored by every write) and renders one templ component.
 package handlers
 
 import (

@@ -26,7 +26,7 @@ const pageHistory = 50
 
 // streamData is what the stream and tag pages share: the stream with a
 // window of each tag's history, its sizes computed from its own rows, and
-// its figures in the usage cache.
+// its stored usage figures.
 type streamData struct {
 	st     store.StreamSnapshot
 	page   store.StreamPage

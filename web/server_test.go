@@ -602,7 +602,7 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 }
 
 // Pages read through a cache keyed by the data version: a change made
-// elsewhere (the CLI) shows once the usage cache notices it; one made here
+// elsewhere (the CLI) shows once the data version is read (every second); one made here
 // shows at once.
 func TestPageCacheFollowsTheDataVersion(t *testing.T) {
 	ts, c := loggedIn(t)
