@@ -52,8 +52,12 @@ func (h *Handler) APIUsage(c echo.Context) error {
 	// The whole registry's usage is ~170 MB of JSON on a large registry:
 	// read and written a batch of namespaces at a time, never whole in
 	// memory.
+	var only []string // nil: all
+	if sc := scopeOf(c); sc != nil {
+		only = append([]string{}, sc.Namespaces...)
+	}
 	return writeJSONLists(c, &head, jsonlist.List{Key: "namespaces", Seq: func(yield func(any) error) error {
-		return h.Store.EachNamespaceUsage(ctx, func(nu store.NamespaceUsage) error {
+		return h.Store.EachNamespaceUsageOf(ctx, only, func(nu store.NamespaceUsage) error {
 			if !canSee(c, nu.Name) {
 				return nil
 			}

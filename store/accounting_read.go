@@ -257,8 +257,21 @@ const streamBatch = 128
 // registry in `usage -o json`'s shape in memory bounded by one batch of
 // namespaces. Everything is read in one snapshot.
 func (s *Store) EachNamespaceUsage(ctx context.Context, fn func(NamespaceUsage) error) error {
+	return s.EachNamespaceUsageOf(ctx, nil, fn)
+}
+
+// EachNamespaceUsageOf is EachNamespaceUsage limited to the namespaces
+// named in only (nil: all), as a reader who is no platform admin sees them.
+func (s *Store) EachNamespaceUsageOf(ctx context.Context, only []string, fn func(NamespaceUsage) error) error {
 	err := s.Snapshot(ctx, func(s *Store) error {
-		heads, err := s.namespaceHeads(ctx, ``)
+		var heads []namespaceHead
+		var err error
+		switch {
+		case only == nil:
+			heads, err = s.namespaceHeads(ctx, ``)
+		case len(only) > 0:
+			heads, err = s.namespaceHeads(ctx, `WHERE n.name IN ?`, only)
+		}
 		if err != nil {
 			return err
 		}

@@ -341,6 +341,24 @@ func compareStoredReads(t *testing.T, s *store.Store, full, stored *store.Usage,
 		d.eq(rankItem, "stored image "+oracle.Short(dg), "bytes", sizes[dg], images[dg])
 	}
 	compareRankings(t, s, stored, d)
+	// Limited to some namespaces (a reader who is no platform admin).
+	if n := len(stored.Namespaces); n > 0 {
+		want := []store.NamespaceUsage{stored.Namespaces[n-1]}
+		only := []string{stored.Namespaces[n-1].Name, "not-there"}
+		if n > 1 {
+			want = []store.NamespaceUsage{stored.Namespaces[0], stored.Namespaces[n-1]}
+			only = append(only, stored.Namespaces[0].Name)
+		}
+		var got []store.NamespaceUsage
+		if err := s.EachNamespaceUsageOf(octx, only, func(nu store.NamespaceUsage) error { got = append(got, nu); return nil }); err != nil {
+			t.Fatalf("read some namespaces: %v", err)
+		}
+		d.eq(rankRegistry, "stored registry", "some namespaces", got, want)
+		got = nil
+		if err := s.EachNamespaceUsageOf(octx, []string{}, func(nu store.NamespaceUsage) error { got = append(got, nu); return nil }); err != nil || got != nil {
+			d.eq(rankRegistry, "stored registry", "no namespaces", fmt.Sprint(len(got), err), "0 <nil>")
+		}
+	}
 }
 
 func withoutRevisions(n store.NamespaceUsage) store.NamespaceUsage {
