@@ -3,7 +3,7 @@
 // it checks the principal's role, validates, makes the change in one
 // transaction together with exactly one audit event (none when nothing
 // changed), writes tag changes through to the managed registry, and then
-// tells whoever registered with OnChange (the page and usage caches).
+// tells whoever registered with OnChange (the page cache, the threshold alerts).
 package change
 
 import (
@@ -96,7 +96,7 @@ func New(s *store.Store, m *registry.Mirror) *Service {
 }
 
 // OnChange registers fn to run after every change made through the
-// Service, and on Notify: the server's page cache and usage cache.
+// Service, and on Notify: the server's page cache and threshold alerts.
 func (svc *Service) OnChange(fn func()) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()

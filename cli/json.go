@@ -31,10 +31,11 @@ type withKept struct {
 	Kept []store.PruneRevision `json:"kept"`
 }
 
-// writeUsageJSON prints `usage -o json` as printJSON would, streaming the
-// namespaces.
-func writeUsageJSON(w io.Writer, u *store.Usage) error {
-	head := store.Usage{Registry: u.Registry, ComputedAt: u.ComputedAt, PullsRecordedSince: u.PullsRecordedSince}
-	return jsonlist.Write(w, &head, true,
-		jsonlist.List{Key: "namespaces", Len: len(u.Namespaces), Item: func(i int) any { return u.Namespaces[i] }})
+// writeUsageJSON prints `usage -o json` as printJSON would, writing each
+// namespace as each reads it.
+func writeUsageJSON(w io.Writer, head store.Usage, each func(yield func(store.NamespaceUsage) error) error) error {
+	head.Namespaces = nil
+	return jsonlist.Write(w, &head, true, jsonlist.List{Key: "namespaces", Seq: func(yield func(any) error) error {
+		return each(func(n store.NamespaceUsage) error { return yield(n) })
+	}})
 }

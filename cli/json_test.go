@@ -84,7 +84,15 @@ func TestWriteUsageJSONMatchesEncodingJSON(t *testing.T) {
 		if err := enc.Encode(u); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeUsageJSON(&got, u); err != nil {
+		err := writeUsageJSON(&got, *u, func(yield func(store.NamespaceUsage) error) error {
+			for _, n := range u.Namespaces {
+				if err := yield(n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if got.String() != want.String() {

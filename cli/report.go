@@ -102,8 +102,8 @@ func (c *cli) cmdReport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	u, err := s.ComputeUsage(ctx, p)
-	if err != nil {
+	// The stored figures; a plan for the reclaimable ones if none is stored.
+	if _, err := c.usageHead(ctx, s, p); err != nil {
 		return err
 	}
 	now := s.Now()
@@ -114,7 +114,7 @@ func (c *cli) cmdReport(ctx context.Context, args []string) error {
 		if err := store.ValidateNamespace(ns); err != nil {
 			return err
 		}
-		if reps, err = jobs.BuildReportFor(ctx, s, u, set, now, ns); err != nil {
+		if reps, err = jobs.BuildReportFor(ctx, s, set, now, ns); err != nil {
 			return fmt.Errorf("namespace %s not found", ns)
 		}
 		set.AdminEmail = ""
@@ -122,7 +122,7 @@ func (c *cli) cmdReport(ctx context.Context, args []string) error {
 			fmt.Fprintf(c.stderr, "note: %s uses %s, under its threshold of %s: the weekly job sends it nothing\n",
 				ns, format.Size(r.Bytes), format.Size(r.ThresholdBytes))
 		}
-	} else if reps, err = jobs.BuildReports(ctx, s, u, set, now); err != nil {
+	} else if reps, err = jobs.BuildReports(ctx, s, set, now); err != nil {
 		return err
 	}
 	if !*send {

@@ -239,7 +239,11 @@ func loadDemo(ctx context.Context, svc *change.Service, p *store.Principal, log 
 				return false, fmt.Errorf("demo settings of %s: %w", ns, err)
 			}
 		}
-		u, err := s.ComputeUsage(ctx, policy)
+		// The demo's plan now, so its reclaimable figures show at once.
+		if _, err := s.ComputePlanSummary(ctx, policy); err != nil {
+			return false, err
+		}
+		u, _, err := s.ReadUsageSummary(ctx, 0)
 		if err != nil {
 			return false, err
 		}

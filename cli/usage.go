@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
 	"text/tabwriter"
+	"time"
 
 	"layerwise/store"
 )
@@ -36,7 +36,9 @@ func (c *cli) cmdUsage(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	u, err := s.ComputeUsage(ctx, p)
+	// The stored figures: bytes as of now, reclaimable ones as of the
+	// stored prune plan (computed here when there is none yet).
+	head, err := c.usageHead(ctx, s, p)
 	if err != nil {
 		return err
 	}
@@ -44,19 +46,48 @@ func (c *cli) cmdUsage(ctx context.Context, args []string) error {
 		if err := store.ValidateNamespace(pos[0]); err != nil {
 			return err
 		}
-		n, ok := u.Namespace(pos[0])
-		if !ok {
-			return fmt.Errorf("namespace %s not found", pos[0])
+		n, err := s.ReadNamespaceUsageFull(ctx, pos[0])
+		if err != nil {
+			return err
 		}
-		u.Namespaces = []store.NamespaceUsage{n}
+		if f.json() {
+			return writeUsageJSON(c.stdout, head, func(yield func(store.NamespaceUsage) error) error { return yield(n) })
+		}
+		return c.printNamespaceUsage(n)
 	}
 	if f.json() {
-		return writeUsageJSON(c.stdout, u)
+		return writeUsageJSON(c.stdout, head, func(yield func(store.NamespaceUsage) error) error {
+			return s.EachNamespaceUsage(ctx, yield)
+		})
 	}
-	if len(pos) == 1 {
-		return c.printNamespaceUsage(u.Namespaces[0])
+	ranked, err := s.ReadNamespaces(ctx, store.NamespaceQuery{Order: "size"})
+	if err != nil {
+		return err
 	}
-	return c.printRegistryUsage(u)
+	return c.printRegistryUsage(head, ranked.Rows)
+}
+
+// usageHead reads the registry's stored figures. With no stored prune plan
+// yet (a database no server has run on) it computes one with policy p, as
+// the server's plan job would; a plan of another policy is used as it is,
+// with a note saying so.
+func (c *cli) usageHead(ctx context.Context, s *store.Store, p store.Policy) (store.Usage, error) {
+	h, err := s.ReadUsageHead(ctx)
+	if err != nil {
+		return store.Usage{}, err
+	}
+	if h.PlanComputedAt.IsZero() {
+		if _, err := s.ComputePlanSummary(ctx, p); err != nil {
+			return store.Usage{}, err
+		}
+		if h, err = s.ReadUsageHead(ctx); err != nil {
+			return store.Usage{}, err
+		}
+	} else if sum, err := s.ReadPlanSummary(ctx); err == nil && sum.Policy != p {
+		fmt.Fprintf(c.stderr, "note: reclaimable bytes are the stored prune plan's, computed %s with --keep-tag-revisions=%d --keep-younger-than=%s\n",
+			sum.ComputedAt.Format(time.RFC3339), sum.Policy.KeepTagRevisions, sum.Policy.KeepYoungerThan)
+	}
+	return store.Usage{Registry: h.Registry, ComputedAt: s.Now(), PullsRecordedSince: h.PullsRecordedSince, PlanComputedAt: h.PlanComputedAt}, nil
 }
 
 // verifyUsage is `usage --verify` / `--repair`: the stored counted-once
@@ -102,18 +133,17 @@ func (c *cli) verifyUsage(ctx context.Context, f *flags, repair bool) error {
 	return nil
 }
 
-func (c *cli) printRegistryUsage(u *store.Usage) error {
+// printRegistryUsage prints the registry and its namespaces, biggest first.
+func (c *cli) printRegistryUsage(u store.Usage, ns []store.NamespaceFigures) error {
 	fmt.Fprintf(c.stdout, "Registry: %s in %d blobs, shared layers counted once; prune would free %s\n",
 		size(u.Registry.Bytes), u.Registry.Blobs, size(u.Registry.ReclaimableBytes))
 	if u.Registry.UnknownImages > 0 {
 		fmt.Fprintf(c.stdout, "  %d images have no layer data (only their digests were imported): their bytes are not counted\n", u.Registry.UnknownImages)
 	}
-	ns := append([]store.NamespaceUsage(nil), u.Namespaces...)
-	sort.SliceStable(ns, func(i, j int) bool { return ns[i].Bytes > ns[j].Bytes })
 	w := tabwriter.NewWriter(c.stdout, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "\nNAMESPACE\tSTREAMS\tSIZE\tEXCLUSIVE\tRECLAIMABLE\t")
 	for _, n := range ns {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t\n", n.Name, len(n.Streams), size(n.Bytes), size(n.ExclusiveBytes), size(n.ReclaimableBytes))
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t\n", n.Name, n.StreamCount, size(n.Bytes), size(n.ExclusiveBytes), size(n.ReclaimableBytes))
 	}
 	return w.Flush()
 }

@@ -16,16 +16,6 @@ import (
 
 const apiVersionImage = "image.openshift.io/v1"
 
-// apiUsage is the usage cache, or 503 while the first pass runs.
-func (h *Handler) apiUsage(c echo.Context) (*store.Usage, error) {
-	u := h.Usage.Get()
-	if u == nil {
-		c.Response().Header().Set("Retry-After", "5")
-		return nil, apiErrorf(http.StatusServiceUnavailable, "usage is being computed")
-	}
-	return u, nil
-}
-
 // apiUsageHead is `usage -o json` with its namespaces left to stream.
 // Scope "namespaces" says that "registry" holds the figures of the
 // namespaces listed, summed (blobs and unknownImages are not known per
@@ -36,7 +26,9 @@ type apiUsageHead struct {
 	ComputedAt time.Time              `json:"computedAt"`
 	// PullsRecordedSince: the earliest pull recorded (nil: none).
 	PullsRecordedSince *time.Time `json:"pullsRecordedSince,omitempty"`
-	Scope              string     `json:"scope,omitempty"`
+	// PlanComputedAt: when the reclaimable figures were computed.
+	PlanComputedAt time.Time `json:"planComputedAt,omitzero"`
+	Scope          string    `json:"scope,omitempty"`
 }
 
 // APIUsage is GET /api/v1/usage, as `usage -o json`: the namespaces the
@@ -44,24 +36,34 @@ type apiUsageHead struct {
 // their namespaces' for anyone else (the registry's count namespaces they
 // hold no role in).
 func (h *Handler) APIUsage(c echo.Context) error {
-	u, err := h.apiUsage(c)
+	ctx := c.Request().Context()
+	h0, err := h.Store.ReadUsageHead(ctx)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	head := apiUsageHead{Registry: u.Registry, ComputedAt: u.ComputedAt, PullsRecordedSince: u.PullsRecordedSince}
-	nss := u.Namespaces
+	head := apiUsageHead{Registry: h0.Registry, ComputedAt: h.now(), PullsRecordedSince: h0.PullsRecordedSince, PlanComputedAt: h0.PlanComputedAt}
 	if !seesAll(c) {
-		nss = []store.NamespaceUsage{}
-		for _, nu := range u.Namespaces {
-			if canSee(c, nu.Name) {
-				nss = append(nss, nu)
-			}
+		sum, err := h.scopedSum(c)
+		if err != nil {
+			return h.apiFail(c, err)
 		}
-		head.Registry, head.Scope = scopedSum(c, u), "namespaces"
+		head.Registry, head.Scope = sum, "namespaces"
 	}
 	// The whole registry's usage is ~170 MB of JSON on a large registry:
-	// streamed namespace by namespace, never encoded whole in memory.
-	return writeJSONLists(c, &head, jsonlist.List{Key: "namespaces", Len: len(nss), Item: func(i int) any { return nss[i] }})
+	// read and written a batch of namespaces at a time, never whole in
+	// memory.
+	var only []string // nil: all
+	if sc := scopeOf(c); sc != nil {
+		only = append([]string{}, sc.Namespaces...)
+	}
+	return writeJSONLists(c, &head, jsonlist.List{Key: "namespaces", Seq: func(yield func(any) error) error {
+		return h.Store.EachNamespaceUsageOf(ctx, only, func(nu store.NamespaceUsage) error {
+			if !canSee(c, nu.Name) {
+				return nil
+			}
+			return yield(nu)
+		})
+	}})
 }
 
 // writeJSONLists answers 200 with head as c.JSON would, its lists (nil in
@@ -79,18 +81,11 @@ func (h *Handler) APINamespaceUsage(c echo.Context) error {
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	u, err := h.apiUsage(c)
+	nu, err := h.Store.ReadNamespaceUsageFull(c.Request().Context(), ns)
 	if err != nil {
 		return h.apiFail(c, err)
 	}
-	if nu, ok := u.Namespace(ns); ok {
-		return c.JSON(http.StatusOK, nu)
-	}
-	// Not in the last pass: missing, or created since (no streams counted yet).
-	if _, err := h.Store.GetNamespace(c.Request().Context(), ns); err != nil {
-		return h.apiFail(c, err)
-	}
-	return c.JSON(http.StatusOK, store.NamespaceUsage{Name: ns, Streams: []store.StreamUsage{}})
+	return c.JSON(http.StatusOK, nu)
 }
 
 // exportedList is openshift.Export's v1 List, items kept as they are.

@@ -8,12 +8,11 @@ import (
 
 // pageCache keeps what pages read from the database (a stream with its
 // sizes, an image with its layers, the namespace settings) for as long as
-// the data version stays the same. The version is the usage computation,
-// a counter every change made through this server bumps (so a page after
-// your own change is never stale), and the database's data version, which
-// every write transaction bumps and the usage cache reads every second (so
-// a change made elsewhere, by the CLI or another replica, shows within
-// about a second).
+// the data version stays the same. The version is a counter every change
+// made through this server bumps (so a page after your own change is never
+// stale) and the database's data version, which every write transaction
+// bumps and jobs.DataVersions reads every second (so a change made
+// elsewhere, by the CLI or another replica, shows within about a second).
 type pageCache struct {
 	gen atomic.Int64
 
@@ -33,16 +32,10 @@ func (pc *pageCache) bump() { pc.gen.Add(1) }
 // change.Service.OnChange, so a page after your own change is never stale.
 func (h *Handler) PagesChanged() { h.pages.bump() }
 
-// dataVersioner is the usage source's view of the database's data version.
-type dataVersioner interface{ DataVersion() int64 }
-
 func (h *Handler) version() string {
 	v := fmt.Sprint(h.pages.gen.Load())
-	if u := h.Usage.Get(); u != nil {
-		v += "/" + fmt.Sprint(u.Version())
-	}
-	if dv, ok := h.Usage.(dataVersioner); ok {
-		v += "/" + fmt.Sprint(dv.DataVersion())
+	if h.Versions != nil {
+		v += "/" + fmt.Sprint(h.Versions.DataVersion())
 	}
 	return v
 }

@@ -1,6 +1,6 @@
 // Package handlers holds the echo handlers: HTML pages now, form actions
 // and the JSON API as they land. Each page fills a views model from the
-// store and the usage cache and renders one templ component.
+// store (the usage figures too: stored by every write) and renders one templ component.
 package handlers
 
 import (
@@ -22,10 +22,11 @@ import (
 	"layerwise/views"
 )
 
-// UsageSource gives the latest full usage computation (nil while the first
-// one runs). Pages read it; they never compute the whole registry.
-type UsageSource interface {
-	Get() *store.Usage
+// DataVersions gives the database's data version as last polled: every
+// write transaction, on any replica, bumps it, and pages cached under an
+// older one are dropped.
+type DataVersions interface {
+	DataVersion() int64
 }
 
 // JobLister lists the scheduled jobs; nil when jobs are off.
@@ -44,8 +45,9 @@ type JobInfo struct {
 // Handler serves the pages.
 type Handler struct {
 	Store *store.Store
-	Usage UsageSource
-	Jobs  JobLister
+	// Versions keys the page cache; nil: only changes made here drop it.
+	Versions DataVersions
+	Jobs     JobLister
 	// Runner starts jobs by hand (the scheduler); nil when jobs are off.
 	Runner change.JobRunner
 	// MailConfigured: a mail server is set, so weekly-report can send.
@@ -123,9 +125,8 @@ func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) view
 	if pr := principal(c); pr != nil {
 		p.Admin = pr.PlatformAdmin
 	}
-	if u := h.Usage.Get(); u != nil {
-		p.UsageAt = u.ComputedAt
-	}
+	// Bytes are read as of now; reclaimable figures are the stored plan's.
+	p.UsageAt, _ = cached(h, "plan-time", func() (time.Time, error) { return h.Store.PlanComputedAt(c.Request().Context()) })
 	return p
 }
 

@@ -9,13 +9,11 @@ import (
 // Healthz says the process serves requests.
 func (h *Handler) Healthz(c echo.Context) error { return c.String(http.StatusOK, "ok\n") }
 
-// Readyz says the database answers and the usage figures exist.
+// Readyz says the database answers (the usage figures are stored: there is
+// no first computation to wait for).
 func (h *Handler) Readyz(c echo.Context) error {
 	if err := h.Store.Ping(c.Request().Context()); err != nil {
 		return c.String(http.StatusServiceUnavailable, "database: "+err.Error()+"\n")
-	}
-	if h.Usage.Get() == nil {
-		return c.String(http.StatusServiceUnavailable, "usage is being computed\n")
 	}
 	return c.String(http.StatusOK, "ready\n")
 }

@@ -40,11 +40,9 @@ func (h *Handler) loadImageView(ctx context.Context, digest, ref string) (views.
 	if img.Manifest != nil {
 		digests = append(digests, img.Digest)
 	}
-	shares := map[string]store.BlobShares{}
-	if u := h.Usage.Get(); u != nil {
-		if shares, err = u.Shares(ctx, h.Store, digests); err != nil {
-			return v, err
-		}
+	shares, err := h.Store.ReadBlobShares(ctx, digests)
+	if err != nil {
+		return v, err
 	}
 	seen := map[string]bool{}
 	for i, l := range img.Layers {
@@ -217,13 +215,11 @@ func (h *Handler) Blob(c echo.Context) error {
 			return blobData{}, err
 		}
 		d := blobData{info: b}
-		if u := h.Usage.Get(); u != nil {
-			sh, err := u.Shares(ctx, h.Store, []string{digest})
-			if err != nil {
-				return blobData{}, err
-			}
-			d.shares = sh[digest]
+		sh, err := h.Store.ReadBlobShares(ctx, []string{digest})
+		if err != nil {
+			return blobData{}, err
 		}
+		d.shares = sh[digest]
 		return d, nil
 	})
 	if err != nil {

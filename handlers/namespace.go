@@ -32,11 +32,14 @@ func (h *Handler) Namespace(c echo.Context) error {
 	if _, ok := streamOrders[m.Sort]; !ok {
 		m.Sort = "size"
 	}
-	u := h.Usage.Get()
+	// Not cached: indexed reads of what every write stores, so a change on
+	// any replica shows on the next request.
+	nu, err := h.Store.ReadNamespaceUsage(ctx, name)
+	if err != nil {
+		return h.failWith(c, "namespace "+name, err, name)
+	}
 	var rows []views.StreamRow
-	if u == nil {
-		m.Computing = true
-	} else if nu, ok := u.Namespace(name); ok {
+	{
 		m.Bytes, m.ExclusiveBytes, m.ReclaimableBytes = nu.Bytes, nu.ExclusiveBytes, nu.ReclaimableBytes
 		m.Over = m.ThresholdBytes > 0 && nu.Bytes >= m.ThresholdBytes
 		m.StreamCount = len(nu.Streams)
@@ -71,10 +74,8 @@ func (h *Handler) Namespace(c echo.Context) error {
 		m.SortHrefs[s] = views.NamespaceHref(name) + "?" + v.Encode()
 	}
 	m.Trend, _ = h.trend(ctx, name)
-	if u != nil {
-		if m.Chart, err = h.usageChart(c, ns, m); err != nil {
-			return h.fail(c, "usage over time of "+name, err)
-		}
+	if m.Chart, err = h.usageChart(c, ns, m); err != nil {
+		return h.fail(c, "usage over time of "+name, err)
 	}
 	c.Response().Header().Add("Vary", "HX-Request")
 	if isHTMX(c) {

@@ -182,9 +182,13 @@ func (h *Handler) PruneRun(c echo.Context) error {
 // dueReports are the namespaces the request sees at or over their
 // threshold, biggest first.
 func (h *Handler) dueReports(c echo.Context) ([]views.DueReport, error) {
-	u := h.Usage.Get()
-	if u == nil {
-		return nil, nil
+	var only []string
+	if sc := scopeOf(c); sc != nil {
+		only = append([]string{}, sc.Namespaces...)
+	}
+	ranked, err := h.Store.ReadNamespaces(c.Request().Context(), store.NamespaceQuery{Order: "size", Only: only, DefaultThreshold: h.Threshold})
+	if err != nil {
+		return nil, err
 	}
 	nss, err := h.Store.ListNamespaces(c.Request().Context())
 	if err != nil {
@@ -195,10 +199,9 @@ func (h *Handler) dueReports(c echo.Context) ([]views.DueReport, error) {
 		byName[n.Name] = n
 	}
 	var out []views.DueReport
-	for _, n := range u.Namespaces {
-		ns := byName[n.Name]
-		if th := h.threshold(ns); th > 0 && n.Bytes >= th && canSee(c, n.Name) {
-			out = append(out, views.DueReport{Namespace: n.Name, Bytes: n.Bytes, Threshold: th, Contacts: len(ns.ContactList())})
+	for _, n := range ranked.Rows {
+		if n.Over() {
+			out = append(out, views.DueReport{Namespace: n.Name, Bytes: n.Bytes, Threshold: n.Threshold, Contacts: len(byName[n.Name].ContactList())})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Bytes > out[j].Bytes })

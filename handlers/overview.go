@@ -74,86 +74,61 @@ func (h *Handler) threshold(ns store.Namespace) int64 {
 func (h *Handler) Overview(c echo.Context) error {
 	ctx := c.Request().Context()
 	m := views.Overview{Page: h.page(c, "Overview", views.Crumb{Label: "Overview"})}
-	u := h.Usage.Get()
-	// Namespace settings by name, once per data version.
-	byName, err := cached(h, "namespaces", func() (map[string]store.Namespace, error) {
-		nss, err := h.Store.ListNamespaces(ctx)
-		out := make(map[string]store.Namespace, len(nss))
-		for _, n := range nss {
-			out[n.Name] = n
+	head, err := cached(h, "usage-head", func() (store.UsageHead, error) { return h.Store.ReadUsageHead(ctx) })
+	if err != nil {
+		return h.fail(c, "usage", err)
+	}
+	var only []string
+	if seesAll(c) {
+		m.RegistryBytes, m.RegistryBlobs = head.Registry.Bytes, head.Registry.Blobs
+		m.ReclaimableBytes, m.UnknownImages = head.Registry.ReclaimableBytes, head.Registry.UnknownImages
+	} else {
+		// Not the registry's figures: they count other namespaces.
+		m.Scoped = true
+		only = scopeOf(c).Namespaces
+		if only == nil {
+			only = []string{}
 		}
-		return out, err
-	})
+		sum, err := h.scopedSum(c)
+		if err != nil {
+			return h.fail(c, "usage", err)
+		}
+		m.RegistryBytes, m.ReclaimableBytes = sum.Bytes, sum.ReclaimableBytes
+	}
+	m.Sort = c.QueryParam("sort")
+	if _, ok := store.NamespaceOrders[m.Sort]; !ok {
+		m.Sort = "size"
+	}
+	m.SortHrefs = map[string]string{}
+	for k := range store.NamespaceOrders {
+		m.SortHrefs[k] = "/?sort=" + k
+	}
+	// One page of the namespaces the user sees, ordered and cut in SQL,
+	// with the count, those over their threshold and the biggest over all.
+	want, _ := strconv.Atoi(c.QueryParam("page"))
+	q := store.NamespaceQuery{Order: m.Sort, Only: only, DefaultThreshold: h.Threshold, Offset: (max(want, 1) - 1) * perPage, Limit: perPage}
+	read := func(q store.NamespaceQuery) (store.NamespaceRanking, error) {
+		return cached(h, fmt.Sprintf("ranking\x00%s\x00%d\x00%s", q.Order, q.Offset, strings.Join(q.Only, ",")), func() (store.NamespaceRanking, error) {
+			return h.Store.ReadNamespaces(ctx, q)
+		})
+	}
+	ranked, err := read(q)
 	if err != nil {
 		return h.fail(c, "namespaces", err)
 	}
-	if u == nil {
-		m.Computing = true
-		m.NamespaceCount = len(byName)
-	} else {
-		if seesAll(c) {
-			m.RegistryBytes, m.RegistryBlobs = u.Registry.Bytes, u.Registry.Blobs
-			m.ReclaimableBytes, m.UnknownImages = u.Registry.ReclaimableBytes, u.Registry.UnknownImages
-		} else {
-			// Not the registry's figures: they count other namespaces.
-			m.Scoped = true
-			sum := scopedSum(c, u)
-			m.RegistryBytes, m.ReclaimableBytes = sum.Bytes, sum.ReclaimableBytes
+	page, pages := pageNumber(c, ranked.Total)
+	if page != max(want, 1) { // asked past the end: the last page
+		q.Offset = (page - 1) * perPage
+		if ranked, err = read(q); err != nil {
+			return h.fail(c, "namespaces", err)
 		}
-		m.Sort = c.QueryParam("sort")
-		if _, ok := namespaceOrders[m.Sort]; !ok {
-			m.Sort = "size"
-		}
-		m.SortHrefs = map[string]string{}
-		for k := range namespaceOrders {
-			m.SortHrefs[k] = "/?sort=" + k
-		}
-		// Ranked once per data version and order, not per request.
-		ranked, _ := cached(h, "ranking\x00"+m.Sort, func() ([]*store.NamespaceUsage, error) {
-			r := make([]*store.NamespaceUsage, len(u.Namespaces))
-			for i := range u.Namespaces {
-				r[i] = &u.Namespaces[i]
-			}
-			less := namespaceOrders[m.Sort]
-			sort.SliceStable(r, func(i, j int) bool {
-				return less(nsRow{r[i], h.threshold(byName[r[i].Name])}, nsRow{r[j], h.threshold(byName[r[j].Name])})
-			})
-			return r, nil
-		})
-		// One pass: count what the user sees and build bars only for the
-		// page shown (2,000 bars per request would be mostly garbage).
-		visible := 0
-		for _, n := range ranked {
-			if !canSee(c, n.Name) {
-				continue
-			}
-			visible++
-			if th := h.threshold(byName[n.Name]); th > 0 && n.Bytes >= th {
-				m.OverCount++
-			}
-		}
-		m.NamespaceCount = visible
-		page, pages := pageNumber(c, visible)
-		m.Pager = pager(c, page, pages, visible)
-		var biggest int64
-		for _, n := range ranked {
-			if canSee(c, n.Name) {
-				biggest = max(biggest, n.Bytes)
-			}
-		}
-		i := 0
-		for _, n := range ranked {
-			if !canSee(c, n.Name) {
-				continue
-			}
-			if i >= (page-1)*perPage && i < page*perPage {
-				th := h.threshold(byName[n.Name])
-				m.Namespaces = append(m.Namespaces, views.NamespaceBar{Name: n.Name, Streams: len(n.Streams), Bytes: n.Bytes,
-					ExclusiveBytes: n.ExclusiveBytes, ReclaimableBytes: n.ReclaimableBytes, ThresholdBytes: th,
-					Over: th > 0 && n.Bytes >= th, Fraction: fraction(n.Bytes, biggest)})
-			}
-			i++
-		}
+	}
+	m.NamespaceCount, m.OverCount = ranked.Total, ranked.Over
+	m.Pager = pager(c, page, pages, ranked.Total)
+	for _, n := range ranked.Rows {
+		m.Namespaces = append(m.Namespaces, views.NamespaceBar{Name: n.Name, Streams: n.StreamCount, Bytes: n.Bytes,
+			ExclusiveBytes: n.ExclusiveBytes, ReclaimableBytes: n.ReclaimableBytes, ThresholdBytes: n.Threshold,
+			Over: n.Over(), Fraction: fraction(n.Bytes, ranked.Biggest)})
 	}
 	if err := h.rowTrends(c, m.Namespaces); err != nil {
 		return h.fail(c, "trends", err)
@@ -169,31 +144,6 @@ func (h *Handler) Overview(c echo.Context) error {
 		return h.fail(c, "jobs", err)
 	}
 	return render(c, http.StatusOK, views.ViewOverview(m))
-}
-
-// nsRow is a namespace's usage with its threshold, as the overview sorts it.
-type nsRow struct {
-	*store.NamespaceUsage
-	threshold int64
-}
-
-// used is the share of its threshold a namespace uses (-1: no threshold).
-func (n nsRow) used() float64 {
-	if n.threshold <= 0 {
-		return -1
-	}
-	return float64(n.Bytes) / float64(n.threshold)
-}
-
-// namespaceOrders are the overview's sort orders, one a column: names A–Z,
-// the figures biggest first, the threshold by how much of it is used.
-var namespaceOrders = map[string]func(a, b nsRow) bool{
-	"name":        func(a, b nsRow) bool { return a.Name < b.Name },
-	"size":        func(a, b nsRow) bool { return a.Bytes > b.Bytes },
-	"exclusive":   func(a, b nsRow) bool { return a.ExclusiveBytes > b.ExclusiveBytes },
-	"reclaimable": func(a, b nsRow) bool { return a.ReclaimableBytes > b.ReclaimableBytes },
-	"threshold":   func(a, b nsRow) bool { return a.used() > b.used() },
-	"streams":     func(a, b nsRow) bool { return len(a.Streams) > len(b.Streams) },
 }
 
 func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {
@@ -236,19 +186,26 @@ func (h *Handler) jobStatuses(c echo.Context) ([]views.JobStatus, error) {
 // scopedSum is the figures of the namespaces the request sees, summed:
 // what the overview and GET /api/v1/usage show a user who is not a
 // platform admin instead of the registry's. A sum, not counted once: the
-// usage pass keeps per-namespace figures, not the blob sets a union over
-// any set of namespaces would need (millions of (namespace, blob) pairs on
-// a large registry), so a blob two of the user's namespaces share counts
-// in each; with one namespace the sum is exact. The labels say so.
-func scopedSum(c echo.Context, u *store.Usage) store.RegistryUsage {
+// stored figures are per namespace, not the blob sets a union over any set
+// of namespaces would need, so a blob two of the user's namespaces share
+// counts in each; with one namespace the sum is exact. The labels say so.
+func (h *Handler) scopedSum(c echo.Context) (store.RegistryUsage, error) {
 	var sum store.RegistryUsage
-	for _, n := range u.Namespaces {
-		if canSee(c, n.Name) {
-			sum.Bytes += n.Bytes
-			sum.ReclaimableBytes += n.ReclaimableBytes
-		}
+	only := []string{}
+	if sc := scopeOf(c); sc != nil {
+		only = sc.Namespaces
 	}
-	return sum
+	rows, err := cached(h, "scoped\x00"+strings.Join(only, ","), func() (store.NamespaceRanking, error) {
+		return h.Store.ReadNamespaces(c.Request().Context(), store.NamespaceQuery{Only: only})
+	})
+	if err != nil {
+		return sum, err
+	}
+	for _, n := range rows.Rows {
+		sum.Bytes += n.Bytes
+		sum.ReclaimableBytes += n.ReclaimableBytes
+	}
+	return sum, nil
 }
 
 // trendOf is the summed recent snapshots of a set of namespaces.

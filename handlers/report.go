@@ -11,7 +11,7 @@ import (
 )
 
 // ReportPreview is "/ns/{ns}/report": exactly the HTML of the namespace's
-// weekly e-mail, built from the cached usage.
+// weekly e-mail, built from the stored usage.
 func (h *Handler) ReportPreview(c echo.Context) error {
 	ns := c.Param("ns")
 	if err := store.ValidateNamespace(ns); err != nil || !canSee(c, ns) {
@@ -20,17 +20,11 @@ func (h *Handler) ReportPreview(c echo.Context) error {
 	if _, err := h.Store.GetNamespace(c.Request().Context(), ns); err != nil {
 		return h.failWith(c, "namespace "+ns, err, ns)
 	}
-	u := h.Usage.Get()
-	if u == nil {
-		p := h.page(c, "Report "+ns, home(), views.Crumb{Label: ns, Href: views.NamespaceHref(ns)}, views.Crumb{Label: "report"})
-		return render(c, http.StatusServiceUnavailable, views.ViewError(views.ErrorPage{Page: p, Status: http.StatusServiceUnavailable,
-			Message: "Usage is being computed; refresh in a few seconds."}))
-	}
 	set := h.Reports
 	if set.Threshold == 0 {
 		set.Threshold = h.Threshold
 	}
-	r, err := jobs.BuildReport(c.Request().Context(), h.Store, u, set, h.now(), ns)
+	r, err := jobs.BuildReport(c.Request().Context(), h.Store, set, h.now(), ns)
 	if err != nil {
 		return h.failWith(c, "namespace "+ns, err, ns)
 	}

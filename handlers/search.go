@@ -12,20 +12,37 @@ import (
 )
 
 // results are search hits as the page lists them, each with its size:
-// a namespace's, stream's or tag's from the usage cache (every blob once),
-// an image's counted once, a blob's own.
+// a namespace's, stream's or tag's stored figure (every blob once), an
+// image's counted once, a blob's own.
 func (h *Handler) results(ctx context.Context, hits []store.SearchHit) []views.Result {
-	u := h.Usage.Get()
+	var names []store.ScopeName
+	for _, hit := range hits {
+		switch hit.Kind {
+		case "namespace":
+			names = append(names, store.ScopeName{Namespace: hit.Namespace})
+		case "stream":
+			names = append(names, store.ScopeName{Namespace: hit.Namespace, Stream: hit.Stream})
+		case "tag":
+			names = append(names, store.ScopeName{Namespace: hit.Namespace, Stream: hit.Stream, Tag: hit.Tag})
+		}
+	}
+	sizes, err := h.Store.ReadScopeBytes(ctx, names)
+	if err != nil {
+		sizes = nil // the results still list, without sizes
+	}
 	out := make([]views.Result, 0, len(hits))
 	for _, hit := range hits {
 		r := views.Result{Kind: hit.Kind}
 		switch hit.Kind {
 		case "namespace":
 			r.Label, r.Href = hit.Namespace, views.NamespaceHref(hit.Namespace)
+			r.Size, r.HasSize = lookupSize(sizes, store.ScopeName{Namespace: hit.Namespace})
 		case "stream":
 			r.Label, r.Href = hit.Namespace+"/"+hit.Stream, views.StreamHref(hit.Namespace, hit.Stream)
+			r.Size, r.HasSize = lookupSize(sizes, store.ScopeName{Namespace: hit.Namespace, Stream: hit.Stream})
 		case "tag":
 			r.Label, r.Href = hit.Namespace+"/"+hit.Stream+":"+hit.Tag, views.TagHref(hit.Namespace, hit.Stream, hit.Tag)
+			r.Size, r.HasSize = lookupSize(sizes, store.ScopeName{Namespace: hit.Namespace, Stream: hit.Stream, Tag: hit.Tag})
 		case "image":
 			r.Label, r.Href = hit.Digest, views.ImageHref(hit.Digest)
 			if img, err := h.Store.GetImage(ctx, hit.Digest); err == nil && img.Known {
@@ -37,37 +54,14 @@ func (h *Handler) results(ctx context.Context, hits []store.SearchHit) []views.R
 				r.Size, r.HasSize = n, true
 			}
 		}
-		if u != nil && (hit.Kind == "namespace" || hit.Kind == "stream" || hit.Kind == "tag") {
-			r.Size, r.HasSize = usageSize(u, hit)
-		}
 		out = append(out, r)
 	}
 	return out
 }
 
-// usageSize is a namespace's, stream's or tag's bytes in the usage cache.
-func usageSize(u *store.Usage, hit store.SearchHit) (int64, bool) {
-	nu, ok := u.Namespace(hit.Namespace)
-	if !ok {
-		return 0, false
-	}
-	if hit.Kind == "namespace" {
-		return nu.Bytes, true
-	}
-	for _, st := range nu.Streams {
-		if st.Name != hit.Stream {
-			continue
-		}
-		if hit.Kind == "stream" {
-			return st.Bytes, true
-		}
-		for _, tg := range st.Tags {
-			if tg.Name == hit.Tag {
-				return tg.Bytes, true
-			}
-		}
-	}
-	return 0, false
+func lookupSize(sizes map[store.ScopeName]int64, k store.ScopeName) (int64, bool) {
+	n, ok := sizes[k]
+	return n, ok
 }
 
 // Search jumps to what the box names exactly (ns, ns/stream, ns/stream:tag,

@@ -26,7 +26,7 @@ const pageHistory = 50
 
 // streamData is what the stream and tag pages share: the stream with a
 // window of each tag's history, its sizes computed from its own rows, and
-// its figures in the usage cache.
+// its stored usage figures.
 type streamData struct {
 	st     store.StreamSnapshot
 	page   store.StreamPage
@@ -73,15 +73,13 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 	if d.signed, err = h.Store.SignedDigests(ctx, digests); err != nil {
 		return d, err
 	}
-	if u := h.Usage.Get(); u != nil {
-		if nu, ok := u.Namespace(ns); ok {
-			for i := range nu.Streams {
-				if nu.Streams[i].Name == name {
-					d.cached = &nu.Streams[i]
-				}
-			}
-		}
+	su, err := cached(h, "stream-usage\x00"+ns+"\x00"+name, func() (store.StreamUsage, error) {
+		return h.Store.ReadStreamUsage(ctx, ref)
+	})
+	if err != nil {
+		return d, err
 	}
+	d.cached = &su
 	return d, nil
 }
 

@@ -63,7 +63,7 @@ type Alerter struct {
 	Settle time.Duration
 
 	mu   sync.Mutex // one check at a time in this process
-	kick chan *store.Usage
+	kick chan struct{}
 }
 
 // NewAlerter makes an alerter; sender may be nil.
@@ -72,7 +72,7 @@ func NewAlerter(s *store.Store, sender mail.Sender, set AlertSettings, log *slog
 	if set.HTTP == nil {
 		set.HTTP = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Alerter{store: s, sender: sender, set: set, log: log, Settle: 10 * time.Minute, kick: make(chan *store.Usage, 1)}
+	return &Alerter{store: s, sender: sender, set: set, log: log, Settle: 10 * time.Minute, kick: make(chan struct{}, 1)}
 }
 
 // AlertSummary says what a check did.
@@ -96,13 +96,17 @@ func (a *Alerter) kinds() []string {
 	return k
 }
 
-// Check compares usage u with every namespace's threshold, records the
-// crossings and sends their alerts. With retry it also sends the alerts a
-// crash or a failure left unsent (the daily check does).
-func (a *Alerter) Check(ctx context.Context, u *store.Usage, retry bool) (AlertSummary, error) {
+// Check compares the stored usage with every namespace's threshold,
+// records the crossings and sends their alerts. With retry it also sends
+// the alerts a crash or a failure left unsent (the daily check does).
+func (a *Alerter) Check(ctx context.Context, retry bool) (AlertSummary, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var sum AlertSummary
+	u, _, err := a.store.ReadUsageSummary(ctx, a.set.Threshold)
+	if err != nil {
+		return sum, err
+	}
 	nss, err := a.store.ListNamespaces(ctx)
 	if err != nil {
 		return sum, err
@@ -272,19 +276,13 @@ func (a *Alerter) post(ctx context.Context, al views.Alert) error {
 	return nil
 }
 
-// Notify asks for a check with new usage figures (after a change); it
-// never waits. Run does the checks.
-func (a *Alerter) Notify(u *store.Usage) {
-	for {
-		select {
-		case a.kick <- u:
-			return
-		default:
-		}
-		select { // replace an older waiting figure with the newer one
-		case <-a.kick:
-		default:
-		}
+// Notify asks for a check of the stored figures (after data changed); it
+// never waits, and several notices before a check make one. Run does the
+// checks.
+func (a *Alerter) Notify() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -294,8 +292,8 @@ func (a *Alerter) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case u := <-a.kick:
-			if sum, err := a.safeCheck(ctx, u); err != nil && ctx.Err() == nil {
+		case <-a.kick:
+			if sum, err := a.safeCheck(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("threshold check failed", "err", err)
 			} else if sum.Crossings > 0 {
 				a.log.Info("threshold crossings", "summary", sum.String())
@@ -307,20 +305,16 @@ func (a *Alerter) Run(ctx context.Context) {
 // safeCheck is Check in the background loop: a panic fails this check
 // (logged with the error; the daily job checks again) instead of ending
 // the process.
-func (a *Alerter) safeCheck(ctx context.Context, u *store.Usage) (sum AlertSummary, err error) {
+func (a *Alerter) safeCheck(ctx context.Context) (sum AlertSummary, err error) {
 	defer panics.Recover(&err)
-	return a.Check(ctx, u, false)
+	return a.Check(ctx, false)
 }
 
-// AlertJob is the daily threshold check: with fresh usage, and retrying
+// AlertJob is the daily threshold check of the stored figures, retrying
 // the alerts left unsent.
-func AlertJob(a *Alerter, cache *UsageCache, schedule string) Job {
+func AlertJob(a *Alerter, schedule string) Job {
 	return Job{Name: "threshold-alerts", Schedule: schedule, Run: func(ctx context.Context) (Result, error) {
-		u, err := cache.Refresh(ctx)
-		if err != nil {
-			return Result{}, err
-		}
-		sum, err := a.Check(ctx, u, true)
+		sum, err := a.Check(ctx, true)
 		return Result{Count: int64(sum.Sent), Message: sum.String()}, err
 	}}
 }

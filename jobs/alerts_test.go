@@ -129,11 +129,11 @@ func (f *alertFixture) check(a *Alerter, retry bool) AlertSummary {
 // checkErr is a check that may fail to deliver.
 func (f *alertFixture) checkErr(a *Alerter, retry bool) (AlertSummary, error) {
 	f.t.Helper()
-	u, err := f.s.ComputeUsage(context.Background(), store.DefaultPolicy)
-	if err != nil {
+	// The plan's reclaimable figures as the server's plan job keeps them.
+	if _, err := f.s.ComputePlanSummary(context.Background(), store.DefaultPolicy); err != nil {
 		f.t.Fatal(err)
 	}
-	return a.Check(context.Background(), u, retry)
+	return a.Check(context.Background(), retry)
 }
 
 // One e-mail and one webhook post when a namespace goes over its
@@ -287,7 +287,7 @@ func TestParseWebhookURL(t *testing.T) {
 	}
 }
 
-// After a change, the server hands the new usage to Notify: Run checks it
+// After a change, the server calls Notify: Run checks the stored figures
 // at once (the change that crosses the threshold alerts without waiting
 // for the daily check).
 func TestThresholdAlertAfterAChange(t *testing.T) {
@@ -300,11 +300,7 @@ func TestThresholdAlertAfterAChange(t *testing.T) {
 	defer func() { stop(); <-done }()
 
 	f.push("team-a/api:latest", "a2", 600<<10) // team-a goes over
-	u, err := f.s.ComputeUsage(context.Background(), store.DefaultPolicy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Notify(u)
+	a.Notify()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(f.sink.received()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)

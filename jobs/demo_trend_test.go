@@ -14,7 +14,7 @@ import (
 func TestSeedDemoTrend(t *testing.T) {
 	ctx := context.Background()
 	s := demoStore(t)
-	u, err := s.ComputeUsage(ctx, store.DefaultPolicy)
+	u, err := planned(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestSeedDemoTrend(t *testing.T) {
 		}
 	}
 	set := ReportSettings{Threshold: 1 << 30}
-	r, err := BuildReport(ctx, s, u, set, now, "ml")
+	r, err := BuildReport(ctx, s, set, now, "ml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func first(s []string, n int) []string {
 }
 
 // PruneJob is the nightly prune (LAYERWISE_PRUNE_SCHEDULE); changed is
-// called after a run that removed something (the usage cache).
+// called after a run that removed something (the page cache, the threshold alerts).
 // A run started by hand (Scheduler.Trigger) writes its prune.apply event as
 // the one who started it.
 func PruneJob(s *store.Store, set PruneSettings, schedule string, changed func()) Job {

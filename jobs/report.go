@@ -61,6 +61,24 @@ type reportInput struct {
 	inUse map[string]store.InUse
 }
 
+// inUseFor reads which of the namespace's revisions run on the cluster
+// (one query), for the report of nu.
+func (in *reportInput) inUseFor(ctx context.Context, s *store.Store, nu store.NamespaceUsage) error {
+	var digests []string
+	for _, st := range nu.Streams {
+		for _, tg := range st.Tags {
+			for _, rev := range tg.Revisions {
+				if rev.Image != "" {
+					digests = append(digests, rev.Image)
+				}
+			}
+		}
+	}
+	var err error
+	in.inUse, err = s.InUseByDigest(ctx, digests)
+	return err
+}
+
 // planFor plans the savings of the namespaces (one read of the graph).
 func (in *reportInput) planFor(ctx context.Context, s *store.Store, names []string) error {
 	th := make(map[string]int64, len(names))
@@ -92,21 +110,6 @@ func loadReportInput(ctx context.Context, s *store.Store, u *store.Usage, set Re
 		return err
 	})
 	if err != nil {
-		return nil, err
-	}
-	var digests []string
-	for _, nu := range u.Namespaces {
-		for _, st := range nu.Streams {
-			for _, tg := range st.Tags {
-				for _, rev := range tg.Revisions {
-					if rev.Image != "" {
-						digests = append(digests, rev.Image)
-					}
-				}
-			}
-		}
-	}
-	if in.inUse, err = s.InUseByDigest(ctx, digests); err != nil {
 		return nil, err
 	}
 	had := map[int64]map[string]bool{}
@@ -206,11 +209,16 @@ func (in *reportInput) reportPlan(p *store.SavingsPlan) views.ReportPlan {
 
 // BuildReport builds the e-mail of one namespace, over its threshold or not
 // (the preview page and `report NS` show it either way).
-func BuildReport(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time, ns string) (views.Report, error) {
-	nu, ok := u.Namespace(ns)
-	if !ok {
-		return views.Report{}, fmt.Errorf("namespace %s has no usage figures: %w", ns, store.ErrNotFound)
+func BuildReport(ctx context.Context, s *store.Store, set ReportSettings, now time.Time, ns string) (views.Report, error) {
+	nu, err := s.ReadNamespaceUsageFull(ctx, ns)
+	if err != nil {
+		return views.Report{}, err
 	}
+	head, err := s.ReadUsageHead(ctx)
+	if err != nil {
+		return views.Report{}, err
+	}
+	u := &store.Usage{Registry: head.Registry, PullsRecordedSince: head.PullsRecordedSince, PlanComputedAt: head.PlanComputedAt}
 	in, err := loadReportInput(ctx, s, u, set, now)
 	if err != nil {
 		return views.Report{}, err
@@ -218,12 +226,20 @@ func BuildReport(ctx context.Context, s *store.Store, u *store.Usage, set Report
 	if err := in.planFor(ctx, s, []string{ns}); err != nil {
 		return views.Report{}, err
 	}
+	if err := in.inUseFor(ctx, s, nu); err != nil {
+		return views.Report{}, err
+	}
 	return in.report(nu), nil
 }
 
 // BuildReports builds the week's e-mails: every namespace at or over its
-// threshold, and the platform digest.
-func BuildReports(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time) (*Reports, error) {
+// threshold, and the platform digest. It reads every namespace's stored
+// figures, and the streams and histories of those over their threshold only.
+func BuildReports(ctx context.Context, s *store.Store, set ReportSettings, now time.Time) (*Reports, error) {
+	u, _, err := s.ReadUsageSummary(ctx, set.Threshold)
+	if err != nil {
+		return nil, err
+	}
 	in, err := loadReportInput(ctx, s, u, set, now)
 	if err != nil {
 		return nil, err
@@ -251,7 +267,14 @@ func BuildReports(ctx context.Context, s *store.Store, u *store.Usage, set Repor
 		if th <= 0 || nu.Bytes < th {
 			continue
 		}
-		out.Namespaces = append(out.Namespaces, in.report(nu))
+		full, err := s.ReadNamespaceUsageFull(ctx, nu.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := in.inUseFor(ctx, s, full); err != nil {
+			return nil, err
+		}
+		out.Namespaces = append(out.Namespaces, in.report(full))
 		d.Over = append(d.Over, dn)
 		if len(ns.ContactList()) == 0 {
 			d.NoContacts = append(d.NoContacts, nu.Name)
@@ -447,17 +470,13 @@ func sendDigest(ctx context.Context, s *store.Store, sender mail.Sender, reps *R
 }
 
 // ReportJob is the weekly report (LAYERWISE_REPORT_SCHEDULE).
-func ReportJob(s *store.Store, cache *UsageCache, sender mail.Sender, set ReportSettings, schedule string) Job {
+func ReportJob(s *store.Store, sender mail.Sender, set ReportSettings, schedule string) Job {
 	return Job{Name: "weekly-report", Schedule: schedule, Run: func(ctx context.Context) (Result, error) {
 		if sender == nil {
 			return Result{}, errors.New("no mail server: set LAYERWISE_SMTP_HOST and LAYERWISE_MAIL_FROM")
 		}
-		u, err := cache.Refresh(ctx)
-		if err != nil {
-			return Result{}, err
-		}
 		now := s.Now()
-		reps, err := BuildReports(ctx, s, u, set, now)
+		reps, err := BuildReports(ctx, s, set, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -468,8 +487,8 @@ func ReportJob(s *store.Store, cache *UsageCache, sender mail.Sender, set Report
 
 // BuildReportFor is the reports of a single namespace, over its threshold
 // or not (`report NS`); it carries no platform digest.
-func BuildReportFor(ctx context.Context, s *store.Store, u *store.Usage, set ReportSettings, now time.Time, ns string) (*Reports, error) {
-	r, err := BuildReport(ctx, s, u, set, now, ns)
+func BuildReportFor(ctx context.Context, s *store.Store, set ReportSettings, now time.Time, ns string) (*Reports, error) {
+	r, err := BuildReport(ctx, s, set, now, ns)
 	if err != nil {
 		return nil, err
 	}

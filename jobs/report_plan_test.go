@@ -47,13 +47,13 @@ func demoStore(t *testing.T) *store.Store {
 func TestReportPlanOnTheDemo(t *testing.T) {
 	ctx := context.Background()
 	s := demoStore(t)
-	u, err := s.ComputeUsage(ctx, store.DefaultPolicy)
+	_, err := planned(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	set := ReportSettings{Threshold: 1 << 30, BaseURL: "http://127.0.0.1:8080"}
 	plain := func(ns string) string {
-		r, err := BuildReport(ctx, s, u, set, s.Now(), ns)
+		r, err := BuildReport(ctx, s, set, s.Now(), ns)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,11 +17,11 @@ func TestWeeklyReportSaysWhatWasNotPulled(t *testing.T) {
 	ctx := context.Background()
 	report := func() (string, string, store.NamespaceUsage) {
 		t.Helper()
-		u, err := s.ComputeUsage(ctx, store.DefaultPolicy)
+		_, err := s.ComputePlanSummary(ctx, store.DefaultPolicy) // the plan the reclaimable figures come from
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := BuildReport(ctx, s, u, settings, now, "team-a")
+		r, err := BuildReport(ctx, s, settings, now, "team-a")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +29,10 @@ func TestWeeklyReportSaysWhatWasNotPulled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nu, _ := u.Namespace("team-a")
+		nu, err := s.ReadNamespaceUsage(ctx, "team-a")
+		if err != nil {
+			t.Fatal(err)
+		}
 		return msg.Text, msg.HTML, nu
 	}
 	if text, html, _ := report(); strings.Contains(text, "pulled") || strings.Contains(html, "pulled") {

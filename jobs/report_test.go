@@ -217,11 +217,11 @@ func TestWeeklyReportGoesToNamespacesOverThreshold(t *testing.T) {
 	ctx := context.Background()
 	s, now := reportStore(t)
 	sink := startSink(t, "")
-	u, err := s.ComputeUsage(ctx, store.DefaultPolicy)
+	u, err := planned(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reps, err := BuildReports(ctx, s, u, settings, now)
+	reps, err := BuildReports(ctx, s, settings, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,8 +300,8 @@ func TestSMTPDownIsRecordedAndRetried(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	u, _ := s.ComputeUsage(ctx, store.DefaultPolicy)
-	reps, err := BuildReports(ctx, s, u, settings, now)
+	planned(ctx, s) // the plan the reports read
+	reps, err := BuildReports(ctx, s, settings, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,10 +369,10 @@ func TestARunThatDiesHalfWayResendsOnlyTheRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := startSink(t, "")
-	u, _ := s.ComputeUsage(ctx, store.DefaultPolicy)
+	planned(ctx, s) // the plan the reports read
 	set := settings
 	set.AdminEmail = ""
-	reps, err := BuildReports(ctx, s, u, set, now)
+	reps, err := BuildReports(ctx, s, set, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,8 +398,8 @@ func TestTestSendLeavesTheLogAlone(t *testing.T) {
 	ctx := context.Background()
 	s, now := reportStore(t)
 	sink := startSink(t, "")
-	u, _ := s.ComputeUsage(ctx, store.DefaultPolicy)
-	reps, _ := BuildReports(ctx, s, u, settings, now)
+	planned(ctx, s) // the plan the reports read
+	reps, _ := BuildReports(ctx, s, settings, now)
 	sum, err := SendReports(ctx, s, sender(t, sink.addr), reps, settings, now, SendOptions{To: []string{"me@example.com"}})
 	if err != nil || sum.Sent != 2 {
 		t.Fatalf("test send: %s %v (team-a and team-c to me)", sum, err)
@@ -433,7 +433,7 @@ func TestWeeksOverAndChangeSinceLastWeek(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Last week's snapshot said 50 MiB less.
-	u, _ := s.ComputeUsage(ctx, store.DefaultPolicy)
+	u, _ := planned(ctx, s)
 	nu, _ := u.Namespace("team-a")
 	old := *u
 	old.Namespaces = []store.NamespaceUsage{nu}
@@ -441,7 +441,7 @@ func TestWeeksOverAndChangeSinceLastWeek(t *testing.T) {
 	if _, err := s.WriteSnapshots(ctx, &old, now.AddDate(0, 0, -7)); err != nil {
 		t.Fatal(err)
 	}
-	r, err := BuildReport(ctx, s, u, settings, now, "team-a")
+	r, err := BuildReport(ctx, s, settings, now, "team-a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,10 +468,9 @@ func TestReportJobRunsThroughTheScheduler(t *testing.T) {
 	ctx := context.Background()
 	s, _ := reportStore(t)
 	sink := startSink(t, "")
-	cache := NewUsageCache(s, store.DefaultPolicy, slogDiscard())
-	noMail := ReportJob(s, cache, nil, settings, "0 7 * * 1")
+	noMail := ReportJob(s, nil, settings, "0 7 * * 1")
 	noMail.Name = "no-mail"
-	sc, err := NewScheduler(s, slogDiscard(), []Job{ReportJob(s, cache, sender(t, sink.addr), settings, "0 7 * * 1"), noMail})
+	sc, err := NewScheduler(s, slogDiscard(), []Job{ReportJob(s, sender(t, sink.addr), settings, "0 7 * * 1"), noMail})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,9 +495,9 @@ func TestOneNamespaceReportSendsOnlyThatOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := startSink(t, "")
-	u, _ := s.ComputeUsage(ctx, store.DefaultPolicy)
+	planned(ctx, s) // the plan the reports read
 	// team-b is under its threshold: `report team-b --send` still sends it.
-	reps, err := BuildReportFor(ctx, s, u, settings, now, "team-b")
+	reps, err := BuildReportFor(ctx, s, settings, now, "team-b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,7 +511,17 @@ func TestOneNamespaceReportSendsOnlyThatOne(t *testing.T) {
 	if len(got) != 1 || got[0].to[0] != "b@example.com" {
 		t.Fatalf("received %d e-mails: %+v", len(got), got)
 	}
-	if _, err := BuildReportFor(ctx, s, u, settings, now, "nope"); err == nil {
+	if _, err := BuildReportFor(ctx, s, settings, now, "nope"); err == nil {
 		t.Error("an unknown namespace built a report")
 	}
+}
+
+// planned stores the prune plan the reports' reclaimable figures come from
+// (the server's plan job does that) and returns the full pass's figures,
+// what the reports must show.
+func planned(ctx context.Context, s *store.Store) (*store.Usage, error) {
+	if _, err := s.ComputePlanSummary(ctx, store.DefaultPolicy); err != nil {
+		return nil, err
+	}
+	return s.ComputeUsage(ctx, store.DefaultPolicy)
 }

@@ -117,6 +117,11 @@ var migrations = []migration{
 	}},
 	// in_use_images, in_use_reads: images the cluster's workloads use.
 	{"0015_images_in_use", migrateInUse},
+	// The images whose layers were never read, found without reading every
+	// image row (the registry's unknownImages, read on the overview).
+	{"0017_images_unknown_index", func(tx *gorm.DB) error {
+		return tx.Exec(`CREATE INDEX IF NOT EXISTS ix_images_unknown ON images (id) WHERE NOT known`).Error
+	}},
 }
 
 // migrateBlobSizeSource adds blobs.size_source. The sizes a database holds

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,10 +166,31 @@ func compareUsage(t *testing.T, s *store.Store, policy store.Policy, f *oracle.F
 		wantNSReclaim += n.ReclaimableBytes
 	}
 	d.eq(rankRegistry, "registry", "stored plan namespaces' reclaimableBytes", nsReclaim, wantNSReclaim)
-	d.eq(rankRegistry, "registry", "bytes", u.Registry.Bytes, f.Registry.Bytes)
-	d.eq(rankRegistry, "registry", "blobs", u.Registry.Blobs, f.Registry.Blobs)
-	d.eq(rankRegistry, "registry", "reclaimableBytes", u.Registry.ReclaimableBytes, f.Registry.Reclaimable)
-	d.eq(rankRegistry, "registry", "unknownImages", u.Registry.UnknownImages, f.Registry.UnknownImages)
+	compareFigures(t, "", u, func(ds []string) (map[string]store.BlobShares, error) { return u.Shares(octx, s, ds) }, f, d)
+
+	// The stored figures as pages, the API, the CLI and e-mails read them
+	// (accounting_read.go): the same figures, every one, and the
+	// time-dependent ones from the plan just stored.
+	stored, err := s.ReadUsage(octx)
+	if err != nil {
+		t.Fatalf("read usage: %v", err)
+	}
+	d.time(rankRegistry, "registry", "stored planComputedAt", stored.PlanComputedAt, oracleNowOf(s))
+	compareFigures(t, "stored ", stored, func(ds []string) (map[string]store.BlobShares, error) { return s.ReadBlobShares(octx, ds) }, f, d)
+	compareStoredReads(t, s, u, stored, d)
+}
+
+// oracleNowOf is the store's clock (the plan's time).
+func oracleNowOf(s *store.Store) time.Time { return s.Now() }
+
+// compareFigures compares one reading of the whole registry's usage (the
+// full pass's or the stored figures', labelled by prefix) with the oracle.
+func compareFigures(t *testing.T, prefix string, u *store.Usage, shares func([]string) (map[string]store.BlobShares, error), f *oracle.Figures, d *diffs) {
+	t.Helper()
+	d.eq(rankRegistry, prefix+"registry", "bytes", u.Registry.Bytes, f.Registry.Bytes)
+	d.eq(rankRegistry, prefix+"registry", "blobs", u.Registry.Blobs, f.Registry.Blobs)
+	d.eq(rankRegistry, prefix+"registry", "reclaimableBytes", u.Registry.ReclaimableBytes, f.Registry.Reclaimable)
+	d.eq(rankRegistry, prefix+"registry", "unknownImages", u.Registry.UnknownImages, f.Registry.UnknownImages)
 
 	var gotNS, wantNS []string
 	for _, n := range u.Namespaces {
@@ -176,13 +199,13 @@ func compareUsage(t *testing.T, s *store.Store, policy store.Policy, f *oracle.F
 	for _, n := range f.Namespaces {
 		wantNS = append(wantNS, n.Name)
 	}
-	d.eq(rankRegistry, "registry", "namespaces", gotNS, wantNS)
+	d.eq(rankRegistry, prefix+"registry", "namespaces", gotNS, wantNS)
 	for _, wn := range f.Namespaces {
 		gn, ok := u.Namespace(wn.Name)
 		if !ok {
 			continue
 		}
-		scope := "namespace " + wn.Name
+		scope := prefix + "namespace " + wn.Name
 		d.eq(rankNamespace, scope, "bytes", gn.Bytes, wn.Bytes)
 		d.eq(rankNamespace, scope, "exclusiveBytes", gn.ExclusiveBytes, wn.Exclusive)
 		d.eq(rankNamespace, scope, "reclaimableBytes", gn.ReclaimableBytes, wn.Reclaimable)
@@ -200,7 +223,7 @@ func compareUsage(t *testing.T, s *store.Store, policy store.Policy, f *oracle.F
 			if !ok {
 				continue
 			}
-			scope := "stream " + wn.Name + "/" + ws.Name
+			scope := prefix + "stream " + wn.Name + "/" + ws.Name
 			d.eq(rankStream, scope, "bytes", gs.Bytes, ws.Bytes)
 			d.eq(rankStream, scope, "exclusiveBytes", gs.ExclusiveBytes, ws.Exclusive)
 			d.eq(rankStream, scope, "uniqueImages", gs.UniqueImages, ws.UniqueImages)
@@ -219,13 +242,13 @@ func compareUsage(t *testing.T, s *store.Store, policy store.Policy, f *oracle.F
 				if !ok {
 					continue
 				}
-				scope := "tag " + wn.Name + "/" + ws.Name + ":" + wt.Name
+				scope := prefix + "tag " + wn.Name + "/" + ws.Name + ":" + wt.Name
 				d.eq(rankTag, scope, "bytes", gt.Bytes, wt.Bytes)
 				d.eq(rankTag, scope, "exclusiveBytes", gt.ExclusiveBytes, wt.Exclusive)
 				d.eq(rankTag, scope, "revisions", len(gt.Revisions), len(wt.Revisions))
 				for i := range min(len(gt.Revisions), len(wt.Revisions)) {
 					g, w := gt.Revisions[i], wt.Revisions[i]
-					scope := fmt.Sprintf("revision %s/%s:%s#%d", wn.Name, ws.Name, wt.Name, i)
+					scope := prefix + fmt.Sprintf("revision %s/%s:%s#%d", wn.Name, ws.Name, wt.Name, i)
 					d.eq(rankRevision, scope, "image", g.Image, w.Image)
 					d.eq(rankRevision, scope, "reference", g.Reference, w.Ref)
 					d.time(rankRevision, scope, "created", g.Created, w.Created)
@@ -239,14 +262,205 @@ func compareUsage(t *testing.T, s *store.Store, policy store.Policy, f *oracle.F
 
 	// The "shared by" counts of every blob.
 	digests := keysOf(f.Shares)
-	sh, err := u.Shares(octx, s, digests)
+	sh, err := shares(digests)
 	if err != nil {
 		t.Fatalf("shares: %v", err)
 	}
 	for _, b := range digests {
 		w := f.Shares[b]
-		d.eq(rankItem, "blob "+oracle.Short(b), "shares", sh[b], store.BlobShares{Images: w.Images, Tags: w.Tags, Streams: w.Streams, Namespaces: w.Namespaces})
+		d.eq(rankItem, prefix+"blob "+oracle.Short(b), "shares", sh[b], store.BlobShares{Images: w.Images, Tags: w.Tags, Streams: w.Streams, Namespaces: w.Namespaces})
 	}
+}
+
+// compareStoredReads checks the stored reads a page makes (one namespace,
+// one stream, a ranking, search sizes, revision sizes) against the whole
+// stored reading, and the figures the oracle does not model against the
+// full pass.
+func compareStoredReads(t *testing.T, s *store.Store, full, stored *store.Usage, d *diffs) {
+	t.Helper()
+	d.eq(rankRegistry, "stored registry", "pullsRecordedSince", stored.PullsRecordedSince, full.PullsRecordedSince)
+	var names []store.ScopeName
+	want := map[store.ScopeName]int64{}
+	images := map[string]int64{}
+	for _, n := range stored.Namespaces {
+		scope := "stored namespace " + n.Name
+		if fn, ok := full.Namespace(n.Name); ok {
+			d.eq(rankNamespace, scope, "notPulledBytes", n.NotPulledBytes, fn.NotPulledBytes)
+		}
+		whole, err := s.ReadNamespaceUsageFull(octx, n.Name)
+		if err != nil {
+			t.Fatalf("read namespace %s: %v", n.Name, err)
+		}
+		d.eq(rankNamespace, scope, "read alone", whole, n)
+		// As encoding/json writes it (usage -o json, the API's list).
+		for _, ind := range []string{"", "  "} {
+			got, err := n.AppendJSON(nil, ind, ind)
+			want, _ := json.MarshalIndent(n, ind, ind)
+			if ind == "" {
+				want, _ = json.Marshal(n)
+			}
+			d.eq(rankNamespace, scope, "JSON indented by "+strconv.Quote(ind), string(got)+fmt.Sprint(err), string(want)+"<nil>")
+		}
+		page, err := s.ReadNamespaceUsage(octx, n.Name)
+		if err != nil {
+			t.Fatalf("read namespace %s: %v", n.Name, err)
+		}
+		d.eq(rankNamespace, scope, "read for its page", page, withoutRevisions(n))
+		names = append(names, store.ScopeName{Namespace: n.Name})
+		want[store.ScopeName{Namespace: n.Name}] = n.Bytes
+		for _, st := range n.Streams {
+			got, err := s.ReadStreamUsage(octx, store.StreamRef{Namespace: n.Name, Stream: st.Name})
+			if err != nil {
+				t.Fatalf("read stream %s/%s: %v", n.Name, st.Name, err)
+			}
+			d.eq(rankStream, "stored stream "+n.Name+"/"+st.Name, "read alone", got, st)
+			k := store.ScopeName{Namespace: n.Name, Stream: st.Name}
+			names, want[k] = append(names, k), st.Bytes
+			for _, tg := range st.Tags {
+				k := store.ScopeName{Namespace: n.Name, Stream: st.Name, Tag: tg.Name}
+				names, want[k] = append(names, k), tg.Bytes
+				for _, r := range tg.Revisions {
+					if r.Image != "" {
+						images[r.Image] = r.Bytes
+					}
+				}
+			}
+		}
+	}
+	got, err := s.ReadScopeBytes(octx, names)
+	if err != nil {
+		t.Fatalf("read scope bytes: %v", err)
+	}
+	d.eq(rankRegistry, "stored search sizes", "bytes", got, want)
+	digests := keysOf(images)
+	sizes, err := s.ReadImageBytes(octx, digests)
+	if err != nil {
+		t.Fatalf("read image bytes: %v", err)
+	}
+	for _, dg := range digests {
+		d.eq(rankItem, "stored image "+oracle.Short(dg), "bytes", sizes[dg], images[dg])
+	}
+	compareRankings(t, s, stored, d)
+	// Limited to some namespaces (a reader who is no platform admin).
+	if n := len(stored.Namespaces); n > 0 {
+		want := []store.NamespaceUsage{stored.Namespaces[n-1]}
+		only := []string{stored.Namespaces[n-1].Name, "not-there"}
+		if n > 1 {
+			want = []store.NamespaceUsage{stored.Namespaces[0], stored.Namespaces[n-1]}
+			only = append(only, stored.Namespaces[0].Name)
+		}
+		var got []store.NamespaceUsage
+		if err := s.EachNamespaceUsageOf(octx, only, func(nu store.NamespaceUsage) error { got = append(got, nu); return nil }); err != nil {
+			t.Fatalf("read some namespaces: %v", err)
+		}
+		d.eq(rankRegistry, "stored registry", "some namespaces", got, want)
+		got = nil
+		if err := s.EachNamespaceUsageOf(octx, []string{}, func(nu store.NamespaceUsage) error { got = append(got, nu); return nil }); err != nil || got != nil {
+			d.eq(rankRegistry, "stored registry", "no namespaces", fmt.Sprint(len(got), err), "0 <nil>")
+		}
+	}
+}
+
+func withoutRevisions(n store.NamespaceUsage) store.NamespaceUsage {
+	out := n
+	out.Streams = make([]store.StreamUsage, len(n.Streams))
+	for i, st := range n.Streams {
+		out.Streams[i] = st
+		out.Streams[i].Tags = make([]store.TagUsage, len(st.Tags))
+		for j, tg := range st.Tags {
+			tg.Revisions = []store.RevisionUsage{}
+			out.Streams[i].Tags[j] = tg
+		}
+	}
+	return out
+}
+
+// compareRankings checks the overview's ordered, paged read: every order,
+// a page of it and the figures over all namespaces.
+func compareRankings(t *testing.T, s *store.Store, stored *store.Usage, d *diffs) {
+	t.Helper()
+	const threshold = 1 << 20
+	var over int
+	var biggest int64
+	for _, n := range stored.Namespaces {
+		if n.Bytes >= threshold {
+			over++
+		}
+		biggest = max(biggest, n.Bytes)
+	}
+	for order := range store.NamespaceOrders {
+		all, err := s.ReadNamespaces(octx, store.NamespaceQuery{Order: order, DefaultThreshold: threshold})
+		if err != nil {
+			t.Fatalf("read namespaces by %s: %v", order, err)
+		}
+		scope := "stored ranking by " + order
+		d.eq(rankRegistry, scope, "total", all.Total, len(stored.Namespaces))
+		d.eq(rankRegistry, scope, "over", all.Over, over)
+		d.eq(rankRegistry, scope, "biggest", all.Biggest, biggest)
+		d.eq(rankRegistry, scope, "rows", len(all.Rows), len(stored.Namespaces))
+		for i, r := range all.Rows {
+			n, ok := stored.Namespace(r.Name)
+			if !ok {
+				d.eq(rankNamespace, scope, "row "+r.Name, "present", "absent")
+				continue
+			}
+			d.eq(rankNamespace, scope+" "+r.Name, "figures", [4]int64{r.Bytes, r.ExclusiveBytes, r.ReclaimableBytes, r.NotPulledBytes},
+				[4]int64{n.Bytes, n.ExclusiveBytes, n.ReclaimableBytes, n.NotPulledBytes})
+			d.eq(rankNamespace, scope+" "+r.Name, "streams", r.StreamCount, len(n.Streams))
+			if i > 0 && rankedBefore(order, r, all.Rows[i-1]) {
+				d.eq(rankNamespace, scope, "order at "+r.Name, all.Rows[i-1].Name+" before "+r.Name, "the other way round")
+			}
+		}
+		if len(all.Rows) > 2 {
+			page, err := s.ReadNamespaces(octx, store.NamespaceQuery{Order: order, DefaultThreshold: threshold, Offset: 1, Limit: 2})
+			if err != nil {
+				t.Fatalf("read namespaces by %s: %v", order, err)
+			}
+			var gotNames, wantNames []string
+			for _, r := range page.Rows {
+				gotNames = append(gotNames, r.Name)
+			}
+			for _, r := range all.Rows[1:3] {
+				wantNames = append(wantNames, r.Name)
+			}
+			d.eq(rankRegistry, scope, "second page of two", gotNames, wantNames)
+			only := []string{all.Rows[0].Name, all.Rows[2].Name}
+			some, err := s.ReadNamespaces(octx, store.NamespaceQuery{Order: order, DefaultThreshold: threshold, Only: only})
+			if err != nil {
+				t.Fatalf("read namespaces by %s: %v", order, err)
+			}
+			d.eq(rankRegistry, scope, "only two: total", some.Total, 2)
+		}
+	}
+}
+
+// rankedBefore says whether a must come before b in order (ties by name).
+func rankedBefore(order string, a, b store.NamespaceFigures) bool {
+	used := func(n store.NamespaceFigures) float64 {
+		if n.Threshold <= 0 {
+			return -1
+		}
+		return float64(n.Bytes) / float64(n.Threshold)
+	}
+	var ka, kb float64
+	switch order {
+	case "name":
+		return a.Name < b.Name
+	case "size":
+		ka, kb = float64(a.Bytes), float64(b.Bytes)
+	case "exclusive":
+		ka, kb = float64(a.ExclusiveBytes), float64(b.ExclusiveBytes)
+	case "reclaimable":
+		ka, kb = float64(a.ReclaimableBytes), float64(b.ReclaimableBytes)
+	case "threshold":
+		ka, kb = used(a), used(b)
+	case "streams":
+		ka, kb = float64(a.StreamCount), float64(b.StreamCount)
+	}
+	if ka != kb {
+		return ka > kb
+	}
+	return a.Name < b.Name
 }
 
 type plannedRev struct {

@@ -18,6 +18,10 @@ type Usage struct {
 	ComputedAt time.Time `json:"computedAt"`
 	// PullsRecordedSince is when the first pull was recorded (nil: never).
 	PullsRecordedSince *time.Time `json:"pullsRecordedSince,omitempty"`
+	// PlanComputedAt is when the stored prune plan behind the reclaimable
+	// and not-pulled figures and the prunable marks was computed (zero:
+	// none yet). The full pass computes them itself and leaves it zero.
+	PlanComputedAt time.Time `json:"planComputedAt,omitzero"`
 
 	shares  *blobShares // per blob ID, for the layer views
 	version int64       // unique per computation (wall clock in ns)

@@ -201,9 +201,8 @@ func blobPageFixture() BlobPage {
 // everywhere.
 func allPages() map[string]templ.Component {
 	ov := overviewFixture()
-	computing := overviewFixture()
-	computing.Computing = true
-	computing.Page.UsageAt = time.Time{}
+	unplanned := overviewFixture()
+	unplanned.Page.UsageAt = time.Time{}
 	anon := page("Log in")
 	anon.User = ""
 	noImage := tagPageFixture()
@@ -212,7 +211,7 @@ func allPages() map[string]templ.Component {
 	list.Image = listFixture()
 	return map[string]templ.Component{
 		"overview":           ViewOverview(ov),
-		"overview computing": ViewOverview(computing),
+		"overview unplanned": ViewOverview(unplanned),
 		"namespace":          ViewNamespace(namespaceFixture()),
 		"namespace fragment": NamespaceStreams(namespaceFixture()),
 		"stream":             ViewStream(streamFixture()),

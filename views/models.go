@@ -20,8 +20,9 @@ type Page struct {
 	Crumbs []Crumb
 	Query  string    // the search box's current text
 	Now    time.Time // for relative ages; exact time goes in title=""
-	// UsageAt is when the figures on the page were computed; zero when the
-	// first computation is still running.
+	// UsageAt is when the stored prune plan behind the reclaimable figures
+	// was computed (the other figures are read with the page); zero when no
+	// plan was computed yet.
 	UsageAt time.Time
 	// Build is the running binary, named in the footer (zero: not shown).
 	Build buildinfo.Info
@@ -48,7 +49,6 @@ type Point struct {
 // Overview is "/".
 type Overview struct {
 	Page
-	Computing        bool // usage not computed yet: say so instead of zeros
 	RegistryBytes    int64
 	RegistryBlobs    int64
 	ReclaimableBytes int64
@@ -96,7 +96,6 @@ type JobStatus struct {
 // NamespacePage is "/ns/{ns}".
 type NamespacePage struct {
 	Page
-	Computing        bool
 	Name             string
 	Bytes            int64
 	ExclusiveBytes   int64

@@ -68,7 +68,7 @@ func TestLayout(t *testing.T) {
 		if text(foot) != "3 minutes ago" || foot.AttrOr("title", "") != "2026-11-23 11:57:00 UTC" {
 			t.Errorf("footer time = %q title %q", text(foot), foot.AttrOr("title", ""))
 		}
-		if !strings.Contains(text(doc.Find("footer")), "Usage figures computed 3 minutes ago") {
+		if !strings.Contains(text(doc.Find("footer")), "reclaimable bytes planned 3 minutes ago") {
 			t.Errorf("footer = %q", text(doc.Find("footer")))
 		}
 		build := doc.Find("footer p.build")
@@ -91,7 +91,7 @@ func TestLayout(t *testing.T) {
 		if doc.Find(`nav[aria-label="breadcrumb"]`).Length() != 0 {
 			t.Error("breadcrumbs without crumbs")
 		}
-		if got := text(doc.Find("footer")); !strings.Contains(got, "Usage is being computed…") {
+		if got := text(doc.Find("footer")); !strings.Contains(got, "reclaimable bytes not planned yet") {
 			t.Errorf("footer = %q", got)
 		}
 	})
@@ -194,21 +194,17 @@ func TestOverview(t *testing.T) {
 	}
 }
 
-func TestOverviewComputing(t *testing.T) {
+// Before the first prune plan the figures still show (they are stored);
+// the footer says the reclaimable ones are not planned yet.
+func TestOverviewBeforeThePlan(t *testing.T) {
 	m := overviewFixture()
-	m.Computing = true
-	m.RegistryBytes, m.RegistryBlobs, m.ReclaimableBytes = 0, 0, 0
-	m.Trend = nil
+	m.Page.UsageAt = time.Time{}
 	doc, _ := render(t, ViewOverview(m))
-	main := doc.Find("main")
-	if !strings.Contains(text(main), "Usage is being computed; refresh in a few seconds") {
-		t.Errorf("no computing notice: %q", text(main))
+	if !strings.Contains(text(doc.Find("main")), Size(m.RegistryBytes)) {
+		t.Errorf("the registry's size is missing: %q", text(doc.Find("main")))
 	}
-	if strings.Contains(text(main), "0 B") {
-		t.Error("computing overview shows zero sizes")
-	}
-	if main.Find(`a[href="/ns/payments"]`).Length() != 1 {
-		t.Error("namespaces should still be listed while computing")
+	if got := text(doc.Find("footer")); !strings.Contains(got, "reclaimable bytes not planned yet") {
+		t.Errorf("footer = %q", got)
 	}
 }
 

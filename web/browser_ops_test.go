@@ -33,7 +33,8 @@ func TestBrowserOperationsTrendsAndAccounts(t *testing.T) {
 	if err := ts.store.SetNamespace(ctx, "ml", store.NamespaceSettings{ThresholdBytes: &gib}); err != nil {
 		t.Fatal(err)
 	}
-	u, err := ts.srv.Usage().Refresh(ctx)
+	ts.srv.Versions().Poll(ctx)
+	u, _, err := ts.store.ReadUsageSummary(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,12 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := srv.Usage().Refresh(ctx)
+	// The stored prune plan (the lead's plan job keeps it), and the full
+	// pass's figures: what the pages, reading the stored ones, must show.
+	if _, err := s.ComputePlanSummary(ctx, cfg.Policy); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.ComputeUsage(ctx, cfg.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}

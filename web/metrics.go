@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,6 +27,8 @@ type metrics struct {
 	nsBytes   *prometheus.GaugeVec
 	regBytes  prometheus.Gauge
 	reclaimMe prometheus.Gauge
+	// read reads the stored usage for the gauges (nil: they stay 0).
+	read func(context.Context) (*store.Usage, error)
 }
 
 func newMetrics(build buildinfo.Info) *metrics {
@@ -40,7 +43,7 @@ func newMetrics(build buildinfo.Info) *metrics {
 	m.jobTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "layerwise_job_duration_seconds",
 		Help: "Scheduled job run time.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, []string{"job"})
 	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layerwise_panics_total",
-		Help: "Panics recovered in background work (jobs, the usage computation), by job."}, []string{"job"})
+		Help: "Panics recovered in background work (jobs, threshold checks, pull recording), by job."}, []string{"job"})
 	m.nsBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layerwise_namespace_bytes",
 		Help: "Registry bytes of a namespace, shared layers counted once."}, []string{"namespace"})
 	m.regBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "layerwise_registry_bytes",
@@ -104,6 +107,7 @@ func (m *metrics) handler(token string) http.Handler {
 			http.Error(w, "/metrics needs Authorization: Bearer <LAYERWISE_METRICS_TOKEN>", http.StatusUnauthorized)
 			return
 		}
+		m.usage(r.Context())
 		prom.ServeHTTP(w, r)
 	})
 }
@@ -132,7 +136,17 @@ func (m *metrics) mux(token string) http.Handler {
 	return mux
 }
 
-func (m *metrics) usage(u *store.Usage) {
+// usage sets the usage gauges from the stored figures (indexed reads, on
+// each scrape); when they cannot be read the gauges keep their last
+// values (the database's own failure shows on every page and /readyz).
+func (m *metrics) usage(ctx context.Context) {
+	if m.read == nil {
+		return
+	}
+	u, err := m.read(ctx)
+	if err != nil {
+		return
+	}
 	m.regBytes.Set(float64(u.Registry.Bytes))
 	m.reclaimMe.Set(float64(u.Registry.ReclaimableBytes))
 	m.nsBytes.Reset()

@@ -88,20 +88,20 @@ type Config struct {
 	AlertWebhookURL string
 }
 
-// Server is the dashboard with its jobs and usage cache.
+// Server is the dashboard with its jobs.
 type Server struct {
-	cfg     Config
-	store   *store.Store
-	log     *slog.Logger
-	echo    *echo.Echo
-	usage   *jobs.UsageCache
-	pulls   *jobs.PullRecorder
-	alerts  *jobs.Alerter // nil with NoJobs
-	sched   *jobs.Scheduler
-	change  *change.Service
-	fetcher *registry.Client
-	metrics *metrics
-	oidc    *oidcLogin
+	cfg      Config
+	store    *store.Store
+	log      *slog.Logger
+	echo     *echo.Echo
+	versions *jobs.DataVersions
+	pulls    *jobs.PullRecorder
+	alerts   *jobs.Alerter // nil with NoJobs
+	sched    *jobs.Scheduler
+	change   *change.Service
+	fetcher  *registry.Client
+	metrics  *metrics
+	oidc     *oidcLogin
 	// accounts is set once any account exists (then pages need a login).
 	accounts atomic.Bool
 	limiter  *handlers.LoginLimiter
@@ -136,22 +136,22 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.Auth == "oidc" {
 		srv.oidc = &oidcLogin{cfg: cfg.OIDC}
 	}
-	srv.usage = jobs.NewUsageCache(s, cfg.Policy, log)
-	srv.usage.OnRefresh = srv.metrics.usage
+	srv.versions = jobs.NewDataVersions(s, log)
+	// The usage gauges read the stored figures on each scrape.
+	srv.metrics.read = func(ctx context.Context) (*store.Usage, error) {
+		u, _, err := s.ReadUsageSummary(ctx, 0)
+		return u, err
+	}
 	if !cfg.NoJobs {
-		// Threshold alerts: checked after every new usage figure (a change
-		// that crosses a threshold alerts at once) and daily.
+		// Threshold alerts: checked after every change to the data (a
+		// change that crosses a threshold alerts at once) and daily.
 		hook, err := jobs.ParseWebhookURL(cfg.AlertWebhookURL)
 		if err != nil {
 			return nil, err
 		}
 		srv.alerts = jobs.NewAlerter(s, cfg.Sender, jobs.AlertSettings{Threshold: cfg.Threshold, BaseURL: cfg.Reports.BaseURL, WebhookURL: hook}, log)
-		srv.usage.OnRefresh = func(u *store.Usage) {
-			srv.metrics.usage(u)
-			srv.alerts.Notify(u)
-		}
+		srv.versions.OnChange = srv.alerts.Notify
 	}
-	srv.usage.OnPanic = srv.metrics.panicked
 	srv.pulls = jobs.NewPullRecorder(s, log)
 	if cfg.RegistryURL != "" {
 		m, err := registry.NewManaged(cfg.RegistryURL, cfg.RegistryAuthFile)
@@ -174,9 +174,12 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	// Every change goes through one Service; a change made through it
-	// recomputes usage (and drops cached pages: routes registers that).
+	// drops cached pages (routes registers that) and asks for a threshold
+	// check. The stored figures are up to date when it commits.
 	srv.change = change.New(s, mirror)
-	srv.change.OnChange(srv.usage.Invalidate)
+	if srv.alerts != nil {
+		srv.change.OnChange(srv.alerts.Notify)
+	}
 	if cfg.OpenShiftURL != "" {
 		// The configured cluster's in-use read holds prune until it first
 		// succeeds; another cluster's records and state go.
@@ -185,7 +188,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 		}
 	}
 	if !cfg.NoJobs {
-		list := []jobs.Job{jobs.SnapshotJob(s, srv.usage, cfg.SnapshotSchedule), jobs.AlertJob(srv.alerts, srv.usage, "@daily")}
+		list := []jobs.Job{jobs.SnapshotJob(s, cfg.SnapshotSchedule), jobs.AlertJob(srv.alerts, "@daily")}
 		// The prune plan's figures on their schedule and after policy
 		// changes (and prunes); the stored figures checked nightly.
 		plan := cfg.PlanSchedule
@@ -197,7 +200,7 @@ func New(cfg Config, s *store.Store, log *slog.Logger) (*Server, error) {
 			list = append(list, jobs.VerifyUsage(s, cfg.VerifySchedule))
 		}
 		if cfg.ReportSchedule != "" {
-			list = append(list, jobs.ReportJob(s, srv.usage, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
+			list = append(list, jobs.ReportJob(s, cfg.Sender, cfg.Reports, cfg.ReportSchedule))
 		}
 		if sync := srv.syncSettings(); sync.Registry != nil || sync.OpenShift != nil {
 			list = append(list, jobs.SyncJob(s, sync))
@@ -287,8 +290,8 @@ func (srv *Server) syncSettings() jobs.SyncSettings {
 // Handler is the HTTP handler (tests serve it with httptest).
 func (srv *Server) Handler() http.Handler { return srv.echo }
 
-// Usage is the usage cache (tests wait for it).
-func (srv *Server) Usage() *jobs.UsageCache { return srv.usage }
+// Versions polls the database's data version (tests poll it by hand).
+func (srv *Server) Versions() *jobs.DataVersions { return srv.versions }
 
 // Alerts is the threshold alerter (nil with NoJobs).
 func (srv *Server) Alerts() *jobs.Alerter { return srv.alerts }
@@ -312,7 +315,7 @@ func (srv *Server) routes() *echo.Echo {
 	// The client address (the login limiter's key) is the peer's unless a
 	// trusted proxy forwarded the request: X-Forwarded-For is anyone's to write.
 	e.IPExtractor = srv.cfg.TrustedProxies.ClientIP
-	h := &handlers.Handler{Store: srv.store, Usage: srv.usage, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
+	h := &handlers.Handler{Store: srv.store, Versions: srv.versions, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
 		Change: srv.change, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy, Build: srv.build}
 	if srv.sched != nil {
 		h.Jobs, h.Runner = jobList{srv.sched}, srv.sched
@@ -445,7 +448,7 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error { return sr
 func (srv *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go srv.usage.Run(bg)
+	go srv.versions.Run(bg)
 	if srv.alerts != nil {
 		go srv.alerts.Run(bg)
 	}

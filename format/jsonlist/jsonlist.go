@@ -18,6 +18,10 @@ type List struct {
 	Key  string        // the JSON key, e.g. "revisions"
 	Len  int           // how many entries
 	Item func(int) any // the i-th entry
+	// Seq, when set, replaces Len and Item for a list read as it is
+	// written: it calls yield with each entry in turn and stops at its
+	// first error.
+	Seq func(yield func(any) error) error
 }
 
 // Write writes head, a value whose Lists are nil (so that it encodes them
@@ -57,19 +61,17 @@ func Write(w io.Writer, head any, indent bool, lists ...List) error {
 }
 
 func writeList(bw *bufio.Writer, l List, indent bool) error {
+	if l.Seq != nil {
+		return writeSeq(bw, l, indent)
+	}
 	if l.Len == 0 {
 		bw.WriteString("[]")
 		return nil
 	}
 	bw.WriteByte('[')
+	var scratch []byte
 	for i := range l.Len {
-		var b []byte
-		var err error
-		if indent {
-			b, err = json.MarshalIndent(l.Item(i), "    ", "  ")
-		} else {
-			b, err = json.Marshal(l.Item(i))
-		}
+		b, err := marshal(l.Item(i), indent, &scratch)
 		if err != nil {
 			return fmt.Errorf("jsonlist: %s[%d]: %w", l.Key, i, err)
 		}
@@ -86,4 +88,63 @@ func writeList(bw *bufio.Writer, l List, indent bool) error {
 	}
 	bw.WriteByte(']')
 	return nil
+}
+
+func writeSeq(bw *bufio.Writer, l List, indent bool) error {
+	n := 0
+	var scratch []byte
+	err := l.Seq(func(v any) error {
+		b, err := marshal(v, indent, &scratch)
+		if err != nil {
+			return fmt.Errorf("jsonlist: %s[%d]: %w", l.Key, n, err)
+		}
+		if n == 0 {
+			bw.WriteByte('[')
+		} else {
+			bw.WriteByte(',')
+		}
+		if indent {
+			bw.WriteString("\n    ")
+		}
+		bw.Write(b)
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		bw.WriteString("[]")
+		return nil
+	}
+	if indent {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteByte(']')
+	return nil
+}
+
+// Appender is an entry that writes itself as encoding/json would, without
+// reflection (store.NamespaceUsage: the big lists).
+type Appender interface {
+	AppendJSON(dst []byte, prefix, indent string) ([]byte, error)
+}
+
+// marshal encodes one entry at the list's depth; an Appender writes into
+// *scratch, which the list reuses entry after entry (each is written out
+// before the next).
+func marshal(v any, indent bool, scratch *[]byte) ([]byte, error) {
+	if a, ok := v.(Appender); ok {
+		var err error
+		if indent {
+			*scratch, err = a.AppendJSON((*scratch)[:0], "    ", "  ")
+		} else {
+			*scratch, err = a.AppendJSON((*scratch)[:0], "", "")
+		}
+		return *scratch, err
+	}
+	if indent {
+		return json.MarshalIndent(v, "    ", "  ")
+	}
+	return json.Marshal(v)
 }

@@ -47,6 +47,31 @@ func TestWriteMatchesEncodingJSON(t *testing.T) {
 			if got.String() != want.String() {
 				t.Errorf("%s indent=%v:\ngot  %s\nwant %s", name, indent, got.String(), want.String())
 			}
+			// The same lists read as they are written (Seq).
+			var seq bytes.Buffer
+			err = Write(&seq, head, indent,
+				List{Key: "items", Seq: func(yield func(any) error) error {
+					for _, it := range d.Items {
+						if err := yield(it); err != nil {
+							return err
+						}
+					}
+					return nil
+				}},
+				List{Key: "names", Seq: func(yield func(any) error) error {
+					for _, n := range d.Names {
+						if err := yield(n); err != nil {
+							return err
+						}
+					}
+					return nil
+				}})
+			if err != nil {
+				t.Fatalf("%s indent=%v seq: %v", name, indent, err)
+			}
+			if seq.String() != want.String() {
+				t.Errorf("%s indent=%v seq:\ngot  %s\nwant %s", name, indent, seq.String(), want.String())
+			}
 		}
 	}
 }
