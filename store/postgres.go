@@ -36,6 +36,12 @@ func openPostgres(dsn string, cfg *gorm.Config) (*gorm.DB, error) {
 	if pc.RuntimeParams["application_name"] == "" {
 		pc.RuntimeParams["application_name"] = "layerwise"
 	}
+	// JIT compiles a plan for a query the planner thinks big: 0.2 s each
+	// time for the few-row reads and settlements every page and write
+	// makes. The DSN may still turn it on (?jit=on).
+	if pc.RuntimeParams["jit"] == "" {
+		pc.RuntimeParams["jit"] = "off"
+	}
 	sqlDB := stdlib.OpenDB(*pc, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID,
 			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
