@@ -303,7 +303,7 @@ func (a *settlement) tags() error {
 		}
 		// The crossing images' links, as they are now.
 		mult := map[int64][][2]int64{}
-		err := chunks(uniq(entering), chunk, func(part []int64) error {
+		err := chunks(dedupe(entering), chunk, func(part []int64) error {
 			var rows []struct{ ImageID, BlobID, N int64 }
 			if err := a.db.Raw(`SELECT image_id, blob_id, COUNT(*) AS n FROM image_blobs WHERE image_id IN ? GROUP BY image_id, blob_id`, part).Scan(&rows).Error; err != nil {
 				return err
@@ -832,16 +832,4 @@ func upsertCounts(db *gorm.DB, table, keyCol string, level int16, n int, row fun
 		}
 	}
 	return nil
-}
-
-func uniq(ids []int64) []int64 {
-	seen := map[int64]bool{}
-	out := ids[:0:0]
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
