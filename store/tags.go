@@ -107,6 +107,12 @@ func validateSet(src Source, dst TagRef, opt TagOptions) error {
 	if err := dst.Validate(); err != nil {
 		return err
 	}
+	// A cosign tag names a signature of another image: it is recorded from
+	// the registry as that image's referrer, never made by hand, where it
+	// would count as a revision of its own.
+	if subject, _, ok := CosignTag(dst.Tag); ok {
+		return invalidf("%s is a cosign tag (a signature, attestation or SBOM of %s): Layerwise records those from the registry as referrers of the image; tag them there, not here", dst, subject)
+	}
 	switch src.Kind {
 	case KindImageStreamTag:
 		if err := (TagRef{src.Namespace, src.Stream, src.Tag}).Validate(); err != nil {

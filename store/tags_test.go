@@ -146,6 +146,8 @@ func TestTagRefusals(t *testing.T) {
 			ErrInvalid, `must be lower-case letters a–z and digits, in groups joined by a single '.', '_' or '-' (e.g. payment-api)`},
 		{"bad namespace", istag("shop", "api", "latest"), TagRef{"Shop_1", "api", "x"}, TagOptions{},
 			ErrInvalid, "must be a DNS label"},
+		{"cosign tag by hand", istag("shop", "api", "latest"), TagRef{"shop", "api", cosignTagOf(v2.Digest, "sig")}, TagOptions{},
+			ErrInvalid, "is a cosign tag (a signature, attestation or SBOM of " + v2.Digest + ")"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
