@@ -380,25 +380,6 @@ func (s *Store) TrendOf(ctx context.Context, namespaces []string, since time.Tim
 	return out, nil
 }
 
-// Fingerprint changes when anything usage depends on changes: rows added
-// to or removed from the history, tags, streams, namespaces, images or blob
-// links. It costs a few index scans, so callers poll it, not per request.
-func (s *Store) Fingerprint(ctx context.Context) (string, error) {
-	var fp string
-	links := "MAX(rowid)"
-	if s.postgres() {
-		links = "MAX(image_id)"
-	}
-	err := s.conn(ctx).Raw(`SELECT
-		(SELECT COUNT(*) FROM tag_events) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tag_events) || '.' ||
-		(SELECT COUNT(*) FROM tags) || '.' || (SELECT COALESCE(MAX(id), 0) FROM tags) || '.' ||
-		(SELECT COUNT(*) FROM image_streams) || '.' || (SELECT COUNT(*) FROM namespaces) || '.' ||
-		(SELECT COUNT(*) FROM images) || '.' || (SELECT COALESCE(` + links + `, 0) FROM image_blobs) || '.' ||
-		(SELECT COUNT(*) FROM image_blobs) || '.' || (SELECT COUNT(*) FROM image_manifests) || '.' ||
-		(SELECT COUNT(*) FROM image_referrers) || '.' || (SELECT COALESCE(MAX(id), 0) FROM image_referrers)`).Scan(&fp).Error
-	return fp, err
-}
-
 // JobRunsOf returns the newest runs of one job.
 func (s *Store) JobRunsOf(ctx context.Context, job string, limit int) ([]JobRun, error) {
 	var out []JobRun

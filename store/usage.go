@@ -23,12 +23,8 @@ type Usage struct {
 	// none yet). The full pass computes them itself and leaves it zero.
 	PlanComputedAt time.Time `json:"planComputedAt,omitzero"`
 
-	shares  *blobShares // per blob ID, for the layer views
-	version int64       // unique per computation (wall clock in ns)
+	shares *blobShares // per blob ID, for the layer views
 }
-
-// Version tells one computation from another, even within a second.
-func (u *Usage) Version() int64 { return u.version }
 
 // blobShares are reference counts indexed by blob ID.
 type blobShares struct {
@@ -103,7 +99,6 @@ func (s *Store) ComputeUsage(ctx context.Context, policy Policy) (*Usage, error)
 		return nil, fmt.Errorf("compute usage: %w", err)
 	}
 	u := g.usage(policy, s.now())
-	u.version = time.Now().UnixNano()
 	return u, nil
 }
 
