@@ -25,6 +25,9 @@ type Store struct {
 	now     func() time.Time
 	dialect string // "sqlite" or "postgres"
 	maxBlob int64  // the largest blob size accepted; 0: DefaultMaxBlobSize
+	// planBatch: namespaces a streamed plan reads at once; 0: planBatch
+	// (tests set 1 to cross batch boundaries on small registries).
+	planBatch int
 	// snapshot: this Store reads one consistent view (Snapshot); nested
 	// Snapshot calls reuse it.
 	snapshot bool
@@ -182,7 +185,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		if err := bumpDataVersion(db); err != nil {
 			return fmt.Errorf("bump the data version: %w", err)
 		}
-		tx := &Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob}
+		tx := &Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -206,7 +209,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 		// REPEATABLE READ: every statement sees the transaction's first
 		// snapshot. Read-only, so it never takes the writer lock.
 		return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-			return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, snapshot: true})
+			return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
 		}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	}
 	// SQLite: the pool's transactions are BEGIN IMMEDIATE (one writer), which
@@ -230,7 +233,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // a read has nothing to undo
 	db := s.db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
 	db.Statement.ConnPool = conn
-	return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, snapshot: true})
+	return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
 }
 
 func inTx(db *gorm.DB) bool {

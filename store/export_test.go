@@ -28,3 +28,7 @@ func LoadLinksForBenchmark(ctx context.Context, s *Store) (links [][2]int32, siz
 	}
 	return links, g.blobSize, nsOf, nil
 }
+
+// SetPlanBatch makes streamed plans read n namespaces at a time, so that
+// small test registries cross batch boundaries.
+func (s *Store) SetPlanBatch(n int) { s.planBatch = n }

@@ -541,6 +541,25 @@ func (g *graph) lastPulled(st *gStream, img int64) int64 {
 	return t
 }
 
+// setRules compiles the namespace's retention rules and marks the tags
+// each applies to (its streams and tags already read).
+func (n *gNamespace) setRules(rules []RetentionRule) error {
+	rs, err := compileRules(rules)
+	if err != nil {
+		return fmt.Errorf("the retention rules of namespace %s: %w", n.name, err)
+	}
+	n.rules, n.usesPulls = rs, rs.usesPulls()
+	for _, r := range rules {
+		n.ruleText = append(n.ruleText, r.String())
+	}
+	for _, st := range n.streams {
+		for _, t := range st.tags {
+			t.mask = rs.match(t.name)
+		}
+	}
+	return nil
+}
+
 // readRetention reads the namespaces' retention rules (and marks the tags
 // each rule applies to) and the pull times.
 func (g *graph) readRetention(s *Store, db *gorm.DB, nsByID map[int64]*gNamespace, streamByID map[int64]*gStream) error {
@@ -553,21 +572,9 @@ func (g *graph) readRetention(s *Store, db *gorm.DB, nsByID map[int64]*gNamespac
 		byNS[r.NamespaceID] = append(byNS[r.NamespaceID], r.rule())
 	}
 	for id, rules := range byNS {
-		n := nsByID[id]
-		if n == nil {
-			continue
-		}
-		rs, err := compileRules(rules)
-		if err != nil {
-			return fmt.Errorf("the retention rules of namespace %s: %w", n.name, err)
-		}
-		n.rules, n.usesPulls = rs, rs.usesPulls()
-		for _, r := range rules {
-			n.ruleText = append(n.ruleText, r.String())
-		}
-		for _, st := range n.streams {
-			for _, t := range st.tags {
-				t.mask = rs.match(t.name)
+		if n := nsByID[id]; n != nil {
+			if err := n.setRules(rules); err != nil {
+				return err
 			}
 		}
 	}

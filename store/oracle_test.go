@@ -33,6 +33,7 @@ func openOracleStore(t *testing.T) *store.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	s.SetClock(func() time.Time { return oracleNow })
+	s.SetPlanBatch(2) // streamed plans cross batch boundaries
 	return s
 }
 

@@ -83,45 +83,88 @@ func (g *graph) keep(def Policy, now time.Time) (keptImage, keptBlob []bool) {
 func (g *graph) keepReferenced(def Policy, now time.Time) (keptImage, keptBlob, referenced []bool) {
 	keptImage = make([]bool, len(g.blobStart))
 	referenced = make([]bool, len(g.blobStart))
-	mark := func(set []bool, img int64) {
-		if img <= 0 || int(img) >= len(set) {
-			return
+	unix := now.Unix()
+	for _, n := range g.namespaces {
+		g.keepEntries(n, def, unix, keptImage, referenced, nil)
+	}
+	g.keepBeyondHistory(keptImage, referenced, now.Add(-def.KeepYoungerThan).Unix(), func(young func(img, created int64)) error {
+		for img := range keptImage {
+			if g.digest[img] != "" {
+				young(int64(img), g.imgCreated[img])
+			}
 		}
-		set[img] = true
-		for _, c := range g.children[img] {
+		return nil
+	})
+	keptBlob = make([]bool, len(g.blobSize))
+	for img, ok := range keptImage {
+		if ok {
+			for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
+				keptBlob[b] = true
+			}
+		}
+	}
+	return keptImage, keptBlob, referenced
+}
+
+// mark sets img and its platform images in set.
+func (g *graph) mark(set []bool, img int64) {
+	if img <= 0 || int(img) >= len(set) {
+		return
+	}
+	set[img] = true
+	for _, c := range g.children[img] {
+		if c > 0 && int(c) < len(set) {
 			set[c] = true
 		}
 	}
-	unix := now.Unix()
-	for _, n := range g.namespaces {
-		p := g.policyOf(n, def)
-		for _, st := range n.streams {
-			for _, t := range st.tags {
-				for _, ev := range t.events {
-					if ev.image == 0 {
-						continue
-					}
-					mark(referenced, ev.image)
-					if !g.prunable(n, st, t, ev, p, unix) {
-						mark(keptImage, ev.image)
-					}
+}
+
+// keepEntries applies the retention rule to every history entry of
+// namespace n: the images of kept entries go in keptImage, every entry's
+// in referenced; prunable, when not nil, is called with each entry the
+// rule prunes. The first half of keep; a streamed plan calls it namespace
+// by namespace.
+func (g *graph) keepEntries(n *gNamespace, def Policy, now int64, keptImage, referenced []bool, prunable func(st *gStream, t *gTag, ev gEvent)) {
+	p := g.policyOf(n, def)
+	for _, st := range n.streams {
+		for _, t := range st.tags {
+			for _, ev := range t.events {
+				kept := !g.prunable(n, st, t, ev, p, now)
+				if !kept && prunable != nil {
+					prunable(st, t, ev)
+				}
+				if ev.image == 0 {
+					continue
+				}
+				g.mark(referenced, ev.image)
+				if kept {
+					g.mark(keptImage, ev.image)
 				}
 			}
 		}
 	}
-	cutoff := now.Add(-def.KeepYoungerThan).Unix()
-	for img := range keptImage {
-		// Images no history references stay while younger than the threshold.
+}
+
+// keepBeyondHistory is the second half of keep, once every entry was
+// decided: images no entry references stay while younger than cutoff
+// (eachImage yields every image with its creation time); pinned images
+// and images in use stay; referrers stay with what they refer to; a hold
+// keeps everything.
+func (g *graph) keepBeyondHistory(keptImage, referenced []bool, cutoff int64, eachImage func(fn func(img, created int64)) error) error {
+	err := eachImage(func(img, created int64) {
 		// Not referrers: their subject decides for them.
-		if !referenced[img] && !g.isReferrer[img] && g.digest[img] != "" && g.imgCreated[img] > cutoff {
-			mark(keptImage, int64(img))
+		if img > 0 && int(img) < len(keptImage) && !referenced[img] && !g.isReferrer[img] && created > cutoff {
+			g.mark(keptImage, img)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	for img := range g.pinned {
-		mark(keptImage, img)
+		g.mark(keptImage, img)
 	}
 	for img := range g.inUse {
-		mark(keptImage, img)
+		g.mark(keptImage, img)
 	}
 	// Referrers stay with their subject (and a list's platforms' ones with
 	// the platform), nested ones too.
@@ -139,7 +182,7 @@ func (g *graph) keepReferenced(def Policy, now time.Time) (keptImage, keptBlob, 
 				if r <= 0 || int(r) >= len(keptImage) || keptImage[r] {
 					continue
 				}
-				mark(keptImage, r)
+				g.mark(keptImage, r)
 				todo = append(todo, r)
 				todo = append(todo, g.children[r]...)
 			}
@@ -151,15 +194,7 @@ func (g *graph) keepReferenced(def Policy, now time.Time) (keptImage, keptBlob, 
 			keptImage[img] = true
 		}
 	}
-	keptBlob = make([]bool, len(g.blobSize))
-	for img, ok := range keptImage {
-		if ok {
-			for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
-				keptBlob[b] = true
-			}
-		}
-	}
-	return keptImage, keptBlob, referenced
+	return nil
 }
 
 // PrunePolicy is the namespace's effective policy given the global one.

@@ -54,36 +54,18 @@ type PlanNamespace struct {
 	ReclaimableBytes, NotPulledBytes int64
 }
 
-// ComputePlanSummary computes the plan's figures with the full pass and
-// stores them, replacing the previous ones, in one transaction.
+// ComputePlanSummary computes the plan's figures, streamed namespace by
+// namespace in bounded memory (plan_stream.go), and stores them, replacing
+// the previous ones, in one transaction.
 func (s *Store) ComputePlanSummary(ctx context.Context, policy Policy) (PlanSummary, error) {
-	var g *graph
-	err := s.Snapshot(ctx, func(s *Store) error {
-		var err error
-		g, err = s.readGraph(ctx)
-		return err
-	})
+	sum, ids, err := s.planSummary(ctx, policy)
 	if err != nil {
 		return PlanSummary{}, fmt.Errorf("plan summary: %w", err)
 	}
-	now := s.now()
-	u := g.usage(policy, now)
-	sum := PlanSummary{ComputedAt: now, RegistryReclaimable: u.Registry.ReclaimableBytes, Policy: policy,
-		Namespaces: make(map[int64]PlanNamespace, len(g.namespaces))}
-	var prunable []usagePlanPrunable
-	for i, n := range g.namespaces {
-		nu := u.Namespaces[i]
-		sum.Namespaces[n.id] = PlanNamespace{ReclaimableBytes: nu.ReclaimableBytes, NotPulledBytes: nu.NotPulledBytes}
-		for si, st := range n.streams {
-			for ti, t := range st.tags {
-				revs := nu.Streams[si].Tags[ti].Revisions
-				for ei, ev := range t.events {
-					if ei < len(revs) && revs[ei].Prunable {
-						prunable = append(prunable, usagePlanPrunable{EventID: ev.id})
-					}
-				}
-			}
-		}
+	now := sum.ComputedAt
+	prunable := make([]usagePlanPrunable, len(ids))
+	for i, id := range ids {
+		prunable[i] = usagePlanPrunable{EventID: id}
 	}
 	err = s.Tx(ctx, func(tx *Store) error {
 		db := tx.conn(ctx)

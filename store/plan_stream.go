@@ -1,0 +1,466 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+
+	"gorm.io/gorm"
+
+	"layerwise/bytesum"
+)
+
+// A streamed plan reads the registry a batch of namespaces at a time and
+// keeps, for the whole registry, only what is small: one mark per image id
+// and per blob id (which are kept, linked, pulled lately), the platforms of
+// manifest lists, referrers, pins and images in use. Its memory is a few
+// bytes per image and blob id plus one batch, where the full pass (graph)
+// holds every link, history entry and digest at once (≈ 2.8 GiB at 10×).
+// The rule is the full pass's (keepEntries, keepBeyondHistory); the
+// per-namespace sums read the namespace's blobs from the accounting tables
+// (usage_scope_blobs, usage_blobs).
+
+// planBatch is how many namespaces a streamed plan reads at once.
+const planBatch = 200
+
+// planFrame is the registry-wide part of a streamed plan.
+type planFrame struct {
+	g                     *graph // children, referrers, pins, in use, hold; namespaces: the current batch
+	maxImage, maxBlob     int64
+	keptImage, referenced []bool // by image id
+	recentImage           []bool // images pulled within NotPulledWindow from a stream that holds them
+	batch                 int
+}
+
+// readPlanFrame reads the small registry-wide parts. Call it inside a
+// Snapshot: the marks are indexed by the ids later statements return.
+func (s *Store) readPlanFrame(ctx context.Context) (*planFrame, error) {
+	db := s.conn(ctx)
+	f := &planFrame{batch: planBatch, g: &graph{children: map[int64][]int64{}, pinned: map[int64][]int64{},
+		referrers: map[int64][]int64{}, refType: map[int64]ReferrerType{}, subjectOf: map[int64][]int64{}}}
+	if s.planBatch > 0 {
+		f.batch = s.planBatch
+	}
+	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM blobs`).Scan(&f.maxBlob).Error; err != nil {
+		return nil, err
+	}
+	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM images`).Scan(&f.maxImage).Error; err != nil {
+		return nil, err
+	}
+	g := f.g
+	f.keptImage = make([]bool, f.maxImage+1)
+	f.referenced = make([]bool, f.maxImage+1)
+	f.recentImage = make([]bool, f.maxImage+1)
+	g.isReferrer = make([]bool, f.maxImage+1)
+	err := scanRows(db.Raw(`SELECT list_id, child_id FROM image_manifests ORDER BY list_id, position`), func(sc func(...any) error) error {
+		var list, child int64
+		if err := sc(&list, &child); err != nil {
+			return err
+		}
+		g.children[list] = append(g.children[list], child)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read manifest lists: %w", err)
+	}
+	// As readGraph: a link whose subject is gone makes the referrer an
+	// image like any other.
+	err = scanRows(db.Raw(`SELECT DISTINCT r.subject_id, r.referrer_id, r.type FROM image_referrers r
+		JOIN images i ON i.id = r.subject_id ORDER BY r.subject_id, r.referrer_id`), func(sc func(...any) error) error {
+		var subject, referrer int64
+		var typ string
+		if err := sc(&subject, &referrer, &typ); err != nil {
+			return err
+		}
+		if referrer <= 0 || referrer > f.maxImage || subject <= 0 || subject > f.maxImage {
+			return fmt.Errorf("image id out of range in referrer %d of %d", referrer, subject)
+		}
+		g.isReferrer[referrer] = true
+		if _, ok := g.refType[referrer]; !ok {
+			g.refType[referrer] = ReferrerType(typ)
+		}
+		if l := g.referrers[subject]; len(l) == 0 || l[len(l)-1] != referrer {
+			g.referrers[subject] = append(l, referrer)
+			g.subjectOf[referrer] = append(g.subjectOf[referrer], subject)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read referrers: %w", err)
+	}
+	err = scanRows(db.Raw(`SELECT namespace_id, image_id FROM pins`), func(sc func(...any) error) error {
+		var ns, img int64
+		if err := sc(&ns, &img); err != nil {
+			return err
+		}
+		g.pinned[img] = append(g.pinned[img], ns)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read pins: %w", err)
+	}
+	err = scanRows(db.Raw(`SELECT `+s.epoch("since")+` FROM pull_recordings WHERE id = 1`), func(sc func(...any) error) error {
+		return sc(&g.pullsSince)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read pull recordings: %w", err)
+	}
+	if err := g.readInUse(ctx, s); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// eachNamespaceBatch reads the namespaces in name order (bytes, as the
+// full pass sorts them), f.batch at a time, each with its streams, tags,
+// history, retention rules and pull times, and calls fn with them.
+func (s *Store) eachNamespaceBatch(ctx context.Context, f *planFrame, fn func([]*gNamespace) error) error {
+	db := s.conn(ctx)
+	after, first := "", true
+	for {
+		var page []*gNamespace
+		const cols = `SELECT id, name, prune_keep_tag_revisions, prune_keep_younger_than FROM namespaces `
+		order := ` ORDER BY ` + s.byteOrder("name") + ` LIMIT ?`
+		q := db.Raw(cols+order, f.batch)
+		if !first {
+			q = db.Raw(cols+`WHERE `+s.byteOrder("name")+` > ?`+order, after, f.batch)
+		}
+		err := scanRows(q, func(sc func(...any) error) error {
+			n := &gNamespace{}
+			var keep, younger sql.NullInt64
+			if err := sc(&n.id, &n.name, &keep, &younger); err != nil {
+				return err
+			}
+			if keep.Valid {
+				k := int(keep.Int64)
+				n.keepTagRevisions = &k
+			}
+			if younger.Valid {
+				n.keepYoungerThan = &younger.Int64
+			}
+			page = append(page, n)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read namespaces: %w", err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		sort.SliceStable(page, func(i, j int) bool { return page[i].name < page[j].name })
+		if err := s.readBatch(db, f, page); err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		after, first = page[len(page)-1].name, false
+		if len(page) < f.batch {
+			return nil
+		}
+	}
+}
+
+// readBatch fills the namespaces' hierarchy, history, rules and pulls.
+func (s *Store) readBatch(db *gorm.DB, f *planFrame, page []*gNamespace) error {
+	nsByID := make(map[int64]*gNamespace, len(page))
+	ids := make([]int64, len(page))
+	for i, n := range page {
+		nsByID[n.id], ids[i] = n, n.id
+	}
+	streamByID := map[int64]*gStream{}
+	var streamIDs []int64
+	err := scanLevel(db.Raw(`SELECT id, namespace_id, name FROM image_streams WHERE namespace_id IN ?`, ids), func(id, nsID int64, name string) {
+		st := &gStream{id: id, name: name}
+		streamByID[id] = st
+		streamIDs = append(streamIDs, id)
+		if n := nsByID[nsID]; n != nil {
+			n.streams = append(n.streams, st)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("read image streams: %w", err)
+	}
+	tagByID := map[int64]*gTag{}
+	var tagIDs []int64
+	err = chunks(streamIDs, chunk, func(part []int64) error {
+		return scanLevel(db.Raw(`SELECT id, stream_id, name FROM tags WHERE stream_id IN ?`, part), func(id, stID int64, name string) {
+			t := &gTag{id: id, name: name}
+			tagByID[id] = t
+			tagIDs = append(tagIDs, id)
+			if st := streamByID[stID]; st != nil {
+				st.tags = append(st.tags, t)
+			}
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read tags: %w", err)
+	}
+	for _, st := range streamByID {
+		OrderTags(st.tags, func(t *gTag) string { return t.name })
+	}
+	for _, n := range page {
+		sort.SliceStable(n.streams, func(i, j int) bool { return n.streams[i].name < n.streams[j].name })
+	}
+	err = chunks(tagIDs, chunk, func(part []int64) error {
+		return scanRows(db.Raw(`SELECT tag_id, id, position, COALESCE(image_id, 0), `+s.epoch("created")+`, COALESCE(docker_image_reference, '')
+			FROM tag_events WHERE tag_id IN ?`, part), func(sc func(...any) error) error {
+			var tagID, id, pos, img, created int64
+			var ref string
+			if err := sc(&tagID, &id, &pos, &img, &created, &ref); err != nil {
+				return err
+			}
+			if img < 0 || img > f.maxImage {
+				return fmt.Errorf("image id %d out of range", img)
+			}
+			t := tagByID[tagID]
+			if t == nil {
+				return nil
+			}
+			t.events = append(t.events, gEvent{id: id, position: int32(pos), image: img, created: created})
+			if img == 0 {
+				if t.refs == nil {
+					t.refs = map[int32]string{}
+				}
+				t.refs[int32(pos)] = ref
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read tag history: %w", err)
+	}
+	for _, t := range tagByID {
+		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
+	}
+	// Rules and pull times: readRetention on the batch.
+	var rows []retentionRuleRow
+	if err := db.Where("namespace_id IN ?", ids).Order("namespace_id, position").Find(&rows).Error; err != nil {
+		return fmt.Errorf("read retention rules: %w", err)
+	}
+	byNS := map[int64][]RetentionRule{}
+	for _, r := range rows {
+		byNS[r.NamespaceID] = append(byNS[r.NamespaceID], r.rule())
+	}
+	for id, rules := range byNS {
+		if err := nsByID[id].setRules(rules); err != nil {
+			return err
+		}
+	}
+	return chunks(streamIDs, chunk, func(part []int64) error {
+		return scanRows(db.Raw(`SELECT stream_id, image_id, `+s.epoch("last_pulled")+` FROM image_pulls WHERE stream_id IN ?`, part), func(sc func(...any) error) error {
+			var st, img, at int64
+			if err := sc(&st, &img, &at); err != nil {
+				return err
+			}
+			if stream := streamByID[st]; stream != nil {
+				if stream.pulled == nil {
+					stream.pulled = map[int64]int64{}
+				}
+				stream.pulled[img] = at
+			}
+			return nil
+		})
+	})
+}
+
+// keep runs the retention rule over the whole registry, batch by batch
+// (fn, when not nil, sees each batch after its entries were decided and
+// prunable each entry the rule prunes), then keeps what history does not
+// decide (keepBeyondHistory). now is unix seconds; cut, when not zero,
+// marks the images pulled after it in recentImage.
+func (s *Store) streamKeep(ctx context.Context, f *planFrame, def Policy, now, cut int64,
+	prunable func(n *gNamespace, st *gStream, t *gTag, ev gEvent), fn func([]*gNamespace) error) error {
+	g := f.g
+	err := s.eachNamespaceBatch(ctx, f, func(batch []*gNamespace) error {
+		g.namespaces = batch
+		for _, n := range batch {
+			var each func(st *gStream, t *gTag, ev gEvent)
+			if prunable != nil {
+				each = func(st *gStream, t *gTag, ev gEvent) { prunable(n, st, t, ev) }
+			}
+			g.keepEntries(n, def, now, f.keptImage, f.referenced, each)
+			if cut == 0 {
+				continue
+			}
+			for _, st := range n.streams {
+				for _, t := range st.tags {
+					for _, ev := range t.events {
+						if ev.image != 0 && g.lastPulled(st, ev.image) > cut {
+							f.recentImage[ev.image] = true
+						}
+					}
+				}
+			}
+		}
+		if fn != nil {
+			return fn(batch)
+		}
+		return nil
+	})
+	g.namespaces = nil
+	if err != nil {
+		return err
+	}
+	return g.keepBeyondHistory(f.keptImage, f.referenced, now-int64(def.KeepYoungerThan.Seconds()), func(young func(img, created int64)) error {
+		return scanRows(s.conn(ctx).Raw(`SELECT id, `+s.epoch("created_at")+` FROM images`), func(sc func(...any) error) error {
+			var id, created int64
+			if err := sc(&id, &created); err != nil {
+				return err
+			}
+			young(id, created)
+			return nil
+		})
+	})
+}
+
+// forImages calls fn for every image whose blobs graph.forBlobs visits
+// from img: itself, its platforms, and referrers of either, theirs in turn.
+func (g *graph) forImages(img int64, fn func(int64), depth int) {
+	fn(img)
+	for _, c := range g.children[img] {
+		fn(c)
+	}
+	if depth >= maxReferrerDepth {
+		return
+	}
+	for _, r := range g.referrers[img] {
+		g.forImages(r, fn, depth+1)
+	}
+	for _, c := range g.children[img] {
+		for _, r := range g.referrers[c] {
+			g.forImages(r, fn, depth+1)
+		}
+	}
+}
+
+// blobMarks are the blob-level marks of a streamed plan, read with one
+// pass over the image-blob links: which blobs a kept image holds, which
+// any image links, and which a recently pulled image holds.
+type blobMarks struct {
+	kept, linked, recent []bool
+}
+
+func (s *Store) readBlobMarks(ctx context.Context, f *planFrame, recent bool) (*blobMarks, error) {
+	m := &blobMarks{kept: make([]bool, f.maxBlob+1), linked: make([]bool, f.maxBlob+1)}
+	var recentAll []bool // images whose blobs count as pulled lately
+	if recent {
+		m.recent = make([]bool, f.maxBlob+1)
+		recentAll = make([]bool, f.maxImage+1)
+		for img, ok := range f.recentImage {
+			if ok {
+				f.g.forImages(int64(img), func(i int64) {
+					if i > 0 && i <= f.maxImage {
+						recentAll[i] = true
+					}
+				}, 0)
+			}
+		}
+	}
+	err := scanRows(s.conn(ctx).Raw(`SELECT image_id, blob_id FROM image_blobs`), func(sc func(...any) error) error {
+		var img, b int64
+		if err := sc(&img, &b); err != nil {
+			return err
+		}
+		if img <= 0 || img > f.maxImage || b <= 0 || b > f.maxBlob {
+			return fmt.Errorf("link of image %d to blob %d out of range", img, b)
+		}
+		m.linked[b] = true
+		if f.keptImage[img] {
+			m.kept[b] = true
+		}
+		if recentAll != nil && recentAll[img] {
+			m.recent[b] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read image blobs: %w", err)
+	}
+	return m, nil
+}
+
+// planSummary computes the plan summary streamed: the figures of
+// ComputePlanSummary and the history entries the policy would prune.
+func (s *Store) planSummary(ctx context.Context, policy Policy) (sum PlanSummary, prunable []int64, err error) {
+	now := s.now()
+	sum = PlanSummary{ComputedAt: now, Policy: policy, Namespaces: map[int64]PlanNamespace{}}
+	err = s.Snapshot(ctx, func(s *Store) error {
+		f, err := s.readPlanFrame(ctx)
+		if err != nil {
+			return err
+		}
+		pulls := f.g.pullsSince != 0
+		var cut int64
+		if pulls {
+			cut = now.Add(-NotPulledWindow).Unix()
+		}
+		err = s.streamKeep(ctx, f, policy, now.Unix(), cut, func(_ *gNamespace, _ *gStream, _ *gTag, ev gEvent) {
+			prunable = append(prunable, ev.id)
+		}, func(batch []*gNamespace) error {
+			for _, n := range batch {
+				sum.Namespaces[n.id] = PlanNamespace{}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		m, err := s.readBlobMarks(ctx, f, pulls)
+		if err != nil {
+			return err
+		}
+		f.keptImage, f.referenced, f.recentImage = nil, nil, nil
+		db := s.conn(ctx)
+		// Every linked blob no kept image holds is freed.
+		err = scanRows(db.Raw(`SELECT id, size FROM blobs`), func(sc func(...any) error) error {
+			var id, size int64
+			if err := sc(&id, &size); err != nil {
+				return err
+			}
+			if id > 0 && id <= f.maxBlob && m.linked[id] && !m.kept[id] {
+				sum.RegistryReclaimable = bytesum.Add(sum.RegistryReclaimable, size)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read blobs: %w", err)
+		}
+		// Per namespace, from the blobs each holds (the accounting's
+		// namespace level): reclaimable where no kept image holds the
+		// blob; not pulled where it is the only holder and no recently
+		// pulled image holds it.
+		err = scanRows(db.Raw(`SELECT sb.scope_id, sb.blob_id, ub.size, ub.namespaces FROM usage_scope_blobs sb
+			JOIN usage_blobs ub ON ub.blob_id = sb.blob_id WHERE sb.level = ?`, levelNamespace), func(sc func(...any) error) error {
+			var ns, b, size, holders int64
+			if err := sc(&ns, &b, &size, &holders); err != nil {
+				return err
+			}
+			if b <= 0 || b > f.maxBlob {
+				return fmt.Errorf("blob id %d out of range", b)
+			}
+			reclaim, notPulled := !m.kept[b], pulls && holders == 1 && !m.recent[b]
+			if !reclaim && !notPulled {
+				return nil
+			}
+			pn, ok := sum.Namespaces[ns]
+			if !ok {
+				return nil // a namespace deleted with its figures pending: none to show
+			}
+			if reclaim {
+				pn.ReclaimableBytes = bytesum.Add(pn.ReclaimableBytes, size)
+			}
+			if notPulled {
+				pn.NotPulledBytes = bytesum.Add(pn.NotPulledBytes, size)
+			}
+			sum.Namespaces[ns] = pn
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read namespaces' blobs: %w", err)
+		}
+		return nil
+	})
+	return sum, prunable, err
+}
