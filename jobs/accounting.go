@@ -15,7 +15,7 @@ const PlanSummaryJob = "usage-plan"
 // VerifyUsageJob names the nightly check of the stored figures.
 const VerifyUsageJob = "usage-verify"
 
-// PlanSummary computes the prune plan's figures with the full pass and
+// PlanSummary computes the prune plan's figures, streamed in bounded memory, and
 // stores them with their time (store.ComputePlanSummary); pages show them
 // labelled with it. It runs on its own schedule (LAYERWISE_PLAN_SCHEDULE)
 // and, through the scheduler's Trigger, after policy changes.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 )
 
 // LoadLinksForBenchmark returns the (tag-image, blob) links of every history
@@ -32,3 +33,21 @@ func LoadLinksForBenchmark(ctx context.Context, s *Store) (links [][2]int32, siz
 // SetPlanBatch makes streamed plans read n namespaces at a time, so that
 // small test registries cross batch boundaries.
 func (s *Store) SetPlanBatch(n int) { s.planBatch = n }
+
+// FullPlan is the prune plan computed from the whole graph in memory (the
+// full pass): the reference the streamed plan is compared with.
+func (s *Store) FullPlan(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.plan(policy, s.now(), filter, opt), nil
+}
+
+// PlanInternals are the plan's unexported parts ApplyPrune acts on.
+func PlanInternals(p *PrunePlan) (images, blobs []int64, lists map[int64]bool, depth map[int64]int) {
+	return p.imageIDs, p.blobIDs, p.isList, p.refDepth
+}
+
+// SortPlanBlobs sorts the plan's blob ids (their order follows the reads).
+func SortPlanBlobs(p *PrunePlan) { slices.Sort(p.blobIDs) }

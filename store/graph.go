@@ -287,51 +287,8 @@ func (s *Store) readGraph(ctx context.Context) (*graph, error) {
 		sort.SliceStable(n.streams, func(i, j int) bool { return n.streams[i].name < n.streams[j].name })
 	}
 
-	// History: position, image and created (unix seconds) per entry.
-	if s.postgres() {
-		err = g.readHistoryRows(db, tagByID)
-	} else {
-		err = scanRows(db.Raw(`SELECT tag_id, group_concat(id || ':' || position || ':' || COALESCE(image_id, 0) || ':' || `+s.epoch("created")+
-			`) FROM tag_events GROUP BY tag_id`), func(sc func(...any) error) error {
-			var tagID int64
-			var raw sql.RawBytes
-			if err := sc(&tagID, &raw); err != nil {
-				return err
-			}
-			t := tagByID[tagID]
-			if t == nil {
-				return nil
-			}
-			t.events = make([]gEvent, 0, bytes.Count(raw, []byte{','})+1)
-			err := eachInts(raw, 4, func(v []int64) error {
-				t.events = append(t.events, gEvent{id: v[0], position: int32(v[1]), image: v[2], created: v[3]})
-				return nil
-			})
-			sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
-			return err
-		})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read tag history: %w", err)
-	}
-	// Entries with no image carry a pull spec instead; there are few.
-	err = scanRows(db.Raw(`SELECT tag_id, position, docker_image_reference FROM tag_events WHERE image_id IS NULL`), func(sc func(...any) error) error {
-		var tagID int64
-		var pos int32
-		var ref string
-		if err := sc(&tagID, &pos, &ref); err != nil {
-			return err
-		}
-		if t := tagByID[tagID]; t != nil {
-			if t.refs == nil {
-				t.refs = map[int32]string{}
-			}
-			t.refs[pos] = ref
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read tag history: %w", err)
+	if err := s.readTagEvents(db, tagByID, "", nil); err != nil {
+		return nil, err
 	}
 	err = scanRows(db.Raw(`SELECT namespace_id, image_id FROM pins`), func(sc func(...any) error) error {
 		var ns, img int64
@@ -388,24 +345,80 @@ func (g *graph) readInUse(ctx context.Context, s *Store) error {
 	return err
 }
 
-// readHistoryRows reads the history one row per entry (PostgreSQL: plain
-// rows beat string_agg, 0.41 s against 0.56 s on the large dataset).
-func (g *graph) readHistoryRows(db *gorm.DB, tagByID map[int64]*gTag) error {
-	err := scanRows(db.Raw(`SELECT tag_id, id, position, COALESCE(image_id, 0), COALESCE(CAST(FLOOR(EXTRACT(EPOCH FROM created)) AS BIGINT), 0)
-		FROM tag_events`), func(sc func(...any) error) error {
-		var tagID, id, pos, img, created int64
-		if err := sc(&tagID, &id, &pos, &img, &created); err != nil {
+// readTagEvents reads the history entries of the tags in tagByID: position,
+// image and created (unix seconds) per entry, ordered by position, and the
+// pull specs of entries with no image. where ("" or "WHERE tag_id IN ?",
+// with args) narrows the read. On SQLite the entries come back grouped per
+// tag (one driver crossing a tag, not an entry); on PostgreSQL plain rows
+// are cheaper (0.41 s against 0.56 s on the large dataset).
+func (s *Store) readTagEvents(db *gorm.DB, tagByID map[int64]*gTag, where string, args []any) error {
+	var err error
+	var read []*gTag
+	if s.postgres() {
+		err = scanRows(db.Raw(`SELECT tag_id, id, position, COALESCE(image_id, 0), `+s.epoch("created")+`
+			FROM tag_events `+where, args...), func(sc func(...any) error) error {
+			var tagID, id, pos, img, created int64
+			if err := sc(&tagID, &id, &pos, &img, &created); err != nil {
+				return err
+			}
+			if t := tagByID[tagID]; t != nil {
+				if len(t.events) == 0 {
+					read = append(read, t)
+				}
+				t.events = append(t.events, gEvent{id: id, position: int32(pos), image: img, created: created})
+			}
+			return nil
+		})
+	} else {
+		err = scanRows(db.Raw(`SELECT tag_id, group_concat(id || ':' || position || ':' || COALESCE(image_id, 0) || ':' || `+s.epoch("created")+
+			`) FROM tag_events `+where+` GROUP BY tag_id`, args...), func(sc func(...any) error) error {
+			var tagID int64
+			var raw sql.RawBytes
+			if err := sc(&tagID, &raw); err != nil {
+				return err
+			}
+			t := tagByID[tagID]
+			if t == nil {
+				return nil
+			}
+			t.events = make([]gEvent, 0, bytes.Count(raw, []byte{','})+1)
+			read = append(read, t)
+			return eachInts(raw, 4, func(v []int64) error {
+				t.events = append(t.events, gEvent{id: v[0], position: int32(v[1]), image: v[2], created: v[3]})
+				return nil
+			})
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("read tag history: %w", err)
+	}
+	for _, t := range read {
+		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
+	}
+	// Entries with no image carry a pull spec instead; there are few.
+	cond := `WHERE image_id IS NULL`
+	if where != "" {
+		cond = where + ` AND image_id IS NULL`
+	}
+	err = scanRows(db.Raw(`SELECT tag_id, position, docker_image_reference FROM tag_events `+cond, args...), func(sc func(...any) error) error {
+		var tagID int64
+		var pos int32
+		var ref string
+		if err := sc(&tagID, &pos, &ref); err != nil {
 			return err
 		}
 		if t := tagByID[tagID]; t != nil {
-			t.events = append(t.events, gEvent{id: id, position: int32(pos), image: img, created: created})
+			if t.refs == nil {
+				t.refs = map[int32]string{}
+			}
+			t.refs[pos] = ref
 		}
 		return nil
 	})
-	for _, t := range tagByID {
-		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
+	if err != nil {
+		return fmt.Errorf("read tag history: %w", err)
 	}
-	return err
+	return nil
 }
 
 // scanRows runs a query and calls fn for each row with the row's Scan.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -204,35 +205,10 @@ func (s *Store) readBatch(db *gorm.DB, f *planFrame, page []*gNamespace) error {
 		sort.SliceStable(n.streams, func(i, j int) bool { return n.streams[i].name < n.streams[j].name })
 	}
 	err = chunks(tagIDs, chunk, func(part []int64) error {
-		return scanRows(db.Raw(`SELECT tag_id, id, position, COALESCE(image_id, 0), `+s.epoch("created")+`, COALESCE(docker_image_reference, '')
-			FROM tag_events WHERE tag_id IN ?`, part), func(sc func(...any) error) error {
-			var tagID, id, pos, img, created int64
-			var ref string
-			if err := sc(&tagID, &id, &pos, &img, &created, &ref); err != nil {
-				return err
-			}
-			if img < 0 || img > f.maxImage {
-				return fmt.Errorf("image id %d out of range", img)
-			}
-			t := tagByID[tagID]
-			if t == nil {
-				return nil
-			}
-			t.events = append(t.events, gEvent{id: id, position: int32(pos), image: img, created: created})
-			if img == 0 {
-				if t.refs == nil {
-					t.refs = map[int32]string{}
-				}
-				t.refs[int32(pos)] = ref
-			}
-			return nil
-		})
+		return s.readTagEvents(db, tagByID, `WHERE tag_id IN ?`, []any{part})
 	})
 	if err != nil {
-		return fmt.Errorf("read tag history: %w", err)
-	}
-	for _, t := range tagByID {
-		sort.Slice(t.events, func(i, j int) bool { return t.events[i].position < t.events[j].position })
+		return err
 	}
 	// Rules and pull times: readRetention on the batch.
 	var rows []retentionRuleRow
@@ -358,11 +334,8 @@ func (s *Store) readBlobMarks(ctx context.Context, f *planFrame, recent bool) (*
 			}
 		}
 	}
-	err := scanRows(s.conn(ctx).Raw(`SELECT image_id, blob_id FROM image_blobs`), func(sc func(...any) error) error {
-		var img, b int64
-		if err := sc(&img, &b); err != nil {
-			return err
-		}
+	err := s.eachGrouped(s.conn(ctx), "image_id", []string{"blob_id"}, `FROM image_blobs`, nil, false, func(img int64, v []int64) error {
+		b := v[0]
 		if img <= 0 || img > f.maxImage || b <= 0 || b > f.maxBlob {
 			return fmt.Errorf("link of image %d to blob %d out of range", img, b)
 		}
@@ -414,12 +387,8 @@ func (s *Store) planSummary(ctx context.Context, policy Policy) (sum PlanSummary
 		f.keptImage, f.referenced, f.recentImage = nil, nil, nil
 		db := s.conn(ctx)
 		// Every linked blob no kept image holds is freed.
-		err = scanRows(db.Raw(`SELECT id, size FROM blobs`), func(sc func(...any) error) error {
-			var id, size int64
-			if err := sc(&id, &size); err != nil {
-				return err
-			}
-			if id > 0 && id <= f.maxBlob && m.linked[id] && !m.kept[id] {
+		err = s.eachGrouped(db, "id / 1024", []string{"id", "size"}, `FROM blobs`, nil, false, func(_ int64, v []int64) error {
+			if id, size := v[0], v[1]; id > 0 && id <= f.maxBlob && m.linked[id] && !m.kept[id] {
 				sum.RegistryReclaimable = bytesum.Add(sum.RegistryReclaimable, size)
 			}
 			return nil
@@ -431,12 +400,9 @@ func (s *Store) planSummary(ctx context.Context, policy Policy) (sum PlanSummary
 		// namespace level): reclaimable where no kept image holds the
 		// blob; not pulled where it is the only holder and no recently
 		// pulled image holds it.
-		err = scanRows(db.Raw(`SELECT sb.scope_id, sb.blob_id, ub.size, ub.namespaces FROM usage_scope_blobs sb
-			JOIN usage_blobs ub ON ub.blob_id = sb.blob_id WHERE sb.level = ?`, levelNamespace), func(sc func(...any) error) error {
-			var ns, b, size, holders int64
-			if err := sc(&ns, &b, &size, &holders); err != nil {
-				return err
-			}
+		err = s.eachGrouped(db, "sb.scope_id", []string{"sb.blob_id", "ub.size", "ub.namespaces"}, `FROM usage_scope_blobs sb
+			JOIN usage_blobs ub ON ub.blob_id = sb.blob_id WHERE sb.level = ?`, []any{levelNamespace}, false, func(ns int64, v []int64) error {
+			b, size, holders := v[0], v[1], v[2]
 			if b <= 0 || b > f.maxBlob {
 				return fmt.Errorf("blob id %d out of range", b)
 			}
@@ -463,4 +429,240 @@ func (s *Store) planSummary(ctx context.Context, policy Policy) (sum PlanSummary
 		return nil
 	})
 	return sum, prunable, err
+}
+
+// planStreamed is PlanPruneWith's plan, streamed: the keep marks first
+// (every namespace, then what history does not decide), then the plan a
+// batch at a time with only the digests and blob lists that batch needs.
+func (s *Store) planStreamed(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
+	var plan *PrunePlan
+	err := s.Snapshot(ctx, func(s *Store) error {
+		now := s.now()
+		f, err := s.readPlanFrame(ctx)
+		if err != nil {
+			return err
+		}
+		// Count the revisions the plan lists while deciding, to size its
+		// lists once: grown batch by batch they would peak at twice that.
+		var visible map[string]bool
+		if filter != nil {
+			visible = map[string]bool{}
+			for _, n := range filter.Namespaces {
+				visible[n] = true
+			}
+		}
+		pruned, entries := 0, 0
+		err = s.streamKeep(ctx, f, policy, now.Unix(), 0, func(n *gNamespace, _ *gStream, _ *gTag, _ gEvent) {
+			if visible == nil || visible[n.name] {
+				pruned++
+			}
+		}, func(batch []*gNamespace) error {
+			for _, n := range batch {
+				if visible == nil || visible[n.name] {
+					for _, st := range n.streams {
+						for _, t := range st.tags {
+							entries += len(t.events)
+						}
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		m, err := s.readBlobMarks(ctx, f, false)
+		if err != nil {
+			return err
+		}
+		m.linked = nil
+		g := f.g
+		g.digest = make([]string, f.maxImage+1)
+		g.blobStart = make([]int32, f.maxImage+1)
+		g.blobEnd = make([]int32, f.maxImage+1)
+		g.blobSize = make([]int64, f.maxBlob+1)
+		b := newPlanBuilder(policy, now, filter, opt, g.hold, f.keptImage, m.kept, f.referenced)
+		b.p.Revisions = make([]PruneRevision, 0, pruned)
+		if opt.Kept {
+			b.p.Kept = make([]PruneRevision, 0, entries-pruned)
+		}
+		err = s.eachNamespaceBatch(ctx, f, func(batch []*gNamespace) error {
+			g.namespaces = batch
+			var named, open []int64
+			for _, n := range batch {
+				if b.visible != nil && !b.visible[n.name] {
+					continue
+				}
+				for _, st := range n.streams {
+					for _, t := range st.tags {
+						for _, ev := range t.events {
+							if ev.image == 0 {
+								continue
+							}
+							named = append(named, ev.image)
+							if !f.keptImage[ev.image] {
+								g.forImages(ev.image, func(i int64) { open = append(open, i) }, 0)
+							}
+						}
+					}
+				}
+			}
+			loaded, err := s.loadPlanImages(ctx, f, open, named)
+			if err != nil {
+				return err
+			}
+			b.namespaces(g)
+			g.forget(loaded)
+			return nil
+		})
+		g.namespaces = nil
+		if err != nil {
+			return err
+		}
+		if b.visible == nil {
+			// Images no entry references (older than the threshold).
+			var cands []int64
+			err := scanRows(s.conn(ctx).Raw(`SELECT id FROM images`), func(sc func(...any) error) error {
+				var id int64
+				if err := sc(&id); err != nil {
+					return err
+				}
+				if id > 0 && id <= f.maxImage && b.wantsUnreferenced(g, id) {
+					cands = append(cands, id)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("read images: %w", err)
+			}
+			sort.Slice(cands, func(i, j int) bool { return cands[i] < cands[j] })
+			err = chunks(cands, chunk, func(part []int64) error {
+				var open []int64
+				for _, id := range part {
+					g.forImages(id, func(i int64) { open = append(open, i) }, 0)
+				}
+				loaded, err := s.loadPlanImages(ctx, f, nil, open)
+				if err != nil {
+					return err
+				}
+				for _, id := range part {
+					b.unreferenced(g, id)
+				}
+				g.forget(loaded)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		err = b.finish(func(ids []int64, fn func(img int64, digest string, blobs []int32)) error {
+			return chunks(ids, chunk, func(part []int64) error {
+				loaded, err := s.loadPlanImages(ctx, f, part, part)
+				if err != nil {
+					return err
+				}
+				for _, img := range part {
+					fn(img, g.digest[img], g.blobList[g.blobStart[img]:g.blobEnd[img]])
+				}
+				g.forget(loaded)
+				return nil
+			})
+		}, func(bl int32) int64 { return g.blobSize[bl] })
+		plan = b.p
+		return err
+	})
+	return plan, err
+}
+
+// loadPlanImages reads into f.g the blob lists (with the blobs' sizes) of
+// the images open and the digests of those and of named; it returns the
+// images it set, for forget.
+func (s *Store) loadPlanImages(ctx context.Context, f *planFrame, open, named []int64) ([]int64, error) {
+	db, g := s.conn(ctx), f.g
+	open = dedupe(open)
+	all := dedupe(append(append([]int64(nil), named...), open...))
+	err := chunks(all, chunk, func(part []int64) error {
+		return scanRows(db.Raw(`SELECT id, digest FROM images WHERE id IN ?`, part), func(sc func(...any) error) error {
+			var id int64
+			var digest string
+			if err := sc(&id, &digest); err != nil {
+				return err
+			}
+			if id <= 0 || id > f.maxImage {
+				return fmt.Errorf("image id %d out of range", id)
+			}
+			g.digest[id] = digest
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read images: %w", err)
+	}
+	g.blobList = g.blobList[:0]
+	err = chunks(open, chunk, func(part []int64) error {
+		last := int64(0)
+		return s.eachGrouped(db, "ib.image_id", []string{"ib.blob_id", "b.size"}, `FROM image_blobs ib JOIN blobs b ON b.id = ib.blob_id
+			WHERE ib.image_id IN ?`, []any{part}, true, func(img int64, v []int64) error {
+			blob, size := v[0], v[1]
+			if img <= 0 || img > f.maxImage || blob <= 0 || blob > f.maxBlob {
+				return fmt.Errorf("link of image %d to blob %d out of range", img, blob)
+			}
+			if img != last {
+				if g.blobEnd[img] != 0 {
+					return fmt.Errorf("the links of image %d came apart", img)
+				}
+				g.blobStart[img] = int32(len(g.blobList))
+				last = img
+			}
+			g.blobList = append(g.blobList, int32(blob))
+			g.blobEnd[img] = int32(len(g.blobList))
+			g.blobSize[blob] = size
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read image blobs: %w", err)
+	}
+	return all, nil
+}
+
+// forget clears what loadPlanImages set, so that the next batch sees only
+// its own images.
+func (g *graph) forget(ids []int64) {
+	for _, id := range ids {
+		g.digest[id] = ""
+		g.blobStart[id], g.blobEnd[id] = 0, 0
+	}
+}
+
+// eachGrouped reads rows (key, v1, ... vn) of integers, n <= 3: "SELECT key,
+// v1, ..., vn " + rest. On SQLite each key's values come grouped in one
+// string (one driver crossing per key, the cost that matters there), on
+// PostgreSQL as plain rows, ordered by key when ordered is set (else in
+// whatever order the scan gives). fn sees one (key, values) at a time.
+func (s *Store) eachGrouped(db *gorm.DB, key string, vals []string, rest string, args []any, ordered bool, fn func(key int64, v []int64) error) error {
+	if s.postgres() {
+		if ordered {
+			rest += ` ORDER BY ` + key
+		}
+		dest := make([]int64, 1+len(vals))
+		ptrs := make([]any, len(dest))
+		for i := range dest {
+			ptrs[i] = &dest[i]
+		}
+		return scanRows(db.Raw(`SELECT `+key+`, `+strings.Join(vals, ", ")+` `+rest, args...), func(sc func(...any) error) error {
+			if err := sc(ptrs...); err != nil {
+				return err
+			}
+			return fn(dest[0], dest[1:])
+		})
+	}
+	return scanRows(db.Raw(`SELECT `+key+`, group_concat(`+strings.Join(vals, ` || ':' || `)+`) `+rest+` GROUP BY `+key, args...), func(sc func(...any) error) error {
+		var k int64
+		var raw sql.RawBytes
+		if err := sc(&k, &raw); err != nil {
+			return err
+		}
+		return eachInts(raw, len(vals), func(v []int64) error { return fn(k, v) })
+	})
 }

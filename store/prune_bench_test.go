@@ -5,7 +5,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"testing"
+	"time"
 
 	"layerwise/store"
 )
@@ -97,4 +100,64 @@ func copyFile(b *testing.B, src, dst string) {
 		in.Close()
 		out.Close()
 	}
+}
+
+// BenchmarkPlanMemory sets the streamed plans (the prune plan and the
+// plan summary of the usage-plan job) beside the full pass's plan, which
+// holds the whole graph: seconds per plan and the heap's peak while it
+// runs (sampled every 5 ms: the bound the issue sets is on memory).
+func BenchmarkPlanMemory(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		run  func(s *store.Store) error
+	}{
+		{"streamed-plan", func(s *store.Store) error { _, err := s.PlanPrune(ctx, store.DefaultPolicy, nil); return err }},
+		{"streamed-summary", func(s *store.Store) error { _, err := s.ComputePlanSummary(ctx, store.DefaultPolicy); return err }},
+		{"full-pass-plan", func(s *store.Store) error {
+			_, err := s.FullPlan(ctx, store.DefaultPolicy, nil, store.PlanOptions{})
+			return err
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := benchDB(b)
+			runtime.GC()
+			var peak uint64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p, err := peakHeap(func() error { return c.run(s) })
+				if err != nil {
+					b.Fatal(err)
+				}
+				peak = max(peak, p)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
+// peakHeap runs fn and samples the heap's live and unswept objects
+// meanwhile, returning the largest sample.
+func peakHeap(fn func() error) (uint64, error) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		var p uint64
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			p = max(p, read())
+			select {
+			case <-done:
+				peak <- max(p, read())
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := fn()
+	close(done)
+	return <-peak, err
 }

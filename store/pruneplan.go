@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -117,34 +118,120 @@ func (s *Store) PlanPrune(ctx context.Context, policy Policy, filter *PlanFilter
 }
 
 func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
-	keptImage, keptBlob := g.keep(policy, now)
-	unix := now.Unix()
-	p := &PrunePlan{DryRun: true, Policy: planPolicy(policy), policy: policy, ComputedAt: now,
-		Revisions: []PruneRevision{}, Images: []string{}, Referrers: []PruneReferrer{}, Namespaces: []PruneNamespace{},
-		isList: map[int64]bool{}, refDepth: map[int64]int{}, Hold: g.hold}
-	_, _, referenced := g.keepReferenced(policy, now)
-	var visible map[string]bool
-	var sees func(string) bool
-	if filter != nil {
-		visible = map[string]bool{}
-		for _, n := range filter.Namespaces {
-			visible[n] = true
+	keptImage, keptBlob, referenced := g.keepReferenced(policy, now)
+	b := newPlanBuilder(policy, now, filter, opt, g.hold, keptImage, keptBlob, referenced)
+	b.namespaces(g)
+	if b.visible == nil {
+		for img := 1; img < len(keptImage); img++ {
+			b.unreferenced(g, int64(img))
 		}
-		sees = func(ns string) bool { return visible[ns] }
 	}
+	b.finish(func(ids []int64, fn func(img int64, digest string, blobs []int32)) error {
+		for _, img := range ids {
+			fn(img, g.digest[img], g.blobList[g.blobStart[img]:g.blobEnd[img]])
+		}
+		return nil
+	}, func(b int32) int64 { return g.blobSize[b] })
+	return b.p
+}
+
+// planBuilder builds a plan from the keep marks, a namespace (or a batch
+// of them) at a time: the full pass hands it the whole graph, a streamed
+// plan one batch after another (plan_stream.go).
+type planBuilder struct {
+	p                               *PrunePlan
+	opt                             PlanOptions
+	policy                          Policy
+	unix                            int64
+	visible                         map[string]bool
+	sees                            func(string) bool
+	keptImage, keptBlob, referenced []bool
+	// Stamps per blob id: the namespace and stream that last counted it.
+	nsStamp, stStamp []int32
+	nsN, stN         int32
+	imgInPlan        []bool
+}
+
+func newPlanBuilder(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions, hold *InUseHold, keptImage, keptBlob, referenced []bool) *planBuilder {
+	b := &planBuilder{opt: opt, policy: policy, unix: now.Unix(), keptImage: keptImage, keptBlob: keptBlob, referenced: referenced,
+		nsStamp: make([]int32, len(keptBlob)), stStamp: make([]int32, len(keptBlob)), imgInPlan: make([]bool, len(keptImage))}
+	b.p = &PrunePlan{DryRun: true, Policy: planPolicy(policy), policy: policy, ComputedAt: now,
+		Revisions: []PruneRevision{}, Images: []string{}, Referrers: []PruneReferrer{}, Namespaces: []PruneNamespace{},
+		isList: map[int64]bool{}, refDepth: map[int64]int{}, Hold: hold}
+	if opt.Kept {
+		b.p.Kept = []PruneRevision{}
+	}
+	if filter != nil {
+		b.visible = map[string]bool{}
+		for _, n := range filter.Namespaces {
+			b.visible[n] = true
+		}
+		b.sees = func(ns string) bool { return b.visible[ns] }
+	}
+	return b
+}
+
+// addImage puts an image, its platforms and its referrers (nested ones
+// too) in the plan; it returns how many referrers go with it.
+func (b *planBuilder) addImage(g *graph, img int64, depth int, orphaned bool) int {
+	p := b.p
+	add := func(i int64) bool {
+		if b.keptImage[i] || b.imgInPlan[i] {
+			return false
+		}
+		b.imgInPlan[i] = true
+		p.imageIDs = append(p.imageIDs, i)
+		if len(g.children[i]) > 0 {
+			p.isList[i] = true
+		}
+		if depth > 0 {
+			p.refDepth[i] = depth
+		}
+		return true
+	}
+	add(img)
+	for _, c := range g.children[img] {
+		add(c)
+	}
+	n := 0
+	if depth >= maxReferrerDepth {
+		return n
+	}
+	subjects := append([]int64{img}, g.children[img]...)
+	for _, sub := range subjects {
+		for _, r := range g.referrers[sub] {
+			if b.keptImage[r] {
+				continue
+			}
+			n++
+			if !b.imgInPlan[r] {
+				p.Referrers = append(p.Referrers, PruneReferrer{Subject: g.digest[sub], Digest: g.digest[r], Type: g.refType[r], Orphaned: orphaned})
+			}
+			n += b.addImage(g, r, depth+1, orphaned)
+		}
+	}
+	return n
+}
+
+// namespaces adds g's namespaces (visible ones) to the plan: their
+// revisions, kept ones when asked, and what each frees. g holds the
+// digests of their entries' images and the blob lists of the images the
+// plan may remove.
+func (b *planBuilder) namespaces(g *graph) {
+	p, opt := b.p, b.opt
 	// Size the revision list up front: on a large registry it holds
 	// hundreds of thousands of entries, and growing it by appends would
 	// allocate several times its final size.
 	n, kept := 0, 0
 	for _, ns := range g.namespaces {
-		if visible != nil && !visible[ns.name] {
+		if b.visible != nil && !b.visible[ns.name] {
 			continue
 		}
-		np := g.policyOf(ns, policy)
+		np := g.policyOf(ns, b.policy)
 		for _, st := range ns.streams {
 			for _, t := range st.tags {
 				for _, ev := range t.events {
-					if g.prunable(ns, st, t, ev, np, unix) {
+					if g.prunable(ns, st, t, ev, np, b.unix) {
 						n++
 					} else {
 						kept++
@@ -153,71 +240,24 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 			}
 		}
 	}
-	p.Revisions = make([]PruneRevision, 0, n)
+	p.Revisions = slices.Grow(p.Revisions, n)
 	if opt.Kept {
-		p.Kept = make([]PruneRevision, 0, kept)
-	}
-	nb := len(g.blobSize)
-	nsStamp := make([]int32, nb)
-	stStamp := make([]int32, nb)
-	planStamp := make([]bool, nb)
-	imgInPlan := make([]bool, len(g.blobStart))
-	var nsN, stN int32
-	// addImage puts an image, its platforms and its referrers (nested ones
-	// too) in the plan; it returns how many referrers go with it.
-	var addImage func(img int64, depth int, orphaned bool) int
-	addImage = func(img int64, depth int, orphaned bool) int {
-		add := func(i int64) bool {
-			if keptImage[i] || imgInPlan[i] {
-				return false
-			}
-			imgInPlan[i] = true
-			p.imageIDs = append(p.imageIDs, i)
-			if len(g.children[i]) > 0 {
-				p.isList[i] = true
-			}
-			if depth > 0 {
-				p.refDepth[i] = depth
-			}
-			return true
-		}
-		add(img)
-		for _, c := range g.children[img] {
-			add(c)
-		}
-		n := 0
-		if depth >= maxReferrerDepth {
-			return n
-		}
-		subjects := append([]int64{img}, g.children[img]...)
-		for _, sub := range subjects {
-			for _, r := range g.referrers[sub] {
-				if keptImage[r] {
-					continue
-				}
-				n++
-				if !imgInPlan[r] {
-					p.Referrers = append(p.Referrers, PruneReferrer{Subject: g.digest[sub], Digest: g.digest[r], Type: g.refType[r], Orphaned: orphaned})
-				}
-				n += addImage(r, depth+1, orphaned)
-			}
-		}
-		return n
+		p.Kept = slices.Grow(p.Kept, kept)
 	}
 	for _, n := range g.namespaces {
-		if visible != nil && !visible[n.name] {
+		if b.visible != nil && !b.visible[n.name] {
 			continue
 		}
-		np := g.policyOf(n, policy)
+		np := g.policyOf(n, b.policy)
 		pn := PruneNamespace{Name: n.name, Policy: planPolicy(np), Override: n.keepTagRevisions != nil || n.keepYoungerThan != nil}
 		pn.Rules = n.ruleText
-		nsN++
+		b.nsN++
 		for _, st := range n.streams {
-			stN++
+			b.stN++
 			ps := PruneStream{Name: st.name}
 			for _, t := range st.tags {
 				for _, ev := range t.events {
-					ret := n.rules.decide(g.facts(n, st, t, ev), np, unix)
+					ret := n.rules.decide(g.facts(n, st, t, ev), np, b.unix)
 					if ret.Kept() && !opt.Kept {
 						continue
 					}
@@ -227,32 +267,32 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 						rev.Image = g.digest[ev.image]
 					}
 					if ret.Kept() {
-						rev.Retention = n.rules.retain(g.facts(n, st, t, ev), np, unix)
+						rev.Retention = n.rules.retain(g.facts(n, st, t, ev), np, b.unix)
 						if ret.Reason == ReasonInUse {
-							rev.InUseBy = g.inUse[ev.image].Describe(sees)
+							rev.InUseBy = g.inUse[ev.image].Describe(b.sees)
 						}
 						p.Kept = append(p.Kept, rev)
 						continue
 					}
-					if ev.image != 0 && !keptImage[ev.image] {
-						rev.Referrers = addImage(ev.image, 0, false)
+					if ev.image != 0 && !b.keptImage[ev.image] {
+						rev.Referrers = b.addImage(g, ev.image, 0, false)
 					}
 					p.Revisions = append(p.Revisions, rev)
 					ps.Revisions++
 					if ev.image == 0 {
 						continue
 					}
-					g.forBlobs(ev.image, func(b int32) {
-						if keptBlob[b] {
+					g.forBlobs(ev.image, func(bl int32) {
+						if b.keptBlob[bl] {
 							return
 						}
-						if stStamp[b] != stN {
-							stStamp[b] = stN
-							ps.BytesFreed = bytesum.Add(ps.BytesFreed, g.blobSize[b])
+						if b.stStamp[bl] != b.stN {
+							b.stStamp[bl] = b.stN
+							ps.BytesFreed = bytesum.Add(ps.BytesFreed, g.blobSize[bl])
 						}
-						if nsStamp[b] != nsN {
-							nsStamp[b] = nsN
-							pn.BytesFreed = bytesum.Add(pn.BytesFreed, g.blobSize[b])
+						if b.nsStamp[bl] != b.nsN {
+							b.nsStamp[bl] = b.nsN
+							pn.BytesFreed = bytesum.Add(pn.BytesFreed, g.blobSize[bl])
 						}
 					})
 				}
@@ -266,27 +306,45 @@ func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanO
 			p.Namespaces = append(p.Namespaces, pn)
 		}
 	}
-	if visible == nil {
-		// Images no entry references at all (and older than the threshold).
-		for img := 1; img < len(keptImage); img++ {
-			if !keptImage[img] && g.digest[img] != "" && !g.isReferrer[img] {
-				addImage(int64(img), 0, !referenced[img])
-			}
-		}
+}
+
+// wantsUnreferenced says whether image img, which no entry of the plan's
+// namespaces put in it, goes as an image no entry references (older than
+// the threshold: younger ones are kept).
+func (b *planBuilder) wantsUnreferenced(g *graph, img int64) bool {
+	return b.visible == nil && !b.keptImage[img] && !g.isReferrer[img]
+}
+
+// unreferenced adds img when wantsUnreferenced; g holds its digest and
+// those of the referrers that go with it.
+func (b *planBuilder) unreferenced(g *graph, img int64) {
+	if b.wantsUnreferenced(g, img) && g.digest[img] != "" {
+		b.addImage(g, img, 0, !b.referenced[img])
 	}
+}
+
+// finish lists the plan's images (in id order) and the blobs they free:
+// each image's own blobs no kept image holds (its platforms and referrers
+// are in the plan themselves). each yields the plan's images with their
+// digests and blob lists; size is a blob's size.
+func (b *planBuilder) finish(each func(ids []int64, fn func(img int64, digest string, blobs []int32)) error, size func(int32) int64) error {
+	p := b.p
 	sort.Slice(p.imageIDs, func(i, j int) bool { return p.imageIDs[i] < p.imageIDs[j] })
-	for _, img := range p.imageIDs {
-		p.Images = append(p.Images, g.digest[img])
-		for _, b := range g.blobList[g.blobStart[img]:g.blobEnd[img]] {
-			if !keptBlob[b] && !planStamp[b] {
-				planStamp[b] = true
-				p.blobIDs = append(p.blobIDs, int64(b))
-				p.BytesFreed = bytesum.Add(p.BytesFreed, g.blobSize[b])
+	planStamp := b.stStamp // reused: the stream stamps are done with
+	clear(planStamp)
+	p.Images = slices.Grow(p.Images, len(p.imageIDs))
+	err := each(p.imageIDs, func(img int64, digest string, blobs []int32) {
+		p.Images = append(p.Images, digest)
+		for _, bl := range blobs {
+			if !b.keptBlob[bl] && planStamp[bl] == 0 {
+				planStamp[bl] = 1
+				p.blobIDs = append(p.blobIDs, int64(bl))
+				p.BytesFreed = bytesum.Add(p.BytesFreed, size(bl))
 			}
 		}
-	}
+	})
 	p.Blobs = len(p.blobIDs)
-	return p
+	return err
 }
 
 // PlanOptions ask a plan for more.
@@ -300,9 +358,9 @@ func (s *Store) PlanPruneWith(ctx context.Context, policy Policy, filter *PlanFi
 	if policy.KeepTagRevisions < 0 || policy.KeepYoungerThan < 0 {
 		return nil, invalidf("prune policy: keep-tag-revisions and keep-younger-than must not be negative")
 	}
-	g, err := s.loadGraph(ctx)
+	plan, err := s.planStreamed(ctx, policy, filter, opt)
 	if err != nil {
 		return nil, fmt.Errorf("plan prune: %w", err)
 	}
-	return g.plan(policy, s.now(), filter, opt), nil
+	return plan, nil
 }

@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+
+	"layerwise/store"
+	"layerwise/store/oracle"
+)
+
+// TestStreamedPlanEqualsTheFullPass compares the prune plan computed a
+// batch of namespaces at a time (what prune, the API and the pages use)
+// with the plan of the whole graph in memory, on random registries: every
+// revision, kept revision with its reason, referrer, image, blob and sum,
+// for the whole registry and for a reader who sees some namespaces, with
+// batches of 1, 2 and 200 namespaces.
+func TestStreamedPlanEqualsTheFullPass(t *testing.T) {
+	s := openOracleStore(t)
+	for _, seed := range oracle.Seeds(60) {
+		reg := oracle.Generate(seed, oracleNow)
+		policy := casePolicy(seed)
+		if d := runCase(t, s, reg, policy); len(d) > 0 {
+			t.Fatalf("seed %d: the registry disagrees with the oracle already: %v", seed, d[:min(len(d), 4)])
+		}
+		var names []string
+		for _, n := range reg.Namespaces {
+			names = append(names, n.Name)
+		}
+		filters := []*store.PlanFilter{nil}
+		if len(names) > 0 {
+			filters = append(filters, &store.PlanFilter{Namespaces: []string{names[len(names)-1], "not-there"}})
+		}
+		for _, filter := range filters {
+			for _, opt := range []store.PlanOptions{{}, {Kept: true}} {
+				want, err := s.FullPlan(octx, policy, filter, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, batch := range []int{1, 2, 200} {
+					s.SetPlanBatch(batch)
+					got, err := s.PlanPruneWith(octx, policy, filter, opt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					label := fmt.Sprintf("seed %d, filter %v, kept %v, batch %d", seed, filter, opt.Kept, batch)
+					samePlan(t, label, got, want)
+				}
+				s.SetPlanBatch(2)
+			}
+		}
+	}
+}
+
+func samePlan(t *testing.T, label string, got, want *store.PrunePlan) {
+	t.Helper()
+	store.SortPlanBlobs(got)
+	store.SortPlanBlobs(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: the streamed plan differs from the full pass:\n got %+v\nwant %+v", label, got, want)
+		return
+	}
+	gi, gb, gl, gd := store.PlanInternals(got)
+	wi, wb, wl, wd := store.PlanInternals(want)
+	if !slices.Equal(gi, wi) || !slices.Equal(gb, wb) || !reflect.DeepEqual(gl, wl) || !reflect.DeepEqual(gd, wd) {
+		t.Errorf("%s: images %v, blobs %v, lists %v, depths %v; the full pass: %v, %v, %v, %v", label, gi, gb, gl, gd, wi, wb, wl, wd)
+	}
+}
