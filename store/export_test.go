@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // LoadLinksForBenchmark returns the (tag-image, blob) links of every history
@@ -34,6 +35,26 @@ func LoadLinksForBenchmark(ctx context.Context, s *Store) (links [][2]int32, siz
 // small test registries cross batch boundaries.
 func (s *Store) SetPlanBatch(n int) { s.planBatch = n }
 
+// plan is the prune plan from the whole graph in memory: the full pass's
+// way, kept as the reference the streamed plan is compared with.
+func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
+	keptImage, keptBlob, referenced := g.keepReferenced(policy, now)
+	b := newPlanBuilder(policy, now, filter, opt, g.hold, keptImage, keptBlob, referenced)
+	b.namespaces(g)
+	if b.visible == nil {
+		for img := 1; img < len(keptImage); img++ {
+			b.unreferenced(g, int64(img))
+		}
+	}
+	b.finish(func(ids []int64, fn func(img int64, digest string, blobs []int32)) error {
+		for _, img := range ids {
+			fn(img, g.digest[img], g.blobList[g.blobStart[img]:g.blobEnd[img]])
+		}
+		return nil
+	}, func(b int32) int64 { return g.blobSize[b] })
+	return b.p
+}
+
 // FullPlan is the prune plan computed from the whole graph in memory (the
 // full pass): the reference the streamed plan is compared with.
 func (s *Store) FullPlan(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
@@ -51,3 +72,26 @@ func PlanInternals(p *PrunePlan) (images, blobs []int64, lists map[int64]bool, d
 
 // SortPlanBlobs sorts the plan's blob ids (their order follows the reads).
 func SortPlanBlobs(p *PrunePlan) { slices.Sort(p.blobIDs) }
+
+// FullPreview is PreviewPrune on the whole graph in memory: the reference
+// the streamed preview is compared with.
+func (s *Store) FullPreview(ctx context.Context, policy Policy, move TagMove) (PruneEffect, error) {
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return PruneEffect{}, err
+	}
+	var img int64
+	for id, d := range g.digest {
+		if d == move.Image && d != "" {
+			img = int64(id)
+			break
+		}
+	}
+	filter := &PlanFilter{Namespaces: []string{move.Ref.Namespace}}
+	now := s.now()
+	before := g.plan(policy, now, filter, PlanOptions{})
+	if !g.moveTag(move, img, now.Unix()) {
+		return PruneEffect{}, notFoundf("image stream %s/%s not found", move.Ref.Namespace, move.Ref.Stream)
+	}
+	return effectOf(before, g.plan(policy, now, filter, PlanOptions{})), nil
+}

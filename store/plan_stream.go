@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -665,4 +666,142 @@ func (s *Store) eachGrouped(db *gorm.DB, key string, vals []string, rest string,
 		}
 		return eachInts(raw, len(vals), func(v []int64) error { return fn(k, v) })
 	})
+}
+
+// previewStreamed is PreviewPrune in bounded memory: the rule runs over
+// every other namespace once (batch by batch), the moved namespace is read
+// twice (as it is, and with the move applied in memory), the keep marks
+// are finished for both and one scan of the links marks both kept-blob
+// sets; then the namespace is planned both ways.
+func (s *Store) previewStreamed(ctx context.Context, policy Policy, move TagMove) (PruneEffect, error) {
+	var e PruneEffect
+	err := s.Snapshot(ctx, func(s *Store) error {
+		now := s.now()
+		unix := now.Unix()
+		db := s.conn(ctx)
+		f, err := s.readPlanFrame(ctx)
+		if err != nil {
+			return err
+		}
+		g := f.g
+		var img int64 // 0 when the registry has no such image, as in the graph
+		if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM images WHERE digest = ?`, move.Image).Scan(&img).Error; err != nil {
+			return err
+		}
+		var row *gNamespace
+		err = s.eachNamespaceBatch(ctx, f, func(batch []*gNamespace) error {
+			g.namespaces = batch
+			for _, n := range batch {
+				if n.name == move.Ref.Namespace {
+					row = n
+					continue
+				}
+				g.keepEntries(n, policy, unix, f.keptImage, f.referenced, nil)
+			}
+			return nil
+		})
+		g.namespaces = nil
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			return notFoundf("image stream %s/%s not found", move.Ref.Namespace, move.Ref.Stream)
+		}
+		// The namespace as it is, and a second copy to move the tag in.
+		before := row
+		after := &gNamespace{id: row.id, name: row.name, keepTagRevisions: row.keepTagRevisions, keepYoungerThan: row.keepYoungerThan}
+		if err := s.readBatch(db, f, []*gNamespace{after}); err != nil {
+			return err
+		}
+		g.namespaces = []*gNamespace{after}
+		if !g.moveTag(move, img, unix) {
+			return notFoundf("image stream %s/%s not found", move.Ref.Namespace, move.Ref.Stream)
+		}
+		cutoff := unix - int64(policy.KeepYoungerThan.Seconds())
+		var young [][2]int64 // images younger than the threshold: the only ones keepBeyondHistory keeps by age
+		err = scanRows(db.Raw(`SELECT id, `+s.epoch("created_at")+` FROM images`), func(sc func(...any) error) error {
+			var id, created int64
+			if err := sc(&id, &created); err != nil {
+				return err
+			}
+			if created > cutoff {
+				young = append(young, [2]int64{id, created})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read images: %w", err)
+		}
+		type variant struct {
+			n                     *gNamespace
+			keptImage, referenced []bool
+			keptBlob              []bool
+		}
+		vs := []*variant{{n: before}, {n: after}}
+		for _, v := range vs {
+			v.keptImage, v.referenced = slices.Clone(f.keptImage), slices.Clone(f.referenced)
+			g.namespaces = []*gNamespace{v.n}
+			g.keepEntries(v.n, policy, unix, v.keptImage, v.referenced, nil)
+			err := g.keepBeyondHistory(v.keptImage, v.referenced, cutoff, func(fn func(img, created int64)) error {
+				for _, y := range young {
+					fn(y[0], y[1])
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			v.keptBlob = make([]bool, f.maxBlob+1)
+		}
+		f.keptImage, f.referenced = nil, nil
+		err = s.eachGrouped(db, "image_id", []string{"blob_id"}, `FROM image_blobs`, nil, false, func(img int64, b []int64) error {
+			if img <= 0 || img > f.maxImage || b[0] <= 0 || b[0] > f.maxBlob {
+				return fmt.Errorf("link of image %d to blob %d out of range", img, b[0])
+			}
+			for _, v := range vs {
+				if v.keptImage[img] {
+					v.keptBlob[b[0]] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read image blobs: %w", err)
+		}
+		g.digest = make([]string, f.maxImage+1)
+		g.blobStart = make([]int32, f.maxImage+1)
+		g.blobEnd = make([]int32, f.maxImage+1)
+		g.blobSize = make([]int64, f.maxBlob+1)
+		filter := &PlanFilter{Namespaces: []string{move.Ref.Namespace}}
+		var plans [2]*PrunePlan
+		for i, v := range vs {
+			var named, open []int64
+			for _, st := range v.n.streams {
+				for _, t := range st.tags {
+					for _, ev := range t.events {
+						if ev.image == 0 {
+							continue
+						}
+						named = append(named, ev.image)
+						if !v.keptImage[ev.image] {
+							g.forImages(ev.image, func(i int64) { open = append(open, i) }, 0)
+						}
+					}
+				}
+			}
+			loaded, err := s.loadPlanImages(ctx, f, open, named)
+			if err != nil {
+				return err
+			}
+			b := newPlanBuilder(policy, now, filter, PlanOptions{}, g.hold, v.keptImage, v.keptBlob, v.referenced)
+			g.namespaces = []*gNamespace{v.n}
+			b.namespaces(g)
+			g.forget(loaded)
+			plans[i] = b.p
+		}
+		g.namespaces = nil
+		e = effectOf(plans[0], plans[1])
+		return nil
+	})
+	return e, err
 }

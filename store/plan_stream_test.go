@@ -67,3 +67,50 @@ func samePlan(t *testing.T, label string, got, want *store.PrunePlan) {
 		t.Errorf("%s: images %v, blobs %v, lists %v, depths %v; the full pass: %v, %v, %v, %v", label, gi, gb, gl, gd, wi, wb, wl, wd)
 	}
 }
+
+// TestStreamedPreviewEqualsTheFullPass compares what a tag move does to
+// the next prune (the confirmation page of a promotion or rollback),
+// streamed, with the full pass's answer, on random registries: each
+// stream's first tag gets another image of the registry (or a new tag of
+// that name appears), with batches of 1 and 200 namespaces.
+func TestStreamedPreviewEqualsTheFullPass(t *testing.T) {
+	s := openOracleStore(t)
+	moves := 0
+	for _, seed := range oracle.Seeds(40) {
+		reg := oracle.Generate(seed, oracleNow)
+		policy := casePolicy(seed)
+		if d := runCase(t, s, reg, policy); len(d) > 0 {
+			t.Fatalf("seed %d: the registry disagrees with the oracle already: %v", seed, d[:min(len(d), 4)])
+		}
+		var digests []string
+		for _, img := range reg.Images {
+			digests = append(digests, img.Digest)
+		}
+		if len(digests) == 0 {
+			continue
+		}
+		r := oracle.Rand(seed)
+		for _, n := range reg.Namespaces {
+			for _, st := range n.Streams {
+				tag := "new-tag"
+				if len(st.Tags) > 0 && r.IntN(4) != 0 {
+					tag = st.Tags[0].Name
+				}
+				move := store.TagMove{Ref: store.TagRef{Namespace: n.Name, Stream: st.Name, Tag: tag}, Image: digests[r.IntN(len(digests))]}
+				want, werr := s.FullPreview(octx, policy, move)
+				for _, batch := range []int{1, 200} {
+					s.SetPlanBatch(batch)
+					got, err := s.PreviewPrune(octx, policy, move)
+					if (err != nil) != (werr != nil) || !reflect.DeepEqual(got, want) {
+						t.Errorf("seed %d, move %v, batch %d: streamed %+v (%v), the full pass %+v (%v)", seed, move, batch, got, err, want, werr)
+					}
+				}
+				s.SetPlanBatch(2)
+				moves++
+			}
+		}
+	}
+	if moves < 50 {
+		t.Fatalf("only %d moves tried", moves)
+	}
+}

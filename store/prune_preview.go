@@ -26,28 +26,26 @@ func (e PruneEffect) None() bool {
 }
 
 // PreviewPrune says what move would do to the next prune without writing
-// anything: it reads the registry graph as PlanPrune does, plans the
-// namespace, puts the new entry on top of the tag in memory (every entry
-// moves down one position, as the write would move them) and plans again.
-// The rules are the plan's own (policy, pins, retention rules, pulls).
-// Like a plan it reads the whole graph, so
-// pages call it on request only (a confirmation), never per listing.
+// anything: it plans the namespace, puts the new entry on top of the tag in
+// memory (every entry moves down one position, as the write would move
+// them) and plans again. The rules are the plan's own (policy, pins,
+// retention rules, pulls). Like a plan it reads the whole registry
+// (streamed, in bounded memory: previewStreamed), so pages call it on
+// request only (a confirmation), never per listing.
 func (s *Store) PreviewPrune(ctx context.Context, policy Policy, move TagMove) (PruneEffect, error) {
-	var e PruneEffect
 	if err := move.Ref.Validate(); err != nil {
-		return e, err
+		return PruneEffect{}, err
 	}
-	g, err := s.loadGraph(ctx)
+	e, err := s.previewStreamed(ctx, policy, move)
 	if err != nil {
-		return e, fmt.Errorf("preview prune: %w", err)
+		return PruneEffect{}, fmt.Errorf("preview prune: %w", err)
 	}
-	filter := &PlanFilter{Namespaces: []string{move.Ref.Namespace}}
-	now := s.now()
-	before := g.plan(policy, now, filter, PlanOptions{})
-	if !g.moveTag(move, now.Unix()) {
-		return e, notFoundf("image stream %s/%s not found", move.Ref.Namespace, move.Ref.Stream)
-	}
-	after := g.plan(policy, now, filter, PlanOptions{})
+	return e, nil
+}
+
+// effectOf compares the namespace's plan before and after a move.
+func effectOf(before, after *PrunePlan) PruneEffect {
+	var e PruneEffect
 	in := func(p *PrunePlan) map[int64]bool {
 		m := make(map[int64]bool, len(p.Revisions))
 		for _, r := range p.Revisions {
@@ -72,20 +70,14 @@ func (s *Store) PreviewPrune(ctx context.Context, policy Policy, move TagMove) (
 	for _, n := range after.Namespaces {
 		e.BytesAfter = n.BytesFreed
 	}
-	return e, nil
+	return e
 }
 
 // moveTag puts a new entry (id -1: no row has it) on top of a tag's
 // history in memory, creating the tag when the stream has none of that
 // name; false when the stream is not in the graph.
-func (g *graph) moveTag(move TagMove, now int64) bool {
-	var img int64
-	for id, d := range g.digest {
-		if d == move.Image && d != "" {
-			img = int64(id)
-			break
-		}
-	}
+// img is the image's id (0: the registry has none of that digest).
+func (g *graph) moveTag(move TagMove, img, now int64) bool {
 	for _, n := range g.namespaces {
 		if n.name != move.Ref.Namespace {
 			continue

@@ -117,24 +117,6 @@ func (s *Store) PlanPrune(ctx context.Context, policy Policy, filter *PlanFilter
 	return s.PlanPruneWith(ctx, policy, filter, PlanOptions{})
 }
 
-func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
-	keptImage, keptBlob, referenced := g.keepReferenced(policy, now)
-	b := newPlanBuilder(policy, now, filter, opt, g.hold, keptImage, keptBlob, referenced)
-	b.namespaces(g)
-	if b.visible == nil {
-		for img := 1; img < len(keptImage); img++ {
-			b.unreferenced(g, int64(img))
-		}
-	}
-	b.finish(func(ids []int64, fn func(img int64, digest string, blobs []int32)) error {
-		for _, img := range ids {
-			fn(img, g.digest[img], g.blobList[g.blobStart[img]:g.blobEnd[img]])
-		}
-		return nil
-	}, func(b int32) int64 { return g.blobSize[b] })
-	return b.p
-}
-
 // planBuilder builds a plan from the keep marks, a namespace (or a batch
 // of them) at a time: the full pass hands it the whole graph, a streamed
 // plan one batch after another (plan_stream.go).
