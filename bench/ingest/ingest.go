@@ -140,7 +140,9 @@ func run(ctx context.Context, opt options, reg *Registry, progress io.Writer) (*
 		}()
 	}
 	wg.Wait()
-	res.Elapsed = time.Since(start)
+	// The schedule's own length at least: the last envelope goes out one
+	// interval before it ends.
+	res.Elapsed = max(time.Since(start), time.Duration(n)*interval)
 	return res, nil
 }
 
