@@ -33,6 +33,12 @@ type Store struct {
 	snapshot bool
 
 	dummy *dummyHash // shared by the Stores of transactions
+	// writer is this process's turn to write, taken before a write
+	// transaction takes a pooled connection: writers waiting for the
+	// database's one writer lock (BEGIN IMMEDIATE, the advisory lock) would
+	// otherwise each hold a connection while they wait, and a burst of
+	// them (the webhook under load) leaves none for the pages' reads.
+	writer chan struct{}
 }
 
 // dummyHash is a bcrypt hash that logins of unknown users are checked
@@ -117,7 +123,7 @@ func OpenUnmigrated(ctx context.Context, dsn string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
-	return &Store{db: db, dialect: dialect, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }, dummy: &dummyHash{}}, nil
+	return &Store{db: db, dialect: dialect, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }, dummy: &dummyHash{}, writer: make(chan struct{}, 1)}, nil
 }
 
 // Dialect is "sqlite" or "postgres".
@@ -170,6 +176,14 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if inTx(s.db) {
 		return fn(s)
 	}
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("wait to write: %w", ctx.Err())
+		}
+	}
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		if s.postgres() {
 			// One writer at a time, as on SQLite (_txlock=immediate): the
@@ -185,7 +199,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		if err := bumpDataVersion(db); err != nil {
 			return fmt.Errorf("bump the data version: %w", err)
 		}
-		tx := &Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch}
+		tx := &Store{db: db, now: s.now, dummy: s.dummy, writer: s.writer, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -209,7 +223,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 		// REPEATABLE READ: every statement sees the transaction's first
 		// snapshot. Read-only, so it never takes the writer lock.
 		return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-			return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
+			return fn(&Store{db: db, now: s.now, dummy: s.dummy, writer: s.writer, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
 		}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	}
 	// SQLite: the pool's transactions are BEGIN IMMEDIATE (one writer), which
@@ -233,7 +247,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // a read has nothing to undo
 	db := s.db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
 	db.Statement.ConnPool = conn
-	return fn(&Store{db: db, now: s.now, dummy: s.dummy, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
+	return fn(&Store{db: db, now: s.now, dummy: s.dummy, writer: s.writer, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
 }
 
 func inTx(db *gorm.DB) bool {
