@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -30,7 +31,7 @@ func (s *Store) settleUsage(ctx context.Context) error {
 	if pending == 0 {
 		return nil
 	}
-	a := &settlement{db: db, scopes: map[scopeKey]*scopeDelta{}, blobDelta: map[int16]map[sbKey]int64{},
+	a := &settlement{db: db, pg: s.postgres(), scopes: map[scopeKey]*scopeDelta{}, blobDelta: map[int16]map[sbKey]int64{},
 		images: map[int64]bool{}, parents: map[scopeKey]int64{}}
 	for _, step := range []func() error{a.sizes, a.links, a.tags, a.blobs, a.imageBytes, a.write} {
 		if err := step(); err != nil {
@@ -59,6 +60,7 @@ type scopeDelta struct {
 
 type settlement struct {
 	db        *gorm.DB
+	pg        bool // PostgreSQL (pairsIn)
 	scopes    map[scopeKey]*scopeDelta
 	blobDelta map[int16]map[sbKey]int64 // per level: (scope, blob) -> change of the link count
 	images    map[int64]bool            // images whose own bytes may have changed
@@ -98,38 +100,61 @@ func (a *settlement) sizes() error {
 		WHERE d.kind = ? AND u.size <> b.size`, dirtyBlob).Scan(&rows).Error; err != nil {
 		return err
 	}
-	for _, r := range rows {
-		delta := r.New - r.Old
-		holders := map[int16]int64{levelTag: r.Tags, levelStream: r.Streams, levelNamespace: r.Namespaces}
+	if len(rows) == 0 {
+		return nil
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	byID := make(map[int64]*row, len(rows))
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+		ids[i] = rows[i].ID
+	}
+	return chunks(ids, chunk, func(part []int64) error {
 		var held []struct {
-			Level   int16
-			ScopeID int64
+			Level           int16
+			ScopeID, BlobID int64
 		}
-		if err := a.db.Raw(`SELECT level, scope_id FROM usage_scope_blobs WHERE level IN (1, 2, 3) AND blob_id = ?`, r.ID).Scan(&held).Error; err != nil {
+		if err := a.db.Raw(`SELECT level, scope_id, blob_id FROM usage_scope_blobs WHERE level IN (1, 2, 3) AND blob_id IN ?`, part).Scan(&held).Error; err != nil {
 			return err
 		}
 		for _, h := range held {
+			r := byID[h.BlobID]
+			holders := [4]int64{0, r.Tags, r.Streams, r.Namespaces}
 			d := a.scope(h.Level, h.ScopeID)
-			d.bytes += delta
+			d.bytes += r.New - r.Old
 			if holders[h.Level] == 1 {
-				d.exclusive += delta
+				d.exclusive += r.New - r.Old
 			}
 		}
-		if r.Namespaces > 0 {
-			a.scope(levelRegistry, 0).bytes += delta
+		var b strings.Builder
+		args := make([]any, 0, 5*len(part))
+		b.WriteString("INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ")
+		for i, id := range part {
+			r := byID[id]
+			if r.Namespaces > 0 {
+				a.scope(levelRegistry, 0).bytes += r.New - r.Old
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, r.ID, r.New, r.Tags, r.Streams, r.Namespaces)
 		}
-		if err := a.db.Exec(`UPDATE usage_blobs SET size = ? WHERE blob_id = ?`, r.New, r.ID).Error; err != nil {
+		// Every row exists (read above): this updates their sizes.
+		b.WriteString(" ON CONFLICT (blob_id) DO UPDATE SET size = excluded.size")
+		if err := a.db.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}
 		var imgs []int64
-		if err := a.db.Raw(`SELECT DISTINCT image_id FROM image_blobs WHERE blob_id = ?`, r.ID).Scan(&imgs).Error; err != nil {
+		if err := a.db.Raw(`SELECT DISTINCT image_id FROM image_blobs WHERE blob_id IN ?`, part).Scan(&imgs).Error; err != nil {
 			return err
 		}
 		for _, i := range imgs {
 			a.images[i] = true
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // links: image_blobs rows added or removed, applied to the scopes that
@@ -229,53 +254,40 @@ func (a *settlement) tags() error {
 			sign         int64
 		}
 		var crossed []crossing
-		keys := make([]mk, 0, len(next))
+		keys := make([]pair, 0, len(next))
 		for k, d := range next {
 			if d != 0 {
-				keys = append(keys, k)
+				keys = append(keys, pair{k.scope, k.image})
 			}
 		}
-		// Read the stored counts of the keys, per scope.
-		byScope := map[int64][]int64{}
-		for _, k := range keys {
-			byScope[k.scope] = append(byScope[k.scope], k.image)
-		}
+		sortPairs(keys)
+		// The stored counts of the keys.
 		old := map[mk]int64{}
-		scopes := make([]int64, 0, len(byScope))
-		for sc := range byScope {
-			scopes = append(scopes, sc)
-		}
-		sort.Slice(scopes, func(i, j int) bool { return scopes[i] < scopes[j] })
-		for _, sc := range scopes {
-			err := chunks(byScope[sc], chunk, func(part []int64) error {
-				var rows []usageMember
-				if err := a.db.Where("level = ? AND scope_id = ? AND image_id IN ?", level, sc, part).Find(&rows).Error; err != nil {
-					return err
-				}
-				for _, r := range rows {
-					old[mk{r.ScopeID, r.ImageID}] = r.N
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+		err := a.readPairs(`SELECT scope_id AS a, image_id AS b, n FROM usage_members WHERE level = ? AND (scope_id, image_id) IN `,
+			level, keys, func(k pair, n int64) { old[mk{k.a, k.b}] = n })
+		if err != nil {
+			return err
 		}
 		if level == levelStream {
-			if err := a.loadParents(level, scopes); err != nil {
+			var scopes []int64
+			for _, k := range keys {
+				scopes = append(scopes, k.a)
+			}
+			if err := a.loadParents(level, dedupe(scopes)); err != nil {
 				return err
 			}
 		}
 		var upserts []usageMember
-		var deletes []mk
-		for _, k := range keys {
+		var deletes []pair
+		for _, p := range keys {
+			k := mk{p.a, p.b}
 			o := old[k]
 			n := o + next[k]
 			if n < 0 {
 				return fmt.Errorf("member count of image %d in scope %d/%d would go below zero", k.image, level, k.scope)
 			}
 			if n == 0 {
-				deletes = append(deletes, k)
+				deletes = append(deletes, p)
 			} else {
 				upserts = append(upserts, usageMember{Level: level, ScopeID: k.scope, ImageID: k.image, N: n})
 			}
@@ -296,14 +308,12 @@ func (a *settlement) tags() error {
 		}); err != nil {
 			return err
 		}
-		for _, k := range deletes {
-			if err := a.db.Exec(`DELETE FROM usage_members WHERE level = ? AND scope_id = ? AND image_id = ?`, level, k.scope, k.image).Error; err != nil {
-				return err
-			}
+		if err := a.deletePairs(`DELETE FROM usage_members WHERE level = ? AND (scope_id, image_id) IN `, level, deletes); err != nil {
+			return err
 		}
 		// The crossing images' links, as they are now.
 		mult := map[int64][][2]int64{}
-		err := chunks(dedupe(entering), chunk, func(part []int64) error {
+		err = chunks(dedupe(entering), chunk, func(part []int64) error {
 			var rows []struct{ ImageID, BlobID, N int64 }
 			if err := a.db.Raw(`SELECT image_id, blob_id, COUNT(*) AS n FROM image_blobs WHERE image_id IN ? GROUP BY image_id, blob_id`, part).Scan(&rows).Error; err != nil {
 				return err
@@ -392,27 +402,18 @@ func (a *settlement) blobs() error {
 }
 
 func (a *settlement) blobLevel(level int16, deltas map[sbKey]int64) error {
-	byScope := map[int64][]int64{}
+	keys := make([]pair, 0, len(deltas))
 	for k, d := range deltas {
 		if d != 0 {
-			byScope[k.scope] = append(byScope[k.scope], k.blob)
+			keys = append(keys, pair{k.scope, k.blob})
 		}
 	}
+	sortPairs(keys)
 	old := map[sbKey]int64{}
-	for sc, blobs := range byScope {
-		err := chunks(blobs, chunk, func(part []int64) error {
-			var rows []usageScopeBlob
-			if err := a.db.Where("level = ? AND scope_id = ? AND blob_id IN ?", level, sc, part).Find(&rows).Error; err != nil {
-				return err
-			}
-			for _, r := range rows {
-				old[sbKey{r.ScopeID, r.BlobID}] = r.N
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	err := a.readPairs(`SELECT scope_id AS a, blob_id AS b, n FROM usage_scope_blobs WHERE level = ? AND (scope_id, blob_id) IN `,
+		level, keys, func(k pair, n int64) { old[sbKey{k.a, k.b}] = n })
+	if err != nil {
+		return err
 	}
 	// Crossings per blob.
 	type change struct {
@@ -420,18 +421,16 @@ func (a *settlement) blobLevel(level int16, deltas map[sbKey]int64) error {
 	}
 	changes := map[int64]*change{}
 	var upserts []usageScopeBlob
-	var deletes []sbKey
-	for k, d := range deltas {
-		if d == 0 {
-			continue
-		}
+	var deletes []pair
+	for _, p := range keys {
+		k := sbKey{p.a, p.b}
 		o := old[k]
-		n := o + d
+		n := o + deltas[k]
 		if n < 0 {
 			return fmt.Errorf("link count of blob %d in scope %d/%d would go below zero", k.blob, level, k.scope)
 		}
 		if n == 0 {
-			deletes = append(deletes, k)
+			deletes = append(deletes, p)
 		} else {
 			upserts = append(upserts, usageScopeBlob{Level: level, ScopeID: k.scope, BlobID: k.blob, N: n})
 		}
@@ -459,12 +458,7 @@ func (a *settlement) blobLevel(level int16, deltas map[sbKey]int64) error {
 	}); err != nil {
 		return err
 	}
-	for _, k := range deletes {
-		if err := a.db.Exec(`DELETE FROM usage_scope_blobs WHERE level = ? AND scope_id = ? AND blob_id = ?`, level, k.scope, k.blob).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.deletePairs(`DELETE FROM usage_scope_blobs WHERE level = ? AND (scope_id, blob_id) IN `, level, deletes)
 }
 
 type holderChange struct {
@@ -553,6 +547,8 @@ func (a *settlement) holders(level int16, changes []holderChange) error {
 	if err != nil {
 		return err
 	}
+	var gone []int64
+	var rows []usageBlob
 	for _, c := range changes {
 		s := st[c.blob]
 		before := s.holders[level]
@@ -602,25 +598,43 @@ func (a *settlement) holders(level int16, changes []holderChange) error {
 		}
 		s.holders[level] = after
 		if s.holders[1] == 0 && s.holders[2] == 0 && s.holders[3] == 0 {
-			if err := a.db.Exec(`DELETE FROM usage_blobs WHERE blob_id = ?`, c.blob).Error; err != nil {
-				return err
+			if s.known {
+				gone = append(gone, c.blob)
 			}
 			s.known = false
 			continue
 		}
-		col := [4]string{"", "tags", "streams", "namespaces"}[level]
-		if s.known {
-			if err := a.db.Exec(`UPDATE usage_blobs SET `+col+` = ? WHERE blob_id = ?`, after, c.blob).Error; err != nil {
-				return err
-			}
-			continue
-		}
 		row := usageBlob{BlobID: c.blob, Size: s.size}
 		row.Tags, row.Streams, row.Namespaces = s.holders[1], s.holders[2], s.holders[3]
-		if err := a.db.Create(&row).Error; err != nil {
+		rows = append(rows, row)
+		s.known = true
+	}
+	// The new holder counts, one statement per chunk (changes are sorted
+	// by blob): rows held by nobody any more go, the others are written
+	// whole (a blob held for the first time gets its row).
+	if err := chunks(gone, chunk, func(part []int64) error {
+		return a.db.Exec(`DELETE FROM usage_blobs WHERE blob_id IN ?`, part).Error
+	}); err != nil {
+		return err
+	}
+	col := [4]string{"", "tags", "streams", "namespaces"}[level]
+	const batch = 300
+	for start := 0; start < len(rows); start += batch {
+		part := rows[start:min(start+batch, len(rows))]
+		var b strings.Builder
+		args := make([]any, 0, 5*len(part))
+		b.WriteString("INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ")
+		for i, r := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, r.BlobID, r.Size, r.Tags, r.Streams, r.Namespaces)
+		}
+		b.WriteString(" ON CONFLICT (blob_id) DO UPDATE SET " + col + " = excluded." + col)
+		if err := a.db.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}
-		s.known = true
 	}
 	return nil
 }
@@ -744,26 +758,42 @@ func (a *settlement) write() error {
 		}
 		return keys[i].id < keys[j].id
 	})
-	for _, k := range keys {
-		d := a.scopes[k]
-		var cur []usageScope
-		if err := a.db.Where("level = ? AND scope_id = ?", k.level, k.id).Find(&cur).Error; err != nil {
+	// The stored rows, one statement per chunk of keys.
+	pairs := make([]pair, len(keys))
+	for i, k := range keys {
+		pairs[i] = pair{int64(k.level), k.id}
+	}
+	cur := map[scopeKey]*usageScope{}
+	for start := 0; start < len(pairs); start += chunk {
+		list, args := pairsIn(a.pg, pairs[start:min(start+chunk, len(pairs))], nil)
+		var rows []usageScope
+		if err := a.db.Raw(`SELECT * FROM usage_scopes WHERE (level, scope_id) IN `+list, args...).Scan(&rows).Error; err != nil {
 			return err
 		}
-		if len(cur) == 0 {
-			row := usageScope{Level: k.level, ScopeID: k.id, ParentID: a.parents[scopeKey{k.level, k.id}]}
-			if (k.level == levelTag || k.level == levelStream) && row.ParentID == 0 {
-				if err := a.loadParents(k.level, []int64{k.id}); err != nil {
-					return err
-				}
-				row.ParentID = a.parents[scopeKey{k.level, k.id}]
-			}
-			cur = append(cur, row)
-			if err := a.db.Create(&cur[0]).Error; err != nil {
-				return err
-			}
+		for i := range rows {
+			cur[scopeKey{rows[i].Level, rows[i].ScopeID}] = &rows[i]
 		}
-		c := cur[0]
+	}
+	// Missing rows are made with their parent; tags and streams whose
+	// parent is not known yet read it.
+	unknown := map[int16][]int64{}
+	for _, k := range keys {
+		if cur[k] == nil && (k.level == levelTag || k.level == levelStream) && a.parents[k] == 0 {
+			unknown[k.level] = append(unknown[k.level], k.id)
+		}
+	}
+	for level, ids := range unknown {
+		if err := a.loadParents(level, ids); err != nil {
+			return err
+		}
+	}
+	out := make([]usageScope, 0, len(keys))
+	for _, k := range keys {
+		d := a.scopes[k]
+		c := usageScope{Level: k.level, ScopeID: k.id, ParentID: a.parents[k]}
+		if cur[k] != nil {
+			c = *cur[k]
+		}
 		var ok1, ok2, ok3 bool
 		c.Bytes, ok1 = addChecked(c.Bytes, d.bytes)
 		c.ExclusiveBytes, ok2 = addChecked(c.ExclusiveBytes, d.exclusive)
@@ -775,8 +805,26 @@ func (a *settlement) write() error {
 			return fmt.Errorf("the bytes of scope %d/%d would go below zero (%d, %d exclusive, %d blobs)",
 				k.level, k.id, c.Bytes, c.ExclusiveBytes, c.Blobs)
 		}
-		if err := a.db.Exec(`UPDATE usage_scopes SET bytes = ?, exclusive_bytes = ?, blobs = ? WHERE level = ? AND scope_id = ?`,
-			c.Bytes, c.ExclusiveBytes, c.Blobs, k.level, k.id).Error; err != nil {
+		out = append(out, c)
+	}
+	// Written in key order, a chunk a statement; an existing row keeps
+	// its parent.
+	const batch = 300
+	for start := 0; start < len(out); start += batch {
+		part := out[start:min(start+batch, len(out))]
+		var b strings.Builder
+		args := make([]any, 0, 6*len(part))
+		b.WriteString("INSERT INTO usage_scopes (level, scope_id, parent_id, bytes, exclusive_bytes, blobs) VALUES ")
+		for i, r := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?)")
+			args = append(args, r.Level, r.ScopeID, r.ParentID, r.Bytes, r.ExclusiveBytes, r.Blobs)
+		}
+		b.WriteString(` ON CONFLICT (level, scope_id) DO UPDATE SET bytes = excluded.bytes,
+			exclusive_bytes = excluded.exclusive_bytes, blobs = excluded.blobs`)
+		if err := a.db.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}
 	}
@@ -828,6 +876,86 @@ func upsertCounts(db *gorm.DB, table, keyCol string, level int16, n int, row fun
 		}
 		b.WriteString(" ON CONFLICT (level, scope_id, " + keyCol + ") DO UPDATE SET n = excluded.n")
 		if err := db.Exec(b.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A pair is a two-column key (scope and blob, scope and image, level and
+// scope): the settlement reads and deletes sets of them with one
+// statement per chunk instead of one per key.
+type pair struct{ a, b int64 }
+
+// sortPairs orders keys as the primary keys do, so two writers take their
+// row locks in the same order.
+func sortPairs(keys []pair) {
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].a != keys[j].a {
+			return keys[i].a < keys[j].a
+		}
+		return keys[i].b < keys[j].b
+	})
+}
+
+// pairsIn is the right side of "(x, y) IN " for keys, with its arguments
+// appended to args. SQLite takes a row-value list. PostgreSQL gets two
+// arrays instead: it plans a row-value list as one OR branch per key
+// (200 ms planning for 450 keys), two arrays as one index lookup per key
+// with a plan it caches.
+func pairsIn(pg bool, keys []pair, args []any) (string, []any) {
+	var b strings.Builder
+	if pg {
+		var xs, ys strings.Builder
+		xs.WriteString("{")
+		ys.WriteString("{")
+		for i, k := range keys {
+			if i > 0 {
+				xs.WriteString(",")
+				ys.WriteString(",")
+			}
+			xs.WriteString(strconv.FormatInt(k.a, 10))
+			ys.WriteString(strconv.FormatInt(k.b, 10))
+		}
+		xs.WriteString("}")
+		ys.WriteString("}")
+		return "(SELECT * FROM unnest(CAST(CAST(? AS TEXT) AS BIGINT[]), CAST(CAST(? AS TEXT) AS BIGINT[])))",
+			append(args, xs.String(), ys.String())
+	}
+	b.WriteString("(")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+		args = append(args, k.a, k.b)
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// readPairs runs query (ending in "IN ", selecting a, b and n; its one
+// argument level) for keys, in chunks, calling found for each row.
+func (a *settlement) readPairs(query string, level int16, keys []pair, found func(pair, int64)) error {
+	for start := 0; start < len(keys); start += chunk {
+		list, args := pairsIn(a.pg, keys[start:min(start+chunk, len(keys))], []any{level})
+		var rows []struct{ A, B, N int64 }
+		if err := a.db.Raw(query+list, args...).Scan(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			found(pair{r.A, r.B}, r.N)
+		}
+	}
+	return nil
+}
+
+// deletePairs runs the DELETE query (ending in "IN "; its one argument
+// level) for keys, in chunks.
+func (a *settlement) deletePairs(query string, level int16, keys []pair) error {
+	for start := 0; start < len(keys); start += chunk {
+		list, args := pairsIn(a.pg, keys[start:min(start+chunk, len(keys))], []any{level})
+		if err := a.db.Exec(query+list, args...).Error; err != nil {
 			return err
 		}
 	}
