@@ -762,16 +762,23 @@ const maxExpandDepth = maxReferrerDepth
 // size and would otherwise hash-join every blob (seconds at 10x).
 func imageBytesSQL(where, insert string) string { return imageBytesWalk(false, where, insert) }
 
-// imageBytesWalk is imageBytesSQL walking as expandWalk(perTable).
+// imageBytesWalk is imageBytesSQL walking as expandWalk(perTable), on
+// SQLite (perTable) reading the walk's blob links by key.
 func imageBytesWalk(perTable bool, where, insert string) string {
 	size := `(SELECT b.size FROM blobs b WHERE b.id = t.blob_id)`
 	from := ``
 	if where == `> 0` {
 		size, from = `b.size`, ` JOIN blobs b ON b.id = t.blob_id`
 	}
+	// SQLite guesses a walk large and would scan every blob link against
+	// it; CROSS JOIN makes it read the walk's links by key.
+	links := `x JOIN image_blobs ib ON ib.image_id = x.image_id`
+	if perTable {
+		links = `x CROSS JOIN image_blobs ib WHERE ib.image_id = x.image_id`
+	}
 	return expandWalk(perTable, `SELECT id, id FROM images WHERE id `+where) + ` ` + insert + `
 	SELECT t.root AS img, SUM(` + size + `) AS bytes FROM (
-		SELECT DISTINCT x.root, ib.blob_id FROM x JOIN image_blobs ib ON ib.image_id = x.image_id
+		SELECT DISTINCT x.root, ib.blob_id FROM ` + links + `
 	) t` + from + ` GROUP BY t.root`
 }
 
