@@ -21,6 +21,11 @@ import (
 // membership changes then add or remove the image's links as they are now.
 // An image that gains links and enters a tag in the same transaction is thus
 // counted once, and one deleted with its last history entry leaves nothing.
+//
+// Each step reads and writes its rows a set at a time — one statement per
+// chunk of keys, sorted so two writers lock rows in the same order — as
+// statements, not rows, are what a settlement costs (a round trip each on
+// PostgreSQL).
 func (s *Store) settleUsage(ctx context.Context) error {
 	db := s.conn(ctx)
 	var pending int64
