@@ -718,7 +718,8 @@ func (a *settlement) imageBytes() error {
 //
 // A plain UNION ALL of two plain SELECTs, joined in place (not a CTE): so
 // PostgreSQL reads both by index per image instead of materializing every
-// edge (seconds per write at 10x). A referrer recorded under two
+// edge (seconds per write at 10x); SQLite cannot, and the settlement
+// walks there with expandWalk's perTable. A referrer recorded under two
 // repositories is two paths: counts, not bytes, see it twice.
 const expandEdges = `SELECT list_id AS parent, child_id AS child, 1 AS kind FROM image_manifests
 	UNION ALL SELECT subject_id, referrer_id, 2 FROM image_referrers`
