@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -20,6 +21,11 @@ import (
 // membership changes then add or remove the image's links as they are now.
 // An image that gains links and enters a tag in the same transaction is thus
 // counted once, and one deleted with its last history entry leaves nothing.
+//
+// Each step reads and writes its rows a set at a time — one statement per
+// chunk of keys, sorted so two writers lock rows in the same order — as
+// statements, not rows, are what a settlement costs (a round trip each on
+// PostgreSQL).
 func (s *Store) settleUsage(ctx context.Context) error {
 	db := s.conn(ctx)
 	var pending int64
@@ -30,7 +36,7 @@ func (s *Store) settleUsage(ctx context.Context) error {
 	if pending == 0 {
 		return nil
 	}
-	a := &settlement{db: db, scopes: map[scopeKey]*scopeDelta{}, blobDelta: map[int16]map[sbKey]int64{},
+	a := &settlement{db: db, pg: s.postgres(), scopes: map[scopeKey]*scopeDelta{}, blobDelta: map[int16]map[sbKey]int64{},
 		images: map[int64]bool{}, parents: map[scopeKey]int64{}}
 	for _, step := range []func() error{a.sizes, a.links, a.tags, a.blobs, a.imageBytes, a.write} {
 		if err := step(); err != nil {
@@ -59,6 +65,7 @@ type scopeDelta struct {
 
 type settlement struct {
 	db        *gorm.DB
+	pg        bool // PostgreSQL (pairsIn)
 	scopes    map[scopeKey]*scopeDelta
 	blobDelta map[int16]map[sbKey]int64 // per level: (scope, blob) -> change of the link count
 	images    map[int64]bool            // images whose own bytes may have changed
@@ -98,38 +105,61 @@ func (a *settlement) sizes() error {
 		WHERE d.kind = ? AND u.size <> b.size`, dirtyBlob).Scan(&rows).Error; err != nil {
 		return err
 	}
-	for _, r := range rows {
-		delta := r.New - r.Old
-		holders := map[int16]int64{levelTag: r.Tags, levelStream: r.Streams, levelNamespace: r.Namespaces}
+	if len(rows) == 0 {
+		return nil
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	byID := make(map[int64]*row, len(rows))
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+		ids[i] = rows[i].ID
+	}
+	return chunks(ids, chunk, func(part []int64) error {
 		var held []struct {
-			Level   int16
-			ScopeID int64
+			Level           int16
+			ScopeID, BlobID int64
 		}
-		if err := a.db.Raw(`SELECT level, scope_id FROM usage_scope_blobs WHERE level IN (1, 2, 3) AND blob_id = ?`, r.ID).Scan(&held).Error; err != nil {
+		if err := a.db.Raw(`SELECT level, scope_id, blob_id FROM usage_scope_blobs WHERE level IN (1, 2, 3) AND blob_id IN ?`, part).Scan(&held).Error; err != nil {
 			return err
 		}
 		for _, h := range held {
+			r := byID[h.BlobID]
+			holders := [4]int64{0, r.Tags, r.Streams, r.Namespaces}
 			d := a.scope(h.Level, h.ScopeID)
-			d.bytes += delta
+			d.bytes += r.New - r.Old
 			if holders[h.Level] == 1 {
-				d.exclusive += delta
+				d.exclusive += r.New - r.Old
 			}
 		}
-		if r.Namespaces > 0 {
-			a.scope(levelRegistry, 0).bytes += delta
+		var b strings.Builder
+		args := make([]any, 0, 5*len(part))
+		b.WriteString("INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ")
+		for i, id := range part {
+			r := byID[id]
+			if r.Namespaces > 0 {
+				a.scope(levelRegistry, 0).bytes += r.New - r.Old
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, r.ID, r.New, r.Tags, r.Streams, r.Namespaces)
 		}
-		if err := a.db.Exec(`UPDATE usage_blobs SET size = ? WHERE blob_id = ?`, r.New, r.ID).Error; err != nil {
+		// Every row exists (read above): this updates their sizes.
+		b.WriteString(" ON CONFLICT (blob_id) DO UPDATE SET size = excluded.size")
+		if err := a.db.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}
 		var imgs []int64
-		if err := a.db.Raw(`SELECT DISTINCT image_id FROM image_blobs WHERE blob_id = ?`, r.ID).Scan(&imgs).Error; err != nil {
+		if err := a.db.Raw(`SELECT DISTINCT image_id FROM image_blobs WHERE blob_id IN ?`, part).Scan(&imgs).Error; err != nil {
 			return err
 		}
 		for _, i := range imgs {
 			a.images[i] = true
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // links: image_blobs rows added or removed, applied to the scopes that
@@ -174,9 +204,11 @@ func (a *settlement) tags() error {
 	var tags []int64
 	// Tags whose history changed, and tags holding an image whose platform
 	// images or referrers changed (directly or through what they hold).
+	// The unary + keeps SQLite off the primary key's level prefix (every
+	// tag member, 100 ms at 1x): it reads members by image.
 	if err := a.db.Raw(`SELECT id FROM usage_dirty WHERE kind = ?
 		UNION SELECT e.tag_id FROM tag_events e JOIN usage_dirty d ON d.kind = ? AND d.id = e.image_id
-		UNION SELECT m.scope_id FROM usage_members m JOIN usage_dirty d ON d.kind = ? AND d.id = m.image_id WHERE m.level = ?`,
+		UNION SELECT m.scope_id FROM usage_members m JOIN usage_dirty d ON d.kind = ? AND d.id = m.image_id WHERE +m.level = ?`,
 		dirtyTag, dirtyList, dirtyList, levelTag).Scan(&tags).Error; err != nil {
 		return err
 	}
@@ -197,7 +229,7 @@ func (a *settlement) tags() error {
 		now := map[mk]int64{}
 		type cnt struct{ TagID, ImageID, N int64 }
 		var rows []cnt
-		if err := a.db.Raw(expandSQL(`SELECT tag_id, image_id FROM tag_events WHERE tag_id IN ? AND image_id IS NOT NULL`)+
+		if err := a.db.Raw(expandWalk(!a.pg, `SELECT tag_id, image_id FROM tag_events WHERE tag_id IN ? AND image_id IS NOT NULL`)+
 			` SELECT root AS tag_id, image_id, COUNT(*) AS n FROM x GROUP BY root, image_id`, part).Scan(&rows).Error; err != nil {
 			return err
 		}
@@ -229,53 +261,40 @@ func (a *settlement) tags() error {
 			sign         int64
 		}
 		var crossed []crossing
-		keys := make([]mk, 0, len(next))
+		keys := make([]pair, 0, len(next))
 		for k, d := range next {
 			if d != 0 {
-				keys = append(keys, k)
+				keys = append(keys, pair{k.scope, k.image})
 			}
 		}
-		// Read the stored counts of the keys, per scope.
-		byScope := map[int64][]int64{}
-		for _, k := range keys {
-			byScope[k.scope] = append(byScope[k.scope], k.image)
-		}
+		sortPairs(keys)
+		// The stored counts of the keys.
 		old := map[mk]int64{}
-		scopes := make([]int64, 0, len(byScope))
-		for sc := range byScope {
-			scopes = append(scopes, sc)
-		}
-		sort.Slice(scopes, func(i, j int) bool { return scopes[i] < scopes[j] })
-		for _, sc := range scopes {
-			err := chunks(byScope[sc], chunk, func(part []int64) error {
-				var rows []usageMember
-				if err := a.db.Where("level = ? AND scope_id = ? AND image_id IN ?", level, sc, part).Find(&rows).Error; err != nil {
-					return err
-				}
-				for _, r := range rows {
-					old[mk{r.ScopeID, r.ImageID}] = r.N
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+		err := a.readPairs(`SELECT scope_id AS a, image_id AS b, n FROM usage_members WHERE level = ? AND (scope_id, image_id) IN `,
+			level, keys, func(k pair, n int64) { old[mk{k.a, k.b}] = n })
+		if err != nil {
+			return err
 		}
 		if level == levelStream {
-			if err := a.loadParents(level, scopes); err != nil {
+			var scopes []int64
+			for _, k := range keys {
+				scopes = append(scopes, k.a)
+			}
+			if err := a.loadParents(level, dedupe(scopes)); err != nil {
 				return err
 			}
 		}
 		var upserts []usageMember
-		var deletes []mk
-		for _, k := range keys {
+		var deletes []pair
+		for _, p := range keys {
+			k := mk{p.a, p.b}
 			o := old[k]
 			n := o + next[k]
 			if n < 0 {
 				return fmt.Errorf("member count of image %d in scope %d/%d would go below zero", k.image, level, k.scope)
 			}
 			if n == 0 {
-				deletes = append(deletes, k)
+				deletes = append(deletes, p)
 			} else {
 				upserts = append(upserts, usageMember{Level: level, ScopeID: k.scope, ImageID: k.image, N: n})
 			}
@@ -296,14 +315,12 @@ func (a *settlement) tags() error {
 		}); err != nil {
 			return err
 		}
-		for _, k := range deletes {
-			if err := a.db.Exec(`DELETE FROM usage_members WHERE level = ? AND scope_id = ? AND image_id = ?`, level, k.scope, k.image).Error; err != nil {
-				return err
-			}
+		if err := a.deletePairs(`DELETE FROM usage_members WHERE level = ? AND (scope_id, image_id) IN `, level, deletes); err != nil {
+			return err
 		}
 		// The crossing images' links, as they are now.
 		mult := map[int64][][2]int64{}
-		err := chunks(dedupe(entering), chunk, func(part []int64) error {
+		err = chunks(dedupe(entering), chunk, func(part []int64) error {
 			var rows []struct{ ImageID, BlobID, N int64 }
 			if err := a.db.Raw(`SELECT image_id, blob_id, COUNT(*) AS n FROM image_blobs WHERE image_id IN ? GROUP BY image_id, blob_id`, part).Scan(&rows).Error; err != nil {
 				return err
@@ -392,27 +409,18 @@ func (a *settlement) blobs() error {
 }
 
 func (a *settlement) blobLevel(level int16, deltas map[sbKey]int64) error {
-	byScope := map[int64][]int64{}
+	keys := make([]pair, 0, len(deltas))
 	for k, d := range deltas {
 		if d != 0 {
-			byScope[k.scope] = append(byScope[k.scope], k.blob)
+			keys = append(keys, pair{k.scope, k.blob})
 		}
 	}
+	sortPairs(keys)
 	old := map[sbKey]int64{}
-	for sc, blobs := range byScope {
-		err := chunks(blobs, chunk, func(part []int64) error {
-			var rows []usageScopeBlob
-			if err := a.db.Where("level = ? AND scope_id = ? AND blob_id IN ?", level, sc, part).Find(&rows).Error; err != nil {
-				return err
-			}
-			for _, r := range rows {
-				old[sbKey{r.ScopeID, r.BlobID}] = r.N
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	err := a.readPairs(`SELECT scope_id AS a, blob_id AS b, n FROM usage_scope_blobs WHERE level = ? AND (scope_id, blob_id) IN `,
+		level, keys, func(k pair, n int64) { old[sbKey{k.a, k.b}] = n })
+	if err != nil {
+		return err
 	}
 	// Crossings per blob.
 	type change struct {
@@ -420,18 +428,16 @@ func (a *settlement) blobLevel(level int16, deltas map[sbKey]int64) error {
 	}
 	changes := map[int64]*change{}
 	var upserts []usageScopeBlob
-	var deletes []sbKey
-	for k, d := range deltas {
-		if d == 0 {
-			continue
-		}
+	var deletes []pair
+	for _, p := range keys {
+		k := sbKey{p.a, p.b}
 		o := old[k]
-		n := o + d
+		n := o + deltas[k]
 		if n < 0 {
 			return fmt.Errorf("link count of blob %d in scope %d/%d would go below zero", k.blob, level, k.scope)
 		}
 		if n == 0 {
-			deletes = append(deletes, k)
+			deletes = append(deletes, p)
 		} else {
 			upserts = append(upserts, usageScopeBlob{Level: level, ScopeID: k.scope, BlobID: k.blob, N: n})
 		}
@@ -459,12 +465,7 @@ func (a *settlement) blobLevel(level int16, deltas map[sbKey]int64) error {
 	}); err != nil {
 		return err
 	}
-	for _, k := range deletes {
-		if err := a.db.Exec(`DELETE FROM usage_scope_blobs WHERE level = ? AND scope_id = ? AND blob_id = ?`, level, k.scope, k.blob).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.deletePairs(`DELETE FROM usage_scope_blobs WHERE level = ? AND (scope_id, blob_id) IN `, level, deletes)
 }
 
 type holderChange struct {
@@ -553,6 +554,8 @@ func (a *settlement) holders(level int16, changes []holderChange) error {
 	if err != nil {
 		return err
 	}
+	var gone []int64
+	var rows []usageBlob
 	for _, c := range changes {
 		s := st[c.blob]
 		before := s.holders[level]
@@ -602,25 +605,43 @@ func (a *settlement) holders(level int16, changes []holderChange) error {
 		}
 		s.holders[level] = after
 		if s.holders[1] == 0 && s.holders[2] == 0 && s.holders[3] == 0 {
-			if err := a.db.Exec(`DELETE FROM usage_blobs WHERE blob_id = ?`, c.blob).Error; err != nil {
-				return err
+			if s.known {
+				gone = append(gone, c.blob)
 			}
 			s.known = false
 			continue
 		}
-		col := [4]string{"", "tags", "streams", "namespaces"}[level]
-		if s.known {
-			if err := a.db.Exec(`UPDATE usage_blobs SET `+col+` = ? WHERE blob_id = ?`, after, c.blob).Error; err != nil {
-				return err
-			}
-			continue
-		}
 		row := usageBlob{BlobID: c.blob, Size: s.size}
 		row.Tags, row.Streams, row.Namespaces = s.holders[1], s.holders[2], s.holders[3]
-		if err := a.db.Create(&row).Error; err != nil {
+		rows = append(rows, row)
+		s.known = true
+	}
+	// The new holder counts, one statement per chunk (changes are sorted
+	// by blob): rows held by nobody any more go, the others are written
+	// whole (a blob held for the first time gets its row).
+	if err := chunks(gone, chunk, func(part []int64) error {
+		return a.db.Exec(`DELETE FROM usage_blobs WHERE blob_id IN ?`, part).Error
+	}); err != nil {
+		return err
+	}
+	col := [4]string{"", "tags", "streams", "namespaces"}[level]
+	const batch = 300
+	for start := 0; start < len(rows); start += batch {
+		part := rows[start:min(start+batch, len(rows))]
+		var b strings.Builder
+		args := make([]any, 0, 5*len(part))
+		b.WriteString("INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ")
+		for i, r := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, r.BlobID, r.Size, r.Tags, r.Streams, r.Namespaces)
+		}
+		b.WriteString(" ON CONFLICT (blob_id) DO UPDATE SET " + col + " = excluded." + col)
+		if err := a.db.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}
-		s.known = true
 	}
 	return nil
 }
@@ -660,26 +681,35 @@ func (a *settlement) imageBytes() error {
 		ids = append(ids, found...)
 		frontier = found
 	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	// A few images per walk: PostgreSQL guesses a recursive walk's rows
 	// from its roots, and past a handful it hash-joins every blob link of
-	// the registry instead of reading the walk's by key.
-	return chunks(ids, 4, func(part []int64) error {
+	// the registry instead of reading the walk's by key. The sums are then
+	// written at once.
+	var out []usageImage
+	err := chunks(ids, 4, func(part []int64) error {
 		var rows []struct{ Img, Bytes int64 }
-		if err := a.db.Raw(imageBytesSQL(`IN ?`, ""), part).Scan(&rows).Error; err != nil {
+		if err := a.db.Raw(imageBytesWalk(!a.pg, `IN ?`, ""), part).Scan(&rows).Error; err != nil {
 			return err
 		}
-		if err := a.db.Exec(`DELETE FROM usage_images WHERE image_id IN ?`, part).Error; err != nil {
-			return err
+		for _, r := range rows {
+			out = append(out, usageImage{ImageID: r.Img, Bytes: r.Bytes})
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		out := make([]usageImage, len(rows))
-		for i, r := range rows {
-			out[i] = usageImage{ImageID: r.Img, Bytes: r.Bytes}
-		}
-		return a.db.CreateInBatches(out, 500).Error
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if err := chunks(ids, chunk, func(part []int64) error {
+		return a.db.Exec(`DELETE FROM usage_images WHERE image_id IN ?`, part).Error
+	}); err != nil {
+		return err
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ImageID < out[j].ImageID })
+	return a.db.CreateInBatches(out, 500).Error
 }
 
 // expandEdges are the links along which an image holds others: a manifest
@@ -688,7 +718,8 @@ func (a *settlement) imageBytes() error {
 //
 // A plain UNION ALL of two plain SELECTs, joined in place (not a CTE): so
 // PostgreSQL reads both by index per image instead of materializing every
-// edge (seconds per write at 10x). A referrer recorded under two
+// edge (seconds per write at 10x); SQLite cannot, and the settlement
+// walks there with expandWalk's perTable. A referrer recorded under two
 // repositories is two paths: counts, not bytes, see it twice.
 const expandEdges = `SELECT list_id AS parent, child_id AS child, 1 AS kind FROM image_manifests
 	UNION ALL SELECT subject_id, referrer_id, 2 FROM image_referrers`
@@ -700,7 +731,23 @@ const expandEdges = `SELECT list_id AS parent, child_id AS child, 1 AS kind FROM
 // maxExpandDepth (a lying registry's cycle of subjects ends there). A
 // path is one row: the counts are multisets, and bytes move only when
 // a count crosses zero.
-func expandSQL(roots string) string {
+func expandSQL(roots string) string { return expandWalk(false, roots) }
+
+// expandWalk is expandSQL; perTable (SQLite only: PostgreSQL takes one
+// recursive term) walks each edge table in its own recursive term, the
+// same rows: SQLite cannot read a joined UNION ALL by key, and would
+// materialize every edge of the registry for each walk (0.4 s at 1x).
+func expandWalk(perTable bool, roots string) string {
+	if perTable {
+		return `WITH RECURSIVE x(root, image_id, depth, child) AS (
+		SELECT r.*, 0, 0 FROM (` + roots + `) r
+		UNION ALL
+		SELECT x.root, m.child_id, x.depth, 1 FROM x JOIN image_manifests m ON m.list_id = x.image_id WHERE x.child = 0
+		UNION ALL
+		SELECT x.root, e.referrer_id, x.depth + 1, 0 FROM x JOIN image_referrers e ON e.subject_id = x.image_id
+		WHERE x.depth < ` + fmt.Sprint(maxExpandDepth) + `
+	)`
+	}
 	return `WITH RECURSIVE x(root, image_id, depth, child) AS (
 		SELECT r.*, 0, 0 FROM (` + roots + `) r
 		UNION ALL
@@ -719,15 +766,25 @@ const maxExpandDepth = maxReferrerDepth
 // empty, is the INSERT the sums go to. For a few images (where is "IN ?")
 // each size is looked up by key: PostgreSQL misjudges a recursive walk's
 // size and would otherwise hash-join every blob (seconds at 10x).
-func imageBytesSQL(where, insert string) string {
+func imageBytesSQL(where, insert string) string { return imageBytesWalk(false, where, insert) }
+
+// imageBytesWalk is imageBytesSQL walking as expandWalk(perTable), on
+// SQLite (perTable) reading the walk's blob links by key.
+func imageBytesWalk(perTable bool, where, insert string) string {
 	size := `(SELECT b.size FROM blobs b WHERE b.id = t.blob_id)`
 	from := ``
 	if where == `> 0` {
 		size, from = `b.size`, ` JOIN blobs b ON b.id = t.blob_id`
 	}
-	return expandSQL(`SELECT id, id FROM images WHERE id `+where) + ` ` + insert + `
+	// SQLite guesses a walk large and would scan every blob link against
+	// it; CROSS JOIN makes it read the walk's links by key.
+	links := `x JOIN image_blobs ib ON ib.image_id = x.image_id`
+	if perTable {
+		links = `x CROSS JOIN image_blobs ib WHERE ib.image_id = x.image_id`
+	}
+	return expandWalk(perTable, `SELECT id, id FROM images WHERE id `+where) + ` ` + insert + `
 	SELECT t.root AS img, SUM(` + size + `) AS bytes FROM (
-		SELECT DISTINCT x.root, ib.blob_id FROM x JOIN image_blobs ib ON ib.image_id = x.image_id
+		SELECT DISTINCT x.root, ib.blob_id FROM ` + links + `
 	) t` + from + ` GROUP BY t.root`
 }
 
@@ -744,26 +801,42 @@ func (a *settlement) write() error {
 		}
 		return keys[i].id < keys[j].id
 	})
-	for _, k := range keys {
-		d := a.scopes[k]
-		var cur []usageScope
-		if err := a.db.Where("level = ? AND scope_id = ?", k.level, k.id).Find(&cur).Error; err != nil {
+	// The stored rows, one statement per chunk of keys.
+	pairs := make([]pair, len(keys))
+	for i, k := range keys {
+		pairs[i] = pair{int64(k.level), k.id}
+	}
+	cur := map[scopeKey]*usageScope{}
+	for start := 0; start < len(pairs); start += chunk {
+		list, args := pairsIn(a.pg, pairs[start:min(start+chunk, len(pairs))], nil)
+		var rows []usageScope
+		if err := a.db.Raw(`SELECT * FROM usage_scopes WHERE (level, scope_id) IN `+list, args...).Scan(&rows).Error; err != nil {
 			return err
 		}
-		if len(cur) == 0 {
-			row := usageScope{Level: k.level, ScopeID: k.id, ParentID: a.parents[scopeKey{k.level, k.id}]}
-			if (k.level == levelTag || k.level == levelStream) && row.ParentID == 0 {
-				if err := a.loadParents(k.level, []int64{k.id}); err != nil {
-					return err
-				}
-				row.ParentID = a.parents[scopeKey{k.level, k.id}]
-			}
-			cur = append(cur, row)
-			if err := a.db.Create(&cur[0]).Error; err != nil {
-				return err
-			}
+		for i := range rows {
+			cur[scopeKey{rows[i].Level, rows[i].ScopeID}] = &rows[i]
 		}
-		c := cur[0]
+	}
+	// Missing rows are made with their parent; tags and streams whose
+	// parent is not known yet read it.
+	unknown := map[int16][]int64{}
+	for _, k := range keys {
+		if cur[k] == nil && (k.level == levelTag || k.level == levelStream) && a.parents[k] == 0 {
+			unknown[k.level] = append(unknown[k.level], k.id)
+		}
+	}
+	for level, ids := range unknown {
+		if err := a.loadParents(level, ids); err != nil {
+			return err
+		}
+	}
+	out := make([]usageScope, 0, len(keys))
+	for _, k := range keys {
+		d := a.scopes[k]
+		c := usageScope{Level: k.level, ScopeID: k.id, ParentID: a.parents[k]}
+		if cur[k] != nil {
+			c = *cur[k]
+		}
 		var ok1, ok2, ok3 bool
 		c.Bytes, ok1 = addChecked(c.Bytes, d.bytes)
 		c.ExclusiveBytes, ok2 = addChecked(c.ExclusiveBytes, d.exclusive)
@@ -775,8 +848,26 @@ func (a *settlement) write() error {
 			return fmt.Errorf("the bytes of scope %d/%d would go below zero (%d, %d exclusive, %d blobs)",
 				k.level, k.id, c.Bytes, c.ExclusiveBytes, c.Blobs)
 		}
-		if err := a.db.Exec(`UPDATE usage_scopes SET bytes = ?, exclusive_bytes = ?, blobs = ? WHERE level = ? AND scope_id = ?`,
-			c.Bytes, c.ExclusiveBytes, c.Blobs, k.level, k.id).Error; err != nil {
+		out = append(out, c)
+	}
+	// Written in key order, a chunk a statement; an existing row keeps
+	// its parent.
+	const batch = 300
+	for start := 0; start < len(out); start += batch {
+		part := out[start:min(start+batch, len(out))]
+		var b strings.Builder
+		args := make([]any, 0, 6*len(part))
+		b.WriteString("INSERT INTO usage_scopes (level, scope_id, parent_id, bytes, exclusive_bytes, blobs) VALUES ")
+		for i, r := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?)")
+			args = append(args, r.Level, r.ScopeID, r.ParentID, r.Bytes, r.ExclusiveBytes, r.Blobs)
+		}
+		b.WriteString(` ON CONFLICT (level, scope_id) DO UPDATE SET bytes = excluded.bytes,
+			exclusive_bytes = excluded.exclusive_bytes, blobs = excluded.blobs`)
+		if err := a.db.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}
 	}
@@ -828,6 +919,86 @@ func upsertCounts(db *gorm.DB, table, keyCol string, level int16, n int, row fun
 		}
 		b.WriteString(" ON CONFLICT (level, scope_id, " + keyCol + ") DO UPDATE SET n = excluded.n")
 		if err := db.Exec(b.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A pair is a two-column key (scope and blob, scope and image, level and
+// scope): the settlement reads and deletes sets of them with one
+// statement per chunk instead of one per key.
+type pair struct{ a, b int64 }
+
+// sortPairs orders keys as the primary keys do, so two writers take their
+// row locks in the same order.
+func sortPairs(keys []pair) {
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].a != keys[j].a {
+			return keys[i].a < keys[j].a
+		}
+		return keys[i].b < keys[j].b
+	})
+}
+
+// pairsIn is the right side of "(x, y) IN " for keys, with its arguments
+// appended to args. SQLite takes a row-value list. PostgreSQL gets two
+// arrays instead: it plans a row-value list as one OR branch per key
+// (200 ms planning for 450 keys), two arrays as one index lookup per key
+// with a plan it caches.
+func pairsIn(pg bool, keys []pair, args []any) (string, []any) {
+	var b strings.Builder
+	if pg {
+		var xs, ys strings.Builder
+		xs.WriteString("{")
+		ys.WriteString("{")
+		for i, k := range keys {
+			if i > 0 {
+				xs.WriteString(",")
+				ys.WriteString(",")
+			}
+			xs.WriteString(strconv.FormatInt(k.a, 10))
+			ys.WriteString(strconv.FormatInt(k.b, 10))
+		}
+		xs.WriteString("}")
+		ys.WriteString("}")
+		return "(SELECT * FROM unnest(CAST(CAST(? AS TEXT) AS BIGINT[]), CAST(CAST(? AS TEXT) AS BIGINT[])))",
+			append(args, xs.String(), ys.String())
+	}
+	b.WriteString("(")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+		args = append(args, k.a, k.b)
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// readPairs runs query (ending in "IN ", selecting a, b and n; its one
+// argument level) for keys, in chunks, calling found for each row.
+func (a *settlement) readPairs(query string, level int16, keys []pair, found func(pair, int64)) error {
+	for start := 0; start < len(keys); start += chunk {
+		list, args := pairsIn(a.pg, keys[start:min(start+chunk, len(keys))], []any{level})
+		var rows []struct{ A, B, N int64 }
+		if err := a.db.Raw(query+list, args...).Scan(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			found(pair{r.A, r.B}, r.N)
+		}
+	}
+	return nil
+}
+
+// deletePairs runs the DELETE query (ending in "IN "; its one argument
+// level) for keys, in chunks.
+func (a *settlement) deletePairs(query string, level int16, keys []pair) error {
+	for start := 0; start < len(keys); start += chunk {
+		list, args := pairsIn(a.pg, keys[start:min(start+chunk, len(keys))], []any{level})
+		if err := a.db.Exec(query+list, args...).Error; err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -88,5 +89,61 @@ func TestAccountingFollowsEveryWrite(t *testing.T) {
 	verifyStored(t, s)
 	if f := storedFigures(t, s); f.registry.Bytes != 0 || f.registry.Blobs != 0 {
 		t.Errorf("an empty registry holds %d bytes in %d blobs", f.registry.Bytes, f.registry.Blobs)
+	}
+}
+
+// TestAccountingSettlesLargeTransactions settles transactions touching
+// more keys than one statement takes (a webhook envelope of 60 pushes:
+// 660 tag links, 540 new blobs; then the stream deleted at once) and
+// checks the figures by hand and against the full pass.
+func TestAccountingSettlesLargeTransactions(t *testing.T) {
+	s := newTestStore(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	base := []layer{{"base1", 1000}, {"base2", 2000}}
+	pushRef(t, s, "other/web:1", image("other", 7, base...), t0)
+	const tags, own = 60, 8
+	err := s.Tx(ctx, func(tx *Store) error {
+		for i := 0; i < tags; i++ {
+			layers := append([]layer{}, base...)
+			for j := 0; j < own; j++ {
+				layers = append(layers, layer{fmt.Sprintf("own-%d-%d", i, j), int64(100 + j)})
+			}
+			ref := TagRef{Namespace: "team", Stream: "app", Tag: fmt.Sprintf("t%d", i)}
+			img := image(fmt.Sprintf("app-%d", i), 5, layers...)
+			if _, err := tx.RecordPush(ctx, Push{Tag: ref, Images: []ImageSnapshot{img}, PullSpec: "registry.test/team/app@" + img.Digest, At: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyStored(t, s)
+	const ownBytes = 5 + 100 + 101 + 102 + 103 + 104 + 105 + 106 + 107 // config and own layers
+	f := storedFigures(t, s)
+	if got := f.tags["team/app:t59"].Bytes; got != ownBytes+3000 {
+		t.Errorf("a tag holds %d bytes, want %d", got, ownBytes+3000)
+	}
+	if got := f.tags["team/app:t59"].ExclusiveBytes; got != ownBytes {
+		t.Errorf("a tag's exclusive bytes = %d, want %d", got, ownBytes)
+	}
+	if got, want := f.namespaces["team"].ExclusiveBytes, int64(tags*ownBytes); got != want {
+		t.Errorf("team's exclusive bytes = %d, want %d (the base layers are shared)", got, want)
+	}
+	if got, want := f.registry.Bytes, int64(tags*ownBytes+3000+7); got != want {
+		t.Errorf("the registry holds %d bytes, want %d", got, want)
+	}
+
+	if err := s.DeleteStream(ctx, StreamRef{Namespace: "team", Stream: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	verifyStored(t, s)
+	f = storedFigures(t, s)
+	if f.registry.Bytes != 3007 || f.registry.Blobs != 3 {
+		t.Errorf("after deleting the stream the registry holds %d bytes in %d blobs, want 3007 in 3", f.registry.Bytes, f.registry.Blobs)
+	}
+	if got := f.namespaces["other"].ExclusiveBytes; got != 3007 {
+		t.Errorf("other's exclusive bytes = %d, want 3007 (the base layers are its alone again)", got)
 	}
 }
