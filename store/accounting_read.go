@@ -392,26 +392,13 @@ func (s *Store) readStreams(ctx context.Context, where string, args []any, revis
 	if err != nil {
 		return nil, fmt.Errorf("read streams: %w", err)
 	}
-	tagByID := map[int64]*tagRead{}
-	err = scanRows(db.Raw(`SELECT t.id, t.stream_id, t.name, COALESCE(u.bytes, 0), COALESCE(u.exclusive_bytes, 0)
-		FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
-		WHERE `+where, args...), func(sc func(...any) error) error {
-		var id, stID int64
-		t := &tagRead{}
-		if err := sc(&id, &stID, &t.fig.Name, &t.fig.Bytes, &t.fig.ExclusiveBytes); err != nil {
-			return err
-		}
+	addTag := func(id, stID int64, t *tagRead) {
 		if st := byID[stID]; st != nil {
-			tagByID[id] = t
 			st.tags = append(st.tags, t)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read tags: %w", err)
 	}
 	if revisions {
-		if err := s.readRevisions(ctx, where, args, tagByID); err != nil {
+		if err := s.readTagHistories(ctx, where, args, addTag); err != nil {
 			return nil, err
 		}
 		for _, st := range order {
@@ -429,6 +416,20 @@ func (s *Store) readStreams(ctx context.Context, where string, args []any, revis
 			}
 		}
 	} else {
+		err = scanRows(db.Raw(`SELECT t.id, t.stream_id, t.name, COALESCE(u.bytes, 0), COALESCE(u.exclusive_bytes, 0)
+			FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
+			WHERE `+where, args...), func(sc func(...any) error) error {
+			var id, stID int64
+			t := &tagRead{}
+			if err := sc(&id, &stID, &t.fig.Name, &t.fig.Bytes, &t.fig.ExclusiveBytes); err != nil {
+				return err
+			}
+			addTag(id, stID, t)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read tags: %w", err)
+		}
 		err = scanRows(db.Raw(`SELECT t.stream_id, COUNT(DISTINCT e.image_id), `+s.epoch("MAX(e.created)")+`
 			FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 			WHERE `+where+` GROUP BY t.stream_id`, args...), func(sc func(...any) error) error {
@@ -470,77 +471,137 @@ type positioned struct {
 	rev RevisionUsage
 }
 
-// readRevisions reads the histories of the tags where says: each entry's
-// image counted once (usage_images) and whether the stored plan prunes it.
-// The entries come grouped per tag (one row a tag, as the full pass reads
-// them: per-row driver overhead is most of the cost), the digests once per
-// image, the pull specs of entries with no image apart (they are few).
-func (s *Store) readRevisions(ctx context.Context, where string, args []any, tagByID map[int64]*tagRead) error {
+// readTagHistories reads the tags where says (on st, image_streams) with
+// their figures and their histories: each entry's image counted once
+// (usage_images) and whether the stored plan prunes it. Two queries,
+// whatever the size: the images the tags' histories name, packed into one
+// row, and one row a tag with its entries packed into one string (per-row
+// driver overhead, not the database, was most of the cost of reading
+// half a million entries one row each). Texts are length-prefixed, so
+// any digest or pull spec reads back as it was stored.
+func (s *Store) readTagHistories(ctx context.Context, where string, args []any, add func(id, streamID int64, t *tagRead)) error {
 	db := s.conn(ctx)
-	from := ` FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id `
-	digests := map[int64]string{}
-	err := scanRows(db.Raw(`SELECT i.id, i.digest FROM images i WHERE i.id IN (SELECT e.image_id`+from+`WHERE `+where+`)`, args...),
+	// Each image once, not once an entry naming it: "id:bytes:len:digest,...".
+	var rawImages sql.RawBytes
+	images := map[int64]imageRead{}
+	err := scanRows(db.Raw(`SELECT `+s.groupConcat(`i.id || ':' || COALESCE(ui.bytes, 0) || ':' || `+s.octets("i.digest")+` || ':' || i.digest`)+`
+		FROM images i LEFT JOIN usage_images ui ON ui.image_id = i.id
+		WHERE i.id IN (SELECT e.image_id FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id WHERE `+where+`)`, args...),
 		func(sc func(...any) error) error {
-			var id int64
-			var d string
-			if err := sc(&id, &d); err != nil {
+			if err := sc(&rawImages); err != nil {
 				return err
 			}
-			digests[id] = d
-			return nil
+			return parsePacked(string(rawImages), 2, func(v []int64, digest string) error {
+				images[v[0]] = imageRead{digest: digest, bytes: v[1]}
+				return nil
+			})
 		})
 	if err != nil {
 		return fmt.Errorf("read revision images: %w", err)
 	}
-	// position*2 + prunable, image, created, bytes: eachInts reads four.
-	entry := `(e.position * 2 + CASE WHEN pp.event_id IS NULL THEN 0 ELSE 1 END) || ':' || COALESCE(e.image_id, 0) || ':' || ` +
-		s.epoch("e.created") + ` || ':' || COALESCE(ui.bytes, 0)`
-	err = scanRows(db.Raw(`SELECT e.tag_id, `+s.groupConcat(entry)+from+`
-		LEFT JOIN usage_images ui ON ui.image_id = e.image_id LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id
-		WHERE `+where+` GROUP BY e.tag_id`, args...), func(sc func(...any) error) error {
-		var tagID int64
-		var raw sql.RawBytes
-		if err := sc(&tagID, &raw); err != nil {
+	// "code:created:image_id:len:" with code position*4 + prunable*2 + has
+	// an image, and after the length the pull spec of an entry with no
+	// image ("" for one with).
+	ref := `CASE WHEN e.image_id IS NULL THEN e.docker_image_reference ELSE '' END`
+	entry := `(e.position * 4 + CASE WHEN pp.event_id IS NULL THEN 0 ELSE 2 END + CASE WHEN e.image_id IS NULL THEN 0 ELSE 1 END)
+		|| ':' || ` + s.epoch("e.created") + ` || ':' || COALESCE(e.image_id, 0) || ':' || ` + s.octets(ref) + ` || ':' || ` + ref
+	q := `SELECT t.id, t.stream_id, t.name, COALESCE(u.bytes, 0), COALESCE(u.exclusive_bytes, 0),
+		(SELECT ` + s.groupConcat(entry) + ` FROM tag_events e LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id WHERE e.tag_id = t.id)
+		FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
+		WHERE ` + where
+	var raw sql.RawBytes
+	var id, stID int64
+	err = scanRows(db.Raw(q, args...), func(sc func(...any) error) error {
+		t := &tagRead{}
+		if err := sc(&id, &stID, &t.fig.Name, &t.fig.Bytes, &t.fig.ExclusiveBytes, &raw); err != nil {
 			return err
 		}
-		t := tagByID[tagID]
-		if t == nil {
-			return nil
-		}
-		return eachInts(raw, 4, func(v []int64) error {
-			rev := RevisionUsage{Created: time.Unix(v[2], 0).UTC(), Current: v[0]/2 == 0, Prunable: v[0]%2 == 1}
-			if v[1] != 0 {
-				rev.Image, rev.Bytes = digests[v[1]], v[3]
+		err := parsePacked(string(raw), 3, func(v []int64, ref string) error {
+			code := v[0]
+			rev := RevisionUsage{Created: time.Unix(v[1], 0).UTC(), Current: code/4 == 0, Prunable: code&2 != 0}
+			if code&1 != 0 {
+				img := images[v[2]]
+				rev.Image, rev.Bytes = img.digest, img.bytes
+			} else {
+				rev.Reference = ref
 			}
-			t.events = append(t.events, positioned{int(v[0] / 2), rev})
+			t.events = append(t.events, positioned{int(code / 4), rev})
 			return nil
 		})
+		if err != nil {
+			return fmt.Errorf("tag %d: %w", id, err)
+		}
+		add(id, stID, t)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("read tag history: %w", err)
 	}
-	refs := map[[2]int64]string{}
-	err = scanRows(db.Raw(`SELECT e.tag_id, e.position, e.docker_image_reference`+from+`WHERE e.image_id IS NULL AND `+where, args...),
-		func(sc func(...any) error) error {
-			var tagID, pos int64
-			var ref string
-			if err := sc(&tagID, &pos, &ref); err != nil {
-				return err
-			}
-			refs[[2]int64{tagID, pos}] = ref
-			return nil
-		})
-	if err != nil {
-		return fmt.Errorf("read tag history: %w", err)
+	return nil
+}
+
+type imageRead struct {
+	digest string
+	bytes  int64
+}
+
+// octets is SQL for the length in bytes of a text.
+func (s *Store) octets(expr string) string {
+	if s.postgres() {
+		return "octet_length(" + expr + ")"
 	}
-	for id, t := range tagByID {
-		for i := range t.events {
-			if e := &t.events[i]; e.rev.Image == "" {
-				e.rev.Reference = refs[[2]int64{id, int64(e.pos)}]
+	return "length(CAST(" + expr + " AS BLOB))"
+}
+
+// parsePacked reads "n1:...:nk:len:text" entries joined by commas (the
+// texts, length-prefixed, may hold anything) and hands each to fn. The
+// texts are substrings of raw: no allocation an entry.
+func parsePacked(raw string, k int, fn func(v []int64, text string) error) error {
+	var buf [4]int64
+	v := buf[:k+1]
+	for i := 0; i < len(raw); {
+		for j := range v {
+			n, next, ok := parseInt(raw, i)
+			if !ok || next >= len(raw) || raw[next] != ':' {
+				return fmt.Errorf("malformed list at byte %d", i)
 			}
+			v[j], i = n, next+1
+		}
+		l := v[k]
+		if l < 0 || int64(len(raw)-i) < l {
+			return fmt.Errorf("malformed list at byte %d", i)
+		}
+		text := raw[i : i+int(l)]
+		i += int(l)
+		if i < len(raw) {
+			if raw[i] != ',' {
+				return fmt.Errorf("malformed list at byte %d", i)
+			}
+			i++
+		}
+		if err := fn(v[:k], text); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// parseInt reads a decimal integer at raw[i:]: its value, where it ends,
+// whether there was one.
+func parseInt(raw string, i int) (int64, int, bool) {
+	neg := i < len(raw) && raw[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var n int64
+	for ; i < len(raw) && raw[i] >= '0' && raw[i] <= '9'; i++ {
+		n = n*10 + int64(raw[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, i, i > start
 }
 
 type tagRead struct {
