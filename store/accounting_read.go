@@ -507,8 +507,12 @@ type tagRead struct {
 }
 
 // sortRevisions puts the revisions in history order (the database hands
-// them in index order, which no SQL promised).
+// them in index order, which no SQL promised); none is [], not null, in
+// JSON.
 func (t *tagRead) sortRevisions() {
+	if t.fig.Revisions == nil {
+		t.fig.Revisions = []RevisionUsage{}
+	}
 	if !sort.IntsAreSorted(t.pos) {
 		sort.Sort(byPosition{t})
 	}
@@ -541,7 +545,7 @@ func (s *Store) readTagHistories(ctx context.Context, where string, args []any, 
 	entry := `(e.position * 4 + CASE WHEN pp.event_id IS NULL THEN 0 ELSE 2 END + CASE WHEN e.image_id IS NULL THEN 0 ELSE 1 END)
 		|| ':' || ` + s.unixSeconds("e.created") + ` || ':' || COALESCE(e.image_id, 0) || ':' || ` + s.octets(ref) + ` || ':' || ` + ref
 	q := `SELECT t.id, t.stream_id, t.name, COALESCE(u.bytes, 0), COALESCE(u.exclusive_bytes, 0),
-		(SELECT ` + s.groupConcat(entry) + ` FROM tag_events e LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id WHERE e.tag_id = t.id)
+		(SELECT ` + s.groupConcat(entry) + ` FROM tag_events e` + s.indexedBy("ix_tag_events_history") + ` LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id WHERE e.tag_id = t.id)
 		FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
 		WHERE ` + where
 	images := map[int64]imageRead{}
@@ -553,7 +557,6 @@ func (s *Store) readTagHistories(ctx context.Context, where string, args []any, 
 		if err := sc(&id, &stID, &t.fig.Name, &t.fig.Bytes, &t.fig.ExclusiveBytes, &raw); err != nil {
 			return err
 		}
-		// No history is [] in the JSON, not null.
 		n := 0
 		if len(raw) > 0 {
 			n = bytes.Count(raw, []byte{','}) + 1 // entries, or more when a pull spec has commas
@@ -592,7 +595,7 @@ func (s *Store) readTagHistories(ctx context.Context, where string, args []any, 
 	var rawImages sql.RawBytes
 	err = eachChunk(ids, imageChunk, func(part []int64) error {
 		return scanRows(db.Raw(`SELECT `+s.groupConcat(`i.id || ':' || COALESCE(ui.bytes, 0) || ':' || `+s.octets("i.digest")+` || ':' || i.digest`)+`
-			FROM images i LEFT JOIN usage_images ui ON ui.image_id = i.id WHERE i.id IN ?`, part),
+			FROM images i`+s.indexedBy("ix_images_id_digest")+` LEFT JOIN usage_images ui ON ui.image_id = i.id WHERE i.id IN ?`, part),
 			func(sc func(...any) error) error {
 				if err := sc(&rawImages); err != nil {
 					return err
@@ -636,6 +639,18 @@ func (s *Store) unixSeconds(col string) string {
 		return s.epoch(col)
 	}
 	return "COALESCE(unixepoch(" + col + "), 0)"
+}
+
+// indexedBy makes SQLite read a table through the narrow index
+// 0018_usage_read_indexes made for the read: it would look rows up by
+// rowid in the wide table instead, or pick the other index on
+// (tag_id, position) because the history names a column (the pull spec)
+// that only entries with no image need. PostgreSQL picks by cost.
+func (s *Store) indexedBy(index string) string {
+	if s.postgres() {
+		return ""
+	}
+	return " INDEXED BY " + index
 }
 
 // octets is SQL for the length in bytes of a text.
