@@ -548,7 +548,7 @@ func (s *Store) readTagHistories(ctx context.Context, where string, args []any, 
 		(SELECT ` + s.groupConcat(entry) + ` FROM tag_events e` + s.indexedBy("ix_tag_events_history") + ` LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id WHERE e.tag_id = t.id)
 		FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
 		WHERE ` + where
-	images := map[int64]imageRead{}
+	var ids []int64 // the images the entries name, with repeats
 	var tags []*tagRead
 	var raw sql.RawBytes
 	var id, stID int64
@@ -568,7 +568,7 @@ func (s *Store) readTagHistories(ctx context.Context, where string, args []any, 
 			var image int64
 			if code&1 != 0 {
 				image = v[2]
-				images[image] = imageRead{}
+				ids = append(ids, image)
 			} else {
 				rev.Reference = string(ref)
 			}
@@ -587,11 +587,9 @@ func (s *Store) readTagHistories(ctx context.Context, where string, args []any, 
 		return fmt.Errorf("read tag history: %w", err)
 	}
 	// Each image once, by id in order: "id:bytes:len:digest,...".
-	ids := make([]int64, 0, len(images))
-	for id := range images {
-		ids = append(ids, id)
-	}
 	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	images := make(map[int64]imageRead, len(ids))
 	var rawImages sql.RawBytes
 	err = eachChunk(ids, imageChunk, func(part []int64) error {
 		return scanRows(db.Raw(`SELECT `+s.groupConcat(`i.id || ':' || COALESCE(ui.bytes, 0) || ':' || `+s.octets("i.digest")+` || ':' || i.digest`)+`
