@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -262,8 +264,20 @@ func (s *Store) EachNamespaceUsage(ctx context.Context, fn func(NamespaceUsage) 
 
 // EachNamespaceUsageOf is EachNamespaceUsage limited to the namespaces
 // named in only (nil: all), as a reader who is no platform admin sees them.
+// The next batch is read while fn handles the current one (fn writes JSON
+// on the other core), so fn runs on another goroutine than the read and
+// must not use the Store it was called on; at most two batches are in
+// memory.
 func (s *Store) EachNamespaceUsageOf(ctx context.Context, only []string, fn func(NamespaceUsage) error) error {
 	err := s.Snapshot(ctx, func(s *Store) error {
+		if s.postgres() {
+			// The batch queries' estimated cost is past jit_above_cost, and
+			// compiling them took longer than running them (a third of each
+			// batch at 1x). For this read only (the snapshot's transaction).
+			if err := s.conn(ctx).Exec(`SET LOCAL jit = off`).Error; err != nil {
+				return err
+			}
+		}
 		var heads []namespaceHead
 		var err error
 		switch {
@@ -275,21 +289,53 @@ func (s *Store) EachNamespaceUsageOf(ctx context.Context, only []string, fn func
 		if err != nil {
 			return err
 		}
-		for len(heads) > 0 {
-			n := min(streamBatch, len(heads))
-			full, err := s.assembleNamespaces(ctx, heads[:n], true)
-			if err != nil {
-				return err
-			}
-			heads = heads[n:]
-			for i := range full {
-				if err := fn(full[i]); err != nil {
-					return err
+		type batch struct {
+			ns  []NamespaceUsage
+			err error
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		batches := make(chan batch) // unbuffered: one batch read ahead, one handled
+		go func() {
+			defer close(batches)
+			for len(heads) > 0 {
+				n := min(streamBatch, len(heads))
+				full, err := s.assembleNamespaces(rctx, heads[:n], true)
+				heads = heads[n:]
+				select {
+				case batches <- batch{full, err}:
+				case <-rctx.Done():
+					return
 				}
-				full[i] = NamespaceUsage{} // let the batch go as it is written
+				if err != nil {
+					return
+				}
+			}
+		}()
+		// The reader is done with the snapshot's connection before Snapshot
+		// ends it: every path below drains batches until it is closed.
+		var failed error
+		for b := range batches {
+			if failed != nil {
+				continue
+			}
+			if b.err != nil {
+				failed = b.err
+				continue
+			}
+			for i := range b.ns {
+				if err := fn(b.ns[i]); err != nil {
+					failed = err
+					cancel()
+					break
+				}
+				b.ns[i] = NamespaceUsage{} // let the batch go as it is written
 			}
 		}
-		return nil
+		if failed == nil && ctx.Err() != nil {
+			failed = ctx.Err()
+		}
+		return failed
 	})
 	if err != nil {
 		return fmt.Errorf("read usage: %w", err)
@@ -392,43 +438,44 @@ func (s *Store) readStreams(ctx context.Context, where string, args []any, revis
 	if err != nil {
 		return nil, fmt.Errorf("read streams: %w", err)
 	}
-	tagByID := map[int64]*tagRead{}
-	err = scanRows(db.Raw(`SELECT t.id, t.stream_id, t.name, COALESCE(u.bytes, 0), COALESCE(u.exclusive_bytes, 0)
-		FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
-		WHERE `+where, args...), func(sc func(...any) error) error {
-		var id, stID int64
-		t := &tagRead{}
-		if err := sc(&id, &stID, &t.fig.Name, &t.fig.Bytes, &t.fig.ExclusiveBytes); err != nil {
-			return err
-		}
+	addTag := func(id, stID int64, t *tagRead) {
 		if st := byID[stID]; st != nil {
-			tagByID[id] = t
 			st.tags = append(st.tags, t)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read tags: %w", err)
 	}
 	if revisions {
-		if err := s.readRevisions(ctx, where, args, tagByID); err != nil {
+		if err := s.readTagHistories(ctx, where, args, addTag); err != nil {
 			return nil, err
 		}
 		for _, st := range order {
 			seen := map[string]bool{}
 			for _, t := range st.tags {
-				for _, e := range t.events {
-					if e.rev.Image != "" && !seen[e.rev.Image] {
-						seen[e.rev.Image] = true
+				for _, r := range t.fig.Revisions {
+					if r.Image != "" && !seen[r.Image] {
+						seen[r.Image] = true
 						st.fig.UniqueImages++
 					}
-					if e.rev.Created.After(st.fig.Updated) {
-						st.fig.Updated = e.rev.Created
+					if r.Created.After(st.fig.Updated) {
+						st.fig.Updated = r.Created
 					}
 				}
 			}
 		}
 	} else {
+		err = scanRows(db.Raw(`SELECT t.id, t.stream_id, t.name, COALESCE(u.bytes, 0), COALESCE(u.exclusive_bytes, 0)
+			FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
+			WHERE `+where, args...), func(sc func(...any) error) error {
+			var id, stID int64
+			t := &tagRead{}
+			if err := sc(&id, &stID, &t.fig.Name, &t.fig.Bytes, &t.fig.ExclusiveBytes); err != nil {
+				return err
+			}
+			addTag(id, stID, t)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read tags: %w", err)
+		}
 		err = scanRows(db.Raw(`SELECT t.stream_id, COUNT(DISTINCT e.image_id), `+s.epoch("MAX(e.created)")+`
 			FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id
 			WHERE `+where+` GROUP BY t.stream_id`, args...), func(sc func(...any) error) error {
@@ -453,11 +500,7 @@ func (s *Store) readStreams(ctx context.Context, where string, args []any, revis
 		OrderTags(st.tags, func(t *tagRead) string { return t.fig.Name })
 		st.fig.Tags = make([]TagUsage, len(st.tags))
 		for i, t := range st.tags {
-			sort.Slice(t.events, func(a, b int) bool { return t.events[a].pos < t.events[b].pos })
-			t.fig.Revisions = make([]RevisionUsage, len(t.events))
-			for k, e := range t.events {
-				t.fig.Revisions[k] = e.rev
-			}
+			t.sortRevisions()
 			st.fig.Tags[i] = t.fig
 		}
 		out[st.ns] = append(out[st.ns], st.fig)
@@ -465,87 +508,214 @@ func (s *Store) readStreams(ctx context.Context, where string, args []any, revis
 	return out, nil
 }
 
-type positioned struct {
-	pos int
-	rev RevisionUsage
+type tagRead struct {
+	fig    TagUsage
+	pos    []int   // the revisions' positions in the history
+	images []int64 // the revisions' image ids until their digests are read; 0: none
 }
 
-// readRevisions reads the histories of the tags where says: each entry's
-// image counted once (usage_images) and whether the stored plan prunes it.
-// The entries come grouped per tag (one row a tag, as the full pass reads
-// them: per-row driver overhead is most of the cost), the digests once per
-// image, the pull specs of entries with no image apart (they are few).
-func (s *Store) readRevisions(ctx context.Context, where string, args []any, tagByID map[int64]*tagRead) error {
-	db := s.conn(ctx)
-	from := ` FROM tag_events e JOIN tags t ON t.id = e.tag_id JOIN image_streams st ON st.id = t.stream_id `
-	digests := map[int64]string{}
-	err := scanRows(db.Raw(`SELECT i.id, i.digest FROM images i WHERE i.id IN (SELECT e.image_id`+from+`WHERE `+where+`)`, args...),
-		func(sc func(...any) error) error {
-			var id int64
-			var d string
-			if err := sc(&id, &d); err != nil {
-				return err
-			}
-			digests[id] = d
-			return nil
-		})
-	if err != nil {
-		return fmt.Errorf("read revision images: %w", err)
+// sortRevisions puts the revisions in history order (the database hands
+// them in index order, which no SQL promised); none is [], not null, in
+// JSON.
+func (t *tagRead) sortRevisions() {
+	if t.fig.Revisions == nil {
+		t.fig.Revisions = []RevisionUsage{}
 	}
-	// position*2 + prunable, image, created, bytes: eachInts reads four.
-	entry := `(e.position * 2 + CASE WHEN pp.event_id IS NULL THEN 0 ELSE 1 END) || ':' || COALESCE(e.image_id, 0) || ':' || ` +
-		s.epoch("e.created") + ` || ':' || COALESCE(ui.bytes, 0)`
-	err = scanRows(db.Raw(`SELECT e.tag_id, `+s.groupConcat(entry)+from+`
-		LEFT JOIN usage_images ui ON ui.image_id = e.image_id LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id
-		WHERE `+where+` GROUP BY e.tag_id`, args...), func(sc func(...any) error) error {
-		var tagID int64
-		var raw sql.RawBytes
-		if err := sc(&tagID, &raw); err != nil {
+	if !sort.IntsAreSorted(t.pos) {
+		sort.Sort(byPosition{t})
+	}
+	t.pos = nil
+}
+
+type byPosition struct{ t *tagRead }
+
+func (b byPosition) Len() int           { return len(b.t.pos) }
+func (b byPosition) Less(i, j int) bool { return b.t.pos[i] < b.t.pos[j] }
+func (b byPosition) Swap(i, j int) {
+	b.t.pos[i], b.t.pos[j] = b.t.pos[j], b.t.pos[i]
+	b.t.fig.Revisions[i], b.t.fig.Revisions[j] = b.t.fig.Revisions[j], b.t.fig.Revisions[i]
+}
+
+// readTagHistories reads the tags where says (on st, image_streams) with
+// their figures and their histories: each entry's image counted once
+// (usage_images) and whether the stored plan prunes it. One row a tag,
+// its entries packed into one string (per-row driver overhead, not the
+// database, was most of the cost of reading half a million entries one
+// row each), then the images they name, each once, packed the same way.
+// Texts are length-prefixed, so any digest or pull spec reads back as it
+// was stored.
+func (s *Store) readTagHistories(ctx context.Context, where string, args []any, add func(id, streamID int64, t *tagRead)) error {
+	db := s.conn(ctx)
+	// "code:created:image_id:len:ref" with code position*4 + prunable*2 +
+	// has an image, and ref the pull spec of an entry with no image ("" for
+	// one with).
+	ref := `CASE WHEN e.image_id IS NULL THEN e.docker_image_reference ELSE '' END`
+	entry := `(e.position * 4 + CASE WHEN pp.event_id IS NULL THEN 0 ELSE 2 END + CASE WHEN e.image_id IS NULL THEN 0 ELSE 1 END)
+		|| ':' || ` + s.unixSeconds("e.created") + ` || ':' || COALESCE(e.image_id, 0) || ':' || ` + s.octets(ref) + ` || ':' || ` + ref
+	q := `SELECT t.id, t.stream_id, t.name, COALESCE(u.bytes, 0), COALESCE(u.exclusive_bytes, 0),
+		(SELECT ` + s.groupConcat(entry) + ` FROM tag_events e` + s.indexedBy("ix_tag_events_history") + ` LEFT JOIN usage_plan_prunable pp ON pp.event_id = e.id WHERE e.tag_id = t.id)
+		FROM tags t JOIN image_streams st ON st.id = t.stream_id LEFT JOIN usage_scopes u ON u.level = 1 AND u.scope_id = t.id
+		WHERE ` + where
+	var ids []int64 // the images the entries name, with repeats
+	var tags []*tagRead
+	var raw sql.RawBytes
+	var id, stID int64
+	err := scanRows(db.Raw(q, args...), func(sc func(...any) error) error {
+		t := &tagRead{}
+		if err := sc(&id, &stID, &t.fig.Name, &t.fig.Bytes, &t.fig.ExclusiveBytes, &raw); err != nil {
 			return err
 		}
-		t := tagByID[tagID]
-		if t == nil {
-			return nil
+		n := 0
+		if len(raw) > 0 {
+			n = bytes.Count(raw, []byte{','}) + 1 // entries, or more when a pull spec has commas
 		}
-		return eachInts(raw, 4, func(v []int64) error {
-			rev := RevisionUsage{Created: time.Unix(v[2], 0).UTC(), Current: v[0]/2 == 0, Prunable: v[0]%2 == 1}
-			if v[1] != 0 {
-				rev.Image, rev.Bytes = digests[v[1]], v[3]
+		t.fig.Revisions, t.pos, t.images = make([]RevisionUsage, 0, n), make([]int, 0, n), make([]int64, 0, n)
+		err := parsePacked(raw, 3, func(v []int64, ref []byte, _ int) error {
+			code := v[0]
+			rev := RevisionUsage{Created: time.Unix(v[1], 0).UTC(), Current: code/4 == 0, Prunable: code&2 != 0}
+			var image int64
+			if code&1 != 0 {
+				image = v[2]
+				ids = append(ids, image)
+			} else {
+				rev.Reference = string(ref)
 			}
-			t.events = append(t.events, positioned{int(v[0] / 2), rev})
+			t.fig.Revisions = append(t.fig.Revisions, rev)
+			t.pos, t.images = append(t.pos, int(code/4)), append(t.images, image)
 			return nil
 		})
+		if err != nil {
+			return fmt.Errorf("tag %d: %w", id, err)
+		}
+		tags = append(tags, t)
+		add(id, stID, t)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("read tag history: %w", err)
 	}
-	refs := map[[2]int64]string{}
-	err = scanRows(db.Raw(`SELECT e.tag_id, e.position, e.docker_image_reference`+from+`WHERE e.image_id IS NULL AND `+where, args...),
-		func(sc func(...any) error) error {
-			var tagID, pos int64
-			var ref string
-			if err := sc(&tagID, &pos, &ref); err != nil {
-				return err
-			}
-			refs[[2]int64{tagID, pos}] = ref
-			return nil
-		})
+	// Each image once, by id in order: "id:bytes:len:digest,...".
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	images := make(map[int64]imageRead, len(ids))
+	var rawImages sql.RawBytes
+	err = eachChunk(ids, imageChunk, func(part []int64) error {
+		return scanRows(db.Raw(`SELECT `+s.groupConcat(`i.id || ':' || COALESCE(ui.bytes, 0) || ':' || `+s.octets("i.digest")+` || ':' || i.digest`)+`
+			FROM images i`+s.indexedBy("ix_images_id_digest")+` LEFT JOIN usage_images ui ON ui.image_id = i.id WHERE i.id IN ?`, part),
+			func(sc func(...any) error) error {
+				if err := sc(&rawImages); err != nil {
+					return err
+				}
+				all := string(rawImages) // the digests are substrings of it: one allocation a chunk
+				return parsePacked(rawImages, 2, func(v []int64, digest []byte, at int) error {
+					images[v[0]] = imageRead{digest: all[at : at+len(digest)], bytes: v[1]}
+					return nil
+				})
+			})
+	})
 	if err != nil {
-		return fmt.Errorf("read tag history: %w", err)
+		return fmt.Errorf("read revision images: %w", err)
 	}
-	for id, t := range tagByID {
-		for i := range t.events {
-			if e := &t.events[i]; e.rev.Image == "" {
-				e.rev.Reference = refs[[2]int64{id, int64(e.pos)}]
+	for _, t := range tags {
+		for i, image := range t.images {
+			if image != 0 {
+				img := images[image]
+				t.fig.Revisions[i].Image, t.fig.Revisions[i].Bytes = img.digest, img.bytes
 			}
+		}
+		t.images = nil
+	}
+	return nil
+}
+
+// imageChunk is how many image ids one query looks up: well under both
+// databases' limits on parameters.
+const imageChunk = 8000
+
+type imageRead struct {
+	digest string
+	bytes  int64
+}
+
+// unixSeconds is s.epoch(col): SQLite's unixepoch() is strftime('%s')'s
+// figure (the same formula on the same parse) without the round trip
+// through text, a tenth of the history read.
+func (s *Store) unixSeconds(col string) string {
+	if s.postgres() {
+		return s.epoch(col)
+	}
+	return "COALESCE(unixepoch(" + col + "), 0)"
+}
+
+// indexedBy makes SQLite read a table through the narrow index
+// 0018_usage_read_indexes made for the read: it would look rows up by
+// rowid in the wide table instead, or pick the other index on
+// (tag_id, position) because the history names a column (the pull spec)
+// that only entries with no image need. PostgreSQL picks by cost.
+func (s *Store) indexedBy(index string) string {
+	if s.postgres() {
+		return ""
+	}
+	return " INDEXED BY " + index
+}
+
+// octets is SQL for the length in bytes of a text.
+func (s *Store) octets(expr string) string {
+	if s.postgres() {
+		return "octet_length(" + expr + ")"
+	}
+	return "length(CAST(" + expr + " AS BLOB))"
+}
+
+// parsePacked reads "n1:...:nk:len:text" entries joined by commas (the
+// texts, length-prefixed, may hold anything) and hands each to fn with
+// where its text starts in raw.
+func parsePacked(raw []byte, k int, fn func(v []int64, text []byte, at int) error) error {
+	var buf [4]int64
+	v := buf[:k+1]
+	for i := 0; i < len(raw); {
+		for j := range v {
+			n, next, ok := parseInt(raw, i)
+			if !ok || next >= len(raw) || raw[next] != ':' {
+				return fmt.Errorf("malformed list at byte %d", i)
+			}
+			v[j], i = n, next+1
+		}
+		l := v[k]
+		if l < 0 || int64(len(raw)-i) < l {
+			return fmt.Errorf("malformed list at byte %d", i)
+		}
+		at := i
+		i += int(l)
+		if i < len(raw) {
+			if raw[i] != ',' {
+				return fmt.Errorf("malformed list at byte %d", i)
+			}
+			i++
+		}
+		if err := fn(v[:k], raw[at:at+int(l)], at); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-type tagRead struct {
-	fig    TagUsage
-	events []positioned
+// parseInt reads a decimal integer at raw[i:]: its value, where it ends,
+// whether there was one.
+func parseInt(raw []byte, i int) (int64, int, bool) {
+	neg := i < len(raw) && raw[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var n int64
+	for ; i < len(raw) && raw[i] >= '0' && raw[i] <= '9'; i++ {
+		n = n*10 + int64(raw[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, i, i > start
 }
 
 // ReadBlobShares says, per blob digest, how many images, tags, streams and
