@@ -11,7 +11,6 @@ import (
 
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 func threshold(gib int64) store.NamespaceSettings {
@@ -30,7 +29,7 @@ func digest(s string) string {
 // when it changes nothing.
 func TestServiceRules(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"layerwise/jobs/registry"
 	"layerwise/jobs/registry/regtest"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // TestPruneTakesSignaturesFromTheRealRegistry: four revisions of a tag in
@@ -28,7 +27,7 @@ import (
 func TestPruneTakesSignaturesFromTheRealRegistry(t *testing.T) {
 	r := regtest.Start(t, regtest.Options{})
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

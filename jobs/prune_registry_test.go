@@ -19,7 +19,6 @@ import (
 	"layerwise/jobs/registry"
 	"layerwise/jobs/registry/regtest"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 type pushed struct {
@@ -80,7 +79,7 @@ func pulls(host, repo, digest string) error {
 func TestPruneDeletesFromTheRealRegistry(t *testing.T) {
 	r := regtest.Start(t, regtest.Options{})
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

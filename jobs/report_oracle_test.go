@@ -9,7 +9,6 @@ import (
 
 	"layerwise/store"
 	"layerwise/store/oracle"
-	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -22,7 +21,7 @@ import (
 func TestReportFiguresAgreeWithTheOracle(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

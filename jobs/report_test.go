@@ -22,7 +22,6 @@ import (
 	"layerwise/format"
 	lwmail "layerwise/jobs/mail"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // smtpSink is a real SMTP server in the test process that keeps what it gets.
@@ -132,7 +131,7 @@ func img(name string, layers map[string]int64, order ...string) store.ImageSnaps
 func reportStore(t *testing.T) (*store.Store, time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,11 @@ import (
 	"testing"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 func newScheduler(t *testing.T, jobs ...Job) (*Scheduler, *store.Store) {
 	t.Helper()
-	s, err := store.Open(context.Background(), storetest.DSN(t))
+	s, err := store.Open(context.Background(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +75,7 @@ func TestAJobNeverOverlapsItself(t *testing.T) {
 }
 
 func TestBadScheduleFailsAtStart(t *testing.T) {
-	s, err := store.Open(context.Background(), storetest.DSN(t))
+	s, err := store.Open(context.Background(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // when the tag's source or import mode changed since — and marks many tags
 // failed in chunks.
 func TestScheduledTags(t *testing.T) {
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), storetest.DSN(t))
+	s, err := Open(context.Background(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,15 +11,13 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"layerwise/store/storetest"
 )
 
 var pruneNow = t0.Add(60 * 24 * time.Hour)
 
 func newPruneStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 func pushStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

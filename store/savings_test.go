@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"layerwise/store/storetest"
 )
 
 // savingsNow is the clock of the savings tests; images are recorded when
@@ -29,7 +27,7 @@ var savingsNow = time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
 // ml: 1980 bytes now, 1964 after tonight's prune, which frees 16.
 func savingsStore(t *testing.T, pinE1 bool) *Store {
 	t.Helper()
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

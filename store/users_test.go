@@ -13,7 +13,7 @@ import (
 // token stop working, and it cannot act (LoadPrincipal: proxy, OIDC, the
 // CLI's --as); enabled again, the token works again.
 func TestDisabledAccountIsRefusedEverywhere(t *testing.T) {
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestDisabledAccountIsRefusedEverywhere(t *testing.T) {
 }
 
 func TestSetPasswordAndListUsers(t *testing.T) {
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

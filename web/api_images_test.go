@@ -12,7 +12,6 @@ import (
 
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // TestAPIImagesRoundTrip: GET /api/v1/images and GET /api/v1/imagestreams
@@ -38,7 +37,7 @@ func TestAPIImagesRoundTrip(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // testIssuer is a minimal OpenID provider: discovery, JWKS, an authorize
@@ -210,7 +209,7 @@ func TestProxyMode(t *testing.T) {
 }
 
 func TestProxyModeNeedsTrustedProxies(t *testing.T) {
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // testServer is a real server on a real SQLite file with the demo data.
@@ -58,7 +57,7 @@ func newTestServer(t testing.TB, withUser bool, extra ...string) *testServer {
 func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), extra ...string) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

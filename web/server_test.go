@@ -16,7 +16,6 @@ import (
 
 	"layerwise/format"
 	"layerwise/store"
-	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -448,7 +447,7 @@ func promFloat(n int64) string {
 
 func TestGracefulShutdown(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

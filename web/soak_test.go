@@ -28,7 +28,6 @@ import (
 	"layerwise/jobs"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // soakPush is an image in the soak's registry under a tag.
@@ -103,7 +102,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // TestSyncJobWiring: the job "sync" exists when there is something to sync,
@@ -31,7 +30,7 @@ func TestSyncJobWiring(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := store.Open(t.Context(), storetest.DSN(t))
+			s, err := store.Open(t.Context(), migratedDSN(t))
 			if err != nil {
 				t.Fatal(err)
 			}

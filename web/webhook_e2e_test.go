@@ -46,7 +46,7 @@ func listenLoopback(t testing.TB) net.Listener {
 
 func startHookServer(t testing.TB, ln net.Listener, cfg Config) *hookServer {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // openStore is a fresh, migrated database (SQLite, or PostgreSQL under
 // LAYERWISE_TEST_POSTGRES).
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 const workloadFixture = "../../testdata/openshift/workloads/seed-workloads.yaml"
@@ -64,7 +63,7 @@ func fixtureWorkloads(t *testing.T, fc *fakeCluster) int {
 // ops/builder:v1 (a build's from).
 func inUseStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -249,7 +249,7 @@ func streamTagNames(t *testing.T, s *store.Store, ns, name string) []string {
 // only after a complete listing.
 func TestClusterSync(t *testing.T) {
 	fc := newFakeCluster(t)
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestClusterSync(t *testing.T) {
 		t.Errorf("the sync requested %v; Reads lists %v", asked, listed)
 	}
 	// The same mapping as `import openshift` of the same objects.
-	want, err := store.Open(t.Context(), storetest.DSN(t))
+	want, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestClusterSyncToken(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := store.Open(t.Context(), storetest.DSN(t))
+			s, err := store.Open(t.Context(), migratedDSN(t))
 			if err != nil {
 				t.Fatal(err)
 			}

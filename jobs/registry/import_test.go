@@ -13,7 +13,7 @@ import (
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

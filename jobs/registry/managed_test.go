@@ -13,7 +13,6 @@ import (
 
 	"layerwise/jobs/registry/regtest"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // pushIndex pushes a two-platform OCI index (linux/amd64, linux/arm64,
@@ -74,7 +73,7 @@ func usageOf(t *testing.T, s *store.Store, ns string) store.NamespaceUsage {
 func TestManagedIndexCountsWhatTheRegistryStores(t *testing.T) {
 	r := regtest.Start(t, regtest.Options{})
 	digest := pushIndex(t, r, "team-a/multi:1.0")
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +119,7 @@ func TestManagedIndexCountsWhatTheRegistryStores(t *testing.T) {
 func TestImportFromManagedRegistryKeepsTheList(t *testing.T) {
 	r := regtest.Start(t, regtest.Options{})
 	digest := pushIndex(t, r, "team-a/multi:1.0")
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

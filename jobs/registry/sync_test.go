@@ -118,7 +118,7 @@ func (p *pagedRegistry) page(w http.ResponseWriter, r *http.Request, key string,
 
 func syncStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
