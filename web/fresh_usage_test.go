@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"layerwise/format"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
@@ -30,6 +32,7 @@ func TestATagShowsItsBytesAtOnceOnEveryReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seed.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	objs, err := openshift.Decode("demo", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Now: seed.Now()})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 )
@@ -61,6 +63,9 @@ func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), ext
 	if err != nil {
 		t.Fatal(err)
 	}
+	// bcrypt at its default cost takes seconds per hash under -race, and
+	// the harness logs in a lot.
+	s.SetPasswordCost(bcrypt.MinCost)
 	t.Cleanup(func() { s.Close() })
 	docs := append([][]byte{openshift.DemoData()}, nil)
 	for _, e := range extra {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/store/storetest"
@@ -65,6 +67,7 @@ func TestTwoReplicasShareOneDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seed.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	objs, err := openshift.Decode("demo", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Now: seed.Now()})
 	if err != nil {
 		t.Fatal(err)

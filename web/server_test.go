@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/crypto/bcrypt"
 
 	"layerwise/format"
 	"layerwise/store"
@@ -451,6 +452,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	defer s.Close()
 	srv, err := New(Config{Addr: "127.0.0.1:0", SnapshotSchedule: "@daily", Policy: store.DefaultPolicy}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/crypto/bcrypt"
 
 	"layerwise/handlers"
 	"layerwise/jobs"
@@ -106,6 +107,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	defer s.Close()
 	objs, err := openshift.Decode("demo", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Now: s.Now(),
 		Shift: time.Since(time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)).Truncate(time.Second)})
