@@ -219,6 +219,9 @@ func TestSyncInUseFailure(t *testing.T) {
 	for _, coll := range WorkloadReads() {
 		for _, how := range []string{"500", "401", "timeout"} {
 			t.Run(coll.Resource+" "+how, func(t *testing.T) {
+				// Each case has its own cluster and database; the
+				// timeouts wait, so they wait together.
+				t.Parallel()
 				fc := newFakeCluster(t)
 				fixtureWorkloads(t, fc)
 				s := inUseStore(t)
