@@ -25,6 +25,7 @@ import (
 // and on a second one over the same database: both read the figures the
 // write stored in its own transaction.
 func TestATagShowsItsBytesAtOnceOnEveryReplica(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.DSN(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -57,6 +57,7 @@ func startReplica(t *testing.T, ctx context.Context, dsn string) *replica {
 // good on the other, and a change made through one shows on the other's
 // cached pages within seconds.
 func TestTwoReplicasShareOneDatabase(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs for several seconds")
 	}

@@ -76,6 +76,7 @@ func (st *soakStats) fail(format string, a ...any) {
 // 0..n-1, the cached usage equals a fresh computation and the database's
 // integrity holds. docs/SOAK.md says what this proves.
 func TestSoak(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 
 	// The managed registry: go-containerregistry's, in process, on loopback.

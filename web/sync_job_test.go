@@ -13,6 +13,7 @@ import (
 // on LAYERWISE_SYNC_SCHEDULE (default @hourly), and a run reads the managed
 // registry into the store and is recorded.
 func TestSyncJobWiring(t *testing.T) {
+	t.Parallel()
 	reg := newSwitchRegistry(t)
 	d := reg.push(t, "team-a/api:latest")
 	cases := []struct {
