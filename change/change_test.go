@@ -28,6 +28,7 @@ func digest(s string) string {
 // audit event when it changes something, and none — nor runs the hooks —
 // when it changes nothing.
 func TestServiceRules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 // from the registry (the .sig tag with them), the other signatures still
 // pull, and garbage-collect then frees exactly the bytes the plan said.
 func TestPruneTakesSignaturesFromTheRealRegistry(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	ctx := context.Background()
 	s, err := store.Open(ctx, migratedDSN(t))

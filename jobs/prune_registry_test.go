@@ -77,6 +77,7 @@ func pulls(host, repo, digest string) error {
 // registry's garbage-collect then frees the blob files of pruned layers
 // that nothing else uses.
 func TestPruneDeletesFromTheRealRegistry(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	ctx := context.Background()
 	s, err := store.Open(ctx, migratedDSN(t))

@@ -19,6 +19,7 @@ import (
 // and the plan that gets it under its threshold — what is left once its
 // deletions and tonight's prune are done.
 func TestReportFiguresAgreeWithTheOracle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
 	s, err := store.Open(ctx, migratedDSN(t))

@@ -44,6 +44,7 @@ func demoStore(t *testing.T) *store.Store {
 // read as if they did); for payments, over a lowered threshold, it never
 // suggests deleting the stream that holds prod, nor prod itself.
 func TestReportPlanOnTheDemo(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := demoStore(t)
 	_, err := planned(ctx, s)

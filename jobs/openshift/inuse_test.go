@@ -142,6 +142,7 @@ func planned(t *testing.T, s *store.Store) []string {
 // output) resolve to the store's images; the deployment's old revision
 // leaves the prune plan.
 func TestSyncInUse(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
 	n := fixtureWorkloads(t, fc)
 	s := inUseStore(t)
@@ -216,6 +217,7 @@ func TestSyncInUse(t *testing.T) {
 // untouched, and holds prune (the plan keeps everything and says why);
 // the token is in no message.
 func TestSyncInUseFailure(t *testing.T) {
+	t.Parallel()
 	for _, coll := range WorkloadReads() {
 		for _, how := range []string{"500", "401", "timeout"} {
 			t.Run(coll.Resource+" "+how, func(t *testing.T) {
@@ -280,6 +282,7 @@ func TestSyncInUseFailure(t *testing.T) {
 // byte bound fails the read with a named error; a server that sends the
 // same continue token again is refused.
 func TestSyncInUseBounds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		cl   Cluster
@@ -307,6 +310,7 @@ func TestSyncInUseBounds(t *testing.T) {
 
 // TestWorkloadRefs: what each kind's object names, from the fixture.
 func TestWorkloadRefs(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
 	fixtureWorkloads(t, fc)
 	got := map[string][]string{}

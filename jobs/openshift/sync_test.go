@@ -248,6 +248,7 @@ func streamTagNames(t *testing.T, s *store.Store, ns, name string) []string {
 // and removes streams and tags gone from the cluster — only its own, and
 // only after a complete listing.
 func TestClusterSync(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
 	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
@@ -420,6 +421,7 @@ func dumpOf(t *testing.T, s *store.Store) string {
 // TestClusterSyncToken: a refused or missing token fails with a message
 // naming the setting, and writes nothing.
 func TestClusterSyncToken(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
 	cases := []struct {
 		name, file, msg string

@@ -75,6 +75,7 @@ func blobBytes(t *testing.T, imgs ...v1.Image) int64 {
 }
 
 func TestImport(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	s := openStore(t)
 	f := NewFetcher("")
@@ -211,6 +212,7 @@ func TestImport(t *testing.T) {
 }
 
 func TestImportManifestList(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	s := openStore(t)
 	f := NewFetcher("")

@@ -71,6 +71,7 @@ func usageOf(t *testing.T, s *store.Store, ns string) store.NamespaceUsage {
 // configs, the two platform manifests and the index itself — and the
 // stream gets the registry's repository as its IMAGE REPOSITORY.
 func TestManagedIndexCountsWhatTheRegistryStores(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	digest := pushIndex(t, r, "team-a/multi:1.0")
 	s, err := store.Open(t.Context(), migratedDSN(t))
@@ -117,6 +118,7 @@ func TestManagedIndexCountsWhatTheRegistryStores(t *testing.T) {
 // list as the registry stores it (every platform, every manifest), so the
 // namespace's bytes are the registry's.
 func TestImportFromManagedRegistryKeepsTheList(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	digest := pushIndex(t, r, "team-a/multi:1.0")
 	s, err := store.Open(t.Context(), migratedDSN(t))
