@@ -11,7 +11,6 @@ import (
 
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 func threshold(gib int64) store.NamespaceSettings {
@@ -29,8 +28,9 @@ func digest(s string) string {
 // audit event when it changes something, and none — nor runs the hooks —
 // when it changes nothing.
 func TestServiceRules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

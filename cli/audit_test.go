@@ -49,6 +49,7 @@ var readOnlyCommands = map[string]string{
 }
 
 func TestEveryCLIWriteIsAuditedOnce(t *testing.T) {
+	t.Parallel()
 	reg := regtest.Start(t, regtest.Options{})
 	base, err := random.Layer(2000, types.DockerLayer)
 	if err != nil {
@@ -171,6 +172,7 @@ func cliCurrent(t *testing.T, s *store.Store, ref string) string {
 // TestCLIAsAnAccount: --as acts with exactly that account's roles, and is
 // audited as that account.
 func TestCLIAsAnAccount(t *testing.T) {
+	t.Parallel()
 	db := demoDB(t)
 	ok(t, lw(t, db, "pw-ann-1\n", "user", "add", "ann", "--password-stdin"))
 	ok(t, lw(t, db, "pw-bob-1\n", "user", "add", "bob", "--password-stdin"))

@@ -118,6 +118,7 @@ func dump(t *testing.T, db string) string {
 }
 
 func TestImportFixturesTwiceChangesNothing(t *testing.T) {
+	t.Parallel()
 	for _, f := range fixtureFiles(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			db := newDB(t)
@@ -135,6 +136,7 @@ func TestImportFixturesTwiceChangesNothing(t *testing.T) {
 }
 
 func TestImportFromStdinJSONAndYAML(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	js, err := os.ReadFile(fixture(t, "openshift-openshift-restclient-java__src-test-resources-samples-openshift3-v1_image_stream.json"))
 	if err != nil {
@@ -154,6 +156,7 @@ func TestImportFromStdinJSONAndYAML(t *testing.T) {
 }
 
 func TestMalformedFilesWriteNothing(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	ok(t, lw(t, db, "", "import", "openshift", fixture(t, "openshift-origin__test-extended-testdata-cmd-test-cmd-testdata-stable-busybox.yaml")))
 	before := dump(t, db)
@@ -193,6 +196,7 @@ func TestMalformedFilesWriteNothing(t *testing.T) {
 }
 
 func TestGetISJSONRoundTripIsANoOp(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	for _, f := range []string{
 		"openshift-origin__test-extended-testdata-cmd-test-cmd-testdata-image-streams-image-streams-centos7.json",
@@ -230,6 +234,7 @@ func TestGetISJSONRoundTripIsANoOp(t *testing.T) {
 }
 
 func TestTagCommandsFollowOc(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	ok(t, lw(t, db, "", "import", "openshift", "../testdata/openshift/seed-imagestreammapping.yaml"))
 	seed := "sha256:47463d94eb5c049b2d23b03a9530bf944f8f967a0fe79147dd6b9135bf7dd13d"
@@ -277,6 +282,7 @@ func TestTagCommandsFollowOc(t *testing.T) {
 }
 
 func TestReportCommandPrintsTheEmails(t *testing.T) {
+	t.Parallel()
 	db := demoDB(t)
 	ok(t, lw(t, db, "", "namespace", "set", "ml", "--threshold", "1GiB", "--contacts", "ml@example.com"))
 	r := ok(t, lw(t, db, "", "report"))
@@ -305,6 +311,7 @@ func firstN(s string, n int) string {
 }
 
 func TestAccountCommands(t *testing.T) {
+	t.Parallel()
 	db := demoDB(t)
 	cases := []struct {
 		stdin string
@@ -352,6 +359,7 @@ func TestAccountCommands(t *testing.T) {
 // image another namespace has with that digest (its environment, layers)
 // does not reach it — and links it where the namespace holds it.
 func TestTagByDigestBorrowsNothing(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	ok(t, lw(t, db, "", "import", "openshift", "../testdata/openshift/seed-imagestreammapping.yaml"))
 	seed := "sha256:47463d94eb5c049b2d23b03a9530bf944f8f967a0fe79147dd6b9135bf7dd13d"

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 // the next run is not refused, and /jobs says the dead run was abandoned
 // instead of "running" forever.
 func TestPruneKilledMidRunIsAbandonedNotRunningForever(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	// The managed registry takes the run's DELETE and never answers, so
 	// the run is mid-way (lease held, run recorded) when it is killed.

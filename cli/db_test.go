@@ -25,6 +25,7 @@ func usageJSON(t *testing.T, db string) string {
 // file by nature of the test; the PostgreSQL legs skip without
 // LAYERWISE_TEST_POSTGRES, the SQLite → SQLite copy always runs.
 func TestDBCopyRoundTrip(t *testing.T) {
+	t.Parallel()
 	src := storetest.SQLitePath(t)
 	for _, f := range fixtureFiles(t) {
 		ok(t, lw(t, src, "", "import", "openshift", f))

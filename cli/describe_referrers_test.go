@@ -11,6 +11,7 @@ import (
 // cosign signature (from a dump's sha256-<hex>.sig tag) lists it after
 // oc's lines; `describe is` shows no such tag.
 func TestDescribeIstagListsSignatures(t *testing.T) {
+	t.Parallel()
 	subject := "sha256:" + strings.Repeat("a", 64)
 	sig := "sha256:" + strings.Repeat("5", 64)
 	dump := `{"kind":"List","apiVersion":"v1","items":[

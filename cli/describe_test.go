@@ -27,6 +27,7 @@ func demoDB(t *testing.T) string {
 }
 
 func TestDescribeStreamWithAFailedImport(t *testing.T) {
+	t.Parallel()
 	db := demoDB(t)
 	out := tabs(ok(t, lw(t, db, "", "describe", "is", "payments/legacy-gateway")).out)
 	for _, want := range []string{
@@ -76,6 +77,7 @@ func TestDescribeStreamWithAFailedImport(t *testing.T) {
 // (DescribeStream's table test holds them to oc's output), then
 // Layerwise's sizes.
 func TestDescribeThroughTheStoreIsOcs(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(fixtures, "describe", "*.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +118,7 @@ func TestDescribeThroughTheStoreIsOcs(t *testing.T) {
 }
 
 func TestDescribeTag(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	ok(t, lw(t, db, "", "import", "openshift", "../testdata/openshift/seed-imagestreammapping.yaml"))
 	out := tabs(ok(t, lw(t, db, "", "describe", "istag", "test/origin-ruby-sample:latest")).out)
@@ -159,6 +162,7 @@ func keys(m map[string]any) []string {
 
 // The JSON shape of docs/REFERENCE.md ("usage -o json"), key for key at every level.
 func TestUsageJSONShape(t *testing.T) {
+	t.Parallel()
 	db := demoDB(t)
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(ok(t, lw(t, db, "", "usage", "-o", "json")).out), &doc); err != nil {
@@ -216,6 +220,7 @@ func tabs(s string) string { return regexp.MustCompile("\t+").ReplaceAllString(s
 // the size counted once and a config size derived from
 // dockerImageMetadata.Size, said so.
 func TestDescribeTagAsOc(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	ok(t, lw(t, db, "", "import", "openshift", fixture(t, "seed-imagestreamtag.yaml")))
 	out := tabs(ok(t, lwAt(t, db, "2026-11-20T12:00:00Z", "describe", "istag", "default/busybox:latest")).out)

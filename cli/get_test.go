@@ -30,6 +30,7 @@ func usageOf(t *testing.T, db string) store.Usage {
 // figure back: usage (bytes, exclusive, reclaimable, per revision),
 // image times, and the same export again.
 func TestExportImportToAFreshDatabase(t *testing.T) {
+	t.Parallel()
 	src := newDB(t)
 	p := filepath.Join(t.TempDir(), "demo.yaml")
 	if err := os.WriteFile(p, openshift.DemoData(), 0o644); err != nil {
@@ -87,6 +88,7 @@ func TestExportImportToAFreshDatabase(t *testing.T) {
 // TestGetImages lists images as `oc get images` does; -n narrows to the
 // images a namespace's tags hold, and a digest picks one.
 func TestGetImages(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	ok(t, lw(t, db, "", "import", "openshift", fixture(t, "openshift-origin__test-extended-testdata-cmd-test-cmd-testdata-stable-busybox.yaml")))
 	ok(t, lw(t, db, "", "import", "openshift", fixture(t, "seed-imagestreammapping.yaml")))

@@ -47,6 +47,7 @@ func pushRandom(t *testing.T, host, repoTag string, base v1.Layer) v1.Image {
 }
 
 func TestCLIImportImage(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")

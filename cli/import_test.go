@@ -36,6 +36,7 @@ const (
 // size, or a size out of bounds, is refused as a whole — its other, valid
 // objects are not written either — with an error naming the sizes.
 func TestImportRefusesAnotherBlobSize(t *testing.T) {
+	t.Parallel()
 	list := func(items ...string) string {
 		return `{"kind":"List","apiVersion":"v1","items":[` + strings.Join(items, ",") + `]}`
 	}
@@ -88,6 +89,7 @@ func TestImportRefusesAnotherBlobSize(t *testing.T) {
 // bytes that are not UTF-8, a pull spec with spaces and HTML — and writes
 // nothing of such a file.
 func TestImportRefusesWhatTheAPIRefuses(t *testing.T) {
+	t.Parallel()
 	stream := func(specTags, statusTags string) string {
 		return `{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{"name":"app","namespace":"team-a","labels":{"team":"a"}},
 			"spec":{"tags":[` + specTags + `]},"status":{"tags":[` + statusTags + `]}}`

@@ -12,6 +12,7 @@ import (
 // The streamed plan is byte for byte what encoding/json prints: for a plan
 // with revisions, for an empty one, and wrapped with what was applied.
 func TestWritePlanJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := store.Open(ctx, pruneDB(t))
 	if err != nil {
@@ -64,6 +65,7 @@ func TestWritePlanJSONMatchesEncodingJSON(t *testing.T) {
 
 // `usage -o json` streamed is byte for byte what encoding/json prints.
 func TestWriteUsageJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := store.Open(ctx, pruneDB(t))
 	if err != nil {

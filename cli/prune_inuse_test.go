@@ -13,6 +13,7 @@ import (
 // prunes nothing, and `prune --confirm` fails with the reason and removes
 // nothing.
 func TestPruneCLIHeldByAFailedInUseRead(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	ctx := context.Background()
 	s, err := store.Open(ctx, db)

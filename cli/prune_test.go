@@ -48,6 +48,7 @@ func pruneDB(t *testing.T) string {
 }
 
 func TestPruneCLIDryRunText(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	before := dump(t, db)
 	r := ok(t, lw(t, db, "", "prune"))
@@ -72,6 +73,7 @@ func TestPruneCLIDryRunText(t *testing.T) {
 }
 
 func TestPruneCLIJSONContract(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	before := dump(t, db)
 	r := ok(t, lw(t, db, "", "prune", "-o", "json"))
@@ -116,6 +118,7 @@ func TestPruneCLIJSONContract(t *testing.T) {
 }
 
 func TestPruneCLIUsageErrors(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	for _, args := range [][]string{
 		{"prune", "--keep-tag-revisions", "x"},
@@ -131,6 +134,7 @@ func TestPruneCLIUsageErrors(t *testing.T) {
 }
 
 func TestPruneCLIConfirm(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	ctx := context.Background()
 	// While another run holds the lease, --confirm fails and changes nothing.
@@ -186,6 +190,7 @@ func TestPruneCLIConfirm(t *testing.T) {
 }
 
 func TestNamespacePrunePolicyFromTheCLI(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	r := ok(t, lw(t, db, "", "namespace", "set", "team-b", "--keep-tag-revisions", "1"))
 	if !strings.Contains(r.out, "namespace team-b: prune keeps 1 revisions per tag, younger than default") {

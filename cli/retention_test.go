@@ -13,6 +13,7 @@ import (
 // --show-kept (text and JSON) and describe is; a bad rule is refused with
 // the rule named and nothing changed.
 func TestRetentionRulesCLI(t *testing.T) {
+	t.Parallel()
 	db := pruneDB(t)
 	r := ok(t, lw(t, db, "", "namespace", "set", "team-a", "--rules", `^latest$ keep 1 younger-than 0; ^v\d+$ never`))
 	for _, want := range []string{"namespace team-a: retention rule 1: ^latest$ keep 1 younger-than 0s", `namespace team-a: retention rule 2: ^v\d+$ never`} {

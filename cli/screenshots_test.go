@@ -35,6 +35,7 @@ var readmeShots = []struct {
 }
 
 func TestScreenshots(t *testing.T) {
+	t.Parallel()
 	if *screenshotDir == "" {
 		t.Skip("run docs/screenshots/make (go test ./cli -run TestScreenshots -screenshots DIR)")
 	}

@@ -10,6 +10,7 @@ import (
 // The demo's scheduled tags point at public registries: serve --demo runs the
 // import job only when a schedule is asked for; otherwise the default holds.
 func TestImportScheduleDefaultsAndDemo(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  string

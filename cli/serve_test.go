@@ -18,6 +18,7 @@ import (
 )
 
 func TestServeDemoOnlyOnLoopback(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	for _, addr := range []string{"0.0.0.0:8080", ":8080", "192.0.2.1:8080", "example.com:80"} {
 		r := lw(t, db, "", "serve", "--demo", "--addr", addr)
@@ -33,6 +34,7 @@ func TestServeDemoOnlyOnLoopback(t *testing.T) {
 }
 
 func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := store.Open(ctx, newDB(t))
 	if err != nil {
@@ -104,6 +106,7 @@ func TestLoadDemoOnceWithTheDemoAccount(t *testing.T) {
 // TestServeSyncFlags: the cluster needs its token file; a bad registry URL
 // is refused before anything listens.
 func TestServeSyncFlags(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	r := lw(t, db, "", "serve", "--no-jobs", "--openshift-url", "https://api.example.com:6443")
 	if r.code != 2 || !strings.Contains(r.err, "--openshift-url needs --openshift-token-file") {
@@ -130,6 +133,7 @@ func TestServeSyncFlags(t *testing.T) {
 // TestServeDemoPortTaken: with the port taken, serve --demo fails before
 // it says where to log in, and says how to pick another port.
 func TestServeDemoPortTaken(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +223,7 @@ func serveUntil(t *testing.T, db, want string, args ...string) string {
 // says where to log in once it listens; a second one on the same database
 // says that it reuses it and how to start fresh.
 func TestServeDemoSaysWhenItReuses(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	first := serveUntil(t, db, "Log in as demo / demo.", "--demo", "--no-jobs", "--addr", "127.0.0.1:0")
 	if strings.Contains(first, "Reusing") {

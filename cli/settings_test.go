@@ -27,6 +27,7 @@ import (
 // with --help, which defines all its flags (and so reads their
 // variables) and then stops.
 func TestEverySettingIsRead(t *testing.T) {
+	t.Parallel()
 	read := map[string][]string{}
 	c := &cli{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
 	for _, cmd := range c.commands() {
@@ -85,6 +86,7 @@ func helpArgs(name string) [][]string {
 // The panic in cli.env is what catches a read of an unlisted variable;
 // TestEverySettingIsRead relies on it.
 func TestUnlistedSettingPanics(t *testing.T) {
+	t.Parallel()
 	c := &cli{getenv: func(string) string { return "" }}
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(r.(string), "LAYERWISE_NO_SUCH_SETTING") {
@@ -99,6 +101,7 @@ func TestUnlistedSettingPanics(t *testing.T) {
 // mail server is given (trimmed, and winning over LAYERWISE_SMTP_PASSWORD),
 // and a file that cannot be read stops the command with its setting named.
 func TestSMTPPasswordFile(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	ok(t, lw(t, db, "", "import", "openshift", "../testdata/openshift/seed-imagestreammapping.yaml"))
 	ok(t, lw(t, db, "", "namespace", "set", "seed", "--contacts", "team@example.com"))
@@ -202,6 +205,7 @@ func startAuthSMTP(t *testing.T, user, password string) *authSMTP {
 // their *_FILE variables (as the manifests in deploy/ mount them); serve
 // refuses to start when such a file cannot be read.
 func TestServeSecretFileVariables(t *testing.T) {
+	t.Parallel()
 	db := newDB(t)
 	for _, name := range []string{"LAYERWISE_WEBHOOK_TOKEN_FILE", "LAYERWISE_OIDC_CLIENT_SECRET_FILE"} {
 		env := map[string]string{"LAYERWISE_DB": db, "LAYERWISE_ADDR": "127.0.0.1:0", name: "/nonexistent/secret"}

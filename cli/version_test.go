@@ -9,6 +9,7 @@ import (
 )
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	b := buildinfo.Read()
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		r := ok(t, lw(t, "", "", args...))

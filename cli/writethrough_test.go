@@ -15,6 +15,7 @@ import (
 // TestCLIWriteThrough: tag, promote and rollback with --registry-url put
 // the tag in the real registry too; without it the registry is left alone.
 func TestCLIWriteThrough(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	base, err := random.Layer(5000, types.DockerLayer)
 	if err != nil {

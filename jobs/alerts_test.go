@@ -140,6 +140,7 @@ func (f *alertFixture) checkErr(a *Alerter, retry bool) (AlertSummary, error) {
 // threshold, one of each when it falls back below; checking again, after
 // a restart too, sends nothing more.
 func TestThresholdAlertOncePerCrossingAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	f := newAlertFixture(t)
 	a := f.alerter()
 	// team-b is over from the start (no contacts: the webhook alone);
@@ -215,6 +216,7 @@ func TestThresholdAlertOncePerCrossingAcrossRestarts(t *testing.T) {
 // secret away, and the daily check sends it once when it answers again; an
 // alert a crash left unsent is sent by the daily check, once.
 func TestThresholdAlertRetries(t *testing.T) {
+	t.Parallel()
 	f := newAlertFixture(t)
 	a := f.alerter()
 	f.hook.answer(http.StatusServiceUnavailable)
@@ -275,6 +277,7 @@ func TestThresholdAlertRetries(t *testing.T) {
 }
 
 func TestParseWebhookURL(t *testing.T) {
+	t.Parallel()
 	for in, ok := range map[string]bool{"": true, "https://hooks.slack.com/services/T/B/X": true, "http://127.0.0.1:9/x": true,
 		"ftp://x/y": false, "hooks.slack.com/x": false, "https://user:pw@host/x": false, "https:///x": false} {
 		_, err := ParseWebhookURL(in)
@@ -291,6 +294,7 @@ func TestParseWebhookURL(t *testing.T) {
 // at once (the change that crosses the threshold alerts without waiting
 // for the daily check).
 func TestThresholdAlertAfterAChange(t *testing.T) {
+	t.Parallel()
 	f := newAlertFixture(t)
 	a := f.alerter()
 	f.check(a, false) // team-b was over already

@@ -12,6 +12,7 @@ import (
 // (last week within a few percent, as a registry grows), the same for the
 // same data, written once; the weekly e-mail then has last week's change.
 func TestSeedDemoTrend(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := demoStore(t)
 	u, err := planned(ctx, s)

@@ -24,7 +24,6 @@ import (
 
 	"layerwise/jobs/registry"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // faultyRegistry is go-containerregistry's in-memory registry on a
@@ -167,7 +166,7 @@ func newImportEnv(t testing.TB, workers int) *importEnv {
 
 func newImportEnvOn(t testing.TB, workers int, reg *faultyRegistry) *importEnv {
 	t.Helper()
-	s, err := store.Open(context.Background(), storetest.DSN(t))
+	s, err := store.Open(context.Background(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

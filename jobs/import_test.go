@@ -51,6 +51,7 @@ func (r *faultyRegistry) pushList(t testing.TB, repoTag string) (list, amd64 str
 // change asks the registry exactly once per tag (a HEAD on the manifest),
 // manifest lists imported in Legacy mode included, and writes nothing.
 func TestUnchangedTagCostsOneRequest(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	e := newImportEnv(t, 8)
 	var legacy store.TagRef
@@ -107,6 +108,7 @@ func TestUnchangedTagCostsOneRequest(t *testing.T) {
 // one history entry, moves the alias that tracks the tag and is audited as
 // the system principal; a second run changes nothing and audits nothing.
 func TestChangedTagIsImported(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newImportEnv(t, 8)
 	prod := store.TagRef{Namespace: "shop", Stream: "app", Tag: "prod"}
@@ -178,6 +180,7 @@ func TestChangedTagIsImported(t *testing.T) {
 // fails as a whole: its other tags are skipped (and marked) and the host
 // is backed off.
 func TestFailedImportKeepsTheImage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		fault   string // faultyRegistry fault, or "down"
@@ -275,6 +278,7 @@ func TestFailedImportKeepsTheImage(t *testing.T) {
 // TestBackoffGrowsAcrossRuns: each further failed run doubles the wait,
 // up to the cap.
 func TestBackoffGrowsAcrossRuns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newImportEnv(t, 2)
 	e.im.Settings.BackoffBase, e.im.Settings.BackoffMax = 10*time.Minute, time.Hour
@@ -308,6 +312,7 @@ func TestBackoffGrowsAcrossRuns(t *testing.T) {
 // stack and counted by the scheduler) instead of ending the process, and
 // the other tags are still checked.
 func TestAPanicInAnImportWorkerFailsTheRun(t *testing.T) {
+	t.Parallel()
 	e := newImportEnv(t, 2)
 	for i := range 3 {
 		ref := store.TagRef{Namespace: "team-a", Stream: fmt.Sprintf("app%d", i), Tag: "latest"}

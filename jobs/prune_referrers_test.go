@@ -17,7 +17,6 @@ import (
 	"layerwise/jobs/registry"
 	"layerwise/jobs/registry/regtest"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // TestPruneTakesSignaturesFromTheRealRegistry: four revisions of a tag in
@@ -26,9 +25,10 @@ import (
 // from the registry (the .sig tag with them), the other signatures still
 // pull, and garbage-collect then frees exactly the bytes the plan said.
 func TestPruneTakesSignaturesFromTheRealRegistry(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

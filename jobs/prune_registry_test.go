@@ -19,7 +19,6 @@ import (
 	"layerwise/jobs/registry"
 	"layerwise/jobs/registry/regtest"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 type pushed struct {
@@ -78,9 +77,10 @@ func pulls(host, repo, digest string) error {
 // registry's garbage-collect then frees the blob files of pruned layers
 // that nothing else uses.
 func TestPruneDeletesFromTheRealRegistry(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

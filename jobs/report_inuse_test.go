@@ -12,6 +12,7 @@ import (
 // naming the namespace's own workload and counting another namespace's;
 // tonight's prune keeps it (it is no longer "pruned tonight").
 func TestWeeklyReportSaysWhatIsInUse(t *testing.T) {
+	t.Parallel()
 	s, now := reportStore(t)
 	ctx := context.Background()
 	report := func() (string, string) {

@@ -9,7 +9,6 @@ import (
 
 	"layerwise/store"
 	"layerwise/store/oracle"
-	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -20,9 +19,10 @@ import (
 // and the plan that gets it under its threshold — what is left once its
 // deletions and tonight's prune are done.
 func TestReportFiguresAgreeWithTheOracle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

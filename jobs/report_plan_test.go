@@ -9,7 +9,6 @@ import (
 
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -18,7 +17,7 @@ import (
 func demoStore(t *testing.T) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +44,7 @@ func demoStore(t *testing.T) *store.Store {
 // read as if they did); for payments, over a lowered threshold, it never
 // suggests deleting the stream that holds prod, nor prod itself.
 func TestReportPlanOnTheDemo(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := demoStore(t)
 	_, err := planned(ctx, s)

@@ -13,6 +13,7 @@ import (
 // once pulls are recorded: "not pulled in 90 days", or since when pulls
 // are known while that is less than 90 days.
 func TestWeeklyReportSaysWhatWasNotPulled(t *testing.T) {
+	t.Parallel()
 	s, now := reportStore(t)
 	ctx := context.Background()
 	report := func() (string, string, store.NamespaceUsage) {

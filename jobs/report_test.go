@@ -22,7 +22,6 @@ import (
 	"layerwise/format"
 	lwmail "layerwise/jobs/mail"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // smtpSink is a real SMTP server in the test process that keeps what it gets.
@@ -132,7 +131,7 @@ func img(name string, layers map[string]int64, order ...string) store.ImageSnaps
 func reportStore(t *testing.T) (*store.Store, time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +213,7 @@ func parse(t *testing.T, r received) parsed {
 }
 
 func TestWeeklyReportGoesToNamespacesOverThreshold(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := reportStore(t)
 	sink := startSink(t, "")
@@ -294,6 +294,7 @@ func TestWeeklyReportGoesToNamespacesOverThreshold(t *testing.T) {
 }
 
 func TestSMTPDownIsRecordedAndRetried(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := reportStore(t)
 	// A port with nothing listening.
@@ -362,6 +363,7 @@ func (c *crashingSender) Send(ctx context.Context, msgs []lwmail.Message) ([]err
 }
 
 func TestARunThatDiesHalfWayResendsOnlyTheRest(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := reportStore(t)
 	// team-c gets contacts so two namespaces are due.
@@ -395,6 +397,7 @@ func TestARunThatDiesHalfWayResendsOnlyTheRest(t *testing.T) {
 }
 
 func TestTestSendLeavesTheLogAlone(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := reportStore(t)
 	sink := startSink(t, "")
@@ -415,6 +418,7 @@ func TestTestSendLeavesTheLogAlone(t *testing.T) {
 }
 
 func TestWeeksOverAndChangeSinceLastWeek(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := reportStore(t)
 	nsA, _ := s.GetNamespace(ctx, "team-a")
@@ -465,6 +469,7 @@ func TestWeeksOverAndChangeSinceLastWeek(t *testing.T) {
 }
 
 func TestReportJobRunsThroughTheScheduler(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := reportStore(t)
 	sink := startSink(t, "")
@@ -489,6 +494,7 @@ func TestReportJobRunsThroughTheScheduler(t *testing.T) {
 }
 
 func TestOneNamespaceReportSendsOnlyThatOne(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := reportStore(t)
 	if err := s.SetNamespace(ctx, "team-b", store.NamespaceSettings{Contacts: []string{"b@example.com"}}); err != nil {

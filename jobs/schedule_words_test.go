@@ -11,6 +11,7 @@ import (
 // robfig/cron itself: the next run after a fixed Sunday noon is the one the
 // words promise.
 func TestDescribeSchedule(t *testing.T) {
+	t.Parallel()
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		t.Skip("no time zone data:", err)

@@ -10,12 +10,11 @@ import (
 	"testing"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 func newScheduler(t *testing.T, jobs ...Job) (*Scheduler, *store.Store) {
 	t.Helper()
-	s, err := store.Open(context.Background(), storetest.DSN(t))
+	s, err := store.Open(context.Background(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +27,7 @@ func newScheduler(t *testing.T, jobs ...Job) (*Scheduler, *store.Store) {
 }
 
 func TestRunsAreRecordedAndPanicsBecomeFailures(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	sc, s := newScheduler(t,
 		Job{Name: "good", Schedule: "@daily", Run: func(context.Context) (Result, error) { return Result{Count: 7, Message: "done"}, nil }},
@@ -55,6 +55,7 @@ func TestRunsAreRecordedAndPanicsBecomeFailures(t *testing.T) {
 }
 
 func TestAJobNeverOverlapsItself(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	started := make(chan struct{})
 	var once sync.Once
@@ -76,7 +77,8 @@ func TestAJobNeverOverlapsItself(t *testing.T) {
 }
 
 func TestBadScheduleFailsAtStart(t *testing.T) {
-	s, err := store.Open(context.Background(), storetest.DSN(t))
+	t.Parallel()
+	s, err := store.Open(context.Background(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

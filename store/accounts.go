@@ -33,7 +33,7 @@ func (s *Store) CreateUser(ctx context.Context, name, password string, admin boo
 	if err := ValidateUserName(name); err != nil {
 		return User{}, err
 	}
-	hash, err := hashPassword(name, password)
+	hash, err := s.hashPassword(name, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -84,7 +84,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (User, 
 	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && u.PasswordHash == "") {
 		// Spend the same time as a real check so timing tells nothing.
 		d := s.dummy
-		d.once.Do(func() { d.hash, _ = bcrypt.GenerateFromPassword([]byte("x"), bcrypt.DefaultCost) })
+		d.once.Do(func() { d.hash, _ = bcrypt.GenerateFromPassword([]byte("x"), d.bcryptCost()) })
 		bcrypt.CompareHashAndPassword(d.hash, []byte(password))
 		return User{}, ErrBadCredentials
 	}

@@ -7,6 +7,7 @@ import (
 )
 
 func TestRolesAndPrincipals(t *testing.T) {
+	t.Parallel()
 	s, _, _ := shop(t)
 	pushTo(t, s, "other/x:latest", image("x", 1, layer{"x", 1}), t0)
 	if _, err := s.CreateUser(ctx, "ann", "secret-1", false); err != nil {
@@ -61,6 +62,7 @@ func TestRolesAndPrincipals(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	now := t0
 	s.SetClock(func() time.Time { return now })
@@ -114,6 +116,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	for _, ev := range []AuditEvent{
 		{Actor: "ann", Namespace: "shop", Action: "tag.set", Target: "shop/api:test", Before: "none", After: dg("a")},

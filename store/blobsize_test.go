@@ -58,6 +58,7 @@ func blobRow(t *testing.T, s *Store, digest string) Blob {
 // bytes. A claim no better than the known size's source is refused, naming
 // both sizes, and writes nothing; a better source corrects it.
 func TestBlobSizeIsAFact(t *testing.T) {
+	t.Parallel()
 	first := image("team-a", 100, layer{"base", 2142}, layer{"a", 10})
 	liar := image("evil", 7, layer{"base", 142})
 	same := image("evil-honest", 7, layer{"base", 2142})
@@ -153,6 +154,7 @@ func TestBlobSizeIsAFact(t *testing.T) {
 // a negative or larger size is refused before anything is written, and one
 // manifest cannot give one digest two sizes.
 func TestBlobSizeBounds(t *testing.T) {
+	t.Parallel()
 	const tib = int64(1) << 40
 	cases := []struct {
 		name    string
@@ -207,6 +209,7 @@ func TestBlobSizeBounds(t *testing.T) {
 // sizes of 2^63−1 (and below zero). No figure wraps negative: usage, a
 // stream's and an image's sizes and the prune plan stay at most 2^63−1.
 func TestSumsNeverWrap(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	old := image("old", 1, layer{"a", 10}, layer{"b", 20})
 	pushTo(t, s, "team-a/app:old", old, t0)
@@ -279,6 +282,7 @@ func TestSumsNeverWrap(t *testing.T) {
 // the column, and the sizes it holds count as registry reads, so a claim
 // cannot change them afterwards.
 func TestMigrationKeepsKnownSizes(t *testing.T) {
+	t.Parallel()
 	path := storetest.DSN(t)
 	s, err := Open(ctx, path)
 	if err != nil {

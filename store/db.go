@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -42,10 +43,23 @@ type Store struct {
 }
 
 // dummyHash is a bcrypt hash that logins of unknown users are checked
-// against, made once on first use.
+// against, made once on first use, and the bcrypt cost of new hashes.
 type dummyHash struct {
 	once sync.Once
 	hash []byte
+	cost int // 0: bcrypt.DefaultCost (SetPasswordCost)
+}
+
+// SetPasswordCost sets the bcrypt cost of the passwords this Store and its
+// transactions hash from now on. Only tests lower it: under the race
+// detector one hash at the default cost takes seconds.
+func (s *Store) SetPasswordCost(cost int) { s.dummy.cost = cost }
+
+func (d *dummyHash) bcryptCost() int {
+	if d.cost == 0 {
+		return bcrypt.DefaultCost
+	}
+	return d.cost
 }
 
 // ErrNotFound is wrapped by every "no such namespace/stream/tag/image" error.

@@ -26,6 +26,7 @@ func longStream(t *testing.T, s *Store, n int) {
 // TestStreamPages: a window of every tag's history, the current entry
 // beside it, and each history's full length.
 func TestStreamPages(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	longStream(t, s, 250)
 	ref := StreamRef{"team-a", "app"}
@@ -85,6 +86,7 @@ func TestStreamPages(t *testing.T) {
 // than SQLite binds in one statement (32766) still gets its sizes; the
 // stream and tag pages read them.
 func TestStreamSizesOfALongHistory(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	const n = 33000
 	longStream(t, s, n)
@@ -100,6 +102,7 @@ func TestStreamSizesOfALongHistory(t *testing.T) {
 // readHistory is the one query of histories: by tag or by stream, whole,
 // through a window (with each current entry) or only the current entries.
 func TestReadHistory(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	longStream(t, s, 6)
 	st, err := s.findStream(ctx, StreamRef{"team-a", "app"})

@@ -12,7 +12,8 @@ import (
 // when the tag's source or import mode changed since — and marks many tags
 // failed in chunks.
 func TestScheduledTags(t *testing.T) {
-	s, err := Open(ctx, storetest.DSN(t))
+	t.Parallel()
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +122,7 @@ func TestScheduledTags(t *testing.T) {
 // TestMigrationAddsImportTables: a database from before 0005_import gets
 // the import checks and registry backoffs.
 func TestMigrationAddsImportTables(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.DSN(t)
 	s, err := Open(ctx, dsn)
 	if err != nil {

@@ -39,6 +39,7 @@ func plannedNames(pl *PrunePlan) string {
 // stream's pull spec and tag (or no tag: latest) or by ImageStreamTag, the
 // tag's current image; references to other registries resolve to nothing.
 func TestInUseResolvesReferences(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "payments/api:latest", "a", "b", "c")
 	pushOld(t, s, "payments/api:v1", "d")
@@ -83,6 +84,7 @@ func TestInUseResolvesReferences(t *testing.T) {
 // leaves the plan — kept as "in use by deployment payments/api" — and its
 // image survives the prune; the same revision was planned before.
 func TestInUseIsNeverPruned(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "payments/api:latest", "a", "b", "c", "d", "e")
 	if got := plannedNames(plan(t, s, DefaultPolicy)); got != "api:b,api:a" {
@@ -140,6 +142,7 @@ func TestInUseIsNeverPruned(t *testing.T) {
 // TestInUseThroughAManifestList: a platform image in use keeps its list's
 // entry, and a list in use keeps its platform images.
 func TestInUseThroughAManifestList(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	var lists []string
 	for _, n := range []string{"a", "b", "c", "d"} {
@@ -171,6 +174,7 @@ func TestInUseThroughAManifestList(t *testing.T) {
 // failed read, which leaves the records it had untouched; apply refuses a
 // plan made before the failure.
 func TestInUseFailedReadKeepsEverything(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "payments/api:latest", "a", "b", "c", "d", "e")
 	before := plan(t, s, DefaultPolicy)
@@ -254,6 +258,7 @@ func TestInUseFailedReadKeepsEverything(t *testing.T) {
 // leaves it alone once a deployment runs its image, and never proposes
 // the stream that holds it.
 func TestSavingsLeaveInUseAlone(t *testing.T) {
+	t.Parallel()
 	s := savingsStore(t, false)
 	planFor := func() *SavingsPlan {
 		plans, err := s.PlanSavings(ctx, DefaultPolicy, map[string]int64{"ml": 1000})
@@ -288,6 +293,7 @@ func TestSavingsLeaveInUseAlone(t *testing.T) {
 }
 
 func TestInUseDescribe(t *testing.T) {
+	t.Parallel()
 	u := InUse{deployment("payments", "api"), {Kind: "pod", Namespace: "payments", Name: "api-1"}, {Kind: "job", Namespace: "ops", Name: "x"}}
 	for _, tc := range []struct {
 		name string
@@ -311,6 +317,7 @@ func TestInUseDescribe(t *testing.T) {
 // TestPruneRechecksInUse: a revision planned before a workload started
 // using its image stays when the plan is applied.
 func TestPruneRechecksInUse(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "payments/api:latest", "a", "b", "c", "d", "e")
 	pl := plan(t, s, DefaultPolicy)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestLeases(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	now := time.Now()
 	if ok, err := s.AcquireLease(ctx, "tick:x", "a", now.Add(time.Hour)); err != nil || !ok {
@@ -49,6 +50,7 @@ func TestLeases(t *testing.T) {
 
 // Many contenders at once: exactly one wins.
 func TestLeaseHasOneWinner(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	var wg sync.WaitGroup
 	wins := make(chan string, 16)
@@ -77,6 +79,7 @@ func TestLeaseHasOneWinner(t *testing.T) {
 // it keeps the lease past its TTL while fn runs (the heartbeat), lets fn
 // see a loss, and releases the lease at the end.
 func TestWithLease(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	if ok, err := s.AcquireLease(ctx, "prune", "job@host:1", time.Now().Add(time.Minute)); err != nil || !ok {
 		t.Fatal(ok, err)
@@ -143,6 +146,7 @@ func TestWithLease(t *testing.T) {
 // the job's run lease nor its own lease (prune's "prune"); while either is
 // held, it is left alone.
 func TestStartJobRunAbandonsRunsWhoseHolderLostTheLease(t *testing.T) {
+	t.Parallel()
 	for _, lease := range []string{"run:prune", "prune"} {
 		t.Run(lease, func(t *testing.T) {
 			s := newTestStore(t)
@@ -179,6 +183,7 @@ func TestStartJobRunAbandonsRunsWhoseHolderLostTheLease(t *testing.T) {
 }
 
 func TestEveryTransactionBumpsTheDataVersion(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	v0, err := s.DataVersion(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 // An older database (here: one that has only the first schema step) is
 // migrated on open and keeps every row.
 func TestOpenMigratesAnOlderDatabaseAndKeepsRows(t *testing.T) {
+	t.Parallel()
 	path := storetest.DSN(t)
 	s, err := Open(ctx, path)
 	if err != nil {
@@ -92,6 +93,7 @@ func (lockBefore0013) TableName() string { return "locks" }
 // A database from before one lease table: job_leases gets acquired_at and
 // keeps the leases held (a replica mid-run keeps its job), locks goes.
 func TestMigrationLeavesOneLeaseTable(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.DSN(t)
 	s, err := Open(ctx, dsn)
 	if err != nil {
@@ -146,6 +148,7 @@ func TestMigrationLeavesOneLeaseTable(t *testing.T) {
 // tag and its history; a "sha256-" tag that is not cosign's stays. Its
 // registry repository is kept for images read from the managed registry.
 func TestMigrationTurnsCosignTagsIntoReferrers(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.DSN(t)
 	s, err := Open(ctx, dsn)
 	if err != nil {

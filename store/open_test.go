@@ -9,7 +9,7 @@ import (
 
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), storetest.DSN(t))
+	s, err := Open(context.Background(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,6 +18,7 @@ func newTestStore(t testing.TB) *Store {
 }
 
 func TestOpenCreatesSchema(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	ids, err := s.SchemaVersion(context.Background())
 	if err != nil {
@@ -31,6 +32,7 @@ func TestOpenCreatesSchema(t *testing.T) {
 // TestPostgresConfigured says, in the test output, whether the PostgreSQL
 // variants of the tests ran.
 func TestPostgresConfigured(t *testing.T) {
+	t.Parallel()
 	storetest.SkipUnlessPostgres(t)
 	s := newTestStore(t)
 	if s.Dialect() != "postgres" {
@@ -44,6 +46,7 @@ func TestPostgresConfigured(t *testing.T) {
 }
 
 func TestSQLiteSettings(t *testing.T) {
+	t.Parallel()
 	storetest.SkipOnPostgres(t, "checks SQLite PRAGMAs")
 	s := newTestStore(t)
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {

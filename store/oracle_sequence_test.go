@@ -23,6 +23,7 @@ import (
 // write changes nothing, a prune leaves exactly the oracle's plan applied,
 // a re-imported dump changes nothing.
 func TestOracleWriteSequences(t *testing.T) {
+	t.Parallel()
 	s := openOracleStore(t)
 	const steps = 12
 	failures := 0

@@ -658,6 +658,7 @@ func oracleFailure(t *testing.T, seed uint64, test string, d diffs, reg *oracle.
 // figure of usage, the prune plan, the stream page, the image and blob
 // pages with the oracle.
 func TestOracleRandomRegistries(t *testing.T) {
+	t.Parallel()
 	s := openOracleStore(t)
 	failures := 0
 	for _, seed := range oracle.Seeds(250) {

@@ -8,6 +8,7 @@ import (
 // Search ignores ASCII case on both databases (SQLite's LIKE does,
 // PostgreSQL's needs ILIKE).
 func TestSearchIgnoresCase(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	pushTo(t, s, "team-a/api:Release-1", image("r1", 5, layer{"l", 50}), t0)
 	hits, err := s.Search(ctx, "release", 10, nil)
@@ -21,6 +22,7 @@ func TestSearchIgnoresCase(t *testing.T) {
 
 // A PostgreSQL password never appears in a message.
 func TestPostgresPasswordIsRedacted(t *testing.T) {
+	t.Parallel()
 	dsn := "postgres://lw:s3cret-pw@127.0.0.1:1/layerwise?sslmode=disable&connect_timeout=2"
 	if r := Redact(dsn); strings.Contains(r, "s3cret-pw") || !strings.Contains(r, "127.0.0.1:1/layerwise") {
 		t.Errorf("Redact = %q", r)

@@ -10,6 +10,7 @@ import (
 // or rollback does to the next prune is what planning after the real
 // change shows, and nothing is written by the preview.
 func TestPreviewPruneAgreesWithTheChange(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name        string
 		setup       func(t *testing.T, s *Store)

@@ -11,15 +11,13 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"layerwise/store/storetest"
 )
 
 var pruneNow = t0.Add(60 * 24 * time.Hour)
 
 func newPruneStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +120,7 @@ func apply(t *testing.T, s *Store, pl *PrunePlan) PruneResult {
 }
 
 func TestPruneRuleAroundTheEdges(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		history map[string]string // tag → revision names after prune, newest first
 		gone    []string          // images removed
@@ -269,6 +268,7 @@ func TestPruneRuleAroundTheEdges(t *testing.T) {
 // An image no history entry references stays while younger than the
 // threshold: recorded exactly 96h ago it is not younger, and goes.
 func TestPruneUnreferencedImagesAtTheThreshold(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	for name, age := range map[string]time.Duration{"young": 96*time.Hour - time.Second, "edge": 96 * time.Hour, "old": 96*time.Hour + time.Second} {
 		s.SetClock(func() time.Time { return ago(age) })
@@ -290,6 +290,7 @@ func TestPruneUnreferencedImagesAtTheThreshold(t *testing.T) {
 }
 
 func TestPruneManifestListChildrenStayWithAKeptList(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	shared := image("arm-shared", 1, layer{"base-arm", 500}, layer{"arm-app", 20})
 	mustPutImage(t, s, shared)
@@ -330,6 +331,7 @@ func TestPruneManifestListChildrenStayWithAKeptList(t *testing.T) {
 }
 
 func TestPruneDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "p/app:latest", "a", "b", "c", "d", "e")
 	pushOld(t, s, "p/web:prod", "f", "g", "h", "i")
@@ -347,6 +349,7 @@ func TestPruneDryRunChangesNothing(t *testing.T) {
 }
 
 func TestPrunePlanAgreesWithUsage(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	// Many tags sharing images across streams and namespaces, some pinned.
 	for i := 0; i < 12; i++ {
@@ -437,6 +440,7 @@ func contentTables(t *testing.T, s *Store) string {
 }
 
 func TestPruneKilledHalfWayResumes(t *testing.T) {
+	t.Parallel()
 	// The reference: one uninterrupted run.
 	ref := newPruneStore(t)
 	buildResumeData(t, ref)
@@ -496,6 +500,7 @@ func killedAfterBatch(t *testing.T, s *Store, n int) context.Context {
 }
 
 func TestPruneRunsNeverOverlap(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "p/app:latest", "a", "b", "c", "d")
 	pl := plan(t, s, DefaultPolicy)
@@ -525,6 +530,7 @@ func TestPruneRunsNeverOverlap(t *testing.T) {
 // A run whose lease another run took (it expired while the run was stuck)
 // stops at its next batch.
 func TestPruneStopsWhenItLostItsLease(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	for i := range 4 {
 		pushOld(t, s, fmt.Sprintf("p/app%d:latest", i), "a", "b", "c", "d")
@@ -546,6 +552,7 @@ func TestPruneStopsWhenItLostItsLease(t *testing.T) {
 }
 
 func TestPruneRechecksTheCurrentState(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "p/app:latest", "a", "b", "c", "d", "e")
 	pushOld(t, s, "p/web:latest", "f", "g", "h", "i")
@@ -584,6 +591,7 @@ func TestPruneRechecksTheCurrentState(t *testing.T) {
 }
 
 func TestPinsAndUnpins(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "p/app:latest", "a", "b")
 	if _, err := s.PinImage(ctx, "p", dg("image:zz"), "", "ann"); !errors.Is(err, ErrNotFound) {

@@ -9,7 +9,7 @@ import (
 
 func pushStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +34,7 @@ func recordPush(t *testing.T, s *Store, ref string, img ImageSnapshot, at time.T
 // TestRecordPushOrdersByPushTime: deliveries in any order, any number of
 // times, give the history of the pushes; the newest push is current.
 func TestRecordPushOrdersByPushTime(t *testing.T) {
+	t.Parallel()
 	v1 := image("v1", 100, layer{"base", 1000}, layer{"one", 10})
 	v2 := image("v2", 100, layer{"base", 1000}, layer{"two", 20})
 	v3 := image("v3", 100, layer{"base", 1000}, layer{"three", 30})
@@ -84,6 +85,7 @@ func TestRecordPushOrdersByPushTime(t *testing.T) {
 // TestRecordPushCreatesAStatusTag: a push makes the namespace, the stream
 // and a tag without spec, with the image and its blobs.
 func TestRecordPushCreatesAStatusTag(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	v1 := image("v1", 100, layer{"base", 1000})
 	res := recordPush(t, s, "team-a/api:latest", v1, time.Time{})
@@ -109,6 +111,7 @@ func TestRecordPushCreatesAStatusTag(t *testing.T) {
 // TestRemoveImageFromStream: a deleted manifest leaves every history of the
 // stream; a status tag left empty goes, a spec tag stays.
 func TestRemoveImageFromStream(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	v1 := image("v1", 100, layer{"base", 1000})
 	v2 := image("v2", 100, layer{"base", 1000})
@@ -148,6 +151,7 @@ func TestRemoveImageFromStream(t *testing.T) {
 // TestStreamSources: sources are recorded per stream, listed, and streams
 // are deleted with their tags and history, others untouched.
 func TestStreamSources(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	v1 := image("v1", 100, layer{"base", 1000})
 	for _, ref := range []string{"a/one:latest", "a/two:latest", "b/three:latest"} {
@@ -180,6 +184,7 @@ func TestStreamSources(t *testing.T) {
 // TestMigrationAddsStreamSource: a database from before 0005_sync gets the
 // column and keeps its streams.
 func TestMigrationAddsStreamSource(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.DSN(t)
 	s, err := Open(ctx, dsn)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCosignTag(t *testing.T) {
+	t.Parallel()
 	hex := strings.Repeat("ab", 32)
 	for _, tc := range []struct {
 		tag, subject, suffix string
@@ -33,6 +34,7 @@ func TestCosignTag(t *testing.T) {
 }
 
 func TestClassifyReferrer(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		suffix string
 		types  []string
@@ -140,6 +142,7 @@ func queued(t *testing.T, s *Store) []string {
 }
 
 func TestSigTagsNeverCountAsRevisions(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	sigs := signedRevisions(t, s)
 	if got := tagNames(t, s, StreamRef{"team", "app"}); !equalStrings(got, []string{"latest"}) {
@@ -192,6 +195,7 @@ func TestSigTagsNeverCountAsRevisions(t *testing.T) {
 }
 
 func TestSignatureOfKeptImageSurvives(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	sigs := signedRevisions(t, s)
 	pl := plan(t, s, Policy{KeepTagRevisions: 1, KeepYoungerThan: time.Hour})
@@ -223,6 +227,7 @@ func TestSignatureOfKeptImageSurvives(t *testing.T) {
 }
 
 func TestOrphanedReferrerIsPruned(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	sigs := signedRevisions(t, s)
 	// Revision d leaves the stream (the registry deleted it): its signature
@@ -274,6 +279,7 @@ func TestOrphanedReferrerIsPruned(t *testing.T) {
 }
 
 func TestReferrerWithUnknownSubjectWaitsForIt(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	img := rev("late")
 	// The signature arrives before its image (events out of order).
@@ -293,6 +299,7 @@ func TestReferrerWithUnknownSubjectWaitsForIt(t *testing.T) {
 }
 
 func TestUsageCountsReferrersWithTheirSubject(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	signedRevisions(t, s)
 	pushTo(t, s, "other/app:latest", rev("d"), ago(old))
@@ -314,6 +321,7 @@ func TestUsageCountsReferrersWithTheirSubject(t *testing.T) {
 }
 
 func TestReferrersPerSubjectAreBounded(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	subject := rev("a").Digest
 	err := s.Tx(ctx, func(tx *Store) error {
@@ -340,6 +348,7 @@ func TestReferrersPerSubjectAreBounded(t *testing.T) {
 }
 
 func TestASubjectManifestPushedUnderATagIsAReferrer(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	img := rev("a")
 	pushRef(t, s, "team/app:latest", img, ago(time.Hour))

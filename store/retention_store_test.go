@@ -47,6 +47,7 @@ func reasons(pl *PrunePlan, ns string) string {
 // Release tags are never pruned and PR tags keep one revision, whatever
 // the policy; other tags and namespaces keep the policy's.
 func TestRetentionRulesInThePlanAndTheRun(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "shop/app:v1.2.3", "a", "b", "c", "d", "e")
 	pushOld(t, s, "shop/app:pr-7", "f", "g", "h", "i")
@@ -96,6 +97,7 @@ func TestRetentionRulesInThePlanAndTheRun(t *testing.T) {
 // A rule set between plan and run keeps what it keeps: the run re-checks
 // every entry with the rules as they are then.
 func TestPruneRunRechecksTheRules(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "shop/app:v1.0.0", "a", "b", "c", "d", "e")
 	pl := plan(t, s, DefaultPolicy)
@@ -113,6 +115,7 @@ func TestPruneRunRechecksTheRules(t *testing.T) {
 // window, a manifest list when one of its platform images was pulled, and
 // nothing pulled only from another stream.
 func TestPulledWithinKeepsPulledRevisions(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "shop/app:latest", "a", "b", "c", "d", "e")
 	pushOld(t, s, "shop/copy:latest", "a", "b", "c", "d", "e")
@@ -160,6 +163,7 @@ func TestPulledWithinKeepsPulledRevisions(t *testing.T) {
 }
 
 func TestRecordPulls(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "shop/app:latest", "a", "b")
 	app := StreamRef{"shop", "app"}
@@ -229,6 +233,7 @@ func TestRecordPulls(t *testing.T) {
 // The pages' per-stream evaluation and the plan's whole-registry one give
 // every entry the same answer.
 func TestStreamFactsAgreeWithThePlan(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushOld(t, s, "shop/app:v1.0.0", "a", "b", "c", "d", "e")
 	pushOld(t, s, "shop/app:pr-1", "f", "g", "h")
@@ -294,6 +299,7 @@ func ptr[T any](v T) *T { return &v }
 // that only revisions not pulled in 90 days hold; nothing is said before
 // pulls are recorded at all.
 func TestNotPulledBytes(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushTo(t, s, "shop/app:latest", image("a", 1, layer{"base", 1000}, layer{"a", 10}), ago(200*24*time.Hour))
 	pushTo(t, s, "shop/app:latest", image("b", 2, layer{"base", 1000}, layer{"b", 20}), ago(100*24*time.Hour))
@@ -329,6 +335,7 @@ func TestNotPulledBytes(t *testing.T) {
 // nearest second: an entry recorded 0.6 s after a whole second would be a
 // second younger there than on SQLite, in the plan than in the run).
 func TestSecondsRoundDownOnBothDatabases(t *testing.T) {
+	t.Parallel()
 	s := newPruneStore(t)
 	pushTo(t, s, "p/app:latest", rev("a"), ago(96*time.Hour).Add(600*time.Millisecond))
 	for i, n := range []string{"b", "c", "d"} {

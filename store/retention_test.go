@@ -11,6 +11,7 @@ import (
 // The retention rule as a pure function: rule order, patterns, pull
 // windows, the reasons and the date an entry becomes prunable.
 func TestRetentionDecides(t *testing.T) {
+	t.Parallel()
 	const now = int64(1_800_000_000)
 	h := int64(3600)
 	day := 24 * h
@@ -138,6 +139,7 @@ func TestRetentionDecides(t *testing.T) {
 }
 
 func TestParseRetentionRules(t *testing.T) {
+	t.Parallel()
 	intp := func(n int) *int { return &n }
 	dur := func(d time.Duration) *time.Duration { return &d }
 	got, err := ParseRetentionRules("# releases stay\n^v\\d+\\.\\d+\\.\\d+$   never\n\n^pr-\\d+$ keep 1 younger-than 24h; pulled-within 30d # every tag\n^nightly-.* younger-than 14d keep 7")
@@ -174,6 +176,7 @@ func TestParseRetentionRules(t *testing.T) {
 }
 
 func TestRetentionRulesRefused(t *testing.T) {
+	t.Parallel()
 	for text, says := range map[string]string{
 		"^v(\\d+$ never":                    "is not a valid RE2 regular expression (missing closing )",
 		"^(?P<x>a)\\1$ never":               "not a valid RE2", // back-references are not RE2

@@ -223,6 +223,7 @@ func mayDelete(r *oracle.Registry, ns, stream string, t oracle.Tag) bool {
 }
 
 func TestSavingsAgreeWithTheOracle(t *testing.T) {
+	t.Parallel()
 	s := openOracleStore(t)
 	for _, seed := range oracle.Seeds(60) {
 		reg := oracle.Generate(seed, oracleNow)

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"layerwise/store/storetest"
 )
 
 // savingsNow is the clock of the savings tests; images are recorded when
@@ -29,7 +27,7 @@ var savingsNow = time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
 // ml: 1980 bytes now, 1964 after tonight's prune, which frees 16.
 func savingsStore(t *testing.T, pinE1 bool) *Store {
 	t.Helper()
-	s, err := Open(ctx, storetest.DSN(t))
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +63,7 @@ func savingsStore(t *testing.T, pinE1 bool) *Store {
 // keeps leave the disk (a layer another namespace holds, a pinned image, an
 // image too young for prune).
 func TestEffectOfDeletionsCountsTheSetOnce(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		pin   bool
@@ -111,6 +110,7 @@ func TestEffectOfDeletionsCountsTheSetOnce(t *testing.T) {
 // TestEffectOfNothingIsTheUsage: with an empty set the figures are the
 // namespace's usage and reclaimable bytes, as the usage pass counts them.
 func TestEffectOfNothingIsTheUsage(t *testing.T) {
+	t.Parallel()
 	s := savingsStore(t, true)
 	u, err := s.ComputeUsage(ctx, DefaultPolicy)
 	if err != nil {
@@ -142,6 +142,7 @@ func stepsText(p *SavingsPlan) string {
 // together, never the ladder's last rung, a stream holding it or a tag
 // holding a pinned image — and says so when no set can.
 func TestPlanSavingsReachesTheThreshold(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		threshold int64
@@ -226,6 +227,7 @@ func TestPlanSavingsReachesTheThreshold(t *testing.T) {
 }
 
 func TestPlanSavingsUnknownNamespace(t *testing.T) {
+	t.Parallel()
 	s := savingsStore(t, false)
 	plans, err := s.PlanSavings(ctx, DefaultPolicy, map[string]int64{"nope": 1, "web": 1})
 	if err != nil || plans["nope"] != nil || plans["web"] == nil {

@@ -33,6 +33,7 @@ func scopeFixture(t *testing.T) (s *Store, a, b, c, l, orphan ImageSnapshot) {
 // caller verified it; otherwise the entry keeps the pull spec, unverified,
 // and nothing of the image (metadata, layers, bytes, a pin) reaches it.
 func TestDockerSourceByDigestLinksOnlyWhatTheNamespaceHolds(t *testing.T) {
+	t.Parallel()
 	s, a, b, c, _, orphan := scopeFixture(t)
 	for _, tc := range []struct {
 		name     string
@@ -81,6 +82,7 @@ func TestDockerSourceByDigestLinksOnlyWhatTheNamespaceHolds(t *testing.T) {
 }
 
 func TestScopeSeesHeldImagesAndBlobs(t *testing.T) {
+	t.Parallel()
 	s, a, b, c, l, orphan := scopeFixture(t)
 	teamA := &Scope{Namespaces: []string{"team-a"}}
 	teamB := &Scope{Namespaces: []string{"team-b"}}
@@ -130,6 +132,7 @@ func TestScopeSeesHeldImagesAndBlobs(t *testing.T) {
 }
 
 func TestSearchInScope(t *testing.T) {
+	t.Parallel()
 	s, a, b, _, _, _ := scopeFixture(t)
 	teamB := &Scope{Namespaces: []string{"team-b"}}
 	for _, tc := range []struct {
@@ -171,6 +174,7 @@ func TestSearchInScope(t *testing.T) {
 }
 
 func TestTrendOfSumsNamespacesPerSnapshot(t *testing.T) {
+	t.Parallel()
 	s, _, _, _, _, _ := scopeFixture(t)
 	u, err := s.ComputeUsage(ctx, DefaultPolicy)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSettingsInputParse(t *testing.T) {
+	t.Parallel()
 	str := func(s string) *string { return &s }
 	i64 := func(n int64) *int64 { return &n }
 	intp := func(n int) *int { return &n }
@@ -51,6 +52,7 @@ func TestSettingsInputParse(t *testing.T) {
 }
 
 func TestParsePolicyDefaultsToTheSeedsRule(t *testing.T) {
+	t.Parallel()
 	p, err := ParsePolicy("", "")
 	if err != nil || p != DefaultPolicy || p.KeepTagRevisions != 3 || p.KeepYoungerThan != 96*time.Hour {
 		t.Fatalf("ParsePolicy(\"\", \"\") = %+v, %v; want keep 3, younger than 96h", p, err)
@@ -61,6 +63,7 @@ func TestParsePolicyDefaultsToTheSeedsRule(t *testing.T) {
 }
 
 func TestNextRung(t *testing.T) {
+	t.Parallel()
 	ladder := []string{"latest", "test", "prod"}
 	for from, want := range map[string]string{"latest": "test", "test": "prod", "prod": "", "dev": ""} {
 		if got, ok := NextRung(ladder, from); got != want || ok != (want != "") {

@@ -12,6 +12,7 @@ import (
 // read builds one consistent picture (no error, no index out of range), and
 // once the writers stop the figures include every push.
 func TestUsageReadsOneSnapshotUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	s.SetClock(func() time.Time { return t0 })
 	pushTo(t, s, "team-a/api:latest", image("seed", 1, layer{"base", 100}), t0)

@@ -19,6 +19,7 @@ func shop(t *testing.T) (*Store, ImageSnapshot, ImageSnapshot) {
 }
 
 func TestHistoryIsAStackWithCurrentFirst(t *testing.T) {
+	t.Parallel()
 	s, v1, v2 := shop(t)
 	if got := historyImages(t, s, "shop/api:latest"); !equalStrings(got, []string{v2.Digest, v1.Digest}) {
 		t.Fatalf("history = %v, want [v2 v1]", got)
@@ -31,6 +32,7 @@ func TestHistoryIsAStackWithCurrentFirst(t *testing.T) {
 }
 
 func TestTagCopyIsOneTime(t *testing.T) {
+	t.Parallel()
 	s, v1, v2 := shop(t)
 	res, err := s.SetTag(ctx, Source{Kind: KindImageStreamTag, Namespace: "shop", Stream: "api", Tag: "latest"},
 		TagRef{"shop", "api", "test"}, TagOptions{})
@@ -69,6 +71,7 @@ func TestTagCopyIsOneTime(t *testing.T) {
 }
 
 func TestAliasTracksItsSource(t *testing.T) {
+	t.Parallel()
 	s, v1, v2 := shop(t)
 	_, err := s.SetTag(ctx, Source{Kind: KindImageStreamTag, Namespace: "shop", Stream: "api", Tag: "latest"},
 		TagRef{"shop", "api", "stable"}, TagOptions{Alias: true})
@@ -99,6 +102,7 @@ func TestAliasTracksItsSource(t *testing.T) {
 }
 
 func TestTagRefusals(t *testing.T) {
+	t.Parallel()
 	s, _, v2 := shop(t)
 	pushTo(t, s, "shop/web:latest", image("web", 10, layer{"w", 5}), t0)
 	if err := s.CreateStream(ctx, StreamRef{"shop", "empty"}); err != nil {
@@ -162,6 +166,7 @@ func TestTagRefusals(t *testing.T) {
 }
 
 func TestExternalSources(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	// By tag: only the spec; the importer fills the history.
 	res, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "docker.io/python:3.6.0"}, TagRef{"py", "python", "3.6"}, TagOptions{Scheduled: true})
@@ -198,6 +203,7 @@ func TestExternalSources(t *testing.T) {
 }
 
 func TestRollbackPrependsAndKeepsTheOldEntry(t *testing.T) {
+	t.Parallel()
 	s, v1, v2 := shop(t)
 	res, err := s.Rollback(ctx, TagRef{"shop", "api", "latest"}, "")
 	if err != nil {
@@ -225,6 +231,7 @@ func TestRollbackPrependsAndKeepsTheOldEntry(t *testing.T) {
 }
 
 func TestPromoteAlongTheLadder(t *testing.T) {
+	t.Parallel()
 	s, _, v2 := shop(t)
 	res, err := s.Promote(ctx, StreamRef{"shop", "api"}, "latest", "")
 	if err != nil || res.Tag.Tag != "test" || res.Image != v2.Digest {
@@ -252,6 +259,7 @@ func TestPromoteAlongTheLadder(t *testing.T) {
 }
 
 func TestDeleteTagAndStream(t *testing.T) {
+	t.Parallel()
 	s, v1, _ := shop(t)
 	if _, err := s.Promote(ctx, StreamRef{"shop", "api"}, "latest", ""); err != nil {
 		t.Fatal(err)
@@ -284,6 +292,7 @@ func TestDeleteTagAndStream(t *testing.T) {
 }
 
 func TestGenerations(t *testing.T) {
+	t.Parallel()
 	s, _, _ := shop(t)
 	gen := func() int64 { st, _ := s.GetStream(ctx, StreamRef{"shop", "api"}); return st.Generation }
 	g0 := gen()
@@ -304,6 +313,7 @@ func TestGenerations(t *testing.T) {
 // a spec that changes is one new generation of the stream, recorded on the
 // tag and on the entry it adds; the same spec again changes nothing.
 func TestEverySpecWriteIsOneGeneration(t *testing.T) {
+	t.Parallel()
 	s, v1, _ := shop(t)
 	dst := TagRef{"shop", "api", "ext"}
 	imp := func(opt TagOptions) func() (bool, error) {
@@ -364,6 +374,7 @@ func TestEverySpecWriteIsOneGeneration(t *testing.T) {
 }
 
 func TestImportCondition(t *testing.T) {
+	t.Parallel()
 	s, _, v2 := shop(t)
 	ref := TagRef{"shop", "api", "latest"}
 	if err := s.SetImportCondition(ctx, ref, false, "NotFound", "manifest unknown"); err != nil {
@@ -387,6 +398,7 @@ func TestImportCondition(t *testing.T) {
 }
 
 func TestParseSource(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in, kind string
 		want     Source
@@ -414,6 +426,7 @@ func TestParseSource(t *testing.T) {
 }
 
 func TestOrderTags(t *testing.T) {
+	t.Parallel()
 	tags := []string{"prod", "3.9", "latest", "v1.4.2", "3.11", "test", "v2", "3.11.1"}
 	OrderTags(tags, func(s string) string { return s })
 	// As library-go's imageutil.PrioritizeTags orders them (oc describe is):
@@ -426,6 +439,7 @@ func TestOrderTags(t *testing.T) {
 }
 
 func TestOrderTagsByLadder(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		ladder []string
 		want   string
@@ -446,6 +460,7 @@ func TestOrderTagsByLadder(t *testing.T) {
 // TestTagResultNoOp: a tag set again as it is changes nothing; a new
 // definition with the same image changes the spec only.
 func TestTagResultNoOp(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	pushTo(t, s, "x/a:latest", image("a", 1, layer{"a", 1}), t0)
 	src := Source{Kind: KindImageStreamTag, Namespace: "x", Stream: "a", Tag: "latest"}
@@ -471,6 +486,7 @@ func TestTagResultNoOp(t *testing.T) {
 }
 
 func TestSetScheduled(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	if _, err := s.SetTag(ctx, Source{Kind: KindDockerImage, Ref: "quay.io/a/b:1"}, TagRef{"x", "b", "1"}, TagOptions{}); err != nil {
 		t.Fatal(err)
@@ -508,6 +524,7 @@ func joinComma(ss []string) string {
 // a tag that tracks another tag, or is imported on a schedule, keeps its
 // source and says so.
 func TestRollbackSetsTheSpecAsOcTag(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		setup    func(t *testing.T, s *Store)

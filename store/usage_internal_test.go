@@ -6,6 +6,7 @@ import (
 )
 
 func TestEachInts(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		n    int

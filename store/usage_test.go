@@ -35,6 +35,7 @@ func streamUsage(t *testing.T, n NamespaceUsage, name string) StreamUsage {
 }
 
 func TestUsageCountsSharedLayersOnce(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	s.SetClock(func() time.Time { return t0 })
 	// team-a/api and team-a/web share "base" (100); team-b/db shares it too.
@@ -92,6 +93,7 @@ func TestUsageCountsSharedLayersOnce(t *testing.T) {
 }
 
 func TestUsageWithinOneStream(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	s.SetClock(func() time.Time { return t0 })
 	v1 := image("v1", 1, layer{"base", 100}, layer{"deps", 50}, layer{"app1", 5})
@@ -131,6 +133,7 @@ func TestUsageWithinOneStream(t *testing.T) {
 }
 
 func TestUsageDuplicateLayersAndManifestLists(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	s.SetClock(func() time.Time { return t0 })
 	// The seed's ImageStreamMapping: a zero-size layer three times.
@@ -173,6 +176,7 @@ func TestUsageDuplicateLayersAndManifestLists(t *testing.T) {
 }
 
 func TestUsageUnknownImagesAreCountedNotGuessed(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	_, err := s.PutStream(ctx, StreamSnapshot{Namespace: "x", Name: "y", Tags: []TagSnapshot{{
 		Name: "latest", Items: []EventSnapshot{{Created: t0, Image: dg("unknown"), DockerImageReference: "r@" + dg("unknown")}}}}})
@@ -186,6 +190,7 @@ func TestUsageUnknownImagesAreCountedNotGuessed(t *testing.T) {
 }
 
 func TestReclaimableFollowsThePolicy(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	now := t0.Add(30 * 24 * time.Hour)
 	s.SetClock(func() time.Time { return now })
@@ -224,6 +229,7 @@ func TestReclaimableFollowsThePolicy(t *testing.T) {
 }
 
 func TestABareImageNeverErasesKnownLayers(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t)
 	full := image("full", 10, layer{"l", 100})
 	pushTo(t, s, "a/b:latest", full, t0)

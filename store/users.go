@@ -27,14 +27,14 @@ func (u User) CheckActive() error {
 }
 
 // hashPassword checks a new password and hashes it with bcrypt.
-func hashPassword(name, password string) (string, error) {
+func (s *Store) hashPassword(name, password string) (string, error) {
 	if len(password) < 4 {
 		return "", invalidf("password for %s is too short: use at least 4 characters (12 or more for real accounts)", name)
 	}
 	if len(password) > 72 {
 		return "", invalidf("password for %s is longer than bcrypt's 72 bytes", name)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.dummy.bcryptCost())
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -103,7 +103,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]UserInfo, error) {
 
 // SetPassword gives an account a new password (its sessions stay).
 func (s *Store) SetPassword(ctx context.Context, name, password string) error {
-	hash, err := hashPassword(name, password)
+	hash, err := s.hashPassword(name, password)
 	if err != nil {
 		return err
 	}

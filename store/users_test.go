@@ -13,7 +13,8 @@ import (
 // token stop working, and it cannot act (LoadPrincipal: proxy, OIDC, the
 // CLI's --as); enabled again, the token works again.
 func TestDisabledAccountIsRefusedEverywhere(t *testing.T) {
-	s, err := Open(ctx, storetest.DSN(t))
+	t.Parallel()
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,8 @@ func TestDisabledAccountIsRefusedEverywhere(t *testing.T) {
 }
 
 func TestSetPasswordAndListUsers(t *testing.T) {
-	s, err := Open(ctx, storetest.DSN(t))
+	t.Parallel()
+	s, err := Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +111,7 @@ func TestSetPasswordAndListUsers(t *testing.T) {
 
 // A database from before step 0014 gets users.disabled_at and keeps its accounts.
 func TestMigrationAddsDisabledAt(t *testing.T) {
+	t.Parallel()
 	path := storetest.DSN(t)
 	s, err := Open(ctx, path)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 // may not do, a whole-stream write (`import openshift`, the OpenShift
 // sync) may not do either, and both say so in the same words.
 func TestImportAndRequestsShareOneValidation(t *testing.T) {
+	t.Parallel()
 	ns, stream := "team-a", "app"
 	img := image("v1", 10, layer{"l", 100})
 	istag := func(name string) *ObjectRef { return &ObjectRef{Kind: KindImageStreamTag, Name: name} }
@@ -140,6 +141,7 @@ func setDocker(s *Store, ref string) error {
 // TestAliasChainsStillWork: a chain of aliases that ends at a tag with an
 // image is no cycle, and pushes still move every tag of it.
 func TestAliasChainsStillWork(t *testing.T) {
+	t.Parallel()
 	s := pushStore(t)
 	pushTo(t, s, "team-a/app:base", image("base", 1, layer{"b", 1}), t0)
 	pushTo(t, s, "team-a/app:latest", image("v1", 1, layer{"l", 1}), t0)

@@ -28,6 +28,7 @@ func (ts *testServer) apiStatus(t *testing.T, path, token string) int {
 // API token) and enables it again, each audited, never with the password;
 // nobody else reaches the page or its forms (issue 16: only the CLI could).
 func TestAccountsPage(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	ctx := context.Background()
 	body := ts.get(t, c, "/accounts", http.StatusOK)

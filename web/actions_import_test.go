@@ -17,6 +17,7 @@ import (
 // down is reported next to the button and on the tag and stream pages
 // while the image stays. Viewers get no button and are refused.
 func TestImportNowButton(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	editor := actAs(t, ts, "eddie", "payments=editor")
 	viewer := actAs(t, ts, "viola", "payments=viewer")
@@ -142,6 +143,7 @@ func TestImportNowButton(t *testing.T) {
 // imports a changed scheduled tag, is recorded with its counts, and the
 // pages show the new image and, after a failed run, the failure.
 func TestScheduledImportJob(t *testing.T) {
+	t.Parallel()
 	ts := newTestServerWith(t, true, func(c *Config) { c.ImportSchedule = "@every 15m" })
 	var found bool
 	for _, st := range ts.srv.sched.Statuses() {

@@ -214,6 +214,7 @@ func isFragment(body string) bool {
 }
 
 func TestActionPromote(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	const streamPath = "/ns/payments/is/api"
 	latest := actHistory(t, ts, "payments", "api", "latest")
@@ -316,6 +317,7 @@ func TestActionPromote(t *testing.T) {
 }
 
 func TestActionRollback(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	tagPath := views.TagHref("payments", "api", "prod")
 	before := actHistory(t, ts, "payments", "api", "prod")
@@ -410,6 +412,7 @@ func TestActionRollback(t *testing.T) {
 // tracks another tag keeps that source, and the page says so before and
 // after.
 func TestActionRollbackKeepsATrackingSource(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	ctx := context.Background()
 	latest := actHistory(t, ts, "payments", "api", "latest")
@@ -459,6 +462,7 @@ func TestActionRollbackKeepsATrackingSource(t *testing.T) {
 }
 
 func TestActionAddDeleteSchedule(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	streamPath := views.StreamHref("payments", "api")
 	add := views.AddTagHref("payments", "api")
@@ -636,6 +640,7 @@ func TestActionAddDeleteSchedule(t *testing.T) {
 }
 
 func TestActionErrorsAndCSRF(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	streamPath := views.StreamHref("payments", "api")
 	body := ts.get(t, c, streamPath, http.StatusOK)
@@ -688,6 +693,7 @@ func TestActionErrorsAndCSRF(t *testing.T) {
 }
 
 func TestViewerSeesNoActionsAndIsRefused(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ann := actAs(t, ts, "ann", "payments=viewer")
 	ed := actAs(t, ts, "ed", "payments=editor")
@@ -794,6 +800,7 @@ func TestViewerSeesNoActionsAndIsRefused(t *testing.T) {
 }
 
 func TestSettingsPage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	nadia := actAs(t, ts, "nadia", "payments=admin")
 	ed := actAs(t, ts, "ed", "payments=editor")
@@ -883,6 +890,7 @@ func TestSettingsPage(t *testing.T) {
 }
 
 func TestMembersPage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	nadia := actAs(t, ts, "nadia", "payments=admin")
 	ed := actAs(t, ts, "ed", "payments=editor")
@@ -979,6 +987,7 @@ func TestMembersPage(t *testing.T) {
 }
 
 func TestAuditPage(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	ann := actAs(t, ts, "ann", "payments=viewer")
 	// Changes in payments and in ml (ml/trainer:test already holds latest's
@@ -1077,6 +1086,7 @@ func TestAuditPage(t *testing.T) {
 }
 
 func TestTokensPage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ann := actAs(t, ts, "ann", "payments=viewer")
 	ctx := context.Background()

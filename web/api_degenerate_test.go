@@ -11,6 +11,7 @@ import (
 // has the import side): an alias cycle, a body that is not UTF-8, a pull
 // spec with HTML; nothing is written.
 func TestAPIRefusesDegenerateInput(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	token := ts.apiUser(t, "eddie", false, "payments=editor")
 	tag := func(name string) string { return "/api/v1/namespaces/payments/imagestreamtags/api:" + name }

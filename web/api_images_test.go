@@ -12,13 +12,13 @@ import (
 
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // TestAPIImagesRoundTrip: GET /api/v1/images and GET /api/v1/imagestreams
 // are what `oc get images,is -A -o json` print; read into an empty
 // database they give every usage figure of the server back.
 func TestAPIImagesRoundTrip(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	root := ts.apiUser(t, "root", true)
 	images := ts.apiMust(t, http.StatusOK, apiCall{method: "GET", path: "/api/v1/images", token: root})
@@ -38,7 +38,7 @@ func TestAPIImagesRoundTrip(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +74,7 @@ func TestAPIImagesRoundTrip(t *testing.T) {
 // with their own pull specs, and another namespace's image answers as a
 // missing one.
 func TestAPIImagesScope(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	viewer := ts.apiUser(t, "viola", false, "payments=viewer")
 	root := ts.apiUser(t, "root", true)
@@ -127,6 +128,7 @@ func TestAPIImagesScope(t *testing.T) {
 // TestImagePageSaysWhenAConfigSizeIsDerived: the image page lists a config
 // whose size was worked out from dockerImageMetadata.Size as such.
 func TestImagePageSaysWhenAConfigSizeIsDerived(t *testing.T) {
+	t.Parallel()
 	istag, err := os.ReadFile("../testdata/openshift/seed-imagestreamtag.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,7 @@ func importCall(token, tag, from string) apiCall {
 // TestAPIImport: an editor imports from a registry into payments; a viewer
 // is refused and nothing changes; registry failures are told apart.
 func TestAPIImport(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	editor := ts.apiUser(t, "eddie", false, "payments=editor")
 	viewer := ts.apiUser(t, "viola", false, "payments=viewer")
@@ -164,6 +165,7 @@ func TestAPIImport(t *testing.T) {
 // TestAPIImportAuthFile: serve's --registry-auth-file gives the importer
 // its credentials.
 func TestAPIImportAuthFile(t *testing.T) {
+	t.Parallel()
 	locked := newImportRegistry(t, "robot", "s3cret")
 	d := locked.push(t, "payments/private:1")
 	doc, _ := json.Marshal(map[string]any{"auths": map[string]any{locked.host: map[string]string{

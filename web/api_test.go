@@ -232,6 +232,7 @@ var apiMatrixActions = []apiMatrixAction{
 // allowed, exactly one audit event names the caller, and none where the
 // answer says nothing changed ("changed": false: a promotion repeated).
 func TestAPIAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	tokens := map[string]string{
 		"anonymous":      "",
@@ -352,6 +353,7 @@ func diffLines(a, b string) string {
 // credentials are 401 with a JSON error and a Bearer challenge, for reads
 // and for changes (where no CSRF check gets in first), and change nothing.
 func TestAPIRejectsBadTokens(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	good := ts.apiUser(t, "eddie", false, "payments=editor")
@@ -429,6 +431,7 @@ func TestAPIRejectsBadTokens(t *testing.T) {
 // change without the page's CSRF token in X-CSRF-Token is refused (403,
 // JSON); with it the change is made.
 func TestAPICookieNeedsCSRF(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ts.apiUser(t, "eddie", false, "payments=editor")
 	c := ts.client(t)
@@ -476,6 +479,7 @@ func TestAPICookieNeedsCSRF(t *testing.T) {
 // TestAPIBadRequests: malformed bodies, names and sources are 400 with a
 // message that says what to fix, and change nothing.
 func TestAPIBadRequests(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	token := ts.apiUser(t, "eddie", false, "payments=editor")
 	put := "/api/v1/namespaces/payments/imagestreamtags/api:ci"
@@ -550,6 +554,7 @@ func TestAPIBadRequests(t *testing.T) {
 // queue up; every one lands in the history and in the audit log, and the
 // audit records chain (each one's "before" is the previous one's "after").
 func TestAPIConcurrentPromotions(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	token := ts.apiUser(t, "eddie", false, "payments=editor")
@@ -643,6 +648,7 @@ func TestAPIConcurrentPromotions(t *testing.T) {
 // TestAPITagRoundTrip: PUT then GET, the object's shape, DELETE then 404,
 // and exactly one audit event per change, with before → after.
 func TestAPITagRoundTrip(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	token := ts.apiUser(t, "eddie", false, "payments=editor", "ml=viewer")
 	path := "/api/v1/namespaces/payments/imagestreamtags/api:candidate"
@@ -800,6 +806,7 @@ func TestAPITagRoundTrip(t *testing.T) {
 // caller can see with the registry totals kept, the audit log by role,
 // and JSON for unknown endpoints and methods.
 func TestAPIReads(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	viewer := ts.apiUser(t, "viola", false, "payments=viewer")
 	ml := ts.apiUser(t, "mel", false, "ml=editor")
@@ -915,6 +922,7 @@ func TestAPIReads(t *testing.T) {
 // TestAPIWithoutAccounts: a fresh install reads freely and refuses every
 // change, saying how to create an account.
 func TestAPIWithoutAccounts(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, false)
 	ts.apiMust(t, http.StatusOK, apiCall{method: "GET", path: "/api/v1/usage"})
 	ts.apiMust(t, http.StatusOK, apiCall{method: "GET", path: "/api/v1/namespaces/ml/imagestreamtags/trainer:latest"})
@@ -939,6 +947,7 @@ func TestAPIWithoutAccounts(t *testing.T) {
 // proxy's cookie), so changes still need the CSRF token, and an invalid
 // bearer token is refused whatever the proxy says.
 func TestAPIProxyMode(t *testing.T) {
+	t.Parallel()
 	ts := newTestServerWith(t, true, func(c *Config) {
 		c.Auth = "proxy"
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}

@@ -70,6 +70,7 @@ func firstN(s string, n int) string {
 }
 
 func TestEveryWriteIsAuditedOnce(t *testing.T) {
+	t.Parallel()
 	reg := regtest.Start(t, regtest.Options{})
 	ts := newTestServerWith(t, true, func(cfg *Config) {
 		cfg.RegistryURL, cfg.WebhookToken, cfg.PruneSchedule = reg.URL, hookToken, "0 0 * * *"

@@ -17,7 +17,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // testIssuer is a minimal OpenID provider: discovery, JWKS, an authorize
@@ -98,6 +97,7 @@ func oidcServer(t *testing.T, is *testIssuer) *testServer {
 }
 
 func TestOIDCLogin(t *testing.T) {
+	t.Parallel()
 	is := newTestIssuer(t, "ann.sso")
 	ts := oidcServer(t, is)
 	jar, _ := cookiejar.New(nil)
@@ -126,6 +126,7 @@ func TestOIDCLogin(t *testing.T) {
 }
 
 func TestOIDCRefusals(t *testing.T) {
+	t.Parallel()
 	is := newTestIssuer(t, "mallory")
 	ts := oidcServer(t, is)
 	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -153,6 +154,7 @@ func TestOIDCRefusals(t *testing.T) {
 }
 
 func TestProxyMode(t *testing.T) {
+	t.Parallel()
 	ts := newTestServerWith(t, true, func(c *Config) {
 		c.Auth = "proxy"
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -210,7 +212,8 @@ func TestProxyMode(t *testing.T) {
 }
 
 func TestProxyModeNeedsTrustedProxies(t *testing.T) {
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	t.Parallel()
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +224,7 @@ func TestProxyModeNeedsTrustedProxies(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	c := ts.client(t)
 	for i := 0; i < 5; i++ {

@@ -40,6 +40,7 @@ func (b *cdpTab) login(name, password string) {
 // rolls back by clicking, sees the history change in place (htmx), logs
 // out; a viewer sees no action buttons and a forged POST is refused.
 func TestBrowserPromoteRollBackAndViewer(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServer(t, true)
 	ctx := context.Background()
@@ -134,6 +135,7 @@ func TestBrowserPromoteRollBackAndViewer(t *testing.T) {
 // a note by clicking (htmx, in place), the plan on /prune stops removing
 // it, and Unpin takes the pin away.
 func TestBrowserPinAndUnpin(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServer(t, true)
 	ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 // TestBrowserImportNow: an editor clicks "Import now" on a tag page; htmx
 // swaps the tag's body in place with what the import did.
 func TestBrowserImportNow(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServer(t, true)
 	ctx := context.Background()

@@ -26,6 +26,7 @@ func (b *cdpTab) box(sel string) (w, h float64) {
 // words; "Prune now…" through its confirmation; an account added and
 // disabled on the accounts page.
 func TestBrowserOperationsTrendsAndAccounts(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServerWith(t, true, func(c *Config) { c.ReportSchedule, c.PruneSchedule = "0 7 * * 1", "0 0 * * *" })
 	ctx := context.Background()

@@ -55,6 +55,8 @@ type cdpTab struct {
 	base string
 	dir  string // screenshots
 	shot int
+	// viewportWidth is the width viewport set; 0: none was.
+	viewportWidth int64
 }
 
 func newCDPTab(t *testing.T, exe, base string) *cdpTab {
@@ -186,6 +188,7 @@ func (b *cdpTab) screenshot(name string) {
 // filter, a phone-sized viewport and logout, checking the figures shown
 // against the usage computation and saving a screenshot of each page.
 func TestBrowserClickThrough(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServer(t, true)
 	b := newCDPTab(t, exe, ts.URL)

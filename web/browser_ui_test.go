@@ -27,7 +27,7 @@ import (
 // innerWidth.
 func (b *cdpTab) viewport(w, h int64, mobile bool) {
 	b.t.Helper()
-	viewportWidths[b] = w
+	b.viewportWidth = w
 	if mobile {
 		b.do(fmt.Sprintf("viewport %dx%d", w, h), chromedp.EmulateViewport(w, h, chromedp.EmulateMobile))
 		return
@@ -35,12 +35,9 @@ func (b *cdpTab) viewport(w, h int64, mobile bool) {
 	b.do(fmt.Sprintf("viewport %dx%d", w, h), chromedp.EmulateViewport(w, h))
 }
 
-// viewportWidths are the widths viewport set, per tab.
-var viewportWidths = map[*cdpTab]int64{}
-
 // width is the viewport's width as set (innerWidth when none was).
 func (b *cdpTab) width() string {
-	if w, ok := viewportWidths[b]; ok {
+	if w := b.viewportWidth; w != 0 {
 		return strconv.FormatInt(w, 10)
 	}
 	return "innerWidth"
@@ -115,6 +112,7 @@ func (b *cdpTab) noSidewaysScroll(what string) {
 // messages — with screenshots of each page at both sizes. Before, the phone
 // hid them behind an unmarked sideways scroll.
 func TestBrowserLayoutsDesktopAndPhone(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServer(t, true)
 	ctx := context.Background()
@@ -238,6 +236,7 @@ func prunableImage(t *testing.T, ts *testServer, ns, stream, tag string) string 
 // and, with JavaScript off, through the plain form's redirect to the
 // section. A rollback asks first, then shows the new history entry.
 func TestBrowserFeedbackWhereYouClick(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	for _, js := range []bool{true, false} {
 		name := "htmx"
@@ -327,6 +326,7 @@ func TestBrowserFeedbackWhereYouClick(t *testing.T) {
 // on screen, and its Copy button puts exactly `podman pull REF` on the
 // clipboard.
 func TestBrowserCopyPullSpec(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServer(t, true)
 	b := newCDPTab(t, exe, ts.URL)
@@ -378,6 +378,7 @@ func TestBrowserCopyPullSpec(t *testing.T) {
 // (light text on a dark background, tables and alerts included); set to
 // light, light.
 func TestBrowserDarkTheme(t *testing.T) {
+	t.Parallel()
 	exe := bChromePath(t)
 	ts := newTestServer(t, true)
 	b := newCDPTab(t, exe, ts.URL)

@@ -11,6 +11,7 @@ import (
 
 // The running build is named in every page's footer and in /metrics.
 func TestBuildInfoInFooterAndMetrics(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, false)
 	b := buildinfo.Read()
 	c := ts.client(t)

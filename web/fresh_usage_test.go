@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"layerwise/format"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
@@ -23,6 +25,7 @@ import (
 // and on a second one over the same database: both read the figures the
 // write stored in its own transaction.
 func TestATagShowsItsBytesAtOnceOnEveryReplica(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.DSN(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -30,6 +33,7 @@ func TestATagShowsItsBytesAtOnceOnEveryReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seed.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	objs, err := openshift.Decode("demo", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Now: seed.Now()})
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,7 @@ func postLogin(t *testing.T, ts *testServer, name, password, next string, hdr ht
 // TestLoginNextStaysOnSite: /login?next=%2F%09%2Fevil.com (a tab browsers
 // drop, leaving //evil.com) neither reaches the form nor the redirect.
 func TestLoginNextStaysOnSite(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	page := ts.get(t, ts.client(t), "/login?next=%2F%09%2Fevil.com", http.StatusOK)
 	if strings.Contains(page, "evil.com") {
@@ -64,6 +65,7 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 // limit by writing a new X-Forwarded-For each time; behind a trusted proxy
 // the forwarded address is the client's.
 func TestLoginLimiterKeysOnThePeer(t *testing.T) {
+	t.Parallel()
 	xff := func(a string) http.Header { return http.Header{"X-Forwarded-For": {a}} }
 	ts := newTestServer(t, true)
 	// Five names (the user key never repeats), five invented addresses.
@@ -117,6 +119,7 @@ func getWith(t *testing.T, method, u string, hdr http.Header) (int, string) {
 // on the main address only the bearer of LAYERWISE_METRICS_TOKEN reads it,
 // and without a token (or with a metrics address) nobody does there.
 func TestMetricsNeedTheToken(t *testing.T) {
+	t.Parallel()
 	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 	ts := newTestServer(t, true)
 	for _, tc := range []struct {
@@ -154,6 +157,7 @@ func TestMetricsNeedTheToken(t *testing.T) {
 // TestMetricsAddrServesOnlyMetrics: LAYERWISE_METRICS_ADDR serves /metrics
 // (to the token's bearer when a token is set) and nothing else.
 func TestMetricsAddrServesOnlyMetrics(t *testing.T) {
+	t.Parallel()
 	for _, token := range []string{"", testMetricsToken} {
 		ts := newTestServerWith(t, true, func(c *Config) { c.MetricsToken, c.MetricsAddr = token, "127.0.0.1:0" })
 		ln, mln := listenLoopback(t), listenLoopback(t)
@@ -192,6 +196,7 @@ func TestMetricsAddrServesOnlyMetrics(t *testing.T) {
 // TestMetricsMethodLabelIsBounded: invented HTTP methods count as "other",
 // so a client cannot add time series at will.
 func TestMetricsMethodLabelIsBounded(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	for _, m := range []string{"FOOBAR", "PROPFIND", "X1", "GET"} {
 		getWith(t, m, ts.URL+"/", nil)
@@ -241,6 +246,7 @@ func cookieOf(t *testing.T, ts *testServer, c *http.Client, name string) string 
 // it was issued to: Mallory's cookie and token, planted next to Bob's
 // session, do not let a forged form act for Bob.
 func TestCSRFTokenIsTheSessions(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	mallory, bob := actAs(t, ts, "mallory"), actAs(t, ts, "bob")
 	m := csrfRe.FindStringSubmatch(ts.get(t, mallory, "/tokens", http.StatusOK))
@@ -297,6 +303,7 @@ func setCookies(resp *http.Response) map[string]string {
 // cookies are Secure and __Host- prefixed (Path=/, no Domain); a client's
 // own X-Forwarded-Proto changes nothing.
 func TestCookiesSecureOverHTTPS(t *testing.T) {
+	t.Parallel()
 	proto := http.Header{"X-Forwarded-Proto": {"https"}}
 	for _, tc := range []struct {
 		name      string
@@ -368,6 +375,7 @@ func TestCookiesSecureOverHTTPS(t *testing.T) {
 // connection: the dialer under the server's registry client (a tripwire
 // that connects nowhere) is never asked.
 func TestImportsRefuseInternalAddresses(t *testing.T) {
+	t.Parallel()
 	ts := newTestServerWith(t, true, func(c *Config) { c.ImportSchedule = "@every 1h" })
 	var mu sync.Mutex
 	var dials []string

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // testServer is a real server on a real SQLite file with the demo data.
@@ -58,10 +59,13 @@ func newTestServer(t testing.TB, withUser bool, extra ...string) *testServer {
 func newTestServerWith(t testing.TB, withUser bool, configure func(*Config), extra ...string) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// bcrypt at its default cost takes seconds per hash under -race, and
+	// the harness logs in a lot.
+	s.SetPasswordCost(bcrypt.MinCost)
 	t.Cleanup(func() { s.Close() })
 	docs := append([][]byte{openshift.DemoData()}, nil)
 	for _, e := range extra {

@@ -43,6 +43,7 @@ func longDigest(i int) string {
 // entry and how many there are, the tag page one page of 50 at a time, the
 // API 100 unless asked for another window.
 func TestLongHistoriesArePaged(t *testing.T) {
+	t.Parallel()
 	const n = 1000
 	ts := newTestServer(t, true, longHistoryDoc(n))
 	c := ts.client(t)

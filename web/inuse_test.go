@@ -18,6 +18,7 @@ import (
 // which cluster's images stay — or, after a failed read, that prune keeps
 // everything, why and since when.
 func TestInUseOnThePages(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	root := ts.apiUser(t, "root", true)

@@ -113,6 +113,7 @@ func noSecrets(t *testing.T, what, body string, secrets ...string) {
 // and payments' usage does not grow. A digest payments holds already is
 // linked as before.
 func TestDockerSourceBorrowsNoImage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	f := newLeakFixture(t, ts)
 	ctx := context.Background()
@@ -194,6 +195,7 @@ func TestDockerSourceBorrowsNoImage(t *testing.T) {
 // write through, that namespace's image with Layerwise's credentials), for
 // a tag and for an import alike.
 func TestManagedRegistrySources(t *testing.T) {
+	t.Parallel()
 	reg := newImportRegistry(t, "", "")
 	ts := newTestServerWith(t, true, func(c *Config) { c.RegistryURL = "http://" + reg.host })
 	editor := ts.apiUser(t, "eddie", false, "payments=editor")
@@ -264,6 +266,7 @@ func searchMain(t *testing.T, body, q string) string {
 // exist (same status, same page); a digest prefix lists nothing of ml,
 // and neither do the suggestions of a "not found" page.
 func TestSearchSeesOnlyOwnNamespaces(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	f := newLeakFixture(t, ts)
 	c := actAs(t, ts, "ann", "payments=viewer")
@@ -331,6 +334,7 @@ func TestSearchSeesOnlyOwnNamespaces(t *testing.T) {
 // their namespaces' figures summed, labelled as theirs — on the overview
 // and in GET /api/v1/usage — never the registry's totals.
 func TestOverviewShowsOwnNamespaces(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	c := actAs(t, ts, "olga", "payments=viewer", "ml=viewer")
 	token := ts.apiUser(t, "otto", false, "payments=viewer", "ml=viewer")
@@ -385,6 +389,7 @@ func TestOverviewShowsOwnNamespaces(t *testing.T) {
 // holds is visible through the list; job messages (a sync's first
 // failure names a repository) are for platform admins.
 func TestImageAndJobPagesNameNoOtherNamespace(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	dg := func(s string) string {
@@ -448,6 +453,7 @@ func TestImageAndJobPagesNameNoOtherNamespace(t *testing.T) {
 // registry (a sync's first failure names a repository): a user who is no
 // platform admin sees the runs' status on /jobs, / and /prune, not it.
 func TestJobMessagesAreForPlatformAdmins(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	for _, job := range []string{"sync", "prune"} {

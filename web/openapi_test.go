@@ -58,6 +58,7 @@ func loadAPISpec(t testing.TB) *apiDescription {
 }
 
 func TestOpenAPIDocumentIsServedAsKept(t *testing.T) {
+	t.Parallel()
 	loadAPISpec(t) // valid OpenAPI 3
 	kept, err := os.ReadFile("../docs/openapi.json")
 	if err != nil {
@@ -79,6 +80,7 @@ func TestOpenAPIDocumentIsServedAsKept(t *testing.T) {
 // Every route the server registers under /api/v1 is in the document, and
 // every documented operation is routed.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	t.Parallel()
 	spec := loadAPISpec(t)
 	ts := newTestServer(t, false)
 	routed := map[string]bool{}

@@ -131,6 +131,7 @@ func auditCount(t *testing.T, s *store.Store, action string) int {
 // namespace page, the namespace's row on the overview and /jobs (issue 16:
 // nothing linked it), and each link leads to the e-mail with its plan.
 func TestReportPreviewIsLinked(t *testing.T) {
+	t.Parallel()
 	ts, c := opsServer(t, nil)
 	for _, page := range []string{"/ns/ml", "/", "/jobs"} {
 		d := doc(t, ts.get(t, c, page, http.StatusOK))
@@ -153,6 +154,7 @@ func TestReportPreviewIsLinked(t *testing.T) {
 // weekly-report cannot send (issue 16: only the log said so), with one it
 // does not; schedules read in words, the spec beside them.
 func TestJobsPageWarnsAndSaysSchedules(t *testing.T) {
+	t.Parallel()
 	ts, c := opsServer(t, nil)
 	d := doc(t, ts.get(t, c, "/jobs", http.StatusOK))
 	if w := squash(d.Find(".smtp-warning").Text()); !strings.Contains(w, "No mail server is configured: weekly-report cannot send") ||
@@ -193,6 +195,7 @@ func zoneNow() string {
 // this week's reports with a button, audited as job.run and recorded on
 // /jobs; a viewer cannot, and a form without the CSRF token is refused.
 func TestRunJobsFromTheBrowser(t *testing.T) {
+	t.Parallel()
 	sink, snd := startMailSink(t)
 	ts, c := opsServer(t, snd)
 	ctx := context.Background()
@@ -265,6 +268,7 @@ func TestRunJobsFromTheBrowser(t *testing.T) {
 // confirmation of the plan shown runs it: a plan that changed meanwhile is
 // shown again instead.
 func TestPruneNowShowsThePlanFirst(t *testing.T) {
+	t.Parallel()
 	ts, c := opsServer(t, nil)
 	ctx := context.Background()
 	d := doc(t, ts.get(t, c, "/prune", http.StatusOK))

@@ -9,6 +9,7 @@ import (
 // TestProxiesClientIP: X-Forwarded-For counts only as far as trusted
 // proxies vouch for it; a client's own header never moves its address.
 func TestProxiesClientIP(t *testing.T) {
+	t.Parallel()
 	trusted := Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	for _, tc := range []struct {
 		name, peer string
@@ -43,6 +44,7 @@ func TestProxiesClientIP(t *testing.T) {
 
 // TestProxiesForwardedHTTPS: X-Forwarded-Proto counts from a trusted peer only.
 func TestProxiesForwardedHTTPS(t *testing.T) {
+	t.Parallel()
 	trusted := Proxies{netip.MustParsePrefix("127.0.0.1/32")}
 	for _, tc := range []struct {
 		peer, proto string

@@ -43,6 +43,7 @@ func (ts *testServer) plan(t *testing.T, token string) planJSON {
 }
 
 func TestPrunePlanAPIAndPage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	root := ts.apiUser(t, "root", true)
 	vic := ts.apiUser(t, "vic", false, "payments=viewer")
@@ -121,6 +122,7 @@ func TestPrunePlanAPIAndPage(t *testing.T) {
 }
 
 func TestPinsThroughTheAPIAndTheTagPage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	root := ts.apiUser(t, "root", true)
 	ed := ts.apiUser(t, "ed", false, "payments=editor")
@@ -196,6 +198,7 @@ func TestPinsThroughTheAPIAndTheTagPage(t *testing.T) {
 }
 
 func TestNamespacePrunePolicyOverride(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	root := ts.apiUser(t, "root", true)
 	count := func() int {
@@ -239,6 +242,7 @@ func TestNamespacePrunePolicyOverride(t *testing.T) {
 }
 
 func TestPruneJobRunsAndShows(t *testing.T) {
+	t.Parallel()
 	ts := newTestServerWith(t, true, func(c *Config) { c.PruneSchedule = "0 0 * * *" })
 	ctx := context.Background()
 	plan, err := ts.store.PlanPrune(ctx, store.DefaultPolicy, nil)

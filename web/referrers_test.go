@@ -43,6 +43,7 @@ var signedDump = `{"kind":"List","apiVersion":"v1","items":[
 // is attached to; the API lists it (validated against openapi.json) and
 // hides it, like the image, from a reader of another namespace.
 func TestSignaturesOnThePages(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t, signedDump)
 	d := doc(t, ts.get(t, c, "/ns/signed/istag/app:latest", http.StatusOK))
 	if got := squash(d.Find("#referrers-heading").Text()); got != "Signatures and SBOMs: 12.0 KiB" {
@@ -127,6 +128,7 @@ func pruneDump() string {
 // goes with the pruned revision under it, and the orphaned SBOM; the
 // plan's bytes count both.
 func TestPrunePageShowsReferrers(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t, pruneDump())
 	oldest, oldSig := "sha256:"+strings.Repeat("4", 64), "sha256:"+strings.Repeat("d", 64)
 	d := doc(t, ts.get(t, c, views.PruneHref("signed"), http.StatusOK))

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/store/storetest"
@@ -55,6 +57,7 @@ func startReplica(t *testing.T, ctx context.Context, dsn string) *replica {
 // good on the other, and a change made through one shows on the other's
 // cached pages within seconds.
 func TestTwoReplicasShareOneDatabase(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs for several seconds")
 	}
@@ -65,6 +68,7 @@ func TestTwoReplicasShareOneDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seed.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	objs, err := openshift.Decode("demo", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Now: seed.Now()})
 	if err != nil {
 		t.Fatal(err)

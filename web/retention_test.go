@@ -17,6 +17,7 @@ const rulesAction = "/ns/payments/settings/rules"
 // admins, audited; a refused rule is shown next to the rules as typed and
 // changes nothing.
 func TestRetentionRulesOnTheSettingsPage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	nadia := actAs(t, ts, "nadia", "payments=admin")
 	ed := actAs(t, ts, "ed", "payments=editor")
@@ -72,6 +73,7 @@ func TestRetentionRulesOnTheSettingsPage(t *testing.T) {
 // The rules in the API: viewers read them, admins replace them (as a list
 // or as text), and bad rules are refused naming the rule.
 func TestRetentionRulesAPI(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	admin := ts.apiUser(t, "ada", false, "payments=admin")
 	editor := ts.apiUser(t, "ed", false, "payments=editor")
@@ -139,6 +141,7 @@ func TestRetentionRulesAPI(t *testing.T) {
 // Every revision says why it is kept (or not) in the plan's API with
 // ?kept=true, on /prune and on the tag page, and they agree.
 func TestRetentionReasonsEverywhere(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	root := ts.apiUser(t, "root", true)
 	if _, err := ts.store.SetRetentionRules(context.Background(), "payments", mustRules(t, "^latest$ keep 1 younger-than 0")); err != nil {

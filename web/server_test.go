@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/crypto/bcrypt"
 
 	"layerwise/format"
 	"layerwise/store"
-	"layerwise/store/storetest"
 	"layerwise/views"
 )
 
@@ -42,6 +42,7 @@ func loggedIn(t *testing.T, extra ...string) (*testServer, *http.Client) {
 }
 
 func TestPagesNeedALoginOnceAccountsExist(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	c := ts.client(t)
 	resp, err := c.Get(ts.URL + "/ns/payments")
@@ -83,6 +84,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 }
 
 func TestSessionCookieAndLogout(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	c := ts.client(t)
 	resp := ts.login(t, c, "demo", "demo")
@@ -126,6 +128,7 @@ func TestSessionCookieAndLogout(t *testing.T) {
 }
 
 func TestLoginNeedsCSRF(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	resp, err := ts.client(t).PostForm(ts.URL+"/login", url.Values{"name": {"demo"}, "password": {"demo"}})
 	if err != nil {
@@ -138,6 +141,7 @@ func TestLoginNeedsCSRF(t *testing.T) {
 }
 
 func TestOverviewShowsUsageCountedOnce(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	d := doc(t, ts.get(t, c, "/", http.StatusOK))
 	text := squash(d.Find("main").Text())
@@ -179,6 +183,7 @@ func TestOverviewShowsUsageCountedOnce(t *testing.T) {
 }
 
 func TestNamespacePage(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	n, _ := ts.usage.Namespace("payments")
 	d := doc(t, ts.get(t, c, "/ns/payments", http.StatusOK))
@@ -225,6 +230,7 @@ func TestNamespacePage(t *testing.T) {
 }
 
 func TestStreamPageMatchesUsage(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	n, _ := ts.usage.Namespace("payments")
 	var su store.StreamUsage
@@ -281,6 +287,7 @@ func TestStreamPageMatchesUsage(t *testing.T) {
 }
 
 func TestTagImageAndBlobPages(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	st, err := ts.store.GetStream(context.Background(), store.StreamRef{Namespace: "payments", Stream: "api"})
 	if err != nil {
@@ -327,6 +334,7 @@ func TestTagImageAndBlobPages(t *testing.T) {
 }
 
 func TestHelpfulNotFound(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	for _, path := range []string{"/ns/nope", "/ns/payments/is/apii", "/ns/payments/istag/api:nope", "/ns/payments/istag/api",
 		"/images/sha256:" + strings.Repeat("0", 64), "/blobs/sha256:" + strings.Repeat("1", 64), "/images/not-a-digest", "/no/such/page", "/ns/BAD_NAME"} {
@@ -344,6 +352,7 @@ func TestHelpfulNotFound(t *testing.T) {
 }
 
 func TestSearchJumps(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	st, _ := ts.store.GetStream(context.Background(), store.StreamRef{Namespace: "payments", Stream: "api"})
 	digest := st.Tags[0].Items[0].Image
@@ -381,6 +390,7 @@ metadata:
 `
 
 func TestHostileInputIsEscaped(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t, hostile)
 	body := ts.get(t, c, "/ns/payments/is/evil", http.StatusOK)
 	d := doc(t, body)
@@ -396,6 +406,7 @@ func TestHostileInputIsEscaped(t *testing.T) {
 }
 
 func TestHeadersHealthAndMetrics(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	resp, err := c.Get(ts.URL + "/")
 	if err != nil {
@@ -447,11 +458,13 @@ func promFloat(n int64) string {
 }
 
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	defer s.Close()
 	srv, err := New(Config{Addr: "127.0.0.1:0", SnapshotSchedule: "@daily", Policy: store.DefaultPolicy}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -494,6 +507,7 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func TestJobsPage(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	if !ts.srv.sched.RunNow(context.Background(), "usage-snapshot") {
 		t.Fatal("snapshot job did not run")
@@ -519,6 +533,7 @@ func TestJobsPage(t *testing.T) {
 }
 
 func TestReportPreviewIsTheEmail(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	resp, err := c.Get(ts.URL + "/ns/payments/report")
 	if err != nil {
@@ -548,6 +563,7 @@ func TestReportPreviewIsTheEmail(t *testing.T) {
 }
 
 func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	if _, err := ts.store.CreateUser(ctx, "ann", "ann-pass", false); err != nil {
@@ -605,6 +621,7 @@ func TestUsersSeeOnlyTheirNamespaces(t *testing.T) {
 // elsewhere (the CLI) shows once the data version is read (every second); one made here
 // shows at once.
 func TestPageCacheFollowsTheDataVersion(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	ctx := context.Background()
 	page := func() string { return ts.get(t, c, "/ns/payments/is/api", http.StatusOK) }
@@ -623,6 +640,7 @@ func TestPageCacheFollowsTheDataVersion(t *testing.T) {
 }
 
 func TestNoSecretInTheLogs(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	ctx := context.Background()
 	const password = "Tr0ub4dor-and-3-sekret"

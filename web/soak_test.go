@@ -23,12 +23,12 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/crypto/bcrypt"
 
 	"layerwise/handlers"
 	"layerwise/jobs"
 	"layerwise/jobs/openshift"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // soakPush is an image in the soak's registry under a tag.
@@ -76,6 +76,7 @@ func (st *soakStats) fail(format string, a ...any) {
 // 0..n-1, the cached usage equals a fresh computation and the database's
 // integrity holds. docs/SOAK.md says what this proves.
 func TestSoak(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 
 	// The managed registry: go-containerregistry's, in process, on loopback.
@@ -103,10 +104,11 @@ func TestSoak(t *testing.T) {
 		}
 	}
 
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetPasswordCost(bcrypt.MinCost) // seconds per hash under -race at the default cost
 	defer s.Close()
 	objs, err := openshift.Decode("demo", bytes.NewReader(openshift.DemoData()), openshift.Options{DefaultNamespace: "default", Now: s.Now(),
 		Shift: time.Since(time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)).Truncate(time.Second)})

@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // TestSyncJobWiring: the job "sync" exists when there is something to sync,
 // on LAYERWISE_SYNC_SCHEDULE (default @hourly), and a run reads the managed
 // registry into the store and is recorded.
 func TestSyncJobWiring(t *testing.T) {
+	t.Parallel()
 	reg := newSwitchRegistry(t)
 	d := reg.push(t, "team-a/api:latest")
 	cases := []struct {
@@ -31,7 +31,7 @@ func TestSyncJobWiring(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := store.Open(t.Context(), storetest.DSN(t))
+			s, err := store.Open(t.Context(), migratedDSN(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 // exclusive and reclaimable bytes over time, ending at today's figures,
 // with the change since last week's snapshot (issue 16: no charts).
 func TestTrendsOnTheDemo(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	ctx := context.Background()
 	if _, err := jobs.SeedDemoTrend(ctx, ts.store, ts.usage, ts.store.Now()); err != nil {

@@ -23,6 +23,7 @@ import (
 // TestOverviewSortsOnEveryColumn: each column of the overview's ranking
 // links to ?sort=…, and the rows come in that column's order.
 func TestOverviewSortsOnEveryColumn(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	ctx := context.Background()
 	threshold := map[string]int64{}
@@ -67,6 +68,7 @@ func TestOverviewSortsOnEveryColumn(t *testing.T) {
 
 // TestNamespaceSortsOnEveryColumn: the same on a namespace's streams.
 func TestNamespaceSortsOnEveryColumn(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	nu, _ := ts.usage.Namespace("payments")
 	cases := map[string]func(a, b store.StreamUsage) bool{
@@ -99,6 +101,7 @@ func TestNamespaceSortsOnEveryColumn(t *testing.T) {
 // TestSearchShowsSizes: results carry their size, counted once in their
 // scope, and the count reads in English.
 func TestSearchShowsSizes(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	d := doc(t, ts.get(t, c, "/search?q=latest", http.StatusOK))
 	if got := squash(d.Find("main p.muted").First().Text()); !regexp.MustCompile(`^\d+ match(es)?$`).MatchString(got) || strings.Contains(got, "matchs") {
@@ -162,6 +165,7 @@ func TestSearchShowsSizes(t *testing.T) {
 // back to the namespace, the stream and the tag; a from the user may not
 // see is ignored.
 func TestImageAndBlobBreadcrumbsKeepTheStream(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	crumbs := func(d *goquery.Document) []string {
 		var out []string
@@ -206,6 +210,7 @@ func TestImageAndBlobBreadcrumbsKeepTheStream(t *testing.T) {
 
 // TestWordsOnPages: no broken sentences or raw patterns in what people read.
 func TestWordsOnPages(t *testing.T) {
+	t.Parallel()
 	ts, c := loggedIn(t)
 	d := doc(t, ts.get(t, c, "/no/such/page", http.StatusNotFound))
 	if got := squash(d.Find("p.lead").Text()); got != "There is no page at /no/such/page." {
@@ -237,6 +242,7 @@ func TestWordsOnPages(t *testing.T) {
 // threshold typed in GB is read as decimal and shown back as typed with
 // what it is in IEC units; one typed in GiB comes back in GiB.
 func TestThresholdAsTyped(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true)
 	nadia := actAs(t, ts, "nadia", "payments=admin")
 	d := doc(t, ts.get(t, nadia, "/ns/payments/settings", http.StatusOK))

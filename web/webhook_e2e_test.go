@@ -46,7 +46,7 @@ func listenLoopback(t testing.TB) net.Listener {
 
 func startHookServer(t testing.TB, ln net.Listener, cfg Config) *hookServer {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +136,7 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
 // and manifests; for an index, every platform's: hence PreserveOriginal for
 // pushes).
 func TestRegistryWebhookEndToEnd(t *testing.T) {
+	t.Parallel()
 	const tok = "e2e-webhook-token"
 	ln := listenLoopback(t)
 	r := regtest.Start(t, regtest.Options{NotifyURL: "http://" + ln.Addr().String() + "/api/v1/registry/events", NotifyToken: tok})

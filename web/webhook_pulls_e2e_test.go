@@ -28,6 +28,7 @@ import (
 // old revision by digest: the tag page shows when, and a pulled-within
 // rule keeps that revision while its unpulled neighbour goes.
 func TestPullNotificationsEndToEnd(t *testing.T) {
+	t.Parallel()
 	const tok = "e2e-pull-token"
 	ln := listenLoopback(t)
 	r := regtest.Start(t, regtest.Options{NotifyURL: "http://" + ln.Addr().String() + "/api/v1/registry/events", NotifyToken: tok})

@@ -20,6 +20,7 @@ import (
 // pushed by digest alone (no tag), whose subject is a tagged image, records
 // it as that image's signature, audited once; redelivered, nothing changes.
 func TestWebhookDigestPushOfAReferrer(t *testing.T) {
+	t.Parallel()
 	reg := newSwitchRegistry(t)
 	hs := startHookServer(t, listenLoopback(t), Config{RegistryURL: reg.URL, WebhookToken: hookToken})
 	s := hs.store

@@ -145,6 +145,7 @@ const hookToken = "s3cret-webhook-token"
 // TestWebhookRefusals: not configured is 503, a wrong token 401, a
 // malformed envelope 400 — and none of them changes anything.
 func TestWebhookRefusals(t *testing.T) {
+	t.Parallel()
 	reg := newSwitchRegistry(t)
 	d := reg.push(t, "team-a/api:latest")
 	good := envelope(event("push", "team-a/api", "latest", d, mtManifest, evT0))
@@ -202,6 +203,7 @@ func TestWebhookRefusals(t *testing.T) {
 // the delivery order and however often; everything else is counted and
 // left alone; a manifest delete leaves the history.
 func TestWebhookPushes(t *testing.T) {
+	t.Parallel()
 	reg := newSwitchRegistry(t)
 	hs := startHookServer(t, listenLoopback(t), Config{RegistryURL: reg.URL, WebhookToken: hookToken})
 	s := hs.store
@@ -290,6 +292,7 @@ func TestWebhookPushes(t *testing.T) {
 // image back, the push is answered 200 with the failure (the sync reads it
 // later) and nothing is written.
 func TestWebhookRegistryFailures(t *testing.T) {
+	t.Parallel()
 	reg := newSwitchRegistry(t)
 	d := reg.push(t, "team-a/api:latest")
 	hs := startHookServer(t, listenLoopback(t), Config{RegistryURL: reg.URL, WebhookToken: hookToken})

@@ -78,6 +78,7 @@ func pulled(t *testing.T, host, repoTag string) string {
 // so that a pull gets what the dashboard shows. Deleting a tag leaves the
 // registry alone.
 func TestWriteThrough(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	ts := newTestServerWith(t, true, func(c *Config) { c.RegistryURL = r.URL })
 	editor := ts.apiUser(t, "eddie", false, "payments=editor")
@@ -149,6 +150,7 @@ func TestWriteThrough(t *testing.T) {
 // the change is refused (502 with the registry's reason) and neither the
 // database nor the registry changes.
 func TestWriteThroughRefused(t *testing.T) {
+	t.Parallel()
 	reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
 	readOnly := false
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -19,6 +19,7 @@ import (
 // registry then notifies Layerwise of that very push. The echo must change
 // nothing: no second history entry, not a byte of any table.
 func TestWriteThroughEchoChangesNothing(t *testing.T) {
+	t.Parallel()
 	const tok = "echo-webhook-token"
 	ln := listenLoopback(t)
 	r := regtest.Start(t, regtest.Options{NotifyURL: "http://" + ln.Addr().String() + "/api/v1/registry/events", NotifyToken: tok})

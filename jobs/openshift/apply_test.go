@@ -22,6 +22,7 @@ const applyInput = `{"kind":"List","apiVersion":"v1","items":[
 ]}`
 
 func TestApplyOrderAndSummary(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	objs, err := decodeString("dump.json", applyInput, Options{Now: now})
 	if err != nil {
@@ -62,6 +63,7 @@ func TestApplyOrderAndSummary(t *testing.T) {
 }
 
 func TestApplyWrapsWriterErrors(t *testing.T) {
+	t.Parallel()
 	objs, err := decodeString("dump.json", applyInput, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +89,7 @@ func TestApplyWrapsWriterErrors(t *testing.T) {
 }
 
 func TestSummaryNotes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		sum  Summary
 		want []string

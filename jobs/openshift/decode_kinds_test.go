@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // openStore is a fresh, migrated database (SQLite, or PostgreSQL under
 // LAYERWISE_TEST_POSTGRES).
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +44,7 @@ func applyTo(t *testing.T, s *store.Store, objs []Object) Summary {
 // OpenShift 4 object gives no manifest), a history entry at the istag's
 // time and the tag's spec.
 func TestImageStreamTag(t *testing.T) {
+	t.Parallel()
 	now := mustTime(t, "2026-11-20T12:00:00Z")
 	objs := decodeFile(t, fixture(t, "seed-imagestreamtag.yaml"), Options{Now: now})
 	eq(t, "objects", len(objs), 1)
@@ -102,6 +102,7 @@ func TestImageStreamTag(t *testing.T) {
 // (a real one: a dry run with one schema 1 image): its image is recorded,
 // no tag changes, and the summary says why.
 func TestImageStreamImport(t *testing.T) {
+	t.Parallel()
 	const file = "openshift-openshift-restclient-java__src-test-resources-samples-openshift3-v1_image_stream_import.json"
 	objs := decodeFile(t, fixture(t, file), Options{Now: mustTime(t, "2026-11-20T12:00:00Z")})
 	eq(t, "objects", len(objs), 2)
@@ -163,6 +164,7 @@ func TestImageStreamImport(t *testing.T) {
 // back by Export: time, labels, annotations, signatures, dockerImageMetadata
 // as given, and the manifest a managed image's list gives a size for.
 func TestImageObjectFields(t *testing.T) {
+	t.Parallel()
 	child := "sha256:" + strings.Repeat("c", 64)
 	list := "sha256:" + strings.Repeat("a", 64)
 	layer := "sha256:" + strings.Repeat("1", 64)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestDecodeFixtures(t *testing.T) {
+	t.Parallel()
 	now := mustTime(t, "2026-11-20T12:00:00Z")
 	tests := []struct {
 		file  string
@@ -259,6 +260,7 @@ func TestDecodeFixtures(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestDecodeSeedMapping(t *testing.T) {
+	t.Parallel()
 	now := mustTime(t, "2026-11-20T12:00:00Z")
 	objs := decodeFile(t, fixture(t, "seed-imagestreammapping.yaml"), Options{Now: now})
 	eq(t, "objects", len(objs), 1)
@@ -313,6 +315,7 @@ func TestDecodeSeedMapping(t *testing.T) {
 }
 
 func TestDecodeShapes(t *testing.T) {
+	t.Parallel()
 	const d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 	const d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 	tests := []struct {
@@ -472,6 +475,7 @@ func imageJSON(t *testing.T, fields map[string]any) string {
 }
 
 func TestDecodeImageManifests(t *testing.T) {
+	t.Parallel()
 	amd64, amd64Digest := registryFile(t, "manifest-linux-amd64.json")
 	list, listDigest := registryFile(t, "manifest-list.json")
 	index, indexDigest := registryFile(t, "image-index.json")
@@ -548,6 +552,7 @@ func TestDecodeImageManifests(t *testing.T) {
 
 // TestDecodeConfigSize checks when a config blob's size counts as known.
 func TestDecodeConfigSize(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(fixture(t, "openshift-origin__test-extended-testdata-cmd-test-cmd-testdata-stable-busybox.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -609,6 +614,7 @@ func TestDecodeConfigSize(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
 	const good = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 	streamList := func(tags string) string {
 		return `{"kind":"List","apiVersion":"v1","items":[

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDemoData(t *testing.T) {
+	t.Parallel()
 	data := DemoData()
 	if len(data) > 300*1024 {
 		t.Errorf("demo.yaml is %d bytes, want under 300 KiB", len(data))
@@ -145,6 +146,7 @@ func TestDemoData(t *testing.T) {
 }
 
 func TestDemoDataShift(t *testing.T) {
+	t.Parallel()
 	shift := 400 * 24 * time.Hour
 	plain, err := Decode("demo.yaml", bytes.NewReader(DemoData()), Options{})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 // tags, import errors, tag annotations, an annotation ending in a newline
 // (as `oc apply` leaves one), a public repository, a stream without tags.
 func TestDescribeStreamIsOcs(t *testing.T) {
+	t.Parallel()
 	now := mustTime(t, "2026-11-20T12:00:00Z")
 	all, err := filepath.Glob(filepath.Join("..", "..", "testdata", "openshift", "describe", "*.json"))
 	var files []string
@@ -72,6 +73,7 @@ func lineDiff(want, got string) string {
 // prints no Entrypoint line then), volumes, and a manifest list. The size
 // printed is the one given, as oc prints dockerImageMetadata.Size.
 func TestDescribeImageIsOcs(t *testing.T) {
+	t.Parallel()
 	now := mustTime(t, "2026-11-20T12:00:00Z")
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "openshift", "describe", "*.image.json"))
 	if err != nil || len(files) < 2 {

@@ -29,6 +29,7 @@ func roundTripInputs(t *testing.T) map[string][]Object {
 }
 
 func TestExportRoundTrip(t *testing.T) {
+	t.Parallel()
 	for name, objs := range roundTripInputs(t) {
 		t.Run(name, func(t *testing.T) {
 			streams := streamsOf(objs)
@@ -92,6 +93,7 @@ func compareStreams(t *testing.T, got, want []store.StreamSnapshot) {
 
 // TestReimportIsNoop is import → get is -o json → import.
 func TestReimportIsNoop(t *testing.T) {
+	t.Parallel()
 	for name, objs := range roundTripInputs(t) {
 		t.Run(name, func(t *testing.T) {
 			w := newFakeWriter()
@@ -119,6 +121,7 @@ func TestReimportIsNoop(t *testing.T) {
 
 // TestExportNormalizes feeds Export snapshots that are not in Decode's form.
 func TestExportNormalizes(t *testing.T) {
+	t.Parallel()
 	berlin := time.FixedZone("CET", 3600)
 	at := time.Date(2026, 11, 20, 11, 30, 15, 987654321, berlin)
 	gen := int64(7)
@@ -158,6 +161,7 @@ func TestExportNormalizes(t *testing.T) {
 
 // TestExportShape pins the API field names of the output.
 func TestExportShape(t *testing.T) {
+	t.Parallel()
 	gen := int64(2)
 	created := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	out, err := Export([]store.StreamSnapshot{{

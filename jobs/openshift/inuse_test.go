@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 const workloadFixture = "../../testdata/openshift/workloads/seed-workloads.yaml"
@@ -64,7 +63,7 @@ func fixtureWorkloads(t *testing.T, fc *fakeCluster) int {
 // ops/builder:v1 (a build's from).
 func inUseStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +142,7 @@ func planned(t *testing.T, s *store.Store) []string {
 // output) resolve to the store's images; the deployment's old revision
 // leaves the prune plan.
 func TestSyncInUse(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
 	n := fixtureWorkloads(t, fc)
 	s := inUseStore(t)
@@ -217,9 +217,13 @@ func TestSyncInUse(t *testing.T) {
 // untouched, and holds prune (the plan keeps everything and says why);
 // the token is in no message.
 func TestSyncInUseFailure(t *testing.T) {
+	t.Parallel()
 	for _, coll := range WorkloadReads() {
 		for _, how := range []string{"500", "401", "timeout"} {
 			t.Run(coll.Resource+" "+how, func(t *testing.T) {
+				// Each case has its own cluster and database; the
+				// timeouts wait, so they wait together.
+				t.Parallel()
 				fc := newFakeCluster(t)
 				fixtureWorkloads(t, fc)
 				s := inUseStore(t)
@@ -278,6 +282,7 @@ func TestSyncInUseFailure(t *testing.T) {
 // byte bound fails the read with a named error; a server that sends the
 // same continue token again is refused.
 func TestSyncInUseBounds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		cl   Cluster
@@ -305,6 +310,7 @@ func TestSyncInUseBounds(t *testing.T) {
 
 // TestWorkloadRefs: what each kind's object names, from the fixture.
 func TestWorkloadRefs(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
 	fixtureWorkloads(t, fc)
 	got := map[string][]string{}

@@ -372,6 +372,7 @@ func sortedSet(in []string, f func(string) string) []string {
 }
 
 func TestPruneParityWithOc(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)

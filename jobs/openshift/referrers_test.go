@@ -41,6 +41,7 @@ func referrerDump(extraTags string) string {
 // second import changes nothing; an SBOM of a digest the store does not
 // know records that digest as an unknown image.
 func TestDumpCosignTagsAreReferrers(t *testing.T) {
+	t.Parallel()
 	now := mustTime(t, "2026-11-20T12:00:00Z")
 	s := openStore(t)
 	sum := applyTo(t, s, decodeString2(t, referrerDump(""), now))
@@ -96,6 +97,7 @@ func decodeString2(t *testing.T, s string, now time.Time) []Object {
 // TestDescribeReferrers: `describe istag` adds the image's signatures after
 // oc's lines; an image without any gets no line.
 func TestDescribeReferrers(t *testing.T) {
+	t.Parallel()
 	now := mustTime(t, "2026-11-20T12:00:00Z")
 	s := openStore(t)
 	s.SetClock(func() time.Time { return now.Add(-48 * time.Hour) })

@@ -248,8 +248,9 @@ func streamTagNames(t *testing.T, s *store.Store, ns, name string) []string {
 // and removes streams and tags gone from the cluster — only its own, and
 // only after a complete listing.
 func TestClusterSync(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func TestClusterSync(t *testing.T) {
 		t.Errorf("the sync requested %v; Reads lists %v", asked, listed)
 	}
 	// The same mapping as `import openshift` of the same objects.
-	want, err := store.Open(t.Context(), storetest.DSN(t))
+	want, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,6 +421,7 @@ func dumpOf(t *testing.T, s *store.Store) string {
 // TestClusterSyncToken: a refused or missing token fails with a message
 // naming the setting, and writes nothing.
 func TestClusterSyncToken(t *testing.T) {
+	t.Parallel()
 	fc := newFakeCluster(t)
 	cases := []struct {
 		name, file, msg string
@@ -430,7 +432,7 @@ func TestClusterSyncToken(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := store.Open(t.Context(), storetest.DSN(t))
+			s, err := store.Open(t.Context(), migratedDSN(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,6 +27,7 @@ func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
 // team-a's layer with another size. The import is refused with both sizes
 // and team-a's figures stay as they were.
 func TestImportRefusesAnotherSizeForAKnownLayer(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	s := openStore(t)
 	f := NewFetcher("")

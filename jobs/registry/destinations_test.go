@@ -12,6 +12,7 @@ import (
 )
 
 func TestParseDestinations(t *testing.T) {
+	t.Parallel()
 	d, err := ParseDestinations(" 10.0.0.0/8, 192.168.1.5 ,fd00::/8, Registry.Internal, mirror.internal:5000,[::1]:5000,")
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +57,7 @@ func TestParseDestinations(t *testing.T) {
 
 // TestDestinationsPermits: without an allow-list only public addresses.
 func TestDestinationsPermits(t *testing.T) {
+	t.Parallel()
 	d, err := ParseDestinations("")
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +130,7 @@ func (w *tripwire) count() int {
 // a fetch and a HEAD, plain or insecure, and the dialer underneath is
 // never asked to connect.
 func TestImportRefusedBeforeConnecting(t *testing.T) {
+	t.Parallel()
 	d, err := ParseDestinations("")
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +169,7 @@ func TestImportRefusedBeforeConnecting(t *testing.T) {
 // when any of its addresses is not public, and otherwise dialled by the
 // checked address — a second look-up (DNS rebinding) cannot swap it.
 func TestDestinationsDialTheCheckedAddress(t *testing.T) {
+	t.Parallel()
 	d, err := ParseDestinations("")
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +217,7 @@ func TestDestinationsDialTheCheckedAddress(t *testing.T) {
 // TestImportAllowedDestinations: the allow-list and a trusted host reach a
 // loopback registry; other ports of a trusted host stay refused.
 func TestImportAllowedDestinations(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	reg.push(t, "payments/api:1.0", testImage(t, "linux/amd64", testLayer(t, 10)))
 	byCIDR, err := ParseDestinations("127.0.0.0/8,::1")

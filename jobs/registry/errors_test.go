@@ -18,6 +18,7 @@ import (
 // registry — the user reads one message (so an import cannot map a host's
 // ports and services); the server log keeps what it was.
 func TestNetworkFailuresLookAlike(t *testing.T) {
+	t.Parallel()
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedHost := strings.TrimPrefix(closed.URL, "http://")
 	closed.Close()

@@ -12,6 +12,7 @@ import (
 // request per call once the host's transport exists, also behind basic
 // auth; failures are the same *Error kinds as Fetch's.
 func TestCheckerHead(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "robot", "s3cret")
 	img := testImage(t, "linux/amd64", testLayer(t, 100))
 	d := reg.push(t, "ml/app:1", img)

@@ -13,7 +13,7 @@ import (
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(ctx, storetest.DSN(t))
+	s, err := store.Open(ctx, migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +75,7 @@ func blobBytes(t *testing.T, imgs ...v1.Image) int64 {
 }
 
 func TestImport(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	s := openStore(t)
 	f := NewFetcher("")
@@ -211,6 +212,7 @@ func TestImport(t *testing.T) {
 }
 
 func TestImportManifestList(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	s := openStore(t)
 	f := NewFetcher("")

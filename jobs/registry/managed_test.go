@@ -13,7 +13,6 @@ import (
 
 	"layerwise/jobs/registry/regtest"
 	"layerwise/store"
-	"layerwise/store/storetest"
 )
 
 // pushIndex pushes a two-platform OCI index (linux/amd64, linux/arm64,
@@ -72,9 +71,10 @@ func usageOf(t *testing.T, s *store.Store, ns string) store.NamespaceUsage {
 // configs, the two platform manifests and the index itself — and the
 // stream gets the registry's repository as its IMAGE REPOSITORY.
 func TestManagedIndexCountsWhatTheRegistryStores(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	digest := pushIndex(t, r, "team-a/multi:1.0")
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +118,10 @@ func TestManagedIndexCountsWhatTheRegistryStores(t *testing.T) {
 // list as the registry stores it (every platform, every manifest), so the
 // namespace's bytes are the registry's.
 func TestImportFromManagedRegistryKeepsTheList(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	digest := pushIndex(t, r, "team-a/multi:1.0")
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,7 @@ func cosignTag(digest, suffix string) string {
 // the image, makes no tag of them, and counts exactly the bytes the
 // registry stores, before and after its garbage-collect.
 func TestManagedCosignReferrersCountWhatTheRegistryStores(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	img, err := random.Image(3000, 2)
 	if err != nil {
@@ -115,6 +116,7 @@ func TestManagedCosignReferrersCountWhatTheRegistryStores(t *testing.T) {
 // (no tag at all) is found by the sync through the API and by import-image,
 // and counts with its subject.
 func TestReferrersAPIOfAnInProcessRegistry(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.WithReferrersSupport(true), ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
@@ -205,6 +207,7 @@ func imageBytes(t *testing.T, img v1.Image) int64 {
 // TestImportReadsCosignTags: import-image from a registry without the
 // referrers API (Debian's) reads the image's cosign signature tag.
 func TestImportReadsCosignTags(t *testing.T) {
+	t.Parallel()
 	r := regtest.Start(t, regtest.Options{})
 	img, err := random.Image(1000, 1)
 	if err != nil {

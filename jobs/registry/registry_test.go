@@ -75,6 +75,7 @@ func checkImage(t *testing.T, got store.ImageSnapshot, img v1.Image, repo string
 }
 
 func TestFetchImage(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	base, top := testLayer(t, 4096), testLayer(t, 1000)
 	// The same layer twice in one image: kept twice, in order.
@@ -114,6 +115,7 @@ func TestFetchImage(t *testing.T) {
 }
 
 func TestFetchManifestList(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	base := testLayer(t, 8192)
 	imgs := map[string]v1.Image{
@@ -174,6 +176,7 @@ func TestFetchManifestList(t *testing.T) {
 }
 
 func TestFetchErrors(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "", "")
 	reg.push(t, "payments/api:1.0", testImage(t, "linux/amd64", testLayer(t, 10)))
 	c := NewFetcher("")
@@ -242,6 +245,7 @@ func TestFetchErrors(t *testing.T) {
 }
 
 func TestFetchAuth(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "robot", "s3cret")
 	reg.push(t, "ml/trainer:1", testImage(t, "linux/amd64", testLayer(t, 10)))
 	ref := reg.host + "/ml/trainer:1"
@@ -286,6 +290,7 @@ func TestFetchAuth(t *testing.T) {
 }
 
 func TestKeychainKeys(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"https://index.docker.io/v1/": "index.docker.io",
 		"docker.io":                   "index.docker.io",
@@ -315,6 +320,7 @@ func readFixture(t *testing.T, name string) []byte {
 }
 
 func TestFixtureSnapshots(t *testing.T) {
+	t.Parallel()
 	m, err := v1.ParseManifest(bytes.NewReader(readFixture(t, "manifest-linux-amd64.json")))
 	if err != nil {
 		t.Fatal(err)
@@ -370,6 +376,7 @@ func TestFixtureSnapshots(t *testing.T) {
 // longer match their digests, and the fetch says so instead of recording
 // a config that is not the image's.
 func TestFixtureRegistry(t *testing.T) {
+	t.Parallel()
 	blobs := map[string][]byte{}
 	manifests := map[string][]byte{}
 	list := readFixture(t, "manifest-list.json")

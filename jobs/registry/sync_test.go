@@ -118,7 +118,7 @@ func (p *pagedRegistry) page(w http.ResponseWriter, r *http.Request, key string,
 
 func syncStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), storetest.DSN(t))
+	s, err := store.Open(t.Context(), migratedDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +149,7 @@ func currentOf(t *testing.T, s *store.Store, ns, stream, tag string) []string {
 // repository, costs one HEAD per tag when nothing changed, and reads only
 // what changed.
 func TestSyncWalksThePagedCatalog(t *testing.T) {
+	t.Parallel()
 	reg := newPagedRegistry(t)
 	s := syncStore(t)
 	base := testLayer(t, 5000)
@@ -227,6 +228,7 @@ func TestSyncWalksThePagedCatalog(t *testing.T) {
 // TestSyncFailures: a registry that is down, refuses us, or never answers
 // fails the sync with a message that says so, and nothing is written.
 func TestSyncFailures(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, "robot", "pw")
 	reg.push(t, "team-a/api:v1", testImage(t, "linux/amd64", testLayer(t, 100)))
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
@@ -265,6 +267,7 @@ func TestSyncFailures(t *testing.T) {
 
 // TestMapRepository: how registry repositories map to image streams.
 func TestMapRepository(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		repo, want, err string
 	}{

@@ -18,6 +18,7 @@ import (
 // TestFetchInsecure: a registry with a certificate that does not verify is
 // refused with a hint (and the reason in the log), and read with Insecure.
 func TestFetchInsecure(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewTLSServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	defer srv.Close()

@@ -5,6 +5,7 @@ import "testing"
 // One reading of LAYERWISE_REGISTRY_URL for the webhook, the sync,
 // write-through and prune.
 func TestParseRegistryURL(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in       string
 		host     string

@@ -6,13 +6,14 @@
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable; `.ci/postgres
 // start` prints one), it is a new database on that server instead, dropped
 // when the test ends, so the same tests run on both.
+//
+// Template gives a copy of a database prepared once per test binary (the
+// migrated schema), for the many tests that start from one.
 package storetest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,7 +55,7 @@ func DSN(t testing.TB) string {
 	if admin == "" {
 		return filepath.Join(t.TempDir(), "test.db")
 	}
-	return newPostgresDB(t, admin)
+	return newPostgresDB(t, admin, "template0")
 }
 
 // SQLitePath is a SQLite file for tests that are about SQLite files
@@ -64,7 +65,7 @@ func SQLitePath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "test.db")
 }
 
-func newPostgresDB(t testing.TB, admin string) string {
+func newPostgresDB(t testing.TB, admin, template string) string {
 	t.Helper()
 	u, err := url.Parse(admin)
 	if err != nil {
@@ -75,29 +76,35 @@ func newPostgresDB(t testing.TB, admin string) string {
 		t.Fatalf("%s: %v", Env, err)
 	}
 	defer db.Close()
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := "lw_" + hex.EncodeToString(b)
+	name := "lw_" + randomHex()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// template0: no objects, whatever someone left in template1.
-	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
+	create := `CREATE DATABASE ` + name + ` TEMPLATE ` + template
+	if template == "template0" {
+		// template0: no objects, whatever someone left in template1.
+		create += ` ENCODING 'UTF8'`
+	}
+	if _, err := db.ExecContext(ctx, create); err != nil {
 		t.Fatalf("create test database on %s: %v", u.Redacted(), err)
 	}
 	t.Cleanup(func() {
-		db, err := sql.Open("pgx", admin)
-		if err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-			return
-		}
-		defer db.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		// FORCE (PostgreSQL 13+) ends connections a test left open.
-		if _, err := db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		if err := dropPostgresDB(admin, name); err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+func dropPostgresDB(admin, name string) error {
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// FORCE (PostgreSQL 13+) ends connections a test left open.
+	_, err = db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+	return err
 }
