@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"slices"
-	"time"
 )
 
 // LoadLinksForBenchmark returns the (tag-image, blob) links of every history
@@ -35,34 +34,17 @@ func LoadLinksForBenchmark(ctx context.Context, s *Store) (links [][2]int32, siz
 // small test registries cross batch boundaries.
 func (s *Store) SetPlanBatch(n int) { s.planBatch = n }
 
-// plan is the prune plan from the whole graph in memory: the full pass's
-// way, kept as the reference the streamed plan is compared with.
-func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
-	keptImage, keptBlob, referenced := g.keepReferenced(policy, now)
-	b := newPlanBuilder(policy, now, filter, opt, g.hold, keptImage, keptBlob, referenced)
-	b.namespaces(g)
-	if b.visible == nil {
-		for img := 1; img < len(keptImage); img++ {
-			b.unreferenced(g, int64(img))
-		}
-	}
-	b.finish(func(ids []int64, fn func(img int64, digest string, blobs []int32)) error {
-		for _, img := range ids {
-			fn(img, g.digest[img], g.blobList[g.blobStart[img]:g.blobEnd[img]])
-		}
-		return nil
-	}, func(b int32) int64 { return g.blobSize[b] })
-	return b.p
+// FullPlan is the prune plan computed from the whole graph in memory (the
+// full pass), filtered or not: the reference the streamed plan is compared
+// with.
+func (s *Store) FullPlan(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
+	return s.planFull(ctx, policy, filter, opt)
 }
 
-// FullPlan is the prune plan computed from the whole graph in memory (the
-// full pass): the reference the streamed plan is compared with.
-func (s *Store) FullPlan(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
-	g, err := s.loadGraph(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return g.plan(policy, s.now(), filter, opt), nil
+// StreamedPlan is the plan computed a batch of namespaces at a time, also
+// for the whole registry (PlanPrune streams only a reader's namespaces).
+func (s *Store) StreamedPlan(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
+	return s.planStreamed(ctx, policy, filter, opt)
 }
 
 // PlanInternals are the plan's unexported parts ApplyPrune acts on.

@@ -11,8 +11,9 @@ import (
 )
 
 // TestStreamedPlanEqualsTheFullPass compares the prune plan computed a
-// batch of namespaces at a time (what prune, the API and the pages use)
-// with the plan of the whole graph in memory, on random registries: every
+// batch of namespaces at a time (what a reader's plan of their namespaces
+// and the plan summary use) with the plan of the whole graph in memory
+// (what prune of the whole registry uses), on random registries: every
 // revision, kept revision with its reason, referrer, image, blob and sum,
 // for the whole registry and for a reader who sees some namespaces, with
 // batches of 1, 2 and 200 namespaces.
@@ -40,7 +41,7 @@ func TestStreamedPlanEqualsTheFullPass(t *testing.T) {
 				}
 				for _, batch := range []int{1, 2, 200} {
 					s.SetPlanBatch(batch)
-					got, err := s.PlanPruneWith(octx, policy, filter, opt)
+					got, err := s.StreamedPlan(octx, policy, filter, opt)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -335,12 +335,52 @@ type PlanOptions struct {
 	Kept bool
 }
 
+// planFull is the plan of the whole graph in memory (the full pass).
+func (s *Store) planFull(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
+	g, err := s.loadGraph(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.plan(policy, s.now(), filter, opt), nil
+}
+
+// plan is the prune plan from the whole graph in memory: the full pass's
+// way, what PlanPrune uses for the whole registry.
+func (g *graph) plan(policy Policy, now time.Time, filter *PlanFilter, opt PlanOptions) *PrunePlan {
+	keptImage, keptBlob, referenced := g.keepReferenced(policy, now)
+	b := newPlanBuilder(policy, now, filter, opt, g.hold, keptImage, keptBlob, referenced)
+	b.namespaces(g)
+	if b.visible == nil {
+		for img := 1; img < len(keptImage); img++ {
+			b.unreferenced(g, int64(img))
+		}
+	}
+	b.finish(func(ids []int64, fn func(img int64, digest string, blobs []int32)) error {
+		for _, img := range ids {
+			fn(img, g.digest[img], g.blobList[g.blobStart[img]:g.blobEnd[img]])
+		}
+		return nil
+	}, func(b int32) int64 { return g.blobSize[b] })
+	return b.p
+}
+
 // PlanPruneWith is PlanPrune with options.
 func (s *Store) PlanPruneWith(ctx context.Context, policy Policy, filter *PlanFilter, opt PlanOptions) (*PrunePlan, error) {
 	if policy.KeepTagRevisions < 0 || policy.KeepYoungerThan < 0 {
 		return nil, invalidf("prune policy: keep-tag-revisions and keep-younger-than must not be negative")
 	}
-	plan, err := s.planStreamed(ctx, policy, filter, opt)
+	// The whole registry's plan lists every prunable revision (3 million
+	// at 10×): its memory is the list's whichever way it is computed, and
+	// the full pass reads the links in one sequential scan where the
+	// streamed plan looks each batch's images up by key (10× PostgreSQL:
+	// 25 s against 204–441 s, both ≈ 2 GiB; docs/PERFORMANCE.md). A
+	// reader's plan of their own namespaces is streamed: it never holds
+	// the other namespaces' graph.
+	compute := s.planFull
+	if filter != nil {
+		compute = s.planStreamed
+	}
+	plan, err := compute(ctx, policy, filter, opt)
 	if err != nil {
 		return nil, fmt.Errorf("plan prune: %w", err)
 	}
