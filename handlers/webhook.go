@@ -54,6 +54,10 @@ type Webhook struct {
 	// Pulls batches pull notifications; nil: each envelope's are recorded
 	// before the answer.
 	Pulls *jobs.PullRecorder
+	// Slots holds one token per envelope being handled (nil: no bound).
+	// When it is full the envelope is refused with 503 and Retry-After:
+	// the registry keeps it and sends it again, nothing is lost.
+	Slots chan struct{}
 }
 
 // WebhookResult is the answer: what the envelope held and what came of it.
@@ -119,6 +123,16 @@ func (w *Webhook) Events(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="layerwise-registry-events"`)
 		return WriteAPIError(c, http.StatusUnauthorized,
 			"invalid credentials: registry notifications must send Authorization: Bearer LAYERWISE_WEBHOOK_TOKEN")
+	}
+	if w.Slots != nil {
+		select {
+		case w.Slots <- struct{}{}:
+			defer func() { <-w.Slots }()
+		default:
+			c.Response().Header().Set("Retry-After", "1")
+			return WriteAPIError(c, http.StatusServiceUnavailable, fmt.Sprintf(
+				"busy: %d notification envelopes are being recorded; send this one again later (registries retry on their own)", cap(w.Slots)))
+		}
 	}
 	events, err := readEnvelope(c.Request().Body)
 	if err != nil {

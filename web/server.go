@@ -53,6 +53,11 @@ type Config struct {
 	// WebhookToken is the bearer token of registry notifications
 	// (LAYERWISE_WEBHOOK_TOKEN); "" turns the webhook off (503).
 	WebhookToken string
+	// WebhookInFlight bounds the notification envelopes handled at once
+	// (0: DefaultWebhookInFlight); more are answered 503 with Retry-After,
+	// which registries retry, so a burst waits in the registries' queues
+	// and not in this process's memory.
+	WebhookInFlight int
 	// SyncSchedule is when the sync job runs (LAYERWISE_SYNC_SCHEDULE);
 	// the job exists only with RegistryURL or OpenShiftURL.
 	SyncSchedule string

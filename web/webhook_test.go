@@ -26,17 +26,20 @@ import (
 
 // switchRegistry is go-containerregistry's in-process registry behind a
 // switch: "ok" serves, "401" wants credentials, "garbage" sends a broken
-// manifest, "hang" never answers.
+// manifest, "hang" never answers, "block" answers once gate is closed
+// (each blocked request sends on entered first).
 type switchRegistry struct {
 	*httptest.Server
-	host string
-	mode atomic.Value
+	host    string
+	mode    atomic.Value
+	gate    chan struct{}
+	entered chan struct{}
 }
 
 func newSwitchRegistry(t *testing.T) *switchRegistry {
 	t.Helper()
 	reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
-	r := &switchRegistry{}
+	r := &switchRegistry{gate: make(chan struct{}), entered: make(chan struct{}, 64)}
 	r.mode.Store("ok")
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		switch r.mode.Load().(string) {
@@ -53,6 +56,16 @@ func newSwitchRegistry(t *testing.T) *switchRegistry {
 		case "hang":
 			<-req.Context().Done()
 			return
+		case "block":
+			select {
+			case r.entered <- struct{}{}:
+			default:
+			}
+			select {
+			case <-r.gate:
+			case <-req.Context().Done():
+				return
+			}
 		}
 		reg.ServeHTTP(w, req)
 	}))
@@ -285,6 +298,74 @@ func TestWebhookPushes(t *testing.T) {
 	}
 	if got := history(t, s, api); !slices.Equal(got, []string{d3, d2}) {
 		t.Errorf("after deleting d1: %v", got)
+	}
+}
+
+// TestWebhookRefusesEnvelopesBeyondItsSlots: a replica handles a bounded
+// number of envelopes at once; one more is refused with 503 and
+// Retry-After (the registry keeps it and retries) and changes nothing, and
+// sent again once a slot is free it is recorded.
+func TestWebhookRefusesEnvelopesBeyondItsSlots(t *testing.T) {
+	t.Parallel()
+	reg := newSwitchRegistry(t)
+	hs := startHookServer(t, listenLoopback(t), Config{RegistryURL: reg.URL, WebhookToken: hookToken, WebhookInFlight: 1})
+	auth := "Bearer " + hookToken
+	d1 := reg.push(t, "team-a/api:latest")
+	d2 := reg.push(t, "team-a/web:latest")
+	first := envelope(event("push", "team-a/api", "latest", d1, mtManifest, evT0))
+	second := envelope(event("push", "team-a/web", "latest", d2, mtManifest, evT0))
+
+	// The first envelope holds the only slot while the registry is slow
+	// to serve its manifest.
+	reg.mode.Store("block")
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, hs.URL+"/api/v1/registry/events", strings.NewReader(first))
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case <-reg.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first envelope never asked the registry for its manifest")
+	}
+	before := dump(t, hs.store)
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/api/v1/registry/events", strings.NewReader(second))
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "busy") {
+		t.Errorf("an envelope beyond the slots: %d, Retry-After %q, %s; want 503 with Retry-After, saying busy", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if after := dump(t, hs.store); after != before {
+		t.Errorf("the refused envelope changed the database:\n%s", diffLines(before, after))
+	}
+
+	close(reg.gate)
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("the first envelope: %d", code)
+	}
+	reg.mode.Store("ok")
+	if status, res, msg := postEvents(t, hs.URL, auth, second); status != http.StatusOK || res.Changed != 1 {
+		t.Fatalf("the refused envelope sent again: %d %+v %s", status, res, msg)
+	}
+	for ref, want := range map[store.TagRef]string{
+		{Namespace: "team-a", Stream: "api", Tag: "latest"}: d1,
+		{Namespace: "team-a", Stream: "web", Tag: "latest"}: d2,
+	} {
+		if got := history(t, hs.store, ref); !slices.Equal(got, []string{want}) {
+			t.Errorf("%v: history %v, want [%s]", ref, got, want)
+		}
 	}
 }
 

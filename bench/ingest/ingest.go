@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ type result struct {
 	Recorded           int // pushes answered 2xx and not reported failed
 	Changed, Unchanged int
 	Non2xx, Transport  int // envelopes
+	Retried            int // sends refused as busy (503, Retry-After) and sent again
 	Failed             int // pushes the server could not read back or refused
 	Errors             []string
 	Latencies          []time.Duration // one per envelope answered
@@ -182,26 +184,45 @@ func send(ctx context.Context, client *http.Client, opt options, reg *Registry, 
 		fail(&res.Transport, 1, err.Error())
 		return
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, opt.URL.String()+"/api/v1/registry/events", bytes.NewReader(body))
-	if err != nil {
-		fail(&res.Transport, 1, err.Error())
-		return
-	}
-	req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v2+json")
-	req.Header.Set("Authorization", "Bearer "+opt.Token)
+	// Like a registry, an envelope refused as busy (503 with Retry-After)
+	// is sent again after that wait; its latency runs from the first send.
 	t0 := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		fail(&res.Transport, 1, err.Error())
-		return
+	var resp *http.Response
+	var answer []byte
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, opt.URL.String()+"/api/v1/registry/events", bytes.NewReader(body))
+		if err != nil {
+			fail(&res.Transport, 1, err.Error())
+			return
+		}
+		req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v2+json")
+		req.Header.Set("Authorization", "Bearer "+opt.Token)
+		resp, err = client.Do(req)
+		if err != nil {
+			fail(&res.Transport, 1, err.Error())
+			return
+		}
+		answer, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil {
+			fail(&res.Transport, 1, err.Error())
+			return
+		}
+		wait, ok := retryAfter(resp)
+		if !ok {
+			break
+		}
+		mu.Lock()
+		res.Retried++
+		mu.Unlock()
+		select {
+		case <-ctx.Done():
+			fail(&res.Transport, 1, "gave up waiting to send a refused envelope again: "+ctx.Err().Error())
+			return
+		case <-time.After(wait):
+		}
 	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
 	took := time.Since(t0)
-	if err != nil {
-		fail(&res.Transport, 1, err.Error())
-		return
-	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		fail(&res.Non2xx, 1, fmt.Sprintf("webhook answered %s: %.300s", resp.Status, bytes.TrimSpace(answer)))
 		return
@@ -231,6 +252,19 @@ func send(ctx context.Context, client *http.Client, opt options, reg *Registry, 
 	}
 }
 
+// retryAfter says whether the answer is "busy, send again" (503 with
+// Retry-After in seconds) and how long to wait.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs < 0 {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
 // report prints the figures bench/run reads (the last line, key=value).
 func (r *result) report(w io.Writer) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -248,10 +282,13 @@ func (r *result) report(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "schedule: kept (max lag %.1f ms)\n", ms(r.MaxLag))
 	}
+	if r.Retried > 0 {
+		fmt.Fprintf(w, "busy: %d sends refused with 503 and Retry-After, sent again (as a registry does)\n", r.Retried)
+	}
 	fmt.Fprintf(w, "errors: %d (non-2xx envelopes %d, failed requests %d, pushes not recorded %d)\n", r.errorCount(), r.Non2xx, r.Transport, r.Failed)
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
-	fmt.Fprintf(w, "result pushes_per_s=%.1f p50_ms=%.1f p99_ms=%.1f errors=%d late=%d max_lag_ms=%.1f\n",
-		r.achieved(), ms(r.percentile(0.50)), ms(r.percentile(0.99)), r.errorCount(), r.Late, ms(r.MaxLag))
+	fmt.Fprintf(w, "result pushes_per_s=%.1f p50_ms=%.1f p99_ms=%.1f errors=%d late=%d max_lag_ms=%.1f retried=%d\n",
+		r.achieved(), ms(r.percentile(0.50)), ms(r.percentile(0.99)), r.errorCount(), r.Late, ms(r.MaxLag), r.Retried)
 }

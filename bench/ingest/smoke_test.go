@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,5 +152,58 @@ func TestIngestSendsTheWholeScheduleToASlowServer(t *testing.T) {
 	}
 	if len(posts) != 10 || res.Recorded != 10 || res.errorCount() != 0 {
 		t.Fatalf("the server got %d envelopes, %d recorded, %d errors; want all 10 sent on schedule", len(posts), res.Recorded, res.errorCount())
+	}
+}
+
+// An envelope the server refuses as busy (503 with Retry-After) is sent
+// again after the wait, as a registry does; it is not an error, and each
+// push is counted once.
+func TestIngestSendsBusyRefusalsAgain(t *testing.T) {
+	ctx := context.Background()
+	reg, err := startRegistry(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	posts := 0
+	busy := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/usage"):
+			io.WriteString(w, `{"namespaces": [{"name": "team-a", "streams": [{"name": "api", "tags": [{"name": "latest"}]}]}]}`)
+		case strings.Contains(r.URL.Path, "/imagestreamtags/"):
+			io.WriteString(w, `{"image": {"dockerImageLayers": []}}`)
+		case r.URL.Path == "/api/v1/registry/events":
+			mu.Lock()
+			posts++
+			first := posts%2 == 1
+			mu.Unlock()
+			if first { // every envelope is refused once
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"error": "busy"}`)
+				return
+			}
+			io.WriteString(w, `{"pushes": 1, "changed": 1}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go busy.Serve(ln)
+	defer busy.Close()
+	res, err := run(ctx, options{URL: &url.URL{Scheme: "http", Host: ln.Addr().String()}, Token: "t", Rate: 5, Duration: time.Second,
+		Envelope: 1, MaxInFlight: 1, Timeout: 10 * time.Second}, reg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res.report(&out)
+	if posts != 10 || res.Retried != 5 || res.Recorded != 5 || res.errorCount() != 0 || !strings.Contains(out.String(), "retried=5") {
+		t.Fatalf("%d posts, %d retried, %d recorded, %d errors; want 5 pushes each refused once and sent again:\n%s",
+			posts, res.Retried, res.Recorded, res.errorCount(), out.String())
 	}
 }
