@@ -59,10 +59,11 @@ func (srv *Server) apiRoutes(e *echo.Echo, h *handlers.Handler) {
 }
 
 // DefaultWebhookInFlight is how many notification envelopes one replica
-// handles at once: writes take turns on one writer anyway, and each
-// envelope in flight holds its manifests; with 512 envelopes of 50 pushes
-// in flight a replica on the 10× registry grew to 372 MiB.
-const DefaultWebhookInFlight = 16
+// handles at once: writes take turns on one writer anyway, so more slots
+// only hold more fetched pushes in memory. Envelopes of 50 pushes at 1× on
+// SQLite: 16 slots 74.9 pushes/s at 326 MiB RSS, 4 slots 78.5 pushes/s at
+// 177 MiB (docs/PERFORMANCE.md, session 5).
+const DefaultWebhookInFlight = 4
 
 // apiAuthKey marks a request whose API credentials were checked.
 const apiAuthKey = "layerwise.apiAuth"
