@@ -132,23 +132,17 @@ func (a *settlement) sizes() error {
 				d.exclusive += r.New - r.Old
 			}
 		}
-		var b strings.Builder
-		args := make([]any, 0, 5*len(part))
-		b.WriteString("INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ")
-		for i, id := range part {
-			r := byID[id]
-			if r.Namespaces > 0 {
+		for _, id := range part {
+			if r := byID[id]; r.Namespaces > 0 {
 				a.scope(levelRegistry, 0).bytes += r.New - r.Old
 			}
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?)")
-			args = append(args, r.ID, r.New, r.Tags, r.Streams, r.Namespaces)
 		}
 		// Every row exists (read above): this updates their sizes.
-		b.WriteString(" ON CONFLICT (blob_id) DO UPDATE SET size = excluded.size")
-		if err := a.db.Exec(b.String(), args...).Error; err != nil {
+		if err := upsertRows(a.db, "INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ", 5, len(part),
+			" ON CONFLICT (blob_id) DO UPDATE SET size = excluded.size", func(i int, args []any) []any {
+				r := byID[part[i]]
+				return append(args, r.ID, r.New, r.Tags, r.Streams, r.Namespaces)
+			}); err != nil {
 			return err
 		}
 		var imgs []int64
@@ -625,23 +619,12 @@ func (a *settlement) holders(level int16, changes []holderChange) error {
 		return err
 	}
 	col := [4]string{"", "tags", "streams", "namespaces"}[level]
-	const batch = 300
-	for start := 0; start < len(rows); start += batch {
-		part := rows[start:min(start+batch, len(rows))]
-		var b strings.Builder
-		args := make([]any, 0, 5*len(part))
-		b.WriteString("INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ")
-		for i, r := range part {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?)")
-			args = append(args, r.BlobID, r.Size, r.Tags, r.Streams, r.Namespaces)
-		}
-		b.WriteString(" ON CONFLICT (blob_id) DO UPDATE SET " + col + " = excluded." + col)
-		if err := a.db.Exec(b.String(), args...).Error; err != nil {
-			return err
-		}
+	if err := upsertRows(a.db, "INSERT INTO usage_blobs (blob_id, size, tags, streams, namespaces) VALUES ", 5, len(rows),
+		" ON CONFLICT (blob_id) DO UPDATE SET "+col+" = excluded."+col, func(i int, args []any) []any {
+			r := rows[i]
+			return append(args, r.BlobID, r.Size, r.Tags, r.Streams, r.Namespaces)
+		}); err != nil {
+		return err
 	}
 	return nil
 }
@@ -852,24 +835,13 @@ func (a *settlement) write() error {
 	}
 	// Written in key order, a chunk a statement; an existing row keeps
 	// its parent.
-	const batch = 300
-	for start := 0; start < len(out); start += batch {
-		part := out[start:min(start+batch, len(out))]
-		var b strings.Builder
-		args := make([]any, 0, 6*len(part))
-		b.WriteString("INSERT INTO usage_scopes (level, scope_id, parent_id, bytes, exclusive_bytes, blobs) VALUES ")
-		for i, r := range part {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?)")
-			args = append(args, r.Level, r.ScopeID, r.ParentID, r.Bytes, r.ExclusiveBytes, r.Blobs)
-		}
-		b.WriteString(` ON CONFLICT (level, scope_id) DO UPDATE SET bytes = excluded.bytes,
-			exclusive_bytes = excluded.exclusive_bytes, blobs = excluded.blobs`)
-		if err := a.db.Exec(b.String(), args...).Error; err != nil {
-			return err
-		}
+	if err := upsertRows(a.db, "INSERT INTO usage_scopes (level, scope_id, parent_id, bytes, exclusive_bytes, blobs) VALUES ", 6, len(out),
+		` ON CONFLICT (level, scope_id) DO UPDATE SET bytes = excluded.bytes,
+			exclusive_bytes = excluded.exclusive_bytes, blobs = excluded.blobs`, func(i int, args []any) []any {
+			r := out[i]
+			return append(args, r.Level, r.ScopeID, r.ParentID, r.Bytes, r.ExclusiveBytes, r.Blobs)
+		}); err != nil {
+		return err
 	}
 	// Scopes touched here whose object is gone and which hold nothing any
 	// more (only those: a scan of every scope would cost the registry).
@@ -903,21 +875,33 @@ func addChecked(a, b int64) (int64, bool) {
 
 // upsertCounts writes (level, scope, key, n) rows of a count table.
 func upsertCounts(db *gorm.DB, table, keyCol string, level int16, n int, row func(i int) (int64, int64, int64)) error {
+	return upsertRows(db, "INSERT INTO "+table+" (level, scope_id, "+keyCol+", n) VALUES ", 4, n,
+		" ON CONFLICT (level, scope_id, "+keyCol+") DO UPDATE SET n = excluded.n", func(i int, args []any) []any {
+			sc, k, c := row(i)
+			return append(args, level, sc, k, c)
+		})
+}
+
+// upsertRows writes n rows of width values each: head ("INSERT INTO t
+// (columns) VALUES "), then row i's values (row appends them to args), then
+// tail (the ON CONFLICT clause), at most 300 rows a statement so that
+// every statement stays under SQLite's and PostgreSQL's parameter limits.
+func upsertRows(db *gorm.DB, head string, width, n int, tail string, row func(i int, args []any) []any) error {
 	const batch = 300
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
 		var b strings.Builder
-		args := make([]any, 0, 4*(end-start))
-		b.WriteString("INSERT INTO " + table + " (level, scope_id, " + keyCol + ", n) VALUES ")
+		args := make([]any, 0, width*(end-start))
+		b.WriteString(head)
 		for i := start; i < end; i++ {
 			if i > start {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?)")
-			sc, k, c := row(i)
-			args = append(args, level, sc, k, c)
+			b.WriteString(one)
+			args = row(i, args)
 		}
-		b.WriteString(" ON CONFLICT (level, scope_id, " + keyCol + ") DO UPDATE SET n = excluded.n")
+		b.WriteString(tail)
 		if err := db.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"layerwise/panics"
 )
 
 // Reads of the stored usage figures (accounting_schema.go, usage_plan.go)
@@ -296,11 +298,18 @@ func (s *Store) EachNamespaceUsageOf(ctx context.Context, only []string, fn func
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		batches := make(chan batch) // unbuffered: one batch read ahead, one handled
+		// A panic while reading ahead (a bug, a row no check foresaw) is
+		// this read's error, not the end of the process: no recover of a
+		// request's handler reaches this goroutine.
+		read := func(h []namespaceHead) (full []NamespaceUsage, err error) {
+			defer panics.Recover(&err)
+			return s.assembleNamespaces(rctx, h, true)
+		}
 		go func() {
 			defer close(batches)
 			for len(heads) > 0 {
 				n := min(streamBatch, len(heads))
-				full, err := s.assembleNamespaces(rctx, heads[:n], true)
+				full, err := read(heads[:n])
 				heads = heads[n:]
 				select {
 				case batches <- batch{full, err}:

@@ -62,6 +62,15 @@ func (d *dummyHash) bcryptCost() int {
 	return d.cost
 }
 
+// bound is this Store bound to db, a transaction (snapshot: a read-only
+// one): every setting is carried over, so a field added to Store reaches
+// the Stores of transactions without a list to keep up to date.
+func (s *Store) bound(db *gorm.DB, snapshot bool) *Store {
+	c := *s
+	c.db, c.snapshot = db, snapshot
+	return &c
+}
+
 // ErrNotFound is wrapped by every "no such namespace/stream/tag/image" error.
 var ErrNotFound = errors.New("not found")
 
@@ -213,7 +222,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		if err := bumpDataVersion(db); err != nil {
 			return fmt.Errorf("bump the data version: %w", err)
 		}
-		tx := &Store{db: db, now: s.now, dummy: s.dummy, writer: s.writer, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch}
+		tx := s.bound(db, false)
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -237,7 +246,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 		// REPEATABLE READ: every statement sees the transaction's first
 		// snapshot. Read-only, so it never takes the writer lock.
 		return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-			return fn(&Store{db: db, now: s.now, dummy: s.dummy, writer: s.writer, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
+			return fn(s.bound(db, true))
 		}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	}
 	// SQLite: the pool's transactions are BEGIN IMMEDIATE (one writer), which
@@ -261,7 +270,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(s *Store) error) error {
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // a read has nothing to undo
 	db := s.db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
 	db.Statement.ConnPool = conn
-	return fn(&Store{db: db, now: s.now, dummy: s.dummy, writer: s.writer, dialect: s.dialect, maxBlob: s.maxBlob, planBatch: s.planBatch, snapshot: true})
+	return fn(s.bound(db, true))
 }
 
 func inTx(db *gorm.DB) bool {

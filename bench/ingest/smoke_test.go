@@ -115,6 +115,31 @@ func TestIngestExitsNonZeroOnRefusedPushes(t *testing.T) {
 	}
 }
 
+// startFakeServer is a stand-in for the server's API on a loopback port:
+// one namespace with one tag to push to, and events for the webhook.
+func startFakeServer(t *testing.T, events http.HandlerFunc) *url.URL {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/usage"):
+			io.WriteString(w, `{"namespaces": [{"name": "team-a", "streams": [{"name": "api", "tags": [{"name": "latest"}]}]}]}`)
+		case strings.Contains(r.URL.Path, "/imagestreamtags/"):
+			io.WriteString(w, `{"image": {"dockerImageLayers": []}}`)
+		case r.URL.Path == "/api/v1/registry/events":
+			events(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+}
+
 // The schedule is kept by the clock: every scheduled push is sent even
 // when the server answers slower than the interval.
 func TestIngestSendsTheWholeScheduleToASlowServer(t *testing.T) {
@@ -124,28 +149,13 @@ func TestIngestSendsTheWholeScheduleToASlowServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	posts := make(chan struct{}, 100)
-	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/usage"):
-			io.WriteString(w, `{"namespaces": [{"name": "team-a", "streams": [{"name": "api", "tags": [{"name": "latest"}]}]}]}`)
-		case strings.Contains(r.URL.Path, "/imagestreamtags/"):
-			io.WriteString(w, `{"image": {"dockerImageLayers": []}}`)
-		case r.URL.Path == "/api/v1/registry/events":
-			posts <- struct{}{}
-			time.Sleep(400 * time.Millisecond) // four intervals
-			io.WriteString(w, `{"pushes": 1, "changed": 1}`)
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go slow.Serve(ln)
-	defer slow.Close()
-	res, err := run(ctx, options{URL: &url.URL{Scheme: "http", Host: ln.Addr().String()}, Token: "t", Rate: 10, Duration: time.Second,
+	base := startFakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		posts <- struct{}{}
+		time.Sleep(400 * time.Millisecond) // four intervals
+		io.WriteString(w, `{"pushes": 1, "changed": 1}`)
+	})
+	res, err := run(ctx, options{URL: base, Token: "t", Rate: 10, Duration: time.Second,
 		Envelope: 1, MaxInFlight: 64, Timeout: 10 * time.Second}, reg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -165,43 +175,30 @@ func TestIngestSendsBusyRefusalsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	posts := 0
-	busy := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/usage"):
-			io.WriteString(w, `{"namespaces": [{"name": "team-a", "streams": [{"name": "api", "tags": [{"name": "latest"}]}]}]}`)
-		case strings.Contains(r.URL.Path, "/imagestreamtags/"):
-			io.WriteString(w, `{"image": {"dockerImageLayers": []}}`)
-		case r.URL.Path == "/api/v1/registry/events":
-			mu.Lock()
-			posts++
-			first := posts%2 == 1
-			mu.Unlock()
-			if first { // every envelope is refused once
-				w.Header().Set("Retry-After", "0")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, `{"error": "busy"}`)
-				return
-			}
-			io.WriteString(w, `{"pushes": 1, "changed": 1}`)
-		default:
-			http.NotFound(w, r)
+	base := startFakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		posts++
+		first := posts%2 == 1
+		mu.Unlock()
+		if first { // every envelope is refused once
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error": "busy"}`)
+			return
 		}
-	})}
-	go busy.Serve(ln)
-	defer busy.Close()
-	res, err := run(ctx, options{URL: &url.URL{Scheme: "http", Host: ln.Addr().String()}, Token: "t", Rate: 5, Duration: time.Second,
+		io.WriteString(w, `{"pushes": 1, "changed": 1}`)
+	})
+	res, err := run(ctx, options{URL: base, Token: "t", Rate: 5, Duration: time.Second,
 		Envelope: 1, MaxInFlight: 1, Timeout: 10 * time.Second}, reg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	res.report(&out)
+	mu.Lock()
+	defer mu.Unlock()
 	if posts != 10 || res.Retried != 5 || res.Recorded != 5 || res.errorCount() != 0 || !strings.Contains(out.String(), "retried=5") {
 		t.Fatalf("%d posts, %d retried, %d recorded, %d errors; want 5 pushes each refused once and sent again:\n%s",
 			posts, res.Retried, res.Recorded, res.errorCount(), out.String())
