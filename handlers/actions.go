@@ -592,7 +592,7 @@ func (h *Handler) formActions(c echo.Context, ns string, tags ...*views.TagView)
 // logged, and the page shows no promote buttons).
 func (h *Handler) ladder(c echo.Context, ns string) []string {
 	ctx := c.Request().Context()
-	ladder, err := cached(h, "ladder\x00"+ns, func() ([]string, error) { return h.Store.Ladder(ctx, ns) })
+	ladder, err := cached(ctx, h, "ladder\x00"+ns, func() ([]string, error) { return h.Store.Ladder(ctx, ns) })
 	if err != nil {
 		h.Log.Warn("cannot read the promotion ladder", "namespace", ns, "err", err)
 		return nil

@@ -22,13 +22,6 @@ import (
 	"layerwise/views"
 )
 
-// DataVersions gives the database's data version as last polled: every
-// write transaction, on any replica, bumps it, and pages cached under an
-// older one are dropped.
-type DataVersions interface {
-	DataVersion() int64
-}
-
 // JobLister lists the scheduled jobs; nil when jobs are off.
 type JobLister interface {
 	Statuses() []JobInfo
@@ -45,9 +38,7 @@ type JobInfo struct {
 // Handler serves the pages.
 type Handler struct {
 	Store *store.Store
-	// Versions keys the page cache; nil: only changes made here drop it.
-	Versions DataVersions
-	Jobs     JobLister
+	Jobs  JobLister
 	// Runner starts jobs by hand (the scheduler); nil when jobs are off.
 	Runner change.JobRunner
 	// MailConfigured: a mail server is set, so weekly-report can send.
@@ -126,7 +117,7 @@ func (h *Handler) page(c echo.Context, title string, crumbs ...views.Crumb) view
 		p.Admin = pr.PlatformAdmin
 	}
 	// Bytes are read as of now; reclaimable figures are the stored plan's.
-	p.UsageAt, _ = cached(h, "plan-time", func() (time.Time, error) { return h.Store.PlanComputedAt(c.Request().Context()) })
+	p.UsageAt, _ = cached(c.Request().Context(), h, "plan-time", func() (time.Time, error) { return h.Store.PlanComputedAt(c.Request().Context()) })
 	return p
 }
 

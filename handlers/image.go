@@ -14,7 +14,7 @@ import (
 
 // imageView fills an image with its layers and how widely each is shared.
 func (h *Handler) imageView(ctx context.Context, digest, ref string) (views.ImageView, error) {
-	return cached(h, "image\x00"+digest+"\x00"+ref, func() (views.ImageView, error) { return h.loadImageView(ctx, digest, ref) })
+	return cached(ctx, h, "image\x00"+digest+"\x00"+ref, func() (views.ImageView, error) { return h.loadImageView(ctx, digest, ref) })
 }
 
 func (h *Handler) loadImageView(ctx context.Context, digest, ref string) (views.ImageView, error) {
@@ -209,7 +209,7 @@ func (h *Handler) Blob(c echo.Context) error {
 	if sc != nil {
 		key += "\x00" + strings.Join(sc.Namespaces, ",")
 	}
-	bd, err := cached(h, key, func() (blobData, error) {
+	bd, err := cached(ctx, h, key, func() (blobData, error) {
 		b, err := h.Store.GetBlob(ctx, digest, limit, sc)
 		if err != nil {
 			return blobData{}, err

@@ -20,7 +20,7 @@ func (h *Handler) Namespace(c echo.Context) error {
 	if err := store.ValidateNamespace(name); err != nil || !canSee(c, name) {
 		return h.notFound(c, "namespace "+name, name)
 	}
-	ns, err := cached(h, "namespace\x00"+name, func() (store.Namespace, error) { return h.Store.GetNamespace(ctx, name) })
+	ns, err := cached(ctx, h, "namespace\x00"+name, func() (store.Namespace, error) { return h.Store.GetNamespace(ctx, name) })
 	if err != nil {
 		return h.failWith(c, "namespace "+name, err, name)
 	}
@@ -32,9 +32,9 @@ func (h *Handler) Namespace(c echo.Context) error {
 	if _, ok := streamOrders[m.Sort]; !ok {
 		m.Sort = "size"
 	}
-	// Not cached: indexed reads of what every write stores, so a change on
-	// any replica shows on the next request.
-	nu, err := h.Store.ReadNamespaceUsage(ctx, name)
+	// Cached under the data version this request read, as everything on
+	// the page: a change on any replica shows on the next request.
+	nu, err := cached(ctx, h, "namespace-usage\x00"+name, func() (store.NamespaceUsage, error) { return h.Store.ReadNamespaceUsage(ctx, name) })
 	if err != nil {
 		return h.failWith(c, "namespace "+name, err, name)
 	}
@@ -47,7 +47,7 @@ func (h *Handler) Namespace(c echo.Context) error {
 		for _, st := range nu.Streams {
 			biggest = max(biggest, st.Bytes)
 		}
-		signed, err := h.Store.StreamSignatures(ctx, name)
+		signed, err := cached(ctx, h, "signatures\x00"+name, func() (map[string]store.StreamSigned, error) { return h.Store.StreamSignatures(ctx, name) })
 		if err != nil {
 			return h.fail(c, "namespace "+name, err)
 		}
@@ -114,7 +114,7 @@ func (h *Handler) usageChart(c echo.Context, ns store.Namespace, m views.Namespa
 		snaps    []store.UsageSnapshot
 		lastWeek map[int64]store.UsageSnapshot
 	}
-	d, err := cached(h, "chart\x00"+ns.Name, func() (trendData, error) {
+	d, err := cached(ctx, h, "chart\x00"+ns.Name, func() (trendData, error) {
 		var d trendData
 		var err error
 		if d.snaps, err = h.Store.Trend(ctx, ns.Name, h.now().Add(-trendWindow)); err != nil {

@@ -74,7 +74,7 @@ func (h *Handler) threshold(ns store.Namespace) int64 {
 func (h *Handler) Overview(c echo.Context) error {
 	ctx := c.Request().Context()
 	m := views.Overview{Page: h.page(c, "Overview", views.Crumb{Label: "Overview"})}
-	head, err := cached(h, "usage-head", func() (store.UsageHead, error) { return h.Store.ReadUsageHead(ctx) })
+	head, err := cached(ctx, h, "usage-head", func() (store.UsageHead, error) { return h.Store.ReadUsageHead(ctx) })
 	if err != nil {
 		return h.fail(c, "usage", err)
 	}
@@ -108,7 +108,7 @@ func (h *Handler) Overview(c echo.Context) error {
 	want, _ := strconv.Atoi(c.QueryParam("page"))
 	q := store.NamespaceQuery{Order: m.Sort, Only: only, DefaultThreshold: h.Threshold, Offset: (max(want, 1) - 1) * perPage, Limit: perPage}
 	read := func(q store.NamespaceQuery) (store.NamespaceRanking, error) {
-		return cached(h, fmt.Sprintf("ranking\x00%s\x00%d\x00%s", q.Order, q.Offset, strings.Join(q.Only, ",")), func() (store.NamespaceRanking, error) {
+		return cached(ctx, h, fmt.Sprintf("ranking\x00%s\x00%d\x00%s", q.Order, q.Offset, strings.Join(q.Only, ",")), func() (store.NamespaceRanking, error) {
 			return h.Store.ReadNamespaces(ctx, q)
 		})
 	}
@@ -195,7 +195,7 @@ func (h *Handler) scopedSum(c echo.Context) (store.RegistryUsage, error) {
 	if sc := scopeOf(c); sc != nil {
 		only = sc.Namespaces
 	}
-	rows, err := cached(h, "scoped\x00"+strings.Join(only, ","), func() (store.NamespaceRanking, error) {
+	rows, err := cached(c.Request().Context(), h, "scoped\x00"+strings.Join(only, ","), func() (store.NamespaceRanking, error) {
 		return h.Store.ReadNamespaces(c.Request().Context(), store.NamespaceQuery{Only: only})
 	})
 	if err != nil {
@@ -210,7 +210,7 @@ func (h *Handler) scopedSum(c echo.Context) (store.RegistryUsage, error) {
 
 // trendOf is the summed recent snapshots of a set of namespaces.
 func (h *Handler) trendOf(ctx context.Context, namespaces []string) ([]views.Point, error) {
-	return cached(h, "trendof\x00"+strings.Join(namespaces, ","), func() ([]views.Point, error) {
+	return cached(ctx, h, "trendof\x00"+strings.Join(namespaces, ","), func() ([]views.Point, error) {
 		snaps, err := h.Store.TrendOf(ctx, namespaces, h.now().Add(-trendWindow))
 		return points(snaps), err
 	})
@@ -218,7 +218,7 @@ func (h *Handler) trendOf(ctx context.Context, namespaces []string) ([]views.Poi
 
 // trend is a namespace's ("" = the registry's) recent snapshots.
 func (h *Handler) trend(ctx context.Context, ns string) ([]views.Point, error) {
-	return cached(h, "trend\x00"+ns, func() ([]views.Point, error) {
+	return cached(ctx, h, "trend\x00"+ns, func() ([]views.Point, error) {
 		snaps, err := h.Store.Trend(ctx, ns, h.now().Add(-trendWindow))
 		return points(snaps), err
 	})
@@ -234,7 +234,7 @@ func (h *Handler) rowTrends(c echo.Context, rows []views.NamespaceBar) error {
 	for i, r := range rows {
 		names[i] = r.Name
 	}
-	trends, err := cached(h, "rowtrends\x00"+strings.Join(names, ","), func() (map[string][]store.UsageSnapshot, error) {
+	trends, err := cached(c.Request().Context(), h, "rowtrends\x00"+strings.Join(names, ","), func() (map[string][]store.UsageSnapshot, error) {
 		return h.Store.NamespaceTrends(c.Request().Context(), names, h.now().Add(-trendWindow))
 	})
 	if err != nil {

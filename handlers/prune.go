@@ -51,7 +51,7 @@ func (h *Handler) visiblePlanWith(c echo.Context, opt store.PlanOptions) (*store
 	if opt.Kept {
 		key += ":kept"
 	}
-	return cached(h, "prune-plan:"+key, func() (*store.PrunePlan, error) {
+	return cached(c.Request().Context(), h, "prune-plan:"+key, func() (*store.PrunePlan, error) {
 		return h.Store.PlanPruneWith(c.Request().Context(), h.policy(), filter, opt)
 	})
 }
@@ -59,7 +59,7 @@ func (h *Handler) visiblePlanWith(c echo.Context, opt store.PlanOptions) (*store
 // namespacePlan is one visible namespace's plan with its kept revisions
 // (the /prune page's detail).
 func (h *Handler) namespacePlan(c echo.Context, ns string) (*store.PrunePlan, error) {
-	return cached(h, "prune-plan-ns:"+ns, func() (*store.PrunePlan, error) {
+	return cached(c.Request().Context(), h, "prune-plan-ns:"+ns, func() (*store.PrunePlan, error) {
 		return h.Store.PlanPruneWith(c.Request().Context(), h.policy(), &store.PlanFilter{Namespaces: []string{ns}}, store.PlanOptions{Kept: true})
 	})
 }

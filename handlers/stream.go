@@ -47,13 +47,13 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 		return d, fmt.Errorf("image stream %s/%s: %w", ns, name, store.ErrNotFound)
 	}
 	// The sizes cover the whole history: one entry for every window.
-	page, err := cached(h, fmt.Sprintf("stream\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (store.StreamPage, error) {
+	page, err := cached(ctx, h, fmt.Sprintf("stream\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (store.StreamPage, error) {
 		return h.Store.GetStreamPage(ctx, ref, w)
 	})
 	if err != nil {
 		return d, err
 	}
-	sizes, err := cached(h, "sizes\x00"+ns+"\x00"+name, func() (store.StreamSizes, error) {
+	sizes, err := cached(ctx, h, "sizes\x00"+ns+"\x00"+name, func() (store.StreamSizes, error) {
 		return h.Store.StreamSizes(ctx, ref)
 	})
 	if err != nil {
@@ -73,7 +73,7 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 	if d.signed, err = h.Store.SignedDigests(ctx, digests); err != nil {
 		return d, err
 	}
-	su, err := cached(h, "stream-usage\x00"+ns+"\x00"+name, func() (store.StreamUsage, error) {
+	su, err := cached(ctx, h, "stream-usage\x00"+ns+"\x00"+name, func() (store.StreamUsage, error) {
 		return h.Store.ReadStreamUsage(ctx, ref)
 	})
 	if err != nil {
@@ -273,7 +273,7 @@ func streamParts(m views.StreamPage) []views.Part {
 func (h *Handler) retention(c echo.Context, ns, name string) (map[string][]store.EntryRetention, error) {
 	ctx := c.Request().Context()
 	ref := store.StreamRef{Namespace: ns, Stream: name}
-	f, err := cached(h, "retention\x00"+ns+"\x00"+name, func() (*store.StreamFacts, error) {
+	f, err := cached(ctx, h, "retention\x00"+ns+"\x00"+name, func() (*store.StreamFacts, error) {
 		return h.Store.StreamFacts(ctx, ref, h.policy())
 	})
 	if err != nil {

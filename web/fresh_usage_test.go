@@ -17,6 +17,7 @@ import (
 	"layerwise/jobs/openshift"
 	"layerwise/store"
 	"layerwise/store/storetest"
+	"layerwise/views"
 )
 
 // A tag made through the API on one replica shows its bytes at once — the
@@ -76,7 +77,13 @@ func TestATagShowsItsBytesAtOnceOnEveryReplica(t *testing.T) {
 	if got := apiBytes(b.url); got != before {
 		t.Fatalf("replica B says payments uses %d bytes, A %d", got, before)
 	}
-	fetch(t, c, b.url+"/ns/payments", http.StatusOK)
+	// Both replicas have shown the pages (and cached what they cache).
+	for _, base := range []string{a.url, b.url} {
+		fetch(t, c, base+"/ns/payments", http.StatusOK)
+		if page := fetch(t, c, base+"/ns/payments/is/api", http.StatusOK); strings.Contains(page, "borrowed") {
+			t.Fatal("payments/api has a tag borrowed before the test made it")
+		}
+	}
 
 	// Through A's API: payments/api:borrowed takes ml's trainer image, whose
 	// layers payments does not hold yet.
@@ -112,6 +119,11 @@ func TestATagShowsItsBytesAtOnceOnEveryReplica(t *testing.T) {
 			t.Errorf("replica %s's namespace page does not show payments' %s right after the tag (before: %s)",
 				name, format.Size(want.Bytes), format.Size(before))
 		}
+		// The stream's page lists the new tag, and the tag has its page.
+		if page := fetch(t, c, base+"/ns/payments/is/api", http.StatusOK); !strings.Contains(page, views.TagHref("payments", "api", "borrowed")) {
+			t.Errorf("replica %s's stream page of payments/api does not list the tag borrowed right after it was made", name)
+		}
+		fetch(t, c, base+"/ns/payments/istag/api:borrowed", http.StatusOK)
 	}
 }
 

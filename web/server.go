@@ -320,7 +320,7 @@ func (srv *Server) routes() *echo.Echo {
 	// The client address (the login limiter's key) is the peer's unless a
 	// trusted proxy forwarded the request: X-Forwarded-For is anyone's to write.
 	e.IPExtractor = srv.cfg.TrustedProxies.ClientIP
-	h := &handlers.Handler{Store: srv.store, Versions: srv.versions, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
+	h := &handlers.Handler{Store: srv.store, Log: srv.log, Threshold: srv.cfg.Threshold, Reports: srv.cfg.Reports,
 		Change: srv.change, Limiter: srv.limiter, SSO: srv.oidc != nil, Importer: srv.fetcher, Policy: &srv.cfg.Policy, Build: srv.build}
 	if srv.sched != nil {
 		h.Jobs, h.Runner = jobList{srv.sched}, srv.sched
@@ -346,6 +346,7 @@ func (srv *Server) routes() *echo.Echo {
 	}))
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(srv.csrf)
+	e.Use(h.OneVersionPerRequest)
 
 	e.GET("/healthz", h.Healthz)
 	e.GET("/readyz", h.Readyz)
