@@ -11,9 +11,9 @@ import (
 )
 
 // DataVersions polls the database's data version, which every write
-// transaction bumps on any replica (and the CLI): pages cached under an
-// older version are dropped (handlers' page cache), so a change made
-// elsewhere shows within Every. The usage figures themselves are stored
+// transaction bumps on any replica (and the CLI), and calls OnChange when
+// it moved (the threshold alerts look again). Pages read the version per
+// request (handlers' page cache). The usage figures themselves are stored
 // and read per request: nothing here recomputes them.
 type DataVersions struct {
 	store *store.Store
