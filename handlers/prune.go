@@ -224,7 +224,7 @@ func (h *Handler) pinForm(c echo.Context, pin bool) error {
 
 // pinsOfTag are the namespace's pins of the images in a tag's history.
 func (h *Handler) pinsOfTag(ctx context.Context, ns string, t views.TagView) (map[string]store.PinInfo, error) {
-	pins, err := h.Store.Pins(ctx, ns, "")
+	pins, err := cached(ctx, h, "pins\x00"+ns, func() ([]store.PinInfo, error) { return h.Store.Pins(ctx, ns, "") })
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,10 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 	for _, it := range page.Current {
 		digests = append(digests, it.Image)
 	}
-	if d.signed, err = h.Store.SignedDigests(ctx, digests); err != nil {
+	d.signed, err = cached(ctx, h, fmt.Sprintf("signed\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (map[string]bool, error) {
+		return h.Store.SignedDigests(ctx, digests)
+	})
+	if err != nil {
 		return d, err
 	}
 	su, err := cached(ctx, h, "stream-usage\x00"+ns+"\x00"+name, func() (store.StreamUsage, error) {
