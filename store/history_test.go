@@ -148,3 +148,41 @@ func TestReadHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestCurrentImage: what the audit log writes as a tag's "before": the
+// newest entry's digest, its pull spec when it has no image, "none" for a
+// tag or stream that does not exist.
+func TestCurrentImage(t *testing.T) {
+	t.Parallel()
+	s := pushStore(t)
+	longStream(t, s, 5)
+	_, err := s.PutStream(ctx, StreamSnapshot{Namespace: "team-a", Name: "spec", Created: t0, Tags: []TagSnapshot{
+		{Name: "ext", Items: []EventSnapshot{{Created: t0, DockerImageReference: "quay.io/x/y:1"}}},
+		{Name: "mixed", Items: []EventSnapshot{{Created: t0, DockerImageReference: "quay.io/x/y:2"},
+			{Created: t0.Add(-time.Hour), Image: dg("old"), DockerImageReference: "r@" + dg("old")}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ref  TagRef
+		want string
+	}{
+		{TagRef{"team-a", "app", "long"}, dg("long:0")},
+		{TagRef{"team-a", "app", "short"}, dg("long:0")},
+		{TagRef{"team-a", "spec", "ext"}, "quay.io/x/y:1"},
+		{TagRef{"team-a", "spec", "mixed"}, "quay.io/x/y:2"},
+		{TagRef{"team-a", "app", "nope"}, "none"},
+		{TagRef{"team-a", "nope", "long"}, "none"},
+		{TagRef{"team-b", "app", "long"}, "none"},
+	} {
+		if got, err := s.CurrentImage(ctx, c.ref); err != nil || got != c.want {
+			t.Errorf("CurrentImage(%s) = %q, %v; want %q", c.ref, got, err, c.want)
+		}
+	}
+	// After a push the new image is current.
+	pushTo(t, s, "team-a/app:long", ImageSnapshot{Digest: dg("new"), DockerImageReference: "r@" + dg("new")}, t0.Add(time.Hour))
+	if got, _ := s.CurrentImage(ctx, TagRef{"team-a", "app", "long"}); got != dg("new") {
+		t.Errorf("after a push: %q, want %q", got, dg("new"))
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +218,63 @@ func TestMigrationTurnsCosignTagsIntoReferrers(t *testing.T) {
 	// not cosign's; the attestation of an image no tag holds, with nothing.
 	if got := usageOf(t, s); got.Registry.Bytes != 10+1000+5+120+5+100 {
 		t.Errorf("usage after the migration: %d", got.Registry.Bytes)
+	}
+}
+
+// A database that had 0015_usage_accounting before the holder index
+// covered its lookup has the index on (blob_id, level): 0019 rebuilds it on
+// (level, blob_id, scope_id), and SQLite then reads the settlement's
+// holder lookup through it instead of scanning the level's links.
+func TestMigrationRebuildsTheHolderIndex(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.DSN(t)
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := s.DB()
+	for _, q := range []string{
+		`DROP INDEX ix_usage_scope_blobs_blob`,
+		`CREATE INDEX ix_usage_scope_blobs_blob ON usage_scope_blobs (blob_id, level)`,
+		`DELETE FROM schema_migrations WHERE id = '0019_usage_holder_index'`,
+	} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	s, err = Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cols, err := indexColumns(s.DB(), "ix_usage_scope_blobs_blob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cols, holderIndexColumns) {
+		t.Fatalf("the holder index after the migration is on %v, want %v", cols, holderIndexColumns)
+	}
+	if !s.postgres() {
+		var plan []struct {
+			ID, Parent, Notused int
+			Detail              string
+		}
+		if err := s.DB().Raw(`EXPLAIN QUERY PLAN SELECT blob_id, scope_id FROM usage_scope_blobs WHERE level = ? AND blob_id IN ?`, 3, []int64{1, 2}).Scan(&plan).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(plan) == 0 || !strings.Contains(plan[0].Detail, "ix_usage_scope_blobs_blob (level=? AND blob_id=?)") {
+			t.Errorf("SQLite reads the holder lookup as %+v, want through ix_usage_scope_blobs_blob", plan)
+		}
+	}
+	// A new database's index is the model's already: nothing to rebuild.
+	fresh, err := Open(ctx, storetest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if cols, err := indexColumns(fresh.DB(), "ix_usage_scope_blobs_blob"); err != nil || !slices.Equal(cols, holderIndexColumns) {
+		t.Fatalf("a new database's holder index is on %v (%v)", cols, err)
 	}
 }
