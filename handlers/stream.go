@@ -46,21 +46,13 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 		// Not "forbidden": users do not learn which namespaces exist.
 		return d, fmt.Errorf("image stream %s/%s: %w", ns, name, store.ErrNotFound)
 	}
-	// The sizes cover the whole history: one entry for every window.
 	page, err := cached(ctx, h, fmt.Sprintf("stream\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (store.StreamPage, error) {
 		return h.Store.GetStreamPage(ctx, ref, w)
 	})
 	if err != nil {
 		return d, err
 	}
-	sizes, err := cached(ctx, h, "sizes\x00"+ns+"\x00"+name, func() (store.StreamSizes, error) {
-		return h.Store.StreamSizes(ctx, ref)
-	})
-	if err != nil {
-		return d, err
-	}
-	d.page, d.st, d.sizes = page, page.StreamSnapshot, sizes
-	// One query for the page's "signed" marks.
+	// The images the window shows: their sizes and "signed" marks.
 	var digests []string
 	for _, t := range page.Tags {
 		for _, it := range t.Items {
@@ -70,6 +62,13 @@ func (h *Handler) loadStream(c echo.Context, ns, name string, w store.HistoryWin
 	for _, it := range page.Current {
 		digests = append(digests, it.Image)
 	}
+	sizes, err := cached(ctx, h, fmt.Sprintf("sizes\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (store.StreamSizes, error) {
+		return h.Store.StreamSizes(ctx, ref, digests...)
+	})
+	if err != nil {
+		return d, err
+	}
+	d.page, d.st, d.sizes = page, page.StreamSnapshot, sizes
 	d.signed, err = cached(ctx, h, fmt.Sprintf("signed\x00%s\x00%s\x00%d\x00%d", ns, name, w.Offset, w.Limit), func() (map[string]bool, error) {
 		return h.Store.SignedDigests(ctx, digests)
 	})

@@ -16,93 +16,98 @@ type StreamSizes struct {
 	Unknown      map[string]bool // digests whose layers were never imported
 }
 
-// StreamSizes computes a stream's sizes with three queries bounded by the
-// stream, so a page or `describe` never needs the whole registry.
-func (s *Store) StreamSizes(ctx context.Context, ref StreamRef) (StreamSizes, error) {
+// StreamSizes reads a stream's sizes: the stream's and its tags'
+// counted-once bytes from what every write keeps (accounting*.go), and the
+// own size of each image of its history, or of the images named (a page
+// shows a window of the history). (It summed the blobs of every image of
+// the history with their referrers, a third of the stream page's time
+// while pushes arrived.)
+func (s *Store) StreamSizes(ctx context.Context, ref StreamRef, images ...string) (StreamSizes, error) {
 	out := StreamSizes{Tags: map[string]int64{}, Images: map[string]int64{}, Unknown: map[string]bool{}}
-	st, err := s.findStream(ctx, ref)
-	if err != nil {
-		return out, err
-	}
-	db := s.conn(ctx)
-	var pairs []struct {
-		Name    string
-		ImageID int64
-		Digest  string
-		Known   bool
-	}
-	err = db.Table("tag_events e").Select("DISTINCT t.name, e.image_id, i.digest, i.known").
-		Joins("JOIN tags t ON t.id = e.tag_id").Joins("JOIN images i ON i.id = e.image_id").
-		Where("t.stream_id = ?", st.ID).Scan(&pairs).Error
-	if err != nil {
-		return out, fmt.Errorf("sizes of %s: %w", ref, err)
-	}
-	var ids []int64
-	seen := map[int64]string{}
-	for _, p := range pairs {
-		if !p.Known {
-			out.Unknown[p.Digest] = true
+	var missing error
+	err := s.Snapshot(ctx, func(s *Store) error {
+		st, err := s.findStream(ctx, ref)
+		if err != nil {
+			missing = err
+			return err
 		}
-		if _, ok := seen[p.ImageID]; !ok {
-			seen[p.ImageID] = p.Digest
-			ids = append(ids, p.ImageID)
+		db := s.conn(ctx)
+		var held []struct {
+			ID     int64
+			Digest string
+			Known  bool
 		}
-	}
-	out.UniqueImages = len(ids)
-	blobsOf, sizes, err := s.blobsOf(ctx, ids)
-	if err != nil {
-		return out, fmt.Errorf("sizes of %s: %w", ref, err)
-	}
-	// A tag and the stream hold their images' referrers too (signatures,
-	// SBOMs); an image's own size does not count them.
-	refs, err := s.referrerClosure(ctx, ids)
-	if err != nil {
-		return out, fmt.Errorf("sizes of %s: %w", ref, err)
-	}
-	var refIDs []int64
-	for _, rs := range refs {
-		refIDs = append(refIDs, rs...)
-	}
-	refBlobs, refSizes, err := s.blobsOf(ctx, dedupe(refIDs))
-	if err != nil {
-		return out, fmt.Errorf("sizes of %s: %w", ref, err)
-	}
-	for b, n := range refSizes {
-		sizes[b] = n
-	}
-	sumWith := func(imgs []int64, withRefs bool) int64 {
-		set := map[int64]bool{}
-		var total int64
-		add := func(bs []int64) {
-			for _, b := range bs {
-				if !set[b] {
-					set[b] = true
+		err = db.Raw(`SELECT i.id, i.digest, i.known FROM images i
+			WHERE i.id IN (SELECT e.image_id FROM tag_events e JOIN tags t ON t.id = e.tag_id WHERE t.stream_id = ?)`, st.ID).
+			Scan(&held).Error
+		if err != nil {
+			return err
+		}
+		want := map[string]bool{}
+		for _, d := range images {
+			want[d] = true
+		}
+		var ids []int64
+		digest := map[int64]string{}
+		for _, img := range held {
+			if !img.Known {
+				out.Unknown[img.Digest] = true
+			}
+			if len(images) == 0 || want[img.Digest] {
+				ids = append(ids, img.ID)
+				digest[img.ID] = img.Digest
+			}
+		}
+		out.UniqueImages = len(held)
+		// An image's own size: config and distinct layers, its children's
+		// for a manifest list, not its referrers (a revision's size in the
+		// usage figures counts those).
+		blobs, sizes, err := s.blobsOf(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			seen := map[int64]bool{}
+			var total int64
+			for _, b := range blobs[id] {
+				if !seen[b] {
+					seen[b] = true
 					total = bytesum.Add(total, sizes[b])
 				}
 			}
+			out.Images[digest[id]] = total
 		}
-		for _, img := range imgs {
-			add(blobsOf[img])
-			if withRefs {
-				for _, r := range refs[img] {
-					add(refBlobs[r])
-				}
-			}
+		// Tags whose history names an image (one of pull specs only has
+		// no size to show).
+		var tags []struct {
+			Name  string
+			Bytes int64
 		}
-		return total
+		err = db.Raw(`SELECT t.name, COALESCE(u.bytes, 0) AS bytes
+			FROM tags t LEFT JOIN usage_scopes u ON u.level = ? AND u.scope_id = t.id
+			WHERE t.stream_id = ? AND EXISTS (SELECT 1 FROM tag_events e WHERE e.tag_id = t.id AND e.image_id IS NOT NULL)`,
+			levelTag, st.ID).Scan(&tags).Error
+		if err != nil {
+			return err
+		}
+		for _, t := range tags {
+			out.Tags[t.Name] = t.Bytes
+		}
+		var bytes []int64
+		if err := db.Raw(`SELECT bytes FROM usage_scopes WHERE level = ? AND scope_id = ?`, levelStream, st.ID).Scan(&bytes).Error; err != nil {
+			return err
+		}
+		if len(bytes) > 0 {
+			out.Bytes = bytes[0]
+		}
+		return nil
+	})
+	if missing != nil {
+		return StreamSizes{}, missing
 	}
-	sum := func(imgs []int64) int64 { return sumWith(imgs, true) }
-	byTag := map[string][]int64{}
-	for _, p := range pairs {
-		byTag[p.Name] = append(byTag[p.Name], p.ImageID)
+	if err != nil {
+		return StreamSizes{}, fmt.Errorf("sizes of %s: %w", ref, err)
 	}
-	for name, imgs := range byTag {
-		out.Tags[name] = sum(imgs)
-	}
-	for id, digest := range seen {
-		out.Images[digest] = sumWith([]int64{id}, false)
-	}
-	out.Bytes = sum(ids)
 	return out, nil
 }
 
@@ -166,52 +171,4 @@ func (s *Store) BlobSize(ctx context.Context, digest string) (int64, error) {
 		return 0, notFoundf("blob %s not found", digest)
 	}
 	return sizes[0], nil
-}
-
-// referrerClosure maps each of ids to its referrers, theirs, and those of
-// its manifest-list children (bounded depth, as graph.forBlobs).
-func (s *Store) referrerClosure(ctx context.Context, ids []int64) (map[int64][]int64, error) {
-	out := map[int64][]int64{}
-	db := s.conn(ctx)
-	root := map[int64][]int64{} // image → the ids it counts for
-	var next []int64
-	for _, id := range ids {
-		root[id] = append(root[id], id)
-		next = append(next, id)
-	}
-	var kids []struct{ ListID, ChildID int64 }
-	err := chunks(ids, chunk, func(part []int64) error {
-		var rows []struct{ ListID, ChildID int64 }
-		err := db.Table("image_manifests").Select("list_id, child_id").Where("list_id IN ?", part).Scan(&rows).Error
-		kids = append(kids, rows...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range kids {
-		root[k.ChildID] = append(root[k.ChildID], root[k.ListID]...)
-		next = append(next, k.ChildID)
-	}
-	for depth := 0; depth < maxReferrerDepth && len(next) > 0; depth++ {
-		var links []struct{ SubjectID, ReferrerID int64 }
-		err := chunks(dedupe(next), chunk, func(part []int64) error {
-			var rows []struct{ SubjectID, ReferrerID int64 }
-			err := db.Table("image_referrers").Distinct("subject_id", "referrer_id").Where("subject_id IN ?", part).Scan(&rows).Error
-			links = append(links, rows...)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		next = nil
-		for _, l := range links {
-			for _, r := range dedupe(root[l.SubjectID]) {
-				out[r] = append(out[r], l.ReferrerID)
-				root[l.ReferrerID] = append(root[l.ReferrerID], r)
-			}
-			next = append(next, l.ReferrerID)
-		}
-	}
-	return out, nil
 }
