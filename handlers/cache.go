@@ -24,7 +24,7 @@ type pageCache struct {
 	gen atomic.Int64
 
 	mu      sync.Mutex
-	version string
+	version cacheVersion
 	entries map[string]any
 	// loading holds the reads in flight by version and key: requests that
 	// miss together wait for one read instead of all running it (after a
@@ -76,36 +76,52 @@ func (h *Handler) OneVersionPerRequest(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// version is the cache key's version: gen and the database's data version
+// cacheVersion is what the cache is keyed on: gen and the database's data
+// version. Both only grow.
+type cacheVersion struct{ gen, data int64 }
+
+// atLeast is the newer of both in each part: a version no older than
+// either (every change counted by one of them has committed).
+func (v cacheVersion) atLeast(o cacheVersion) cacheVersion {
+	return cacheVersion{max(v.gen, o.gen), max(v.data, o.data)}
+}
+
+func (v cacheVersion) String() string { return fmt.Sprint(v.gen, "/", v.data) }
+
+// version is this request's version: gen and the database's data version
 // as this request first read it (read now outside a request).
-func (h *Handler) version(ctx context.Context) (string, error) {
+func (h *Handler) version(ctx context.Context) (cacheVersion, error) {
 	rv, _ := ctx.Value(versionKey{}).(*requestVersion)
 	if rv == nil {
 		rv = &requestVersion{}
 	}
 	rv.once.Do(func() { rv.v, rv.err = h.Store.DataVersion(ctx) })
 	if rv.err != nil {
-		return "", rv.err
+		return cacheVersion{}, rv.err
 	}
-	return fmt.Sprint(h.pages.gen.Load(), "/", rv.v), nil
+	return cacheVersion{h.pages.gen.Load(), rv.v}, nil
 }
 
 // cached returns the value for key at the current version, or reads it
-// (once, for every request that asks at the same time). The version is read
-// before the value, so what is kept under a version is never older than it.
+// (once, for every request that asks at the same time). What is kept under
+// a version is never older than it: the version is read before the value.
+// The cache only moves forward: a request that read its version before
+// another one moved the cache on is served from the newer entries (newer
+// than what it asked for, never older), instead of dropping them.
 func cached[T any](ctx context.Context, h *Handler, key string, load func() (T, error)) (T, error) {
-	v, err := h.version(ctx)
+	rv, err := h.version(ctx)
 	if err != nil {
 		// Without the version nothing can be kept; the read itself says
 		// what is wrong with the database.
 		return load()
 	}
 	pc := &h.pages
-	lkey := v + "\x00" + key
 	pc.mu.Lock()
+	v := pc.version.atLeast(rv)
 	if pc.version != v || len(pc.entries) >= maxEntries {
 		pc.version, pc.entries = v, map[string]any{}
 	}
+	lkey := v.String() + "\x00" + key
 	if e, ok := pc.entries[key]; ok {
 		pc.mu.Unlock()
 		return e.(T), nil

@@ -87,6 +87,29 @@ func TestPageCache(t *testing.T) {
 		t.Fatalf("a new request did not see the write (version %s)", v3)
 	}
 
+	// A request that read its version before a write does not drop what
+	// requests after the write keep: it is served the newer value.
+	early := context.WithValue(ctx, versionKey{}, &requestVersion{})
+	if _, err := h.version(early); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Tx(ctx, func(*store.Store) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var loads atomic.Int32
+	count := func(v string) func() (string, error) {
+		return func() (string, error) { loads.Add(1); return v, nil }
+	}
+	if v, _ := cached(ctx, h, "n", count("after")); v != "after" {
+		t.Fatalf("after the write: %q", v)
+	}
+	if v, _ := cached(early, h, "n", count("before")); v != "after" {
+		t.Errorf("a request from before the write read %q, want the kept %q", v, "after")
+	}
+	if v, _ := cached(ctx, h, "n", count("again")); v != "after" || loads.Load() != 1 {
+		t.Errorf("after a request from before the write: %q with %d reads, want the kept value and 1 read", v, loads.Load())
+	}
+
 	// A failed read (its client left, say) is not kept, and the requests
 	// that waited for it read for themselves.
 	boom := errors.New("boom")
