@@ -119,6 +119,13 @@ type Client struct {
 	// (LAYERWISE_REGISTRY_URL): a reference there is read as that registry
 	// stores it (FetchOptions.Managed).
 	ManagedHost string
+
+	// insecure keeps the one TLS-unverifying copy of each base transport:
+	// a copy per fetch had its own connection pool, so every push read from
+	// a plain-HTTP registry opened a connection and left it idle for 90 s
+	// (thousands under a burst, with their buffers and goroutines).
+	insecureMu sync.Mutex
+	insecure   map[*http.Transport]*http.Transport
 }
 
 // NewFetcher returns a Client with the credentials of authFile ("" for none).
@@ -262,12 +269,21 @@ func (c *Client) transport(insecure bool) http.RoundTripper {
 	if !ok {
 		return base
 	}
-	t = t.Clone()
-	if t.TLSClientConfig == nil {
-		t.TLSClientConfig = &tls.Config{}
+	c.insecureMu.Lock()
+	defer c.insecureMu.Unlock()
+	if it, ok := c.insecure[t]; ok {
+		return it
 	}
-	t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for tags marked insecure
-	return t
+	it := t.Clone()
+	if it.TLSClientConfig == nil {
+		it.TLSClientConfig = &tls.Config{}
+	}
+	it.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for tags marked insecure
+	if c.insecure == nil {
+		c.insecure = map[*http.Transport]*http.Transport{}
+	}
+	c.insecure[t] = it
+	return it
 }
 
 // fetch is one Fetch in progress.

@@ -5,15 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -418,5 +423,47 @@ func TestFixtureRegistry(t *testing.T) {
 	wantErr(t, err, ErrMalformed, "config blob for "+ref+" that does not match its digest sha256:a2a15febcdf362f6115e801d37b5e60d6faaeedcb9896155e5fe9d754025be12")
 	if Reason(err) != ReasonInvalidManifest {
 		t.Errorf("reason %q", Reason(err))
+	}
+}
+
+// TestInsecureFetchesReuseConnections: reads from a registry marked
+// insecure (a plain-HTTP managed registry: every push the webhook records)
+// share one connection pool. A transport per fetch opened a connection
+// each time and left it idle: under a burst of pushes, thousands of idle
+// connections held the replica's memory.
+func TestInsecureFetchesReuseConnections(t *testing.T) {
+	t.Parallel()
+	reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
+	// The connections kept open after serving a request (each fetch also
+	// tries TLS first on a connection the server closes at once).
+	var mu sync.Mutex
+	kept := map[string]bool{}
+	srv := httptest.NewUnstartedServer(reg)
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateIdle {
+			mu.Lock()
+			kept[c.RemoteAddr().String()] = true
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	r := &testRegistry{Server: srv, host: strings.TrimPrefix(srv.URL, "http://")}
+	r.push(t, "payments/api:1.0", testImage(t, "linux/amd64", testLayer(t, 512)))
+	mu.Lock()
+	clear(kept) // the push's own
+	mu.Unlock()
+
+	c := NewFetcher("")
+	const fetches = 20
+	for i := 0; i < fetches; i++ {
+		if _, err := c.Fetch(ctx, r.host+"/payments/api:1.0", FetchOptions{Insecure: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kept) > 1 {
+		t.Errorf("%d insecure fetches left %d connections open, want one reused", fetches, len(kept))
 	}
 }
