@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
 
+	"layerwise/format"
 	"layerwise/handlers"
 	"layerwise/jobs"
 	"layerwise/jobs/openshift"
@@ -338,8 +339,28 @@ func TestSoak(t *testing.T) {
 		})
 	}
 	// Readers: pages and API reads until the writers are done.
-	readers := []string{"/", "/ns/payments", "/ns/payments/is/api", "/ns/team-soak", "/prune", "/jobs", "/audit",
+	readers := []string{"/", "/ns/payments", "/ns/payments/is/api", "/ns/payments/istag/api:latest", "/ns/team-soak", "/prune", "/jobs", "/audit",
 		"/api/v1/usage", "/api/v1/namespaces/payments/imagestreams", "/api/v1/prune/plan"}
+	// Pages are read as a logged-in person reads them (a session: pages
+	// take no bearer token), the API with the admin's token.
+	browser := loginOn(t, ts.URL)
+	read := func(path string) (int, []byte) {
+		if strings.HasPrefix(path, "/api/") {
+			return call("GET", path, admin, "")
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+path, nil)
+		resp, err := browser.Do(req)
+		if err != nil {
+			st.fail("GET %s: %v", path, err)
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			st.fail("GET %s: %d %s", path, resp.StatusCode, firstLines(string(b), 3))
+		}
+		return resp.StatusCode, b
+	}
 	var rwg sync.WaitGroup
 	for r := range 2 {
 		rwg.Add(1)
@@ -352,7 +373,7 @@ func TestSoak(t *testing.T) {
 				default:
 				}
 				path := readers[i%len(readers)]
-				code, _ := call("GET", path, admin, "")
+				code, _ := read(path)
 				st.add("GET "+path, code)
 			}
 		}()
@@ -364,6 +385,23 @@ func TestSoak(t *testing.T) {
 	// The process is alive and answers.
 	if code, _ := call("GET", "/healthz", admin, ""); code != http.StatusOK {
 		t.Fatalf("/healthz after the soak: %d", code)
+	}
+	// The pages the readers kept reading through the churn (cached under
+	// the data version) show the figures as they are now, not as they
+	// were.
+	for _, ns := range []string{"payments", "team-soak"} {
+		nu, err := s.ReadNamespaceUsage(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, page := read("/ns/" + ns); !strings.Contains(string(page), format.Size(nu.Bytes)) {
+			t.Errorf("after the soak the page of %s does not show its %s", ns, format.Size(nu.Bytes))
+		}
+	}
+	if su, err := s.ReadStreamUsage(ctx, store.StreamRef{Namespace: "payments", Stream: "api"}); err != nil {
+		t.Fatal(err)
+	} else if _, page := read("/ns/payments/is/api"); !strings.Contains(string(page), format.Size(su.Bytes)) {
+		t.Errorf("after the soak the page of payments/api does not show its %s", format.Size(su.Bytes))
 	}
 	t.Logf("answers: %v; webhook changed %d, deleted %d", st.status, st.webhook.Changed, st.webhook.Deletes)
 	for _, e := range st.errs {
