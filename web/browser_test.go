@@ -62,8 +62,10 @@ type cdpTab struct {
 func newCDPTab(t *testing.T, exe, base string) *cdpTab {
 	t.Helper()
 	// One deadline for the whole browser session: a hang fails the test
-	// instead of blocking CI.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// instead of blocking CI. Generous: it bounds a hang, not speed, and
+	// CI runs both suites side by side under -race on two cores (a
+	// session of eight pages with screenshots once needed over 60 s).
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
