@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -29,7 +28,13 @@ type pageCache struct {
 	// loading holds the reads in flight by version and key: requests that
 	// miss together wait for one read instead of all running it (after a
 	// push, every open connection misses at once).
-	loading map[string]*pageLoad
+	loading map[loadKey]*pageLoad
+}
+
+// loadKey names a read in flight: the version it is kept under and its key.
+type loadKey struct {
+	v   cacheVersion
+	key string
 }
 
 type pageLoad struct {
@@ -86,8 +91,6 @@ func (v cacheVersion) atLeast(o cacheVersion) cacheVersion {
 	return cacheVersion{max(v.gen, o.gen), max(v.data, o.data)}
 }
 
-func (v cacheVersion) String() string { return fmt.Sprint(v.gen, "/", v.data) }
-
 // version is this request's version: gen and the database's data version
 // as this request first read it (read now outside a request).
 func (h *Handler) version(ctx context.Context) (cacheVersion, error) {
@@ -121,11 +124,11 @@ func cached[T any](ctx context.Context, h *Handler, key string, load func() (T, 
 	if pc.version != v || len(pc.entries) >= maxEntries {
 		pc.version, pc.entries = v, map[string]any{}
 	}
-	lkey := v.String() + "\x00" + key
 	if e, ok := pc.entries[key]; ok {
 		pc.mu.Unlock()
 		return e.(T), nil
 	}
+	lkey := loadKey{v, key}
 	if l, ok := pc.loading[lkey]; ok {
 		l.waiters++
 		pc.mu.Unlock()
@@ -143,7 +146,7 @@ func cached[T any](ctx context.Context, h *Handler, key string, load func() (T, 
 		return load()
 	}
 	if pc.loading == nil {
-		pc.loading = map[string]*pageLoad{}
+		pc.loading = map[loadKey]*pageLoad{}
 	}
 	l := &pageLoad{done: make(chan struct{}), err: errLoadPanicked}
 	pc.loading[lkey] = l

@@ -81,10 +81,10 @@ func TestPageCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v2, _ := h.version(rctx); v2 != v1 {
-		t.Fatalf("one request's version moved from %s to %s", v1, v2)
+		t.Fatalf("one request's version moved from %v to %v", v1, v2)
 	}
 	if v3, _ := h.version(ctx); v3 == v1 {
-		t.Fatalf("a new request did not see the write (version %s)", v3)
+		t.Fatalf("a new request did not see the write (version %v)", v3)
 	}
 
 	// A request that read its version before a write does not drop what

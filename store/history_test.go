@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -184,5 +185,36 @@ func TestCurrentImage(t *testing.T) {
 	pushTo(t, s, "team-a/app:long", ImageSnapshot{Digest: dg("new"), DockerImageReference: "r@" + dg("new")}, t0.Add(time.Hour))
 	if got, _ := s.CurrentImage(ctx, TagRef{"team-a", "app", "long"}); got != dg("new") {
 		t.Errorf("after a push: %q, want %q", got, dg("new"))
+	}
+}
+
+// TestStreamSizesOfTheShownImages: a page asks for the own sizes of the
+// images its window shows; the stream's and tags' figures stay whole.
+func TestStreamSizesOfTheShownImages(t *testing.T) {
+	t.Parallel()
+	s := pushStore(t)
+	a, b := image("a", 10, layer{"shared", 100}), image("b", 20, layer{"shared", 100}, layer{"own", 5})
+	pushTo(t, s, "team-a/app:latest", a, t0)
+	pushTo(t, s, "team-a/app:latest", b, t0.Add(time.Hour))
+	ref := StreamRef{"team-a", "app"}
+	all, err := s.StreamSizes(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Images[a.Digest] != 110 || all.Images[b.Digest] != 125 || all.Bytes != 135 || all.Tags["latest"] != 135 || all.UniqueImages != 2 {
+		t.Fatalf("whole stream: %+v; want images 110 and 125, stream and tag 135 (configs 10 + 20, the shared layer once, 5), 2 images", all)
+	}
+	shown, err := s.StreamSizes(ctx, ref, b.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shown.Images) != 1 || shown.Images[b.Digest] != 125 {
+		t.Errorf("sizes of the shown image: %v, want only %s's 125", shown.Images, b.Digest)
+	}
+	if shown.Bytes != all.Bytes || shown.UniqueImages != all.UniqueImages || shown.Tags["latest"] != all.Tags["latest"] {
+		t.Errorf("the stream's figures moved with the window: %+v, want %+v", shown, all)
+	}
+	if _, err := s.StreamSizes(ctx, StreamRef{"team-a", "nope"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("sizes of a missing stream: %v, want not found", err)
 	}
 }
